@@ -1,0 +1,15 @@
+"""infogan: train, evaluate and explore InfoGAN models (Chen et al. 2016) on PyTorch.
+
+Notebook use:
+    from infogan import TrainConfig, train, load_generator
+    run_dir = train(TrainConfig(dataset="mnist-sample", epochs=5))
+    generator = load_generator(run_dir)
+"""
+
+from .config import TrainConfig
+from .errors import UsageError
+from .inference import generate, load_generator
+from .training import resume, train
+
+__all__ = ["TrainConfig", "UsageError", "generate", "load_generator", "resume", "train"]
+__version__ = "0.1.0"

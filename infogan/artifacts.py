@@ -1,0 +1,132 @@
+"""What a run leaves for people to look at: image grids, the progress GIF, traversals, curves.
+
+Images arrive as float tensors in [-1, 1] ([N, C, H, W]) and leave as 8-bit PNGs. Every file is written
+atomically (temp + rename) so an interrupted run never leaves a half-written picture.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import atomic_write_bytes
+
+PAD = 2  # pixels between grid cells
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    # [N, C, H, W] float in [-1, 1] -> [N, H, W, C] uint8
+    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+def make_grid(images: np.ndarray, rows: int, cols: int, pad: int = PAD, fill: int = 255) -> np.ndarray:
+    """Tile [N, H, W, C] uint8 images (N <= rows*cols, row-major) into one [H', W', C] image."""
+    n, h, w, c = images.shape
+    if n > rows * cols:
+        raise ValueError(f"{n} images do not fit a {rows}x{cols} grid")
+    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), fill, dtype=np.uint8)
+    for i in range(n):
+        r, col = divmod(i, cols)
+        top, left = pad + r * (h + pad), pad + col * (w + pad)
+        grid[top:top + h, left:left + w] = images[i]
+    return grid
+
+
+def _pil(array: np.ndarray):
+    from PIL import Image
+
+    return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    _pil(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def save_png(array: np.ndarray, path: str | Path) -> None:
+    atomic_write_bytes(Path(path), encode_png(array))
+
+
+def save_image_grid(images: torch.Tensor, rows: int, cols: int, path: str | Path) -> np.ndarray:
+    grid = make_grid(to_uint8(images), rows, cols)
+    save_png(grid, path)
+    return grid
+
+
+def save_gif(frames: list[Path], path: str | Path, seconds_per_frame: float = 0.5) -> None:
+    """Animate PNG frames (e.g. the per-epoch grids) into one looping GIF; the last frame lingers."""
+    from PIL import Image
+
+    if not frames:
+        return
+    images = []
+    for frame in frames:
+        with Image.open(frame) as img:
+            images.append(img.convert("RGB").convert("P", palette=Image.ADAPTIVE))
+    durations = [int(seconds_per_frame * 1000)] * (len(images) - 1) + [2000]
+    buf = io.BytesIO()
+    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+# ---------------------------------------------------------------------------------------------- curves
+def read_metrics(path: str | Path, kind: str | None = "epoch") -> list[dict]:
+    """Records of metrics.jsonl, optionally only those of one kind ("epoch" or "interval")."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line torn by a kill; resume rewrites the file without it
+        if kind is None or record.get("kind") == kind:
+            records.append(record)
+    return records
+
+
+def plot_curves(records: list[dict], plots_dir: str | Path, categories: int) -> None:
+    """losses.png, accuracy.png, mutual_information.png over epochs from metrics.jsonl's epoch records."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plots_dir = Path(plots_dir)
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    epochs = [r["epoch"] for r in records]
+
+    def figure(name, series, ylabel, hline=None, hlabel=None):
+        fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+        for key, label in series:
+            ax.plot(epochs, [r.get(key, math.nan) for r in records], marker="o" if len(epochs) < 30 else None,
+                    label=label)
+        if hline is not None:
+            ax.axhline(hline, color="grey", linestyle="--", label=hlabel)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        plt.close(fig)
+        atomic_write_bytes(plots_dir / name, buf.getvalue())
+
+    figure("losses.png", [("d_loss", "D loss"), ("g_loss", "G loss"), ("cat_loss", "categorical CE"),
+                          ("cont_loss", "continuous NLL")], "loss")
+    figure("accuracy.png", [("d_acc_real", "D accuracy on real"), ("d_acc_fake", "D accuracy on fake")],
+           "fraction correct")
+    figure("mutual_information.png", [("mi_bound", "H(c) - CE (lower bound on I(c; G(z, c)))")], "nats",
+           hline=math.log(categories), hlabel=f"H(c) = ln {categories} = {math.log(categories):.2f}")

@@ -1,0 +1,457 @@
+"""The training loop: one InfoGAN step, and the epoch loop around it that writes the run directory.
+
+    train(cfg)             start a new run (returns its directory)
+    resume(run_dir, ...)   continue a run exactly where its last checkpoint stopped
+
+Reproducibility on CPU: the weights are initialised from `torch.manual_seed(seed)`; the latents come
+from a dedicated `torch.Generator`; each epoch's batch order is a permutation seeded by (seed, epoch);
+checkpoints carry every RNG state and the partial sums of an unfinished epoch, so 2 epochs straight and
+1 epoch + resume + 1 epoch give the same weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from . import losses
+from .artifacts import plot_curves, read_metrics, save_gif, save_image_grid
+from .checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint, save_generator
+from .config import TrainConfig, resolve
+from .data import ImageData, load_dataset, to_unit_range
+from .errors import UsageError
+from .inference import generate
+from .latent import grid_latent, sample_latent, traversal_latent
+from .networks import Discriminator, Generator, build_networks
+
+METRIC_KEYS = ("d_loss", "g_loss", "cat_loss", "cont_loss", "mi_bound", "d_acc_real", "d_acc_fake")
+TRAVERSAL_RANGE = (-2.0, 2.0)
+TRAVERSAL_STEPS = 10
+GRID_COLUMNS = 10
+# Offsets that give the picture latents their own seeds, apart from the training latents'.
+GRID_SEED_OFFSET, TRAVERSAL_SEED_OFFSET = 1_000_003, 2_000_003
+
+
+class TrainingInterrupted(Exception):
+    """SIGINT/SIGTERM arrived; the run was checkpointed and can be resumed."""
+
+    def __init__(self, signum: int, run_dir: Path, step: int):
+        self.signum, self.run_dir, self.step = signum, run_dir, step
+        super().__init__(f"interrupted at step {step}; resume with: infogan train --resume {run_dir}")
+
+
+class TrainingDiverged(Exception):
+    """A loss went NaN/inf; the last good checkpoint was kept."""
+
+
+# ---------------------------------------------------------------------------------------------- runtime
+@dataclass
+class Runtime:
+    device: torch.device
+    autocast_dtype: torch.dtype | None  # None: full fp32
+    scaler: torch.amp.GradScaler | None  # fp16 on CUDA only
+
+    def autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def backward_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(optimizer)
+
+
+def select_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA GPU is visible to PyTorch; use --device cpu (or auto)")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise UsageError("--device mps: Apple's MPS backend is not available here; use --device cpu (or auto)")
+    return torch.device(name)
+
+
+def make_runtime(cfg: TrainConfig) -> Runtime:
+    device = select_device(cfg.device)
+    if cfg.precision == "fp32":
+        return Runtime(device, None, None)
+    if cfg.precision == "bf16":
+        return Runtime(device, torch.bfloat16, None)
+    if device.type != "cuda":
+        raise UsageError(f"--precision fp16 needs a CUDA GPU (this run is on {device.type}); use bf16 or fp32")
+    return Runtime(device, torch.float16, torch.amp.GradScaler("cuda"))
+
+
+# ---------------------------------------------------------------------------------------------- one step
+def make_optimizers(cfg: TrainConfig, gen: Generator, disc: Discriminator):
+    """G's optimiser owns G; D's owns the trunk, D's head and Q's head (Q's head at G's lr). See losses.py."""
+    betas = (cfg.beta1, cfg.beta2)
+    groups = [{"params": disc.shared_and_d_parameters(), "lr": cfg.lr_d}]
+    if disc.q_parameters():
+        groups.append({"params": disc.q_parameters(), "lr": cfg.lr_g})
+    # foreach: one fused kernel launch per parameter group instead of one per tensor
+    opt_d = torch.optim.Adam(groups, betas=betas, foreach=True)
+    opt_g = torch.optim.Adam(gen.parameters(), lr=cfg.lr_g, betas=betas, foreach=True)
+    return opt_g, opt_d
+
+
+def train_step(cfg: TrainConfig, gen: Generator, disc: Discriminator, opt_g, opt_d, real: torch.Tensor,
+               latent_rng: torch.Generator, rt: Runtime) -> torch.Tensor:
+    """One D/Q update then one G update on a batch of real images in [-1, 1].
+
+    Returns the step's metrics as a tensor ordered like METRIC_KEYS, left on the device (no host sync).
+    """
+    latent = sample_latent(cfg, real.shape[0], latent_rng, rt.device)
+    codes = latent.vector(cfg.categories)
+
+    # D and Q: L_D + L_info on the detached fakes (the info gradient trains Q's head and the shared trunk)
+    with rt.autocast():
+        fake = gen(codes)  # [N, C, H, W]
+        d_real = disc(real)
+        d_fake = disc(fake.detach())
+        d_adv = losses.discriminator_loss(d_real.logit.float(), d_fake.logit.float())
+        info_d = _info(cfg, d_fake, latent)
+    opt_d.zero_grad(set_to_none=True)
+    rt.backward_step(d_adv + info_d.total, opt_d)
+
+    # G: L_G + L_info through the updated D/Q; D's weights need no gradients here
+    disc.requires_grad_(False)
+    with rt.autocast():
+        d_gen = disc(fake)
+        g_adv = losses.generator_loss(d_gen.logit.float())
+        info_g = _info(cfg, d_gen, latent)
+    opt_g.zero_grad(set_to_none=True)
+    rt.backward_step(g_adv + info_g.total, opt_g)
+    disc.requires_grad_(True)
+    if rt.scaler is not None:
+        rt.scaler.update()
+
+    with torch.no_grad():
+        acc_real, acc_fake = losses.discriminator_accuracy(d_real.logit, d_fake.logit)
+        mi = losses.mutual_information_bound(info_g.categorical, cfg.categories)
+        return torch.stack([d_adv, g_adv, info_g.categorical, info_g.continuous, mi, acc_real, acc_fake]).detach().float()
+
+
+def _info(cfg: TrainConfig, out, latent) -> losses.InfoLoss:
+    return losses.information_loss(
+        out.cat_logits.float(), latent.cat, out.cont_mean.float(), latent.cont,
+        None if out.cont_logstd is None else out.cont_logstd.float(),
+        cfg.categorical_weight, cfg.continuous_weight)
+
+
+# ---------------------------------------------------------------------------------------------- run directory
+def _new_run_dir(cfg: TrainConfig, data_name: str, overwrite: bool) -> Path:
+    path = Path(cfg.outdir) if cfg.outdir else Path("runs") / f"{data_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--outdir {path} is a file, not a folder: pick another --outdir")
+    if path.is_dir() and any(path.iterdir()):
+        if not overwrite:
+            raise UsageError(f"--outdir {path} already holds files: pass --resume {path} to continue that run, "
+                             f"--overwrite to replace it, or choose another --outdir")
+        if not (path / "config.json").exists():
+            raise UsageError(f"--overwrite only replaces run directories (with a config.json); {path} is not one")
+        shutil.rmtree(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write to --outdir {path}: {exc.strerror or exc}; choose another --outdir") from None
+    return path
+
+
+class _StopFlag:
+    """Turns the first SIGINT/SIGTERM into a request to stop after the current step; a second one aborts."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._previous = {}
+
+    def __enter__(self):
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            raise KeyboardInterrupt  # second signal: stop now (the last checkpoint on disk is complete)
+        self.signum = signum
+        print(f"\n{signal.Signals(signum).name} received: finishing this step and checkpointing "
+              f"(send it again to abort at once)", file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+# ---------------------------------------------------------------------------------------------- the loop
+@dataclass
+class _Progress:
+    epoch: int = 0  # completed epochs
+    batch: int = 0  # batches done in the current epoch
+    step: int = 0  # optimiser steps done in all
+
+
+class _Run:
+    """Everything one training run holds; `loop()` runs it to the end or to a stop request."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: Path, data: ImageData, checkpoint: dict | None):
+        self.cfg, self.run_dir, self.data = cfg, run_dir, data
+        self.rt = make_runtime(cfg)
+        torch.manual_seed(cfg.seed)
+        gen, disc = build_networks(cfg)
+        self.gen, self.disc = gen.to(self.rt.device), disc.to(self.rt.device)
+        self.opt_g, self.opt_d = make_optimizers(cfg, self.gen, self.disc)
+        self.latent_rng = torch.Generator(self.rt.device).manual_seed(cfg.seed)
+        self.images = data.images.to(self.rt.device)  # uint8 [N, C, H, W]: the whole data set, once
+        self.steps_per_epoch = len(data) // cfg.batch_size
+        self.progress = _Progress()
+        n = len(METRIC_KEYS)
+        self.epoch_sums = torch.zeros(n, device=self.rt.device)
+        self.interval_sums = torch.zeros(n, device=self.rt.device)
+        self.interval_steps = 0
+        self.grid_latent = grid_latent(cfg, torch.Generator().manual_seed(cfg.seed + GRID_SEED_OFFSET), GRID_COLUMNS)
+        self.tb = _tensorboard_writer(run_dir) if cfg.tensorboard else None
+        if checkpoint is not None:
+            self._restore(checkpoint)
+
+    # --- checkpoints ---
+    def _payload(self) -> dict:
+        rng = {"torch": torch.get_rng_state(), "latent": self.latent_rng.get_state()}
+        if self.rt.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.rt.device)
+        return {
+            "config": self.cfg.to_dict(),
+            "epoch": self.progress.epoch, "batch": self.progress.batch, "step": self.progress.step,
+            "generator": self.gen.state_dict(), "discriminator": self.disc.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "scaler": self.rt.scaler.state_dict() if self.rt.scaler else None,
+            "rng": rng,
+            "epoch_sums": self.epoch_sums.cpu(), "interval_sums": self.interval_sums.cpu(),
+            "interval_steps": self.interval_steps,
+        }
+
+    def _restore(self, ckpt: dict) -> None:
+        try:
+            self.gen.load_state_dict(ckpt["generator"])
+            self.disc.load_state_dict(ckpt["discriminator"])
+            self.opt_g.load_state_dict(ckpt["opt_g"])
+            self.opt_d.load_state_dict(ckpt["opt_d"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UsageError(f"the checkpoint does not fit this run's architecture ({first[:200]})") from None
+        if self.rt.scaler is not None and ckpt.get("scaler"):
+            self.rt.scaler.load_state_dict(ckpt["scaler"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        self.latent_rng.set_state(ckpt["rng"]["latent"])
+        if "cuda" in ckpt["rng"] and self.rt.device.type == "cuda":
+            torch.cuda.set_rng_state(ckpt["rng"]["cuda"], self.rt.device)
+        self.progress = _Progress(ckpt["epoch"], ckpt["batch"], ckpt["step"])
+        self.epoch_sums = ckpt["epoch_sums"].to(self.rt.device)
+        self.interval_sums = ckpt["interval_sums"].to(self.rt.device)
+        self.interval_steps = int(ckpt["interval_steps"])
+
+    def save_checkpoint(self) -> None:
+        ckpt_dir = self.run_dir / "checkpoints"
+        save_checkpoint(ckpt_dir / "last.pt", self._payload())
+
+    # --- metrics ---
+    def _write_record(self, kind: str, sums: torch.Tensor, steps: int, **extra) -> dict:
+        values = (sums / max(steps, 1)).tolist()  # the host sync happens here, once per record
+        record = {"kind": kind, "epoch": self.progress.epoch + (1 if kind == "interval" else 0),
+                  "step": self.progress.step, **dict(zip(METRIC_KEYS, values)), **extra}
+        if not all(math.isfinite(v) for v in values):
+            raise TrainingDiverged(
+                f"a loss became NaN/inf by step {self.progress.step} (epoch {record['epoch']}): training stopped; "
+                f"checkpoints/last.pt keeps the last good state. Try lower learning rates or --precision fp32")
+        with open(self.run_dir / "metrics.jsonl", "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        if self.tb is not None:
+            for key in METRIC_KEYS:
+                self.tb.add_scalar(f"{kind}/{key}", record[key], self.progress.step)
+        return record
+
+    # --- pictures ---
+    def write_epoch_grid(self) -> None:
+        images = generate(self.gen, self.grid_latent)
+        save_image_grid(images, self.cfg.categories, GRID_COLUMNS,
+                        self.run_dir / "samples" / f"epoch_{self.progress.epoch:04d}.png")
+
+    def write_summaries(self) -> None:
+        """Curves and the GIF from what exists so far (also called when interrupted)."""
+        records = read_metrics(self.run_dir / "metrics.jsonl")
+        if records:
+            plot_curves(records, self.run_dir / "plots", self.cfg.categories)
+        frames = sorted((self.run_dir / "samples").glob("epoch_*.png"))
+        if frames:
+            save_gif(frames, self.run_dir / "samples" / "progress.gif")
+
+    def write_traversals(self) -> None:
+        values = torch.linspace(*TRAVERSAL_RANGE, TRAVERSAL_STEPS)
+        for code in range(self.cfg.continuous):
+            rng = torch.Generator().manual_seed(self.cfg.seed + TRAVERSAL_SEED_OFFSET)
+            latent = traversal_latent(self.cfg, code, values, rng)
+            save_image_grid(generate(self.gen, latent), self.cfg.categories, TRAVERSAL_STEPS,
+                            self.run_dir / "traversals" / f"continuous_{code + 1}.png")
+
+    # --- the loop ---
+    def loop(self, stop: _StopFlag) -> None:
+        cfg, p, n_batches = self.cfg, self.progress, self.steps_per_epoch
+        while p.epoch < cfg.epochs:
+            order = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(
+                cfg.seed * 1_000_003 + p.epoch)).to(self.rt.device)
+            started, first_batch = time.perf_counter(), p.batch
+            bar = tqdm(total=n_batches, initial=p.batch, desc=f"epoch {p.epoch + 1}/{cfg.epochs}",
+                       disable=not cfg.progress, leave=False, dynamic_ncols=True, file=sys.stderr)
+            with bar:
+                while p.batch < n_batches:
+                    idx = order[p.batch * cfg.batch_size:(p.batch + 1) * cfg.batch_size]
+                    real = to_unit_range(self.images[idx])  # [B, C, H, W] in [-1, 1]
+                    stats = train_step(cfg, self.gen, self.disc, self.opt_g, self.opt_d, real, self.latent_rng, self.rt)
+                    self.epoch_sums += stats
+                    self.interval_sums += stats
+                    self.interval_steps += 1
+                    p.batch += 1
+                    p.step += 1
+                    bar.update(1)
+                    if p.step % cfg.log_every == 0:
+                        record = self._write_record("interval", self.interval_sums, self.interval_steps)
+                        self.interval_sums.zero_()
+                        self.interval_steps = 0
+                        bar.set_postfix({k: f"{record[k]:.3f}" for k in ("d_loss", "g_loss", "mi_bound")})
+                    if cfg.checkpoint_every and p.step % cfg.checkpoint_every == 0:
+                        self._check_finite()
+                        self.save_checkpoint()
+                    if stop.signum is not None:
+                        self._check_finite()
+                        self.save_checkpoint()
+                        self.write_summaries()
+                        raise TrainingInterrupted(stop.signum, self.run_dir, p.step)
+            self._end_epoch(time.perf_counter() - started, (n_batches - first_batch) * cfg.batch_size)
+
+    def _check_finite(self) -> None:
+        if not torch.isfinite(self.epoch_sums).all():
+            raise TrainingDiverged(
+                f"a loss became NaN/inf by step {self.progress.step} (epoch {self.progress.epoch + 1}): training "
+                f"stopped; checkpoints/last.pt keeps the last good state. Try lower learning rates or --precision fp32")
+
+    def _end_epoch(self, seconds: float, images_seen: int) -> None:
+        p = self.progress
+        p.epoch += 1
+        p.batch = 0
+        record = self._write_record("epoch", self.epoch_sums, self.steps_per_epoch,
+                                    seconds=round(seconds, 3), images_per_sec=round(images_seen / max(seconds, 1e-9), 1))
+        self.epoch_sums.zero_()
+        self.write_epoch_grid()
+        self.save_checkpoint()
+        if self.cfg.keep_every and p.epoch % self.cfg.keep_every == 0:
+            shutil.copyfile(self.run_dir / "checkpoints" / "last.pt", self.run_dir / "checkpoints" / f"epoch_{p.epoch:04d}.pt")
+        self.write_summaries()
+        print(f"epoch {p.epoch}/{self.cfg.epochs}  d_loss {record['d_loss']:.3f}  g_loss {record['g_loss']:.3f}  "
+              f"cat {record['cat_loss']:.3f}  cont {record['cont_loss']:.3f}  MI {record['mi_bound']:.3f}/"
+              f"{math.log(self.cfg.categories):.3f}  acc real {record['d_acc_real']:.2f} fake {record['d_acc_fake']:.2f}"
+              f"  {record['images_per_sec']:.0f} img/s", flush=True)
+
+    def finish(self) -> None:
+        self.write_traversals()
+        self.write_summaries()
+        save_generator(self.run_dir / "generator.safetensors", self.gen, self.cfg)
+        if self.tb is not None:
+            self.tb.close()
+
+
+def _tensorboard_writer(run_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise UsageError("--tensorboard needs the tensorboard package: pip install -e '.[tensorboard]'") from None
+    return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+
+
+def _check_data_fits(cfg: TrainConfig, data: ImageData) -> None:
+    if cfg.batch_size > len(data):
+        raise UsageError(f"--batch-size {cfg.batch_size} is larger than the data set ({len(data)} images): "
+                         f"use --batch-size {len(data)} or less")
+
+
+def _execute(cfg: TrainConfig, run_dir: Path, data: ImageData, checkpoint: dict | None) -> Path:
+    run = _Run(cfg, run_dir, data, checkpoint)
+    with _StopFlag() as stop:
+        run.loop(stop)
+        run.finish()
+    print(f"done: {run_dir} (samples/, traversals/, plots/, generator.safetensors)", flush=True)
+    return run_dir
+
+
+def train(cfg: TrainConfig, overwrite: bool = False) -> Path:
+    """Train a new run and return its directory."""
+    cfg.validate()
+    data = load_dataset(cfg.dataset, cfg.data_dir, "train", cfg.image_size, cfg.channels)
+    cfg = resolve(cfg, data.shape)
+    _check_data_fits(cfg, data)
+    make_runtime(cfg)  # refuse a bad device/precision before creating anything
+    run_dir = _new_run_dir(cfg, data.name, overwrite)
+    cfg.outdir = str(run_dir)
+    atomic_write_bytes(run_dir / "config.json", cfg.to_json().encode())
+    (run_dir / "metrics.jsonl").touch()
+    return _execute(cfg, run_dir, data, None)
+
+
+RESUME_OVERRIDABLE = ("epochs", "data_dir", "device", "progress", "log_every", "checkpoint_every",
+                      "keep_every", "tensorboard")
+
+
+def resume(run_dir: str | Path, **overrides) -> Path:
+    """Continue a run from checkpoints/last.pt; only RESUME_OVERRIDABLE fields may change."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UsageError(f"--resume {run_dir}: no such run directory")
+    ckpt_path = run_dir / "checkpoints" / "last.pt"
+    if not ckpt_path.exists():
+        raise UsageError(f"--resume {run_dir}: it has no checkpoints/last.pt (nothing to resume; start a new run)")
+    bad = sorted(set(overrides) - set(RESUME_OVERRIDABLE))
+    if bad:
+        raise UsageError(f"--resume continues the saved config; {', '.join('--' + b.replace('_', '-') for b in bad)} "
+                         f"cannot change (start a new run instead)")
+    checkpoint = load_checkpoint(ckpt_path)
+    saved = TrainConfig.from_dict(checkpoint["config"])
+    cfg = TrainConfig.from_dict({**saved.to_dict(), **overrides, "outdir": str(run_dir)})
+    cfg.validate()
+    data = load_dataset(cfg.dataset, cfg.data_dir, "train", cfg.image_size, cfg.channels)
+    if list(data.shape) != list(cfg.image_shape):
+        raise UsageError(f"--resume {run_dir}: the data's images are {list(data.shape)} but the run was trained on "
+                         f"{cfg.image_shape}; resume with the same data set")
+    _check_data_fits(cfg, data)
+    # Drop metric records written after the checkpoint (a kill between the two), so none repeats.
+    metrics_path = run_dir / "metrics.jsonl"
+    kept = [r for r in read_metrics(metrics_path, kind=None) if r.get("step", 0) <= checkpoint["step"]]
+    atomic_write_bytes(metrics_path, "".join(json.dumps(r) + "\n" for r in kept).encode())
+    atomic_write_bytes(run_dir / "config.json", cfg.to_json().encode())
+    for stale in (run_dir / "samples").glob("epoch_*.png"):
+        if int(stale.stem.split("_")[1]) > checkpoint["epoch"]:
+            stale.unlink()
+    print(f"resuming {run_dir} at epoch {checkpoint['epoch'] + 1}, step {checkpoint['step']}", flush=True)
+    return _execute(cfg, run_dir, data, checkpoint)
