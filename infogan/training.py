@@ -300,13 +300,13 @@ class _Run:
         save_image_grid(images, self.cfg.categories, GRID_COLUMNS,
                         self.run_dir / "samples" / f"epoch_{self.progress.epoch:04d}.png")
 
-    def write_summaries(self) -> None:
-        """Curves and the GIF from what exists so far (also called when interrupted)."""
+    def write_summaries(self, gif: bool = True) -> None:
+        """Curves, and the GIF of the epoch grids so far (at the end, or when interrupted)."""
         records = read_metrics(self.run_dir / "metrics.jsonl")
         if records:
             plot_curves(records, self.run_dir / "plots", self.cfg.categories)
         frames = sorted((self.run_dir / "samples").glob("epoch_*.png"))
-        if frames:
+        if gif and frames:
             save_gif(frames, self.run_dir / "samples" / "progress.gif")
 
     def write_traversals(self) -> None:
@@ -369,7 +369,7 @@ class _Run:
         self.save_checkpoint()
         if self.cfg.keep_every and p.epoch % self.cfg.keep_every == 0:
             shutil.copyfile(self.run_dir / "checkpoints" / "last.pt", self.run_dir / "checkpoints" / f"epoch_{p.epoch:04d}.pt")
-        self.write_summaries()
+        self.write_summaries(gif=False)
         print(f"epoch {p.epoch}/{self.cfg.epochs}  d_loss {record['d_loss']:.3f}  g_loss {record['g_loss']:.3f}  "
               f"cat {record['cat_loss']:.3f}  cont {record['cont_loss']:.3f}  MI {record['mi_bound']:.3f}/"
               f"{math.log(self.cfg.categories):.3f}  acc real {record['d_acc_real']:.2f} fake {record['d_acc_fake']:.2f}"

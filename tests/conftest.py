@@ -1,0 +1,62 @@
+"""Shared fixtures: tiny synthetic data sets written to tmp_path, and helpers that write real file formats."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # main.py lives at the repository root
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode a uint8 array in the IDX format (magic 0x0000080N, big-endian dims)."""
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def write_mnist_files(folder: Path, n_train: int = 64, n_test: int = 32, seed: int = 0) -> dict[str, str]:
+    """Write the four MNIST .gz files with synthetic digits; returns {file name: sha256}."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    hashes = {}
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        for kind, array in (("images-idx3", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)),
+                            ("labels-idx1", rng.integers(0, 10, n, dtype=np.uint8))):
+            name = f"{prefix}-{kind}-ubyte.gz"
+            raw = gzip.compress(idx_bytes(array), mtime=0)
+            (folder / name).write_bytes(raw)
+            hashes[name] = hashlib.sha256(raw).hexdigest()
+    return hashes
+
+
+def blob_images(n: int, size: int, channels: int = 1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Images with a bright square whose position depends on the label: learnable, tiny, deterministic."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 4, n)
+    x = rng.integers(0, 40, (n, size, size, channels), dtype=np.uint8)
+    half = size // 2
+    for i, y in enumerate(labels):
+        r, c = divmod(int(y), 2)
+        x[i, r * half:(r + 1) * half, c * half:(c + 1) * half] = 220
+    return (x[..., 0] if channels == 1 else x), labels.astype(np.uint8)
+
+
+@pytest.fixture
+def tiny_npz(tmp_path) -> Path:
+    """64 grey 8x8 images with labels."""
+    x, y = blob_images(64, 8)
+    path = tmp_path / "tiny.npz"
+    np.savez(path, x=x, y=y)
+    return path
+
+
+# Options that make a run take about a second: tiny images, small batches, few epochs, quiet.
+TINY = ["--batch-size", "16", "--epochs", "2", "--noise-dim", "4", "--categories", "4", "--no-progress",
+        "--log-every", "2"]

@@ -1,0 +1,64 @@
+import math
+
+import torch
+
+from infogan import losses
+
+
+def test_discriminator_loss_hand_computed():
+    real, fake = torch.tensor([0.0, 2.0]), torch.tensor([-1.0, 0.0])
+    # -mean(log sigmoid(real)) - mean(log(1 - sigmoid(fake)))
+    expected = (math.log(2) + math.log(1 + math.exp(-2))) / 2 + (math.log(1 + math.exp(-1)) + math.log(2)) / 2
+    assert math.isclose(losses.discriminator_loss(real, fake).item(), expected, rel_tol=1e-6)
+
+
+def test_generator_loss_is_non_saturating():
+    fake = torch.tensor([-3.0, 1.0])
+    expected = (math.log(1 + math.exp(3)) + math.log(1 + math.exp(-1))) / 2  # -mean(log sigmoid(fake))
+    assert math.isclose(losses.generator_loss(fake).item(), expected, rel_tol=1e-6)
+
+
+def test_categorical_nll_on_logits():
+    logits = torch.tensor([[2.0, 0.0, 0.0]])
+    expected = -(2 - math.log(math.exp(2) + 2))
+    assert math.isclose(losses.categorical_nll(logits, torch.tensor([0])).item(), expected, rel_tol=1e-6)
+
+
+def test_gaussian_nll_fixed_and_learned_std():
+    mean, target = torch.tensor([[0.5, -1.0]]), torch.tensor([[1.0, 0.0]])
+    half_log_2pi = 0.5 * math.log(2 * math.pi)
+    fixed = 0.5 * 0.25 + 0.5 * 1.0 + 2 * half_log_2pi
+    assert math.isclose(losses.gaussian_nll(mean, target, None).item(), fixed, rel_tol=1e-6)
+    logstd = torch.tensor([[math.log(2.0), 0.0]])
+    learned = (math.log(2) + 0.25 / (2 * 4) + half_log_2pi) + (0.5 * 1.0 + half_log_2pi)
+    assert math.isclose(losses.gaussian_nll(mean, target, logstd).item(), learned, rel_tol=1e-6)
+
+
+def test_gaussian_nll_without_continuous_codes_is_zero():
+    assert losses.gaussian_nll(torch.zeros(4, 0), torch.zeros(4, 0), None).item() == 0
+
+
+def test_information_loss_weights():
+    logits, cat = torch.tensor([[0.0, 0.0]]), torch.tensor([1])
+    mean, cont = torch.tensor([[0.0]]), torch.tensor([[1.0]])
+    info = losses.information_loss(logits, cat, mean, cont, None, categorical_weight=2.0, continuous_weight=0.5)
+    assert math.isclose(info.categorical.item(), math.log(2), rel_tol=1e-6)
+    assert math.isclose(info.continuous.item(), 0.5 + 0.5 * math.log(2 * math.pi), rel_tol=1e-6)
+    assert math.isclose(info.total.item(), 2 * info.categorical.item() + 0.5 * info.continuous.item(), rel_tol=1e-6)
+
+
+def test_mi_bound_is_ln10_for_a_perfect_q_and_zero_for_a_blind_one():
+    cat = torch.arange(10)
+    perfect = torch.full((10, 10), -1e4)
+    perfect[cat, cat] = 1e4
+    ce = losses.categorical_nll(perfect, cat)
+    assert math.isclose(losses.mutual_information_bound(ce, 10).item(), math.log(10), abs_tol=1e-6)
+    blind = losses.categorical_nll(torch.zeros(10, 10), cat)
+    assert abs(losses.mutual_information_bound(blind, 10).item()) < 1e-6
+
+
+def test_discriminator_accuracy_counts_correct_decisions():
+    real = torch.tensor([1.0, -1.0, 2.0, 3.0])  # 3 of 4 called real
+    fake = torch.tensor([-1.0, 1.0])  # 1 of 2 called fake
+    acc_real, acc_fake = losses.discriminator_accuracy(real, fake)
+    assert acc_real.item() == 0.75 and acc_fake.item() == 0.5

@@ -1,0 +1,142 @@
+"""End-to-end runs on a tiny synthetic data set: the run directory, resume, reproducibility."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY
+from PIL import Image
+from safetensors.torch import load_file
+
+from infogan import TrainConfig, load_generator, train
+from infogan.checkpoint import load_checkpoint
+from infogan.cli import main
+from infogan.inference import config_from_safetensors
+from infogan.training import METRIC_KEYS
+
+
+def run_cli(*args):
+    return main(["train", *args])
+
+
+def test_run_directory_has_every_file(tmp_path, tiny_npz):
+    out = tmp_path / "run"
+    assert run_cli("--dataset", f"npz:{tiny_npz}", "--outdir", str(out), "--keep-every", "1", *TINY) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["image_shape"] == [1, 8, 8] and cfg["arch"] == "paper-mnist" and cfg["noise_dim"] == 4
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    epochs = [r for r in records if r["kind"] == "epoch"]
+    assert [r["epoch"] for r in epochs] == [1, 2] and [r["step"] for r in epochs] == [4, 8]
+    assert [r["step"] for r in records if r["kind"] == "interval"] == [2, 4, 6, 8]
+    for r in epochs:
+        assert set(METRIC_KEYS) <= set(r) and all(math.isfinite(r[k]) for k in METRIC_KEYS)
+        assert 0 <= r["d_acc_real"] <= 1 and 0 <= r["d_acc_fake"] <= 1
+        assert r["mi_bound"] <= math.log(4) + 1e-6
+    # 10 columns, one row per category (4), 8x8 cells with 2-pixel padding
+    for epoch in (1, 2):
+        with Image.open(out / "samples" / f"epoch_{epoch:04d}.png") as img:
+            assert img.size == (10 * 10 + 2, 4 * 10 + 2)
+    with Image.open(out / "samples" / "progress.gif") as gif:
+        assert gif.n_frames == 2
+    for code in (1, 2):
+        with Image.open(out / "traversals" / f"continuous_{code}.png") as img:
+            assert img.size == (10 * 10 + 2, 4 * 10 + 2)
+    for name in ("losses.png", "accuracy.png", "mutual_information.png"):
+        with Image.open(out / "plots" / name) as img:
+            assert img.size[0] > 100
+    ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
+    assert ckpt["epoch"] == 2 and ckpt["step"] == 8 and ckpt["config"]["image_shape"] == [1, 8, 8]
+    assert (out / "checkpoints" / "epoch_0001.pt").exists() and (out / "checkpoints" / "epoch_0002.pt").exists()
+    weights = load_file(str(out / "generator.safetensors"))
+    assert all(torch.equal(weights[k], v) for k, v in ckpt["generator"].items())
+    assert config_from_safetensors(out / "generator.safetensors").image_shape == [1, 8, 8]
+    assert not (out / "tensorboard").exists()
+
+
+def test_python_api_and_load_generator(tmp_path, tiny_npz):
+    cfg = TrainConfig(dataset=f"npz:{tiny_npz}", outdir=str(tmp_path / "api"), epochs=1, batch_size=16,
+                      noise_dim=4, categories=3, continuous=1, progress=False)
+    run_dir = train(cfg)
+    gen = load_generator(run_dir)
+    assert not gen.training and gen.cfg.categories == 3
+    with torch.no_grad():
+        images = gen(torch.zeros(2, gen.cfg.latent_dim))
+    assert images.shape == (2, 1, 8, 8)
+
+
+def test_same_seed_same_run_and_other_seed_differs(tmp_path, tiny_npz):
+    metrics = []
+    for name, seed in (("a", "3"), ("b", "3"), ("c", "4")):
+        assert run_cli("--dataset", f"npz:{tiny_npz}", "--outdir", str(tmp_path / name), "--seed", seed, *TINY) == 0
+        metrics.append((tmp_path / name / "metrics.jsonl").read_text())
+    strip = lambda text: [{k: v for k, v in json.loads(l).items() if k not in ("seconds", "images_per_sec")}
+                          for l in text.splitlines()]  # noqa: E731
+    assert strip(metrics[0]) == strip(metrics[1])
+    assert strip(metrics[0]) != strip(metrics[2])
+
+
+def test_resume_equals_straight_run(tmp_path, tiny_npz):
+    """2 epochs straight == 1 epoch, then --resume to 2 epochs: same weights, same metrics."""
+    base = ["--dataset", f"npz:{tiny_npz}", *TINY]
+    assert run_cli(*base, "--outdir", str(tmp_path / "straight")) == 0
+    assert run_cli(*base, "--outdir", str(tmp_path / "split"), "--epochs", "1") == 0
+    assert load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")["epoch"] == 1
+    assert run_cli("--resume", str(tmp_path / "split"), "--epochs", "2", "--no-progress") == 0
+    a = load_file(str(tmp_path / "straight" / "generator.safetensors"))
+    b = load_file(str(tmp_path / "split" / "generator.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    da = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")["discriminator"]
+    db = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")["discriminator"]
+    assert all(torch.equal(da[k], db[k]) for k in da)
+    strip = lambda p: [{k: v for k, v in json.loads(l).items() if k not in ("seconds", "images_per_sec")}
+                       for l in p.read_text().splitlines()]  # noqa: E731
+    assert strip(tmp_path / "straight" / "metrics.jsonl") == strip(tmp_path / "split" / "metrics.jsonl")
+    with Image.open(tmp_path / "split" / "samples" / "progress.gif") as gif:
+        assert gif.n_frames == 2
+
+
+def test_existing_run_dir_is_refused_then_overwritten(tmp_path, tiny_npz, capsys):
+    out = tmp_path / "run"
+    base = ["--dataset", f"npz:{tiny_npz}", "--outdir", str(out), *TINY, "--epochs", "1"]
+    assert run_cli(*base) == 0
+    before = (out / "metrics.jsonl").read_bytes()
+    assert run_cli(*base) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert (out / "metrics.jsonl").read_bytes() == before
+    assert run_cli(*base, "--overwrite") == 0
+
+
+def test_resume_refuses_changed_architecture_and_other_data(tmp_path, tiny_npz, capsys):
+    out = tmp_path / "run"
+    assert run_cli("--dataset", f"npz:{tiny_npz}", "--outdir", str(out), *TINY, "--epochs", "1") == 0
+    assert run_cli("--resume", str(out), "--arch", "seed-mnist") == 2
+    assert "cannot change" in capsys.readouterr().err
+    cfg = json.loads((out / "config.json").read_text())
+    x = np.zeros((64, 16, 16), dtype=np.uint8)
+    np.savez(tiny_npz, x=x)  # same path, different image size
+    assert run_cli("--resume", str(out)) == 2
+    assert "same data set" in capsys.readouterr().err
+    assert json.loads((out / "config.json").read_text()) == cfg
+
+
+def test_seed_cifar10_preset_on_colour_data(tmp_path):
+    from conftest import blob_images
+
+    x, y = blob_images(32, 16, channels=3)
+    np.savez(tmp_path / "rgb.npz", x=x, y=y)
+    out = tmp_path / "rgb"
+    assert run_cli("--dataset", f"npz:{tmp_path / 'rgb.npz'}", "--outdir", str(out), *TINY, "--epochs", "1") == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["arch"] == "seed-cifar10" and cfg["continuous_weight"] == 1.0 and cfg["image_shape"] == [3, 16, 16]
+    with Image.open(out / "samples" / "epoch_0001.png") as img:
+        assert img.mode == "RGB"
+
+
+def test_bf16_autocast_trains(tmp_path, tiny_npz):
+    out = tmp_path / "bf16"
+    assert run_cli("--dataset", f"npz:{tiny_npz}", "--outdir", str(out), *TINY, "--precision", "bf16",
+                   "--learn-std", "--noise-prior", "normal") == 0
+    weights = load_file(str(out / "generator.safetensors"))
+    assert all(w.dtype == torch.float32 for w in weights.values() if w.is_floating_point())
