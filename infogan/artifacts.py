@@ -98,11 +98,7 @@ def read_metrics(path: str | Path, kind: str | None = "epoch") -> list[dict]:
 
 def plot_curves(records: list[dict], plots_dir: str | Path, categories: int) -> None:
     """losses.png, accuracy.png, mutual_information.png over epochs from metrics.jsonl's epoch records."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     plots_dir = Path(plots_dir)
     plots_dir.mkdir(parents=True, exist_ok=True)
     epochs = [r["epoch"] for r in records]
@@ -119,10 +115,7 @@ def plot_curves(records: list[dict], plots_dir: str | Path, categories: int) -> 
         ax.grid(alpha=0.3)
         ax.legend()
         fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        plt.close(fig)
-        atomic_write_bytes(plots_dir / name, buf.getvalue())
+        _save_figure(fig, plots_dir / name)
 
     figure("losses.png", [("d_loss", "D loss"), ("g_loss", "G loss"), ("cat_loss", "categorical CE"),
                           ("cont_loss", "continuous NLL")], "loss")
@@ -130,3 +123,60 @@ def plot_curves(records: list[dict], plots_dir: str | Path, categories: int) -> 
            "fraction correct")
     figure("mutual_information.png", [("mi_bound", "H(c) - CE (lower bound on I(c; G(z, c)))")], "nats",
            hline=math.log(categories), hlabel=f"H(c) = ln {categories} = {math.log(categories):.2f}")
+
+
+def _save_figure(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_confusion(table: np.ndarray, category_values, label_values, matching: dict, path: str | Path) -> None:
+    """Counts of (category, label); categories ordered by the label they were matched to."""
+    plt = _pyplot()
+    order = sorted(range(len(category_values)), key=lambda i: matching.get(int(category_values[i]), 1e9))
+    table = table[order]
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=100)
+    im = ax.imshow(table, cmap="Blues")
+    ax.set_xticks(range(len(label_values)), [str(v) for v in label_values])
+    ax.set_yticks(range(len(order)), [f"c={category_values[i]}" for i in order])
+    ax.set_xlabel("true label")
+    ax.set_ylabel("Q's category (ordered by matched label)")
+    for (r, c), v in np.ndenumerate(table):
+        if v:
+            ax.text(c, r, str(v), ha="center", va="center", fontsize=6,
+                    color="white" if v > table.max() / 2 else "black")
+    fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    _save_figure(fig, path)
+
+
+def plot_continuous_effects(effects: list[dict], path: str | Path) -> None:
+    """Bars of Spearman correlation with slant and with ink mass, one group per continuous code."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    codes = [e["code"] for e in effects]
+    x = np.arange(len(codes))
+    ax.bar(x - 0.2, [e["slant_spearman"] for e in effects], 0.4, label="slant (rotation)")
+    ax.bar(x + 0.2, [e["ink_spearman"] for e in effects], 0.4, label="ink mass (width)")
+    ax.set_xticks(x, [f"code {c}" for c in codes])
+    ax.set_ylim(-1, 1)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_ylabel("Spearman correlation with code value")
+    ax.set_title("What each continuous code changes")
+    ax.legend()
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    _save_figure(fig, path)

@@ -44,7 +44,7 @@ def _option(group, name: str, help_text: str, default_text: str | None = None, *
                        help=f"{help_text} (default: {shown})", **kwargs)
 
 
-def _add_train_options(parser: argparse.ArgumentParser) -> None:
+def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) -> None:
     data = parser.add_argument_group("data")
     _option(data, "dataset", "mnist, mnist-sample (5,000 bundled digits, offline), cifar10, npz:PATH or "
             "folder:PATH; names are case-insensitive", metavar="SPEC")
@@ -87,11 +87,15 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
             choices=PRECISIONS)
 
     out = parser.add_argument_group("run directory")
-    _option(out, "outdir", "run directory to create", "runs/<dataset>-<YYYYmmdd-HHMMSS>", metavar="DIR")
-    out.add_argument("--resume", metavar="DIR", default=None,
-                     help="continue the run in DIR from its last checkpoint; --epochs may extend it (default: off)")
-    out.add_argument("--overwrite", action="store_true",
-                     help="replace an existing run directory at --outdir (default: off, refuse)")
+    if single_run:
+        _option(out, "outdir", "run directory to create", "runs/<dataset>-<YYYYmmdd-HHMMSS>", metavar="DIR")
+        out.add_argument("--resume", metavar="DIR", default=None,
+                         help="continue the run in DIR from its last checkpoint; --epochs may extend it (default: off)")
+        out.add_argument("--overwrite", action="store_true",
+                         help="replace an existing run directory at --outdir (default: off, refuse)")
+    else:
+        out.add_argument("--outdir", metavar="DIR", default=None,
+                         help="parent directory of the runs (default: runs/sweep-<YYYYmmdd-HHMMSS>)")
     _option(out, "log_every", "steps between interval records in metrics.jsonl", type=int, metavar="STEPS")
     _option(out, "checkpoint_every", "steps between extra checkpoints besides each epoch's (0: epochs only)",
             type=int, metavar="STEPS")
@@ -124,6 +128,73 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _code_value(text: str) -> tuple[int, float]:
+    index, sep, value = text.partition("=")
+    try:
+        return int(index), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I=V such as 1=0.5, got {text!r}") from None
+
+
+def _png_path(text: str) -> str:
+    if not text.lower().endswith(".png"):
+        raise argparse.ArgumentTypeError(f"--out must name a .png file, got {text!r}")
+    return text
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from .evaluation import describe_effects, evaluate_run
+
+    report = evaluate_run(args.run_dir, args.dataset, args.batch_size)
+    print(json.dumps(report, indent=2))
+    for line in describe_effects(report.get("continuous_effects", [])):
+        print(line, file=sys.stderr)
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .artifacts import save_image_grid
+    from .inference import chosen_latent, generate, load_generator
+
+    gen = load_generator(args.run_dir)
+    latent = chosen_latent(gen.cfg, args.n, args.seed, args.category, dict(args.code or []))
+    cols = min(args.n, 10)
+    save_image_grid(generate(gen, latent), -(-args.n // cols), cols, args.out)
+    print(args.out)
+    return 0
+
+
+def cmd_traverse(args: argparse.Namespace) -> int:
+    import torch
+
+    from .artifacts import save_image_grid
+    from .inference import generate, load_generator
+    from .latent import traversal_latent
+
+    gen = load_generator(args.run_dir)
+    if not 1 <= args.code <= gen.cfg.continuous:
+        raise UsageError(f"--code must be in 1..{gen.cfg.continuous} (this run's continuous codes), got {args.code}")
+    if args.steps < 2:
+        raise UsageError(f"--steps must be >= 2, got {args.steps}")
+    values = torch.linspace(args.range[0], args.range[1], args.steps)
+    latent = traversal_latent(gen.cfg, args.code - 1, values, torch.Generator().manual_seed(args.seed))
+    save_image_grid(generate(gen, latent), gen.cfg.categories, args.steps, args.out)
+    print(args.out)
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import format_table, parse_seeds, run_sweep
+
+    fields = _config_fields(args)
+    summary = run_sweep(TrainConfig(**fields), parse_seeds(args.seeds), args.outdir, args.eval_dataset)
+    print(format_table(summary))
+    print(f"summary: {summary['parent']}/summary.json")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="infogan", description="Train, evaluate and explore InfoGAN models (Chen et al. 2016).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -133,6 +204,42 @@ def build_parser() -> argparse.ArgumentParser:
                                               "plots, checkpoints and generator weights to a run directory.")
     _add_train_options(train_parser)
     train_parser.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("evaluate", help="measure what a run's codes learned (JSON to stdout and RUN_DIR/eval/)")
+    ev.add_argument("run_dir", metavar="RUN_DIR")
+    ev.add_argument("--dataset", metavar="SPEC", default=None, help="data set to score on, as in train; mnist and "
+                    "cifar10 use their official test splits (default: the run's own data set)")
+    ev.add_argument("--batch-size", "--batch_size", type=int, default=500, metavar="N",
+                    help="images per forward pass (default: 500)")
+    ev.set_defaults(func=cmd_evaluate)
+
+    gen = sub.add_parser("generate", help="draw images for chosen codes into one PNG grid")
+    gen.add_argument("run_dir", metavar="RUN_DIR")
+    gen.add_argument("--category", type=int, default=None, metavar="K",
+                     help="categorical value 0..K-1 (default: sampled per image)")
+    gen.add_argument("--code", type=_code_value, action="append", metavar="I=V",
+                     help="set continuous code I (1-based) to V; repeatable (default: sampled from U(-1, 1))")
+    gen.add_argument("--seed", type=int, default=0, help="seed for whatever is sampled (default: 0)")
+    gen.add_argument("-n", type=int, default=10, help="number of images (default: 10)")
+    gen.add_argument("--out", type=_png_path, required=True, metavar="FILE.png", help="output PNG (required)")
+    gen.set_defaults(func=cmd_generate)
+
+    tr = sub.add_parser("traverse", help="vary one continuous code: rows = categories, columns = code values")
+    tr.add_argument("run_dir", metavar="RUN_DIR")
+    tr.add_argument("--code", type=int, required=True, metavar="I", help="continuous code, 1-based (required)")
+    tr.add_argument("--range", type=float, nargs=2, default=[-2.0, 2.0], metavar=("LO", "HI"),
+                    help="code values from LO to HI (default: -2 2)")
+    tr.add_argument("--steps", type=int, default=10, help="columns (default: 10)")
+    tr.add_argument("--seed", type=int, default=0, help="seed for the noise of each row (default: 0)")
+    tr.add_argument("--out", type=_png_path, required=True, metavar="FILE.png", help="output PNG (required)")
+    tr.set_defaults(func=cmd_traverse)
+
+    sw = sub.add_parser("sweep", help="train and evaluate one run per seed; summary.json and a table")
+    sw.add_argument("--seeds", required=True, metavar="S,S,...", help="comma-separated seeds (required)")
+    sw.add_argument("--eval-dataset", "--eval_dataset", metavar="SPEC", default=None,
+                    help="data set to evaluate each run on (default: each run's own; mnist -> its test split)")
+    _add_train_options(sw, single_run=False)
+    sw.set_defaults(func=cmd_sweep)
     return parser
 
 

@@ -71,3 +71,22 @@ def config_from_safetensors(path: str | Path) -> TrainConfig:
     if "config" not in meta:
         raise UsageError(f"{path} carries no infogan config in its metadata")
     return TrainConfig.from_dict(json.loads(meta["config"]))
+
+
+def chosen_latent(cfg: TrainConfig, n: int, seed: int = 0, category: int | None = None,
+                  codes: dict[int, float] | None = None) -> Latent:
+    """n latents with the given category and continuous codes (1-based index -> value); the rest from priors."""
+    from .latent import sample_latent
+
+    if n < 1:
+        raise UsageError(f"-n must be >= 1, got {n}")
+    if category is not None and not 0 <= category < cfg.categories:
+        raise UsageError(f"--category must be in 0..{cfg.categories - 1}, got {category}")
+    latent = sample_latent(cfg, n, torch.Generator().manual_seed(seed))
+    if category is not None:
+        latent.cat[:] = category
+    for index, value in (codes or {}).items():
+        if not 1 <= index <= cfg.continuous:
+            raise UsageError(f"--code {index}=...: this run has continuous codes 1..{cfg.continuous}")
+        latent.cont[:, index - 1] = value
+    return latent

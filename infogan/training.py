@@ -32,12 +32,14 @@ from .data import ImageData, load_dataset, to_unit_range
 from .errors import UsageError
 from .inference import generate
 from .latent import grid_latent, sample_latent, traversal_latent
+from .metrics import epoch_label_metrics
 from .networks import Discriminator, Generator, build_networks
 
 METRIC_KEYS = ("d_loss", "g_loss", "cat_loss", "cont_loss", "mi_bound", "d_acc_real", "d_acc_fake")
 TRAVERSAL_RANGE = (-2.0, 2.0)
 TRAVERSAL_STEPS = 10
 GRID_COLUMNS = 10
+EPOCH_EVAL_IMAGES = 5000  # labelled images scored per epoch when the data set has labels
 # Offsets that give the picture latents their own seeds, apart from the training latents'.
 GRID_SEED_OFFSET, TRAVERSAL_SEED_OFFSET = 1_000_003, 2_000_003
 
@@ -235,6 +237,12 @@ class _Run:
         self.interval_steps = 0
         self.grid_latent = grid_latent(cfg, torch.Generator().manual_seed(cfg.seed + GRID_SEED_OFFSET), GRID_COLUMNS)
         self.tb = _tensorboard_writer(run_dir) if cfg.tensorboard else None
+        # Labels (never used for training) let each epoch report how well Q's categories match them,
+        # on a fixed subset so the number is comparable across epochs and cheap on large data sets.
+        self.eval_subset = None
+        if data.labels is not None:
+            pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.seed))[:EPOCH_EVAL_IMAGES]
+            self.eval_subset = (data.images[pick], data.labels[pick])
         if checkpoint is not None:
             self._restore(checkpoint)
 
@@ -362,7 +370,8 @@ class _Run:
         p = self.progress
         p.epoch += 1
         p.batch = 0
-        record = self._write_record("epoch", self.epoch_sums, self.steps_per_epoch,
+        extra = epoch_label_metrics(self.disc, *self.eval_subset) if self.eval_subset is not None else {}
+        record = self._write_record("epoch", self.epoch_sums, self.steps_per_epoch, **extra,
                                     seconds=round(seconds, 3), images_per_sec=round(images_seen / max(seconds, 1e-9), 1))
         self.epoch_sums.zero_()
         self.write_epoch_grid()
@@ -373,7 +382,8 @@ class _Run:
         print(f"epoch {p.epoch}/{self.cfg.epochs}  d_loss {record['d_loss']:.3f}  g_loss {record['g_loss']:.3f}  "
               f"cat {record['cat_loss']:.3f}  cont {record['cont_loss']:.3f}  MI {record['mi_bound']:.3f}/"
               f"{math.log(self.cfg.categories):.3f}  acc real {record['d_acc_real']:.2f} fake {record['d_acc_fake']:.2f}"
-              f"  {record['images_per_sec']:.0f} img/s", flush=True)
+              + (f"  cat acc {record['categorical_accuracy']:.3f}" if "categorical_accuracy" in record else "")
+              + f"  {record['images_per_sec']:.0f} img/s", flush=True)
 
     def finish(self) -> None:
         self.write_traversals()

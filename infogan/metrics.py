@@ -1,0 +1,185 @@
+"""What the codes learned, measured. Every metric is a plain function returning `{name: value}`.
+
+The same functions run during training (per epoch, when the data has labels) and from
+`infogan evaluate`. Label metrics compare Q's categorical argmax on real images with the true labels:
+- categorical_accuracy: after the best one-to-one matching of categories to labels (Hungarian algorithm),
+- nmi: normalised mutual information (arithmetic-mean normalisation),
+- ari: adjusted Rand index.
+Label-free ones:
+- mutual_information_bound: ln K - CE of Q on *generated* samples (the paper's L_I, Fig. 1),
+- q_real_mi: H(E_x Q(c|x)) - E_x H(Q(c|x)) on *real* images, an estimate of I(c; x) under Q: high when Q is
+  confident on each image and uses all categories evenly. This is the criterion `sweep` uses to choose a
+  seed without labels.
+- continuous effects: per continuous code, Spearman correlation between the code's value and the slant
+  angle / ink mass of the generated image (grey images), measured within each traversal and averaged.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import TrainConfig
+from .data import to_unit_range
+from .latent import sample_latent, traversal_latent
+
+
+# ---------------------------------------------------------------------------------------------- clustering
+def contingency(pred: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counts [n_pred_values, n_label_values] and the sorted distinct values of each."""
+    pred_values, p = np.unique(pred, return_inverse=True)
+    label_values, l = np.unique(labels, return_inverse=True)
+    table = np.zeros((len(pred_values), len(label_values)), dtype=np.int64)
+    np.add.at(table, (p, l), 1)
+    return table, pred_values, label_values
+
+
+def categorical_accuracy(pred, labels) -> dict:
+    """Accuracy after the best one-to-one matching of predicted categories to labels (Hungarian)."""
+    from scipy.optimize import linear_sum_assignment
+
+    pred, labels = np.asarray(pred), np.asarray(labels)
+    table, pred_values, label_values = contingency(pred, labels)
+    rows, cols = linear_sum_assignment(table, maximize=True)
+    matching = {int(pred_values[r]): int(label_values[c]) for r, c in zip(rows, cols)}
+    return {"categorical_accuracy": float(table[rows, cols].sum() / len(pred)), "matching": matching}
+
+
+def _entropy(counts: np.ndarray) -> float:
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def nmi(pred, labels) -> dict:
+    """I(pred; labels) / mean(H(pred), H(labels)); 1 for identical partitions up to renaming."""
+    table, _, _ = contingency(np.asarray(pred), np.asarray(labels))
+    n = table.sum()
+    outer = np.outer(table.sum(1), table.sum(0))
+    nz = table > 0
+    mi = float((table[nz] / n * np.log(table[nz] * n / outer[nz])).sum())
+    h_pred, h_labels = _entropy(table.sum(1)), _entropy(table.sum(0))
+    denom = (h_pred + h_labels) / 2
+    return {"nmi": 1.0 if denom == 0 else max(0.0, mi / denom)}
+
+
+def ari(pred, labels) -> dict:
+    """Adjusted Rand index (Hubert and Arabie 1985): 1 for identical partitions, about 0 for chance."""
+    table, _, _ = contingency(np.asarray(pred), np.asarray(labels))
+    comb2 = lambda x: x * (x - 1) / 2  # noqa: E731
+    index = comb2(table).sum()
+    rows, cols = comb2(table.sum(1)).sum(), comb2(table.sum(0)).sum()
+    expected = rows * cols / comb2(table.sum())
+    max_index = (rows + cols) / 2
+    return {"ari": 1.0 if max_index == expected else float((index - expected) / (max_index - expected))}
+
+
+def label_metrics(pred, labels) -> dict:
+    return {**categorical_accuracy(pred, labels), **nmi(pred, labels), **ari(pred, labels)}
+
+
+# ---------------------------------------------------------------------------------------------- Q on real images
+@torch.no_grad()
+def q_on_real(disc, images_uint8: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """Q's categorical probabilities [N, K] for real uint8 images [N, C, H, W], D/Q in eval mode."""
+    was_training = disc.training
+    disc.eval()
+    device = next(disc.parameters()).device
+    try:
+        probs = [F.softmax(disc(to_unit_range(images_uint8[i:i + batch_size].to(device))).cat_logits.float(), 1).cpu()
+                 for i in range(0, len(images_uint8), batch_size)]
+    finally:
+        disc.train(was_training)
+    return torch.cat(probs)
+
+
+def q_real_information(probs: torch.Tensor) -> dict:
+    """Label-free: estimate of I(c; x) under Q on real data, and Q's mean confidence."""
+    eps = 1e-12
+    marginal = probs.mean(0)
+    h_marginal = float(-(marginal * (marginal + eps).log()).sum())
+    h_conditional = float(-(probs * (probs + eps).log()).sum(1).mean())
+    return {"q_real_mi": h_marginal - h_conditional, "q_confidence": float(probs.max(1).values.mean())}
+
+
+# ---------------------------------------------------------------------------------------------- Q on generated images
+@torch.no_grad()
+def generated_information(cfg: TrainConfig, gen, disc, n: int = 2000, seed: int = 0, batch_size: int = 500) -> dict:
+    """The paper's L_I for the categorical code on fresh samples: ln K - CE(Q(G(z, c)), c)."""
+    device = next(gen.parameters()).device
+    was = gen.training, disc.training
+    gen.eval()
+    disc.eval()
+    rng = torch.Generator().manual_seed(seed)
+    total_ce, correct = 0.0, 0
+    try:
+        for start in range(0, n, batch_size):
+            lat = sample_latent(cfg, min(batch_size, n - start), rng).to(device)
+            out = disc(gen(lat.vector(cfg.categories)))
+            total_ce += float(F.cross_entropy(out.cat_logits.float(), lat.cat, reduction="sum"))
+            correct += int((out.cat_logits.argmax(1) == lat.cat).sum())
+    finally:
+        gen.train(was[0])
+        disc.train(was[1])
+    return {"mutual_information_bound": math.log(cfg.categories) - total_ce / n,
+            "q_generated_accuracy": correct / n}
+
+
+# ---------------------------------------------------------------------------------------------- continuous codes
+def slant_and_ink(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Slant angle (degrees, positive = top leans right) and ink mass of grey images [N, 1, H, W] in [-1, 1].
+
+    From second-order central moments of the ink (intensity mapped to [0, 1]): the shear that makes the
+    digit upright is mu11 / mu02 (x against y); the angle is atan(-mu11 / mu02) since image rows grow
+    downwards. Ink mass is the mean intensity: for the same shape it grows with stroke width.
+    """
+    ink = ((images[:, 0].float() + 1) / 2).clamp(0, 1)  # [N, H, W]
+    n, h, w = ink.shape
+    ys = torch.arange(h, dtype=torch.float32).view(1, h, 1)
+    xs = torch.arange(w, dtype=torch.float32).view(1, 1, w)
+    mass = ink.sum((1, 2)).clamp_min(1e-6)
+    cy = (ink * ys).sum((1, 2)) / mass
+    cx = (ink * xs).sum((1, 2)) / mass
+    dy, dx = ys - cy.view(n, 1, 1), xs - cx.view(n, 1, 1)
+    mu11 = (ink * dx * dy).sum((1, 2)) / mass
+    mu02 = (ink * dy * dy).sum((1, 2)) / mass
+    slant = torch.rad2deg(torch.atan(-mu11 / mu02.clamp_min(1e-6)))
+    return slant, ink.mean((1, 2))
+
+
+@torch.no_grad()
+def continuous_effects(cfg: TrainConfig, gen, n_noise: int = 64, steps: int = 9, value_range=(-2.0, 2.0),
+                       seed: int = 0) -> dict:
+    """Per continuous code: mean within-traversal Spearman correlation of code value with slant and ink."""
+    from scipy.stats import spearmanr
+
+    from .inference import generate
+
+    if cfg.image_shape[0] != 1 or cfg.continuous == 0:
+        return {"continuous_effects": [], "continuous_effects_note": "measured for single-channel images only"}
+    values = torch.linspace(*value_range, steps)
+    rng = torch.Generator().manual_seed(seed)
+    cats = torch.randint(cfg.categories, (n_noise,), generator=rng).tolist()
+    effects = []
+    for code in range(cfg.continuous):
+        lat = traversal_latent(cfg, code, values, torch.Generator().manual_seed(seed + 1 + code), categories=cats)
+        slant, ink = (m.view(n_noise, steps).numpy() for m in slant_and_ink(generate(gen, lat)))
+        row = {"code": code + 1}
+        for name, measure in (("slant", slant), ("ink", ink)):
+            rhos = [spearmanr(values.numpy(), r).statistic for r in measure if np.ptp(r) > 0]
+            row[f"{name}_spearman"] = float(np.mean(rhos)) if rhos else 0.0
+        row["slant_degrees_per_unit"] = float(np.polyfit(np.tile(values.numpy(), n_noise), slant.ravel(), 1)[0])
+        effects.append(row)
+    return {"continuous_effects": effects}
+
+
+# ---------------------------------------------------------------------------------------------- the training-time hook
+def epoch_label_metrics(disc, images_uint8: torch.Tensor, labels: torch.Tensor) -> dict:
+    """What training logs per epoch when the data has labels: accuracy, NMI, ARI of Q on real images."""
+    probs = q_on_real(disc, images_uint8)
+    pred = probs.argmax(1).numpy()
+    out = label_metrics(pred, labels.numpy())
+    out.pop("matching")
+    return {**out, **q_real_information(probs)}
