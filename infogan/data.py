@@ -242,6 +242,7 @@ def fetch(folder: Path, name: str, sha256: str, mirrors: list[str], what: str) -
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create the data dir {folder}: {exc.strerror}; pass --data-dir") from None
+    pooch.get_logger().setLevel("WARNING")  # no "Downloading ..." chatter; a bar shows on a terminal
     errors = []
     for base in bases:
         url = base.rstrip("/") + "/" + name
@@ -250,12 +251,25 @@ def fetch(folder: Path, name: str, sha256: str, mirrors: list[str], what: str) -
                                   progressbar=sys.stderr.isatty())
             return Path(path)
         except Exception as exc:  # network errors, HTTP errors, hash mismatch: try the next mirror
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            if "hash" in reason.lower():
-                reason = "SHA-256 mismatch (file corrupt or tampered with; not used)"
-            errors.append(f"{url}: {reason}")
+            errors.append(f"{url}: {_download_failure(exc)}")
     raise UsageError(f"could not download {what} file {name} ({'; '.join(errors)}). Put the file in {folder} "
                      f"by hand, or use --dataset mnist-sample, which works offline")
+
+
+def _download_failure(exc: Exception) -> str:
+    """A short reason for a failed download, instead of urllib3's nested repr."""
+    text = str(exc)
+    if "hash" in text.lower():
+        return "SHA-256 mismatch (file corrupt or tampered with; not used)"
+    name = type(exc).__name__
+    if "ConnectionError" in name or "connection" in text.lower():
+        return "no connection"
+    if "Timeout" in name:
+        return "timed out"
+    response = getattr(exc, "response", None)
+    if response is not None and getattr(response, "status_code", None):
+        return f"HTTP {response.status_code}"
+    return (text.splitlines()[0] if text else name)[:120]
 
 
 # ---------------------------------------------------------------------------------------------- npz
@@ -302,7 +316,7 @@ def load_npz_bytes(raw: bytes, source: str) -> ImageData:
 # ---------------------------------------------------------------------------------------------- image folder
 def load_folder(path: Path, image_size: int, channels: int) -> ImageData:
     """Every image under `path` (recursively, sorted). Unreadable files are skipped with one warning."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     if not path.is_dir():
         raise UsageError(f"image folder {path} does not exist or is not a folder")
@@ -319,11 +333,11 @@ def load_folder(path: Path, image_size: int, channels: int) -> ImageData:
                 left, top = (img.width - side) // 2, (img.height - side) // 2
                 img = img.crop((left, top, left + side, top + side)).resize((image_size, image_size), Image.BICUBIC)
                 arrays.append(np.asarray(img, dtype=np.uint8).reshape(image_size, image_size, channels))
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        except Exception:  # PIL raises many types for damaged files (and bombs); a bad file is skipped
             bad.append(file)
-    if bad:
-        print(f"warning: skipped {len(bad)} unreadable image(s) in {path}, e.g. {bad[0]}", file=sys.stderr)
     if not arrays:
         raise UsageError(f"image folder {path}: none of its {len(files)} image files could be read")
+    if bad:
+        print(f"warning: skipped {len(bad)} unreadable image(s) in {path}, e.g. {bad[0]}", file=sys.stderr)
     x = np.stack(arrays).transpose(0, 3, 1, 2)  # [N, C, H, W]
     return ImageData("folder", torch.from_numpy(np.ascontiguousarray(x)), None)

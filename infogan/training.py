@@ -407,13 +407,12 @@ def _check_data_fits(cfg: TrainConfig, data: ImageData) -> None:
                          f"use --batch-size {len(data)} or less")
 
 
-def _execute(cfg: TrainConfig, run_dir: Path, data: ImageData, checkpoint: dict | None) -> Path:
-    run = _Run(cfg, run_dir, data, checkpoint)
+def _execute(run: _Run) -> Path:
     with _StopFlag() as stop:
         run.loop(stop)
         run.finish()
-    print(f"done: {run_dir} (samples/, traversals/, plots/, generator.safetensors)", flush=True)
-    return run_dir
+    print(f"done: {run.run_dir} (samples/, traversals/, plots/, generator.safetensors)", flush=True)
+    return run.run_dir
 
 
 def train(cfg: TrainConfig, overwrite: bool = False) -> Path:
@@ -427,7 +426,7 @@ def train(cfg: TrainConfig, overwrite: bool = False) -> Path:
     cfg.outdir = str(run_dir)
     atomic_write_bytes(run_dir / "config.json", cfg.to_json().encode())
     (run_dir / "metrics.jsonl").touch()
-    return _execute(cfg, run_dir, data, None)
+    return _execute(_Run(cfg, run_dir, data, None))
 
 
 RESUME_OVERRIDABLE = ("epochs", "data_dir", "device", "progress", "log_every", "checkpoint_every",
@@ -455,13 +454,18 @@ def resume(run_dir: str | Path, **overrides) -> Path:
         raise UsageError(f"--resume {run_dir}: the data's images are {list(data.shape)} but the run was trained on "
                          f"{cfg.image_shape}; resume with the same data set")
     _check_data_fits(cfg, data)
+    run = _Run(cfg, run_dir, data, checkpoint)  # refuses a checkpoint that does not fit, before any write
     # Drop metric records written after the checkpoint (a kill between the two), so none repeats.
     metrics_path = run_dir / "metrics.jsonl"
-    kept = [r for r in read_metrics(metrics_path, kind=None) if r.get("step", 0) <= checkpoint["step"]]
-    atomic_write_bytes(metrics_path, "".join(json.dumps(r) + "\n" for r in kept).encode())
-    atomic_write_bytes(run_dir / "config.json", cfg.to_json().encode())
+    records = read_metrics(metrics_path, kind=None)
+    kept = [r for r in records if r.get("step", 0) <= checkpoint["step"]]
+    raw = metrics_path.read_bytes() if metrics_path.exists() else b""
+    if len(kept) != len(records) or raw.count(b"\n") != len(records):
+        atomic_write_bytes(metrics_path, "".join(json.dumps(r) + "\n" for r in kept).encode())
+    if cfg != saved:
+        atomic_write_bytes(run_dir / "config.json", cfg.to_json().encode())
     for stale in (run_dir / "samples").glob("epoch_*.png"):
         if int(stale.stem.split("_")[1]) > checkpoint["epoch"]:
             stale.unlink()
     print(f"resuming {run_dir} at epoch {checkpoint['epoch'] + 1}, step {checkpoint['step']}", flush=True)
-    return _execute(cfg, run_dir, data, checkpoint)
+    return _execute(run)
