@@ -12,6 +12,7 @@ checkpoints carry every RNG state and the partial sums of an unfinished epoch, s
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import shutil
@@ -24,11 +25,12 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from . import losses
+from . import distributed, losses
 from .artifacts import plot_curves, read_metrics, save_gif, save_image_grid
 from .checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint, save_generator
 from .config import TrainConfig, resolve
 from .data import ImageData, load_dataset, to_unit_range
+from .distributed import SINGLE, Dist
 from .errors import UsageError
 from .inference import generate
 from .latent import grid_latent, sample_latent, traversal_latent
@@ -42,6 +44,7 @@ GRID_COLUMNS = 10
 EPOCH_EVAL_IMAGES = 5000  # labelled images scored per epoch when the data set has labels
 # Offsets that give the picture latents their own seeds, apart from the training latents'.
 GRID_SEED_OFFSET, TRAVERSAL_SEED_OFFSET = 1_000_003, 2_000_003
+RANK_SEED_OFFSET = 7_919  # rank r draws latents from seed + r * this (rank 0 = a single process)
 
 
 class TrainingInterrupted(Exception):
@@ -77,7 +80,9 @@ class Runtime:
             self.scaler.step(optimizer)
 
 
-def select_device(name: str) -> torch.device:
+def select_device(name: str, dist: Dist = SINGLE) -> torch.device:
+    if dist.enabled and torch.cuda.is_available() and name in ("auto", "cuda"):
+        return torch.device("cuda", dist.local_rank)  # torchrun: one GPU per process
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -91,8 +96,8 @@ def select_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_runtime(cfg: TrainConfig) -> Runtime:
-    device = select_device(cfg.device)
+def make_runtime(cfg: TrainConfig, dist: Dist = SINGLE) -> Runtime:
+    device = select_device(cfg.device, dist)
     if cfg.precision == "fp32":
         return Runtime(device, None, None)
     if cfg.precision == "bf16":
@@ -116,11 +121,14 @@ def make_optimizers(cfg: TrainConfig, gen: Generator, disc: Discriminator):
 
 
 def train_step(cfg: TrainConfig, gen: Generator, disc: Discriminator, opt_g, opt_d, real: torch.Tensor,
-               latent_rng: torch.Generator, rt: Runtime) -> torch.Tensor:
+               latent_rng: torch.Generator, rt: Runtime, disc_module: Discriminator | None = None) -> torch.Tensor:
     """One D/Q update then one G update on a batch of real images in [-1, 1].
 
+    Under DDP `gen` and `disc` are the wrapped models and `disc_module` the bare discriminator, which the G
+    step uses: its gradients are thrown away there, so they need no all-reduce.
     Returns the step's metrics as a tensor ordered like METRIC_KEYS, left on the device (no host sync).
     """
+    disc_module = disc if disc_module is None else disc_module
     latent = sample_latent(cfg, real.shape[0], latent_rng, rt.device)
     codes = latent.vector(cfg.categories)
 
@@ -135,14 +143,14 @@ def train_step(cfg: TrainConfig, gen: Generator, disc: Discriminator, opt_g, opt
     rt.backward_step(d_adv + info_d.total, opt_d)
 
     # G: L_G + L_info through the updated D/Q; D's weights need no gradients here
-    disc.requires_grad_(False)
+    disc_module.requires_grad_(False)
     with rt.autocast():
-        d_gen = disc(fake)
+        d_gen = disc_module(fake)
         g_adv = losses.generator_loss(d_gen.logit.float())
         info_g = _info(cfg, d_gen, latent)
     opt_g.zero_grad(set_to_none=True)
     rt.backward_step(g_adv + info_g.total, opt_g)
-    disc.requires_grad_(True)
+    disc_module.requires_grad_(True)
     if rt.scaler is not None:
         rt.scaler.update()
 
@@ -220,14 +228,23 @@ class _Progress:
 class _Run:
     """Everything one training run holds; `loop()` runs it to the end or to a stop request."""
 
-    def __init__(self, cfg: TrainConfig, run_dir: Path, data: ImageData, checkpoint: dict | None):
-        self.cfg, self.run_dir, self.data = cfg, run_dir, data
-        self.rt = make_runtime(cfg)
+    def __init__(self, cfg: TrainConfig, run_dir: Path, data: ImageData, checkpoint: dict | None,
+                 dist: Dist = SINGLE):
+        self.cfg, self.run_dir, self.data, self.dist = cfg, run_dir, data, dist
+        self.rt = make_runtime(cfg, dist)
         torch.manual_seed(cfg.seed)
         gen, disc = build_networks(cfg)
         self.gen, self.disc = gen.to(self.rt.device), disc.to(self.rt.device)
         self.opt_g, self.opt_d = make_optimizers(cfg, self.gen, self.disc)
-        self.latent_rng = torch.Generator(self.rt.device).manual_seed(cfg.seed)
+        # What the step runs: the DDP wrappers (gradient all-reduce) or the bare modules.
+        self.gen_step, self.disc_step = self.gen, self.disc
+        if dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.rt.device.index] if self.rt.device.type == "cuda" else None
+            self.gen_step, self.disc_step = DDP(self.gen, device_ids=ids), DDP(self.disc, device_ids=ids)
+        self.latent_rng = torch.Generator(self.rt.device).manual_seed(cfg.seed + dist.rank * RANK_SEED_OFFSET)
+        self.rank_batch = cfg.batch_size // dist.world  # this process's slice of each global batch
         self.images = data.images.to(self.rt.device)  # uint8 [N, C, H, W]: the whole data set, once
         self.steps_per_epoch = len(data) // cfg.batch_size
         self.progress = _Progress()
@@ -236,11 +253,11 @@ class _Run:
         self.interval_sums = torch.zeros(n, device=self.rt.device)
         self.interval_steps = 0
         self.grid_latent = grid_latent(cfg, torch.Generator().manual_seed(cfg.seed + GRID_SEED_OFFSET), GRID_COLUMNS)
-        self.tb = _tensorboard_writer(run_dir) if cfg.tensorboard else None
+        self.tb = _tensorboard_writer(run_dir) if cfg.tensorboard and dist.is_main else None
         # Labels (never used for training) let each epoch report how well Q's categories match them,
         # on a fixed subset so the number is comparable across epochs and cheap on large data sets.
         self.eval_subset = None
-        if data.labels is not None:
+        if data.labels is not None and dist.is_main:
             pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.seed))[:EPOCH_EVAL_IMAGES]
             self.eval_subset = (data.images[pick], data.labels[pick])
         if checkpoint is not None:
@@ -248,16 +265,18 @@ class _Run:
 
     # --- checkpoints ---
     def _payload(self) -> dict:
+        """The checkpoint; collective under DDP (every rank's RNG state is gathered), so all ranks call it."""
         rng = {"torch": torch.get_rng_state(), "latent": self.latent_rng.get_state()}
         if self.rt.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.rt.device)
+        rng_ranks = distributed.gather(rng, self.dist)
         return {
             "config": self.cfg.to_dict(),
             "epoch": self.progress.epoch, "batch": self.progress.batch, "step": self.progress.step,
             "generator": self.gen.state_dict(), "discriminator": self.disc.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "scaler": self.rt.scaler.state_dict() if self.rt.scaler else None,
-            "rng": rng,
+            "rng": rng_ranks[0], "rng_ranks": rng_ranks if self.dist.enabled else [],
             "epoch_sums": self.epoch_sums.cpu(), "interval_sums": self.interval_sums.cpu(),
             "interval_steps": self.interval_steps,
         }
@@ -273,28 +292,41 @@ class _Run:
             raise UsageError(f"the checkpoint does not fit this run's architecture ({first[:200]})") from None
         if self.rt.scaler is not None and ckpt.get("scaler"):
             self.rt.scaler.load_state_dict(ckpt["scaler"])
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        self.latent_rng.set_state(ckpt["rng"]["latent"])
-        if "cuda" in ckpt["rng"] and self.rt.device.type == "cuda":
-            torch.cuda.set_rng_state(ckpt["rng"]["cuda"], self.rt.device)
+        ranks = ckpt.get("rng_ranks") or [ckpt["rng"]]
+        if len(ranks) == self.dist.world:
+            rng = ranks[self.dist.rank]
+            torch.set_rng_state(rng["torch"])
+            self.latent_rng.set_state(rng["latent"])
+            if "cuda" in rng and self.rt.device.type == "cuda":
+                torch.cuda.set_rng_state(rng["cuda"], self.rt.device)
+        else:  # another process count than before: continue correctly, but not bit-exactly
+            self.latent_rng.manual_seed(self.cfg.seed + self.dist.rank * RANK_SEED_OFFSET + ckpt["step"])
+            if self.dist.is_main:
+                print(f"note: the checkpoint was written by {len(ranks)} process(es), this run has {self.dist.world}; "
+                      f"latents are re-seeded, so the resumed run is not bit-identical to an uninterrupted one",
+                      file=sys.stderr)
         self.progress = _Progress(ckpt["epoch"], ckpt["batch"], ckpt["step"])
         self.epoch_sums = ckpt["epoch_sums"].to(self.rt.device)
         self.interval_sums = ckpt["interval_sums"].to(self.rt.device)
         self.interval_steps = int(ckpt["interval_steps"])
 
     def save_checkpoint(self) -> None:
-        ckpt_dir = self.run_dir / "checkpoints"
-        save_checkpoint(ckpt_dir / "last.pt", self._payload())
+        payload = self._payload()
+        if self.dist.is_main:
+            save_checkpoint(self.run_dir / "checkpoints" / "last.pt", payload)
 
     # --- metrics ---
     def _write_record(self, kind: str, sums: torch.Tensor, steps: int, **extra) -> dict:
-        values = (sums / max(steps, 1)).tolist()  # the host sync happens here, once per record
+        mean = distributed.mean_(sums / max(steps, 1), self.dist)  # over ranks; collective
+        values = mean.tolist()  # the host sync happens here, once per record
         record = {"kind": kind, "epoch": self.progress.epoch + (1 if kind == "interval" else 0),
                   "step": self.progress.step, **dict(zip(METRIC_KEYS, values)), **extra}
         if not all(math.isfinite(v) for v in values):
             raise TrainingDiverged(
                 f"a loss became NaN/inf by step {self.progress.step} (epoch {record['epoch']}): training stopped; "
                 f"checkpoints/last.pt keeps the last good state. Try lower learning rates or --precision fp32")
+        if not self.dist.is_main:
+            return record
         with open(self.run_dir / "metrics.jsonl", "a") as fh:
             fh.write(json.dumps(record) + "\n")
         if self.tb is not None:
@@ -333,12 +365,15 @@ class _Run:
                 cfg.seed * 1_000_003 + p.epoch)).to(self.rt.device)
             started, first_batch = time.perf_counter(), p.batch
             bar = tqdm(total=n_batches, initial=p.batch, desc=f"epoch {p.epoch + 1}/{cfg.epochs}",
-                       disable=not cfg.progress, leave=False, dynamic_ncols=True, file=sys.stderr)
+                       disable=not (cfg.progress and self.dist.is_main), leave=False, dynamic_ncols=True,
+                       file=sys.stderr)
+            first = self.dist.rank * self.rank_batch
             with bar:
                 while p.batch < n_batches:
-                    idx = order[p.batch * cfg.batch_size:(p.batch + 1) * cfg.batch_size]
-                    real = to_unit_range(self.images[idx])  # [B, C, H, W] in [-1, 1]
-                    stats = train_step(cfg, self.gen, self.disc, self.opt_g, self.opt_d, real, self.latent_rng, self.rt)
+                    start = p.batch * cfg.batch_size + first  # this rank's slice of the global batch
+                    real = to_unit_range(self.images[order[start:start + self.rank_batch]])  # [B/W, C, H, W]
+                    stats = train_step(cfg, self.gen_step, self.disc_step, self.opt_g, self.opt_d, real,
+                                       self.latent_rng, self.rt, disc_module=self.disc)
                     self.epoch_sums += stats
                     self.interval_sums += stats
                     self.interval_steps += 1
@@ -353,15 +388,17 @@ class _Run:
                     if cfg.checkpoint_every and p.step % cfg.checkpoint_every == 0:
                         self._check_finite()
                         self.save_checkpoint()
-                    if stop.signum is not None:
+                    if distributed.any_rank(stop.signum is not None, self.dist, self.rt.device):
                         self._check_finite()
                         self.save_checkpoint()
-                        self.write_summaries()
-                        raise TrainingInterrupted(stop.signum, self.run_dir, p.step)
+                        if self.dist.is_main:
+                            self.write_summaries()
+                        raise TrainingInterrupted(stop.signum or signal.SIGTERM, self.run_dir, p.step)
             self._end_epoch(time.perf_counter() - started, (n_batches - first_batch) * cfg.batch_size)
 
     def _check_finite(self) -> None:
-        if not torch.isfinite(self.epoch_sums).all():
+        bad = not bool(torch.isfinite(self.epoch_sums).all())
+        if distributed.any_rank(bad, self.dist, self.rt.device):
             raise TrainingDiverged(
                 f"a loss became NaN/inf by step {self.progress.step} (epoch {self.progress.epoch + 1}): training "
                 f"stopped; checkpoints/last.pt keeps the last good state. Try lower learning rates or --precision fp32")
@@ -374,8 +411,10 @@ class _Run:
         record = self._write_record("epoch", self.epoch_sums, self.steps_per_epoch, **extra,
                                     seconds=round(seconds, 3), images_per_sec=round(images_seen / max(seconds, 1e-9), 1))
         self.epoch_sums.zero_()
-        self.write_epoch_grid()
         self.save_checkpoint()
+        if not self.dist.is_main:
+            return
+        self.write_epoch_grid()
         if self.cfg.keep_every and p.epoch % self.cfg.keep_every == 0:
             shutil.copyfile(self.run_dir / "checkpoints" / "last.pt", self.run_dir / "checkpoints" / f"epoch_{p.epoch:04d}.pt")
         self.write_summaries(gif=False)
@@ -386,6 +425,13 @@ class _Run:
               + f"  {record['images_per_sec']:.0f} img/s", flush=True)
 
     def finish(self) -> None:
+        digests = distributed.gather(distributed.parameter_digest(self.gen, self.disc), self.dist)
+        if not self.dist.is_main:
+            return
+        if self.dist.enabled:  # evidence that DDP kept every replica identical
+            report = {"world_size": self.dist.world, "backend": torch.distributed.get_backend(),
+                      "parameter_sha256_per_rank": digests, "identical": len(set(digests)) == 1}
+            atomic_write_bytes(self.run_dir / "ddp.json", (json.dumps(report, indent=2) + "\n").encode())
         self.write_traversals()
         self.write_summaries()
         save_generator(self.run_dir / "generator.safetensors", self.gen, self.cfg)
@@ -401,32 +447,63 @@ def _tensorboard_writer(run_dir: Path):
     return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
 
 
-def _check_data_fits(cfg: TrainConfig, data: ImageData) -> None:
+def _check_data_fits(cfg: TrainConfig, data: ImageData, dist: Dist) -> None:
     if cfg.batch_size > len(data):
         raise UsageError(f"--batch-size {cfg.batch_size} is larger than the data set ({len(data)} images): "
                          f"use --batch-size {len(data)} or less")
+    if cfg.batch_size % dist.world:
+        raise UsageError(f"--batch-size {cfg.batch_size} (the global batch) must divide evenly among the "
+                         f"{dist.world} processes: use a multiple of {dist.world}")
+
+
+def _join(cfg: TrainConfig) -> Dist:
+    return distributed.from_environment(torch.cuda.is_available() and cfg.device in ("auto", "cuda"))
+
+
+def _on_main(dist: Dist, action):
+    """Run `action` on rank 0 only and hand its result (or its UsageError) to every rank."""
+    result = None
+    if dist.is_main:
+        try:
+            result = ("ok", action())
+        except UsageError as exc:
+            result = ("error", str(exc))
+    status, value = distributed.broadcast(result, dist)
+    if status == "error":
+        raise UsageError(value)
+    return value
 
 
 def _execute(run: _Run) -> Path:
-    with _StopFlag() as stop:
-        run.loop(stop)
-        run.finish()
-    print(f"done: {run.run_dir} (samples/, traversals/, plots/, generator.safetensors)", flush=True)
+    try:
+        with _StopFlag() as stop:
+            run.loop(stop)
+            run.finish()
+    finally:
+        distributed.shutdown(run.dist)
+    if run.dist.is_main:
+        print(f"done: {run.run_dir} (samples/, traversals/, plots/, generator.safetensors)", flush=True)
     return run.run_dir
 
 
 def train(cfg: TrainConfig, overwrite: bool = False) -> Path:
-    """Train a new run and return its directory."""
+    """Train a new run and return its directory (under torchrun: every rank calls this)."""
     cfg.validate()
     data = load_dataset(cfg.dataset, cfg.data_dir, "train", cfg.image_size, cfg.channels)
     cfg = resolve(cfg, data.shape)
-    _check_data_fits(cfg, data)
-    make_runtime(cfg)  # refuse a bad device/precision before creating anything
-    run_dir = _new_run_dir(cfg, data.name, overwrite)
+    dist = _join(cfg)
+    _check_data_fits(cfg, data, dist)
+    make_runtime(cfg, dist)  # refuse a bad device/precision before creating anything
+
+    def create() -> str:
+        run_dir = _new_run_dir(cfg, data.name, overwrite)
+        atomic_write_bytes(run_dir / "config.json", dataclasses.replace(cfg, outdir=str(run_dir)).to_json().encode())
+        (run_dir / "metrics.jsonl").touch()
+        return str(run_dir)
+
+    run_dir = Path(_on_main(dist, create))
     cfg.outdir = str(run_dir)
-    atomic_write_bytes(run_dir / "config.json", cfg.to_json().encode())
-    (run_dir / "metrics.jsonl").touch()
-    return _execute(_Run(cfg, run_dir, data, None))
+    return _execute(_Run(cfg, run_dir, data, None, dist))
 
 
 RESUME_OVERRIDABLE = ("epochs", "data_dir", "device", "progress", "log_every", "checkpoint_every",
@@ -453,19 +530,24 @@ def resume(run_dir: str | Path, **overrides) -> Path:
     if list(data.shape) != list(cfg.image_shape):
         raise UsageError(f"--resume {run_dir}: the data's images are {list(data.shape)} but the run was trained on "
                          f"{cfg.image_shape}; resume with the same data set")
-    _check_data_fits(cfg, data)
-    run = _Run(cfg, run_dir, data, checkpoint)  # refuses a checkpoint that does not fit, before any write
-    # Drop metric records written after the checkpoint (a kill between the two), so none repeats.
-    metrics_path = run_dir / "metrics.jsonl"
-    records = read_metrics(metrics_path, kind=None)
-    kept = [r for r in records if r.get("step", 0) <= checkpoint["step"]]
-    raw = metrics_path.read_bytes() if metrics_path.exists() else b""
-    if len(kept) != len(records) or raw.count(b"\n") != len(records):
-        atomic_write_bytes(metrics_path, "".join(json.dumps(r) + "\n" for r in kept).encode())
-    if cfg != saved:
-        atomic_write_bytes(run_dir / "config.json", cfg.to_json().encode())
-    for stale in (run_dir / "samples").glob("epoch_*.png"):
-        if int(stale.stem.split("_")[1]) > checkpoint["epoch"]:
-            stale.unlink()
-    print(f"resuming {run_dir} at epoch {checkpoint['epoch'] + 1}, step {checkpoint['step']}", flush=True)
+    dist = _join(cfg)
+    _check_data_fits(cfg, data, dist)
+    run = _Run(cfg, run_dir, data, checkpoint, dist)  # refuses a checkpoint that does not fit, before any write
+
+    def tidy() -> None:
+        # Drop metric records written after the checkpoint (a kill between the two), so none repeats.
+        metrics_path = run_dir / "metrics.jsonl"
+        records = read_metrics(metrics_path, kind=None)
+        kept = [r for r in records if r.get("step", 0) <= checkpoint["step"]]
+        raw = metrics_path.read_bytes() if metrics_path.exists() else b""
+        if len(kept) != len(records) or raw.count(b"\n") != len(records):
+            atomic_write_bytes(metrics_path, "".join(json.dumps(r) + "\n" for r in kept).encode())
+        if cfg != saved:
+            atomic_write_bytes(run_dir / "config.json", cfg.to_json().encode())
+        for stale in (run_dir / "samples").glob("epoch_*.png"):
+            if int(stale.stem.split("_")[1]) > checkpoint["epoch"]:
+                stale.unlink()
+        print(f"resuming {run_dir} at epoch {checkpoint['epoch'] + 1}, step {checkpoint['step']}", flush=True)
+
+    _on_main(dist, tidy)
     return _execute(run)

@@ -1,0 +1,104 @@
+"""Data-parallel training across processes with PyTorch's own engine (torchrun + DistributedDataParallel).
+
+    torchrun --nproc_per_node=N -m infogan train ...            # one machine, N processes (GPUs)
+    torchrun --nnodes=2 --node_rank=R --rdzv_backend=c10d --rdzv_endpoint=HOST:PORT --nproc_per_node=N \\
+        -m infogan train ...                                    # several machines
+
+Semantics: `--batch-size` is the *global* batch; each of the W processes takes a disjoint 1/W slice of
+every batch of the same global permutation, so an epoch has the same number of steps as a single process
+and the same images per step. Gradients are averaged by DDP; BatchNorm statistics are per process (rank 0's
+running statistics are broadcast each forward). Each rank draws its own latents. Only rank 0 writes the
+run directory; checkpoints carry every rank's RNG state, so a resume with the same number of processes is
+exact. The backend is NCCL on CUDA and gloo on CPU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as torch_dist
+
+
+@dataclass(frozen=True)
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+SINGLE = Dist()
+
+
+def from_environment(use_cuda: bool) -> Dist:
+    """Join the process group torchrun describes in the environment; a plain process gets SINGLE."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return SINGLE
+    if not torch_dist.is_initialized():
+        torch_dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return Dist(torch_dist.get_rank(), torch_dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def shutdown(dist: Dist) -> None:
+    if dist.enabled and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
+
+
+def mean_(tensor: torch.Tensor, dist: Dist) -> torch.Tensor:
+    """In-place average over ranks (a no-op for one process)."""
+    if dist.enabled:
+        torch_dist.all_reduce(tensor, op=torch_dist.ReduceOp.SUM)
+        tensor /= dist.world
+    return tensor
+
+
+def any_rank(flag: bool, dist: Dist, device) -> bool:
+    """True on every rank if it is true on any (used so all ranks stop at the same step)."""
+    if not dist.enabled:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    torch_dist.all_reduce(t, op=torch_dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
+def gather(obj, dist: Dist) -> list:
+    """Every rank's `obj`, in rank order, on every rank."""
+    if not dist.enabled:
+        return [obj]
+    out = [None] * dist.world
+    torch_dist.all_gather_object(out, obj)
+    return out
+
+
+def broadcast(obj, dist: Dist):
+    """Rank 0's `obj` on every rank."""
+    if not dist.enabled:
+        return obj
+    box = [obj]
+    torch_dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def parameter_digest(*modules: torch.nn.Module) -> str:
+    """SHA-256 over every trainable parameter: equal digests mean bit-identical weights.
+
+    BatchNorm running statistics are left out: each rank updates them from its own slice of the batch, and
+    DDP overwrites them with rank 0's at every forward (rank 0's are the ones checkpointed).
+    """
+    h = hashlib.sha256()
+    for module in modules:
+        for name, tensor in module.named_parameters():
+            h.update(name.encode())
+            h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()

@@ -1,0 +1,59 @@
+"""DistributedDataParallel on CPU: 2 processes with gloo through torchrun, as a user would launch them."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import torch
+from conftest import ROOT, TINY, blob_images
+from safetensors.torch import load_file
+
+from infogan.checkpoint import load_checkpoint
+
+
+def torchrun(*args, timeout=300):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "infogan", "train", *args]
+    env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def test_two_process_ddp_keeps_replicas_identical_and_resumes_exactly(tmp_path):
+    x, y = blob_images(64, 8)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    base = ["--dataset", f"npz:{tmp_path / 'd.npz'}", *TINY]  # global batch 16 -> 8 per process
+
+    proc = torchrun(*base, "--outdir", str(tmp_path / "straight"))
+    run = tmp_path / "straight"
+    ddp = json.loads((run / "ddp.json").read_text())
+    assert ddp["world_size"] == 2 and ddp["backend"] == "gloo"
+    assert len(ddp["parameter_sha256_per_rank"]) == 2 and ddp["identical"] is True
+    records = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records if r["kind"] == "epoch"] == [1, 2]  # written once, by rank 0 only
+    assert [r["step"] for r in records if r["kind"] == "epoch"] == [4, 8]  # same steps per epoch as 1 process
+    assert proc.stdout.count("epoch 2/2") == 1
+    ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert len(ckpt["rng_ranks"]) == 2
+
+    # 1 epoch, then resume under DDP for the second: the same weights as 2 epochs straight
+    torchrun(*base, "--epochs", "1", "--outdir", str(tmp_path / "split"))
+    torchrun("--resume", str(tmp_path / "split"), "--epochs", "2", "--no-progress")
+    a = load_file(str(run / "generator.safetensors"))
+    b = load_file(str(tmp_path / "split" / "generator.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert json.loads((tmp_path / "split" / "ddp.json").read_text())["identical"] is True
+
+
+def test_global_batch_must_divide_among_processes(tmp_path):
+    x, y = blob_images(64, 8)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "infogan",
+           "train", "--dataset", f"npz:{tmp_path / 'd.npz'}", *TINY, "--batch-size", "15",
+           "--outdir", str(tmp_path / "odd")]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    assert proc.returncode != 0 and "must divide evenly among the 2 processes" in proc.stderr
+    assert not (tmp_path / "odd").exists()
