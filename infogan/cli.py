@@ -195,6 +195,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explore(args: argparse.Namespace) -> int:
+    from .explorer import serve
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be in 0..65535, got {args.port}")
+    serve(args.path, args.host, args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="infogan", description="Train, evaluate and explore InfoGAN models (Chen et al. 2016).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -240,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="data set to evaluate each run on (default: each run's own; mnist -> its test split)")
     _add_train_options(sw, single_run=False)
     sw.set_defaults(func=cmd_sweep)
+
+    ex = sub.add_parser("explore", help="a local web app to play with a run's codes (needs the [explore] extra)")
+    ex.add_argument("path", metavar="RUN_DIR", help="a run directory, or a folder of runs (a selector switches)")
+    ex.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    ex.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    ex.set_defaults(func=cmd_explore)
     return parser
 
 

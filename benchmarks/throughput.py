@@ -1,0 +1,205 @@
+"""Training throughput, side by side in one run: ours against the bound this CPU allows, and the seed's TF.
+
+For the seed configuration (seed-mnist, batch 256) and the paper's (paper-mnist), in fp32 and bf16:
+images/s of the real training step (data indexing and normalisation included; median of several repeats
+after warm-up), the FLOPs of one step (torch.utils.flop_counter), this machine's matmul peak measured in
+the same run, and the achieved fraction of the bound (peak / FLOPs per image). Variants that might pay
+(fused Adam, channels_last, torch.compile) are measured on the seed configuration. With
+`--tf-python PATH` (a Python with tensorflow-cpu), the seed's TensorFlow step (shared/peers) runs too, as
+shipped (eager) and under tf.function. Then peak RSS of a one-epoch run on MNIST's full 60,000-image shape.
+
+    python benchmarks/throughput.py [--tf-python /tmp/tf/bin/python] [--compile] [--quick]
+
+JSON to benchmarks/results/throughput.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from infogan.config import TrainConfig, resolve  # noqa: E402
+from infogan.data import to_unit_range  # noqa: E402
+from infogan.networks import build_networks  # noqa: E402
+from infogan.training import make_optimizers, make_runtime, train_step  # noqa: E402
+
+PEER = ROOT.parent / "shared" / "peers" / "seed_tf_throughput.py"
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
+    """GFLOP/s of a square matmul, best of several (the practical peak of this CPU for that dtype)."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best / 1e9
+
+
+class Bench:
+    """One configuration's training step on an in-memory uint8 data set, as the training loop runs it."""
+
+    def __init__(self, arch: str, precision: str, batch: int = 256, fused: bool = False, channels_last: bool = False,
+                 compile_step: bool = False):
+        self.cfg = resolve(TrainConfig(arch=arch, precision=precision, batch_size=batch), (1, 28, 28))
+        self.rt = make_runtime(self.cfg)
+        torch.manual_seed(0)
+        self.gen, self.disc = build_networks(self.cfg)
+        if channels_last:
+            self.gen, self.disc = self.gen.to(memory_format=torch.channels_last), self.disc.to(memory_format=torch.channels_last)
+        self.opt_g, self.opt_d = make_optimizers(self.cfg, self.gen, self.disc)
+        if fused:
+            for opt in (self.opt_g, self.opt_d):
+                for group in opt.param_groups:
+                    group["foreach"], group["fused"] = False, True
+        self.rng = torch.Generator().manual_seed(0)
+        self.images = torch.randint(0, 256, (8192, 1, 28, 28), dtype=torch.uint8)
+        self.channels_last = channels_last
+        self.step_fn = torch.compile(train_step) if compile_step else train_step
+        self.i = 0
+
+    def step(self):
+        idx = torch.randint(0, len(self.images), (self.cfg.batch_size,), generator=self.rng)
+        real = to_unit_range(self.images[idx])
+        if self.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
+        return self.step_fn(self.cfg, self.gen, self.disc, self.opt_g, self.opt_d, real, self.rng, self.rt)
+
+    def images_per_second(self, warmup: int, steps: int, repeats: int) -> list[float]:
+        for _ in range(warmup):
+            self.step()
+        rates = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            for _ in range(steps):
+                stats = self.step()
+            stats.tolist()  # one sync at the end, as the loop does at log intervals
+            rates.append(steps * self.cfg.batch_size / (time.perf_counter() - t))
+        return rates
+
+    def flops_per_step(self) -> int:
+        from torch.utils.flop_counter import FlopCounterMode
+
+        counter = FlopCounterMode(display=False)
+        with counter:
+            self.step()
+        return counter.get_total_flops()
+
+
+def measure(name, bench: Bench, args, peak_gflops: float) -> dict:
+    rates = bench.images_per_second(args.warmup, args.steps, args.repeats)
+    flops = bench.flops_per_step()
+    per_image = flops / bench.cfg.batch_size
+    bound = peak_gflops * 1e9 / per_image
+    row = {"name": name, "arch": bench.cfg.arch, "precision": bench.cfg.precision, "batch": bench.cfg.batch_size,
+           "images_per_s": round(statistics.median(rates), 1), "repeats": [round(r, 1) for r in rates],
+           "gflop_per_step": round(flops / 1e9, 3), "mflop_per_image": round(per_image / 1e6, 2),
+           "bound_images_per_s": round(bound, 1), "fraction_of_bound": round(statistics.median(rates) / bound, 3)}
+    print(f"{name:<34} {row['images_per_s']:>8.1f} img/s   {row['mflop_per_image']:>7.1f} MFLOP/img   "
+          f"bound {bound:>7.0f} img/s   {100 * row['fraction_of_bound']:5.1f}% of bound", flush=True)
+    return row
+
+
+def tf_peer(python: str, mode: str, steps: int) -> dict | None:
+    try:
+        proc = subprocess.run([python, str(PEER), "--mode", mode, "--steps", str(steps)], capture_output=True, text=True,
+                              timeout=1200)
+        line = [l for l in proc.stdout.splitlines() if l.startswith("{")][-1]
+        out = json.loads(line)
+        print(f"{'seed TF (' + mode + ')':<34} {out['images_per_s']:>8.1f} img/s", flush=True)
+        return out
+    except (subprocess.SubprocessError, IndexError, ValueError, OSError) as exc:
+        print(f"seed TF peer ({mode}) failed: {exc}", flush=True)
+        return None
+
+
+def peak_rss_full_mnist(tmp: Path) -> dict:
+    """Peak resident memory of `infogan train` for one epoch on a 60,000 x 28 x 28 data set (bf16)."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp / "mnist60k.npz", x=rng.integers(0, 256, (60000, 28, 28), dtype=np.uint8),
+             y=rng.integers(0, 10, 60000, dtype=np.uint8))
+    cmd = [sys.executable, "-m", "infogan", "train", "--dataset", f"npz:{tmp / 'mnist60k.npz'}", "--epochs", "1",
+           "--precision", "bf16", "--outdir", str(tmp / "run"), "--no-progress"]
+    t = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out = {"peak_rss_mb": round(max(peak_kb, before) / 1024, 1), "epoch_seconds": round(time.perf_counter() - t, 1)}
+    print(f"peak RSS, one epoch on 60,000 digits: {out['peak_rss_mb']} MB ({out['epoch_seconds']} s)", flush=True)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tf-python", default=None, help="a Python with tensorflow-cpu, for the seed's peer")
+    ap.add_argument("--compile", action="store_true", help="also measure torch.compile of the step")
+    ap.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "throughput.json"))
+    args = ap.parse_args()
+    args.warmup, args.steps, args.repeats = (2, 3, 2) if args.quick else (5, 10, 5)
+
+    peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    print(f"matmul peak: fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s "
+          f"({torch.get_num_threads()} threads)", flush=True)
+    rows = []
+    for arch in ("seed-mnist", "paper-mnist"):
+        for precision in ("fp32", "bf16"):
+            rows.append(measure(f"{arch} {precision}", Bench(arch, precision), args, peaks[precision]))
+    for precision in ("fp32", "bf16"):
+        rows.append(measure(f"seed-mnist {precision} fused Adam", Bench("seed-mnist", precision, fused=True), args,
+                            peaks[precision]))
+        rows.append(measure(f"seed-mnist {precision} channels_last", Bench("seed-mnist", precision, channels_last=True),
+                            args, peaks[precision]))
+        if args.compile:
+            try:
+                rows.append(measure(f"seed-mnist {precision} torch.compile",
+                                    Bench("seed-mnist", precision, compile_step=True), args, peaks[precision]))
+            except Exception as exc:  # a compiler toolchain problem is a result, not a crash
+                print(f"torch.compile ({precision}) failed: {type(exc).__name__}: {str(exc)[:200]}", flush=True)
+                rows.append({"name": f"seed-mnist {precision} torch.compile", "error": str(exc)[:500]})
+
+    peer = {}
+    if args.tf_python:
+        for mode in ("eager", "function"):
+            peer[mode] = tf_peer(args.tf_python, mode, 20)
+    ratios = {}
+    by_name = {r["name"]: r for r in rows if "images_per_s" in r}
+    ours_best = max(by_name["seed-mnist fp32"]["images_per_s"], by_name["seed-mnist bf16"]["images_per_s"])
+    for mode, result in peer.items():
+        if result:
+            ratios[f"seed_config_best_vs_tf_{mode}"] = round(ours_best / result["images_per_s"], 2)
+            ratios[f"seed_config_fp32_vs_tf_{mode}"] = round(by_name["seed-mnist fp32"]["images_per_s"]
+                                                             / result["images_per_s"], 2)
+    for key, value in ratios.items():
+        print(f"{key}: {value}x", flush=True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        memory = peak_rss_full_mnist(Path(tmp))
+    result = {"benchmark": "throughput", "date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.platform(),
+              "processor": platform.processor(), "cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
+              "matmul_peak_gflops": {k: round(v, 1) for k, v in peaks.items()}, "rows": rows, "tf_peer": peer,
+              "ratios": ratios, "memory": memory}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

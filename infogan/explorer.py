@@ -1,0 +1,195 @@
+"""`infogan explore`: a local web app to play with a trained generator's codes.
+
+An ASGI app (FastAPI) with a JSON/PNG API and one static page (infogan/static/explorer.html, no CDN):
+
+    GET /api/runs                       the runs served (one run directory, or every run under a parent)
+    GET /api/info?run=R                 codes, categories, image size, data set of run R
+    GET /api/generate?run=R&category=K&c1=V&c2=V...&seed=S&scale=N    -> image/png
+    GET /api/traverse?run=R&code=I&category=K&c1=V...&seed=S&steps=N   -> image/png (one row)
+    GET /api/categories?run=R&seed=S    -> image/png, one small sample per category (the buttons)
+
+Continuous codes are c1..c{MAX_CODES} in [-2, 2]; bad parameters get a 422 with a message, never a 500.
+Generators are loaded once per run and evaluated under torch.no_grad in eval mode; one 28x28 image takes a
+few milliseconds on a CPU.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import torch
+
+from .artifacts import encode_png, make_grid, to_uint8
+from .errors import UsageError
+from .inference import chosen_latent, generate, load_generator
+
+MAX_CODES = 10  # continuous codes the API accepts (c1..c10); a run with more serves its first ten
+CODE_RANGE = (-2.0, 2.0)
+STATIC = Path(__file__).parent / "static"
+
+
+def find_runs(path: str | Path) -> dict[str, Path]:
+    """{name: run dir}: `path` itself if it is a finished run, else every finished run directly below it."""
+    path = Path(path)
+    if not path.is_dir():
+        raise UsageError(f"{path} is not a directory: pass a run directory or a folder of runs")
+
+    def is_run(p: Path) -> bool:
+        return (p / "config.json").exists() and ((p / "generator.safetensors").exists()
+                                                 or (p / "checkpoints" / "last.pt").exists())
+
+    if is_run(path):
+        return {path.resolve().name: path}
+    runs = {p.name: p for p in sorted(path.iterdir()) if p.is_dir() and is_run(p)}
+    if not runs:
+        raise UsageError(f"{path} holds no trained run (a folder with config.json and generator.safetensors)")
+    return runs
+
+
+def create_app(path: str | Path):
+    try:
+        from fastapi import FastAPI, HTTPException, Query, Response
+        from fastapi.responses import FileResponse
+    except ImportError:
+        raise UsageError("the explorer needs FastAPI and uvicorn: pip install -e '.[explore]'") from None
+
+    runs = find_runs(path)
+    default_run = next(iter(runs))
+    cache: dict[str, torch.nn.Module] = {}
+    lock = threading.Lock()  # one generator call at a time: BatchNorm modules are not thread-safe to switch
+
+    def generator(run: str | None):
+        name = run or default_run
+        if name not in runs:
+            raise HTTPException(422, f"unknown run {name!r}; known: {', '.join(runs)}")
+        if name not in cache:
+            try:
+                cache[name] = load_generator(runs[name])
+            except UsageError as exc:
+                raise HTTPException(422, str(exc)) from None
+        return cache[name]
+
+    def png(array) -> Response:
+        return Response(encode_png(array), media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    def check_codes(gen, codes: dict[int, float]) -> dict[int, float]:
+        given = {i: v for i, v in codes.items() if v is not None}
+        extra = [i for i in given if i > gen.cfg.continuous]
+        if extra:
+            raise HTTPException(422, f"this run has {gen.cfg.continuous} continuous code(s); got c{extra[0]}")
+        return given
+
+    def check_category(gen, category: int | None) -> None:
+        if category is not None and category >= gen.cfg.categories:
+            raise HTTPException(422, f"category must be in 0..{gen.cfg.categories - 1}, got {category}")
+
+    def upscale(array, scale: int):
+        return array.repeat(scale, axis=0).repeat(scale, axis=1) if scale > 1 else array
+
+    app = FastAPI(title="infogan explorer", version="1",
+                  description="Generate images from a trained InfoGAN generator by choosing its codes.")
+
+    code_q = {f"c{i}": Query(None, ge=CODE_RANGE[0], le=CODE_RANGE[1], allow_inf_nan=False,
+                             description=f"continuous code {i}, in [-2, 2] (default: 0)")
+              for i in range(1, MAX_CODES + 1)}
+
+    def codes_params(func):
+        """Give `func` the query parameters c1..cMAX (documented in OpenAPI) without writing them ten times."""
+        import inspect
+
+        sig = inspect.signature(func)
+        params = [p for p in sig.parameters.values() if p.name != "codes"]
+        params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=q, annotation=float | None)
+                   for name, q in code_q.items()]
+
+        def wrapper(**kwargs):
+            codes = {i: kwargs.pop(f"c{i}") for i in range(1, MAX_CODES + 1)}
+            return func(codes=codes, **kwargs)
+
+        wrapper.__signature__ = sig.replace(parameters=params)
+        wrapper.__name__, wrapper.__doc__ = func.__name__, func.__doc__
+        return wrapper
+
+    @app.get("/", include_in_schema=False)
+    def page():
+        return FileResponse(STATIC / "explorer.html", media_type="text/html")
+
+    @app.get("/api/runs")
+    def list_runs() -> dict:
+        """The runs this explorer serves; the first is the default."""
+        return {"runs": list(runs), "default": default_run}
+
+    @app.get("/api/info")
+    def info(run: str | None = Query(None, description="run name (default: the first)")) -> dict:
+        """What a run's generator takes and makes."""
+        gen = generator(run)
+        cfg = gen.cfg
+        return {"run": run or default_run, "categories": cfg.categories, "continuous": min(cfg.continuous, MAX_CODES),
+                "code_range": list(CODE_RANGE), "noise_dim": cfg.noise_dim, "image_shape": cfg.image_shape,
+                "dataset": cfg.dataset, "arch": cfg.arch}
+
+    @app.get("/api/generate", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+    @codes_params
+    def generate_image(run: str | None = Query(None, description="run name (default: the first)"),
+                       category: int = Query(0, ge=0, description="categorical code value"),
+                       seed: int = Query(0, ge=0, le=2**31 - 1, description="noise seed"),
+                       scale: int = Query(1, ge=1, le=16, description="integer upscaling of the PNG"),
+                       codes=None):
+        """One image for the chosen category, continuous codes (unset: 0) and noise seed."""
+        gen = generator(run)
+        check_category(gen, category)
+        given = check_codes(gen, codes)
+        full = {i: given.get(i, 0.0) for i in range(1, gen.cfg.continuous + 1)}
+        with lock:
+            image = generate(gen, chosen_latent(gen.cfg, 1, seed, category, full))
+        return png(upscale(to_uint8(image)[0], scale))
+
+    @app.get("/api/traverse", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+    @codes_params
+    def traverse_strip(run: str | None = Query(None, description="run name (default: the first)"),
+                       code: int = Query(1, ge=1, le=MAX_CODES, description="continuous code to vary (1-based)"),
+                       category: int = Query(0, ge=0, description="categorical code value"),
+                       seed: int = Query(0, ge=0, le=2**31 - 1, description="noise seed"),
+                       steps: int = Query(9, ge=2, le=32, description="images in the strip"),
+                       scale: int = Query(1, ge=1, le=8, description="integer upscaling of the PNG"),
+                       codes=None):
+        """A row of images with code `code` from -2 to 2, the other codes as given, noise fixed."""
+        gen = generator(run)
+        check_category(gen, category)
+        given = check_codes(gen, codes)
+        if code > gen.cfg.continuous:
+            raise HTTPException(422, f"this run has {gen.cfg.continuous} continuous code(s); got code={code}")
+        latent = chosen_latent(gen.cfg, steps, seed, category,
+                               {i: given.get(i, 0.0) for i in range(1, gen.cfg.continuous + 1)})
+        latent.z[:] = latent.z[0]  # the same noise in every column
+        latent.cont[:, code - 1] = torch.linspace(*CODE_RANGE, steps)
+        with lock:
+            images = to_uint8(generate(gen, latent))
+        return png(upscale(make_grid(images, 1, steps, pad=1), scale))
+
+    @app.get("/api/categories", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+    def category_strip(run: str | None = Query(None, description="run name (default: the first)"),
+                       seed: int = Query(0, ge=0, le=2**31 - 1, description="noise seed"),
+                       scale: int = Query(1, ge=1, le=8, description="integer upscaling of the PNG")):
+        """One sample per category (same noise), left to right: what each button shows."""
+        gen = generator(run)
+        k = gen.cfg.categories
+        latent = chosen_latent(gen.cfg, k, seed, codes={i: 0.0 for i in range(1, gen.cfg.continuous + 1)})
+        latent.z[:] = latent.z[0]  # the same noise for every category
+        latent.cat = torch.arange(k)
+        with lock:
+            images = to_uint8(generate(gen, latent))
+        return png(upscale(make_grid(images, 1, k, pad=0), scale))
+
+    return app
+
+
+def serve(path: str | Path, host: str = "127.0.0.1", port: int = 8000) -> None:
+    app = create_app(path)
+    try:
+        import uvicorn
+    except ImportError:
+        raise UsageError("the explorer needs FastAPI and uvicorn: pip install -e '.[explore]'") from None
+    print(f"infogan explorer: http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,161 @@
+"""The explorer's API through the ASGI test client, a schema-driven fuzz of it, and a real browser."""
+
+import io
+import shutil
+import time
+
+import numpy as np
+import pytest
+from conftest import TINY, blob_images
+from PIL import Image
+
+fastapi = pytest.importorskip("fastapi", reason="the explorer's extra (fastapi) is not installed")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from infogan.cli import main  # noqa: E402
+from infogan.errors import UsageError  # noqa: E402
+from infogan.explorer import create_app  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("explore")
+    x, y = blob_images(64, 8)
+    np.savez(root / "d.npz", x=x, y=y)
+    for name, extra in (("alpha", []), ("beta", ["--continuous", "3", "--categories", "5"])):
+        assert main(["train", "--dataset", f"npz:{root / 'd.npz'}", "--outdir", str(root / "runs" / name),
+                     *TINY, "--epochs", "1", *extra]) == 0
+    return root / "runs"
+
+
+@pytest.fixture(scope="module")
+def client(runs):
+    return TestClient(create_app(runs))
+
+
+def png(response):
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/png"
+    return Image.open(io.BytesIO(response.content))
+
+
+def test_runs_and_info(client):
+    assert client.get("/api/runs").json() == {"runs": ["alpha", "beta"], "default": "alpha"}
+    info = client.get("/api/info", params={"run": "beta"}).json()
+    assert info["categories"] == 5 and info["continuous"] == 3 and info["image_shape"] == [1, 8, 8]
+    assert client.get("/api/info").json()["run"] == "alpha"
+
+
+def test_generate_changes_with_codes_and_is_deterministic(client):
+    a = client.get("/api/generate", params={"category": 1, "c1": -2, "seed": 5}).content
+    b = client.get("/api/generate", params={"category": 1, "c1": 2, "seed": 5}).content
+    again = client.get("/api/generate", params={"category": 1, "c1": -2, "seed": 5}).content
+    assert a == again and a != b
+    img = png(client.get("/api/generate", params={"run": "beta", "c3": 0.5, "scale": 4}))
+    assert img.size == (32, 32)
+
+
+def test_traverse_and_category_strips(client):
+    strip = png(client.get("/api/traverse", params={"code": 2, "steps": 5, "category": 3}))
+    assert strip.size == (5 * 9 + 1, 8 + 2)
+    cats = png(client.get("/api/categories", params={"run": "beta"}))
+    assert cats.size == (5 * 8, 8)
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"c1": 2.5}, "less than or equal to 2"),
+    ({"c1": "nan"}, "finite number"),
+    ({"c1": "abc"}, "valid number"),
+    ({"category": 4}, "category must be in 0..3"),
+    ({"category": -1}, "greater than or equal to 0"),
+    ({"c3": 0.1}, "2 continuous code(s); got c3"),
+    ({"run": "gamma"}, "unknown run 'gamma'"),
+    ({"scale": 0}, "greater than or equal to 1"),
+    ({"seed": "x"}, "valid integer"),
+])
+def test_bad_parameters_get_422_with_a_message(client, params, message):
+    r = client.get("/api/generate", params=params)
+    assert r.status_code == 422
+    assert message in r.text
+
+
+def test_traverse_bad_code_is_422(client):
+    r = client.get("/api/traverse", params={"code": 3})
+    assert r.status_code == 422 and "got code=3" in r.text
+
+
+def test_page_is_served_without_network_dependencies(client):
+    html = client.get("/").text
+    assert "<script>" in html and "http://" not in html and "https://" not in html  # no CDN
+
+
+def test_openapi_documents_the_api(client):
+    schema = client.get("/openapi.json").json()
+    assert {"/api/runs", "/api/info", "/api/generate", "/api/traverse", "/api/categories"} <= set(schema["paths"])
+    names = {p["name"] for p in schema["paths"]["/api/generate"]["get"]["parameters"]}
+    assert {"category", "seed", "c1", "c2", "c10", "run", "scale"} <= names
+
+
+def test_generate_answers_fast(client, runs):
+    """The property users feel: an image answers in well under 100 ms (tiny model here; see the note for MNIST)."""
+    client.get("/api/generate")
+    t = time.perf_counter()
+    for i in range(20):
+        client.get("/api/generate", params={"c1": i / 10 - 1})
+    assert (time.perf_counter() - t) / 20 < 0.1
+
+
+def test_not_a_run_folder(tmp_path):
+    with pytest.raises(UsageError, match="holds no trained run"):
+        create_app(tmp_path)
+
+
+# ------------------------------------------------------------------------------------------ real browser
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if shutil.os.path.exists("/usr/bin/chromium") else None)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's Chromium (/usr/bin/chromium) is not installed")
+def test_browser_slider_changes_the_image(runs, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    import socket
+    import threading
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    server = uvicorn.Server(uvicorn.Config(create_app(runs), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run"])
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.wait_for_function("document.getElementById('image').dataset.query !== undefined")
+            first_query = page.eval_on_selector("#image", "e => e.dataset.query")
+            first_png = page.eval_on_selector("#image", "e => e.src")
+            assert page.locator(".cats button").count() == 4
+            assert page.locator("#run option").count() == 2  # two runs -> a selector
+            page.locator("#c1").fill("1.5")  # moves the slider and fires 'input'
+            page.wait_for_function(f"document.getElementById('image').dataset.query !== {first_query!r}")
+            assert "c1=1.500" in page.eval_on_selector("#image", "e => e.dataset.query")
+            assert page.eval_on_selector("#image", "e => e.src") != first_png
+            page.locator(".cats button").nth(2).click()
+            page.wait_for_function("document.getElementById('image').dataset.query.includes('category=2')")
+            assert page.locator("#error").inner_text() == ""
+            page.screenshot(path=str(tmp_path / "explorer.png"), full_page=True)
+            browser.close()
+        assert (tmp_path / "explorer.png").stat().st_size > 1000
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
