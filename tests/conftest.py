@@ -60,3 +60,15 @@ def tiny_npz(tmp_path) -> Path:
 # Options that make a run take about a second: tiny images, small batches, few epochs, quiet.
 TINY = ["--batch-size", "16", "--epochs", "2", "--noise-dim", "4", "--categories", "4", "--no-progress",
         "--log-every", "2"]
+
+
+def train_tiny_run(root: Path, name: str = "run", n: int = 64, extra: tuple[str, ...] = ()) -> Path:
+    """Train a tiny labelled run under root/name (data in root/d.npz) and return its directory."""
+    from infogan.cli import main
+
+    data = root / "d.npz"
+    if not data.exists():
+        x, y = blob_images(n, 8)
+        np.savez(data, x=x, y=y)
+    assert main(["train", "--dataset", f"npz:{data}", "--outdir", str(root / name), *TINY, *extra]) == 0
+    return root / name

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import TINY, blob_images
+from conftest import TINY, train_tiny_run
 from PIL import Image
 
 from infogan.cli import main
@@ -16,11 +16,8 @@ REPORT_KEYS = {"run_dir", "dataset", "n_samples", "categorical_accuracy", "nmi",
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("cmd")
-    x, y = blob_images(64, 8)
-    np.savez(root / "blobs.npz", x=x, y=y)
-    np.savez(root / "unlabelled.npz", x=x)
-    run = root / "run"
-    assert main(["train", "--dataset", f"npz:{root / 'blobs.npz'}", "--outdir", str(run), *TINY]) == 0
+    run = train_tiny_run(root)
+    np.savez(root / "unlabelled.npz", x=np.load(root / "d.npz")["x"])
     return root, run
 
 
@@ -35,7 +32,7 @@ def test_evaluate_writes_json_and_plots(tiny_run, capsys):
     root, run = tiny_run
     assert main(["evaluate", str(run)]) == 0
     printed = json.loads(capsys.readouterr().out)
-    saved = json.loads((run / "eval" / "npz-blobs.json").read_text())
+    saved = json.loads((run / "eval" / "npz-d.json").read_text())
     assert printed == saved
     assert REPORT_KEYS <= set(saved)
     assert saved["n_samples"] == 64 and 0.25 <= saved["categorical_accuracy"] <= 1
@@ -93,7 +90,7 @@ def test_traverse_grid(tiny_run, tmp_path):
 def test_sweep_two_seeds(tiny_run, tmp_path, capsys):
     root, _ = tiny_run
     parent = tmp_path / "sweep"
-    args = ["sweep", "--seeds", "0,1", "--dataset", f"npz:{root / 'blobs.npz'}", "--outdir", str(parent), *TINY]
+    args = ["sweep", "--seeds", "0,1", "--dataset", f"npz:{root / 'd.npz'}", "--outdir", str(parent), *TINY]
     assert main(args) == 0
     out = capsys.readouterr().out
     summary = json.loads((parent / "summary.json").read_text())

@@ -4,15 +4,13 @@ import io
 import shutil
 import time
 
-import numpy as np
 import pytest
-from conftest import TINY, blob_images
+from conftest import train_tiny_run
 from PIL import Image
 
 fastapi = pytest.importorskip("fastapi", reason="the explorer's extra (fastapi) is not installed")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from infogan.cli import main  # noqa: E402
 from infogan.errors import UsageError  # noqa: E402
 from infogan.explorer import create_app  # noqa: E402
 
@@ -20,11 +18,8 @@ from infogan.explorer import create_app  # noqa: E402
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("explore")
-    x, y = blob_images(64, 8)
-    np.savez(root / "d.npz", x=x, y=y)
-    for name, extra in (("alpha", []), ("beta", ["--continuous", "3", "--categories", "5"])):
-        assert main(["train", "--dataset", f"npz:{root / 'd.npz'}", "--outdir", str(root / "runs" / name),
-                     *TINY, "--epochs", "1", *extra]) == 0
+    train_tiny_run(root, "runs/alpha", extra=("--epochs", "1"))
+    train_tiny_run(root, "runs/beta", extra=("--epochs", "1", "--continuous", "3", "--categories", "5"))
     return root / "runs"
 
 

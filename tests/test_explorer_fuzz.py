@@ -1,25 +1,19 @@
 """Property-based fuzz of the explorer API from its own OpenAPI schema: whatever the parameters, never a 500."""
 
-import numpy as np
 import pytest
-from conftest import TINY, blob_images
+from conftest import train_tiny_run
 
 pytest.importorskip("fastapi", reason="the explorer's extra (fastapi) is not installed")
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed")
 from hypothesis import HealthCheck, settings  # noqa: E402
 
-from infogan.cli import main  # noqa: E402
 from infogan.explorer import create_app  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fuzz")
-    x, y = blob_images(32, 8)
-    np.savez(root / "d.npz", x=x, y=y)
-    assert main(["train", "--dataset", f"npz:{root / 'd.npz'}", "--outdir", str(root / "run"), *TINY,
-                 "--epochs", "1"]) == 0
-    return schemathesis.openapi.from_asgi("/openapi.json", create_app(root / "run"))
+    run = train_tiny_run(tmp_path_factory.mktemp("fuzz"), extra=("--epochs", "1"))
+    return schemathesis.openapi.from_asgi("/openapi.json", create_app(run))
 
 
 OPERATIONS = ["/api/runs", "/api/info", "/api/generate", "/api/traverse", "/api/categories"]
