@@ -45,11 +45,13 @@ def test_seed_main_help_and_bad_dataset():
     assert proc.returncode == 2 and "MNIST or CIFAR10" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_every_train_option_states_its_default():
-    train_parser = build_parser()._subparsers._group_actions[0].choices["train"]
-    for action in train_parser._actions:
-        if action.option_strings and action.dest != "help":
-            assert "default" in (action.help or ""), action.option_strings
+def test_every_option_of_every_command_states_its_default():
+    commands = build_parser()._subparsers._group_actions[0].choices
+    assert set(commands) == {"train", "evaluate", "generate", "traverse", "sweep", "explore"}
+    for name, parser in commands.items():
+        for action in parser._actions:
+            if action.option_strings and action.dest != "help":
+                assert "default" in (action.help or "") or "required" in (action.help or ""), (name, action.option_strings)
 
 
 def test_both_spellings_are_accepted():
