@@ -72,15 +72,19 @@ class Bench:
         self.rng = torch.Generator().manual_seed(0)
         self.images = torch.randint(0, 256, (8192, 1, 28, 28), dtype=torch.uint8)
         self.channels_last = channels_last
-        self.step_fn = torch.compile(train_step) if compile_step else train_step
-        self.i = 0
+        self.compiled = compile_step
+        if compile_step:  # what a user would do: compile the two networks, keep the step in Python
+            self.gen_run, self.disc_run = torch.compile(self.gen), torch.compile(self.disc)
+        else:
+            self.gen_run, self.disc_run = self.gen, self.disc
 
     def step(self):
         idx = torch.randint(0, len(self.images), (self.cfg.batch_size,), generator=self.rng)
         real = to_unit_range(self.images[idx])
         if self.channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
-        return self.step_fn(self.cfg, self.gen, self.disc, self.opt_g, self.opt_d, real, self.rng, self.rt)
+        return train_step(self.cfg, self.gen_run, self.disc_run, self.opt_g, self.opt_d, real, self.rng, self.rt,
+                          disc_module=self.disc_run)
 
     def images_per_second(self, warmup: int, steps: int, repeats: int) -> list[float]:
         for _ in range(warmup):
