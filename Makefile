@@ -22,7 +22,7 @@ install-dev: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[dev]"
 
 demo: install
-	$(BIN)/infogan train --dataset mnist-sample --epochs 36 --batch-size 64 --precision bf16 \
+	$(BIN)/infogan train --dataset mnist-sample --epochs 36 --batch-size 64 \
 		--outdir $(DEMO_DIR) --overwrite
 	@echo
 	@echo "Pictures: $(DEMO_DIR)/samples/ (a 10x10 grid per epoch, row = category; progress.gif animates them),"

@@ -83,8 +83,8 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
 
     runtime = parser.add_argument_group("runtime")
     _option(runtime, "device", "where to train", choices=DEVICES)
-    _option(runtime, "precision", "fp32, bf16 autocast (CPU or CUDA) or fp16 autocast with loss scaling (CUDA)",
-            choices=PRECISIONS)
+    _option(runtime, "precision", "auto (bf16 where the CPU/GPU computes it natively, else fp32), fp32, bf16 "
+            "autocast (CPU or CUDA) or fp16 autocast with loss scaling (CUDA)", choices=PRECISIONS)
 
     out = parser.add_argument_group("run directory")
     if single_run:

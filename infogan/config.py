@@ -18,7 +18,7 @@ from .errors import UsageError
 
 ARCHS = ("paper-mnist", "seed-mnist", "seed-cifar10")
 NOISE_PRIORS = ("uniform", "normal")
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -70,7 +70,7 @@ class TrainConfig:
     seed: int = 0
     # --- runtime ---
     device: str = "auto"
-    precision: str = "fp32"
+    precision: str = "auto"  # auto: bf16 where the hardware computes it natively, else fp32 (see training.py)
     # --- run directory and logging ---
     outdir: str | None = None  # None: runs/<dataset>-<YYYYmmdd-HHMMSS>
     log_every: int = 50  # steps between interval records in metrics.jsonl

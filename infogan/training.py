@@ -96,8 +96,32 @@ def select_device(name: str, dist: Dist = SINGLE) -> torch.device:
     return torch.device(name)
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 autocast is fast here: a CUDA GPU with bf16 units, or a CPU with AVX512-BF16/AMX.
+
+    On other CPUs bf16 is emulated and slower than fp32, so `--precision auto` keeps fp32 there.
+    """
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
+def resolve_precision(cfg: TrainConfig, dist: Dist = SINGLE) -> str:
+    """`auto` -> bf16 where native (1.8-2.1x faster on an AVX512-BF16 CPU, same accuracy: BENCHMARKS.md), else fp32."""
+    if cfg.precision != "auto":
+        return cfg.precision
+    return "bf16" if native_bf16(select_device(cfg.device, dist)) else "fp32"
+
+
 def make_runtime(cfg: TrainConfig, dist: Dist = SINGLE) -> Runtime:
     device = select_device(cfg.device, dist)
+    if cfg.precision == "auto":
+        cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg, dist))
     if cfg.precision == "fp32":
         return Runtime(device, None, None)
     if cfg.precision == "bf16":
@@ -493,6 +517,7 @@ def train(cfg: TrainConfig, overwrite: bool = False) -> Path:
     cfg = resolve(cfg, data.shape)
     dist = _join(cfg)
     _check_data_fits(cfg, data, dist)
+    cfg.precision = resolve_precision(cfg, dist)  # config.json records what actually ran
     make_runtime(cfg, dist)  # refuse a bad device/precision before creating anything
 
     def create() -> str:

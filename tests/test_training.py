@@ -140,3 +140,12 @@ def test_bf16_autocast_trains(tmp_path, tiny_npz):
                    "--learn-std", "--noise-prior", "normal") == 0
     weights = load_file(str(out / "generator.safetensors"))
     assert all(w.dtype == torch.float32 for w in weights.values() if w.is_floating_point())
+
+
+def test_precision_auto_records_what_ran(tmp_path, tiny_npz):
+    from infogan.training import native_bf16
+
+    out = tmp_path / "auto"
+    assert run_cli("--dataset", f"npz:{tiny_npz}", "--outdir", str(out), *TINY, "--epochs", "1") == 0
+    expected = "bf16" if native_bf16(torch.device("cpu")) else "fp32"
+    assert json.loads((out / "config.json").read_text())["precision"] == expected
