@@ -269,7 +269,7 @@ class _Run:
             self.gen_step, self.disc_step = DDP(self.gen, device_ids=ids), DDP(self.disc, device_ids=ids)
         self.latent_rng = torch.Generator(self.rt.device).manual_seed(cfg.seed + dist.rank * RANK_SEED_OFFSET)
         self.rank_batch = cfg.batch_size // dist.world  # this process's slice of each global batch
-        self.images = data.images.to(self.rt.device)  # uint8 [N, C, H, W]: the whole data set, once
+        self.images = _place_images(data.images, self.rt.device)  # uint8 [N, C, H, W]: the whole data set, once
         self.steps_per_epoch = len(data) // cfg.batch_size
         self.progress = _Progress()
         n = len(METRIC_KEYS)
@@ -386,7 +386,7 @@ class _Run:
         cfg, p, n_batches = self.cfg, self.progress, self.steps_per_epoch
         while p.epoch < cfg.epochs:
             order = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(
-                cfg.seed * 1_000_003 + p.epoch)).to(self.rt.device)
+                cfg.seed * 1_000_003 + p.epoch)).to(self.images.device)
             started, first_batch = time.perf_counter(), p.batch
             bar = tqdm(total=n_batches, initial=p.batch, desc=f"epoch {p.epoch + 1}/{cfg.epochs}",
                        disable=not (cfg.progress and self.dist.is_main), leave=False, dynamic_ncols=True,
@@ -395,7 +395,10 @@ class _Run:
             with bar:
                 while p.batch < n_batches:
                     start = p.batch * cfg.batch_size + first  # this rank's slice of the global batch
-                    real = to_unit_range(self.images[order[start:start + self.rank_batch]])  # [B/W, C, H, W]
+                    batch = self.images[order[start:start + self.rank_batch]]  # uint8 [B/W, C, H, W]
+                    if batch.device != self.rt.device:  # data set kept in host memory: async copy from pinned
+                        batch = batch.pin_memory().to(self.rt.device, non_blocking=True)
+                    real = to_unit_range(batch)  # [-1, 1]
                     stats = train_step(cfg, self.gen_step, self.disc_step, self.opt_g, self.opt_d, real,
                                        self.latent_rng, self.rt, disc_module=self.disc)
                     self.epoch_sums += stats
@@ -461,6 +464,18 @@ class _Run:
         save_generator(self.run_dir / "generator.safetensors", self.gen, self.cfg)
         if self.tb is not None:
             self.tb.close()
+
+
+def _place_images(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The data set on the device when it fits (no copies per step); else in pinned host memory."""
+    if device.type == "cpu":
+        return images
+    try:
+        return images.to(device)
+    except torch.OutOfMemoryError:
+        print(f"note: the data set ({images.numel() / 2**20:.0f} MiB) does not fit on {device}; batches are copied "
+              f"from pinned host memory", file=sys.stderr)
+        return images.pin_memory() if device.type == "cuda" else images
 
 
 def _tensorboard_writer(run_dir: Path):
