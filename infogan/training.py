@@ -478,12 +478,16 @@ def _place_images(images: torch.Tensor, device: torch.device) -> torch.Tensor:
         return images.pin_memory() if device.type == "cuda" else images
 
 
-def _tensorboard_writer(run_dir: Path):
+def _tensorboard_available():
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise UsageError("--tensorboard needs the tensorboard package: pip install -e '.[tensorboard]'") from None
-    return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+    return SummaryWriter
+
+
+def _tensorboard_writer(run_dir: Path):
+    return _tensorboard_available()(log_dir=str(run_dir / "tensorboard"))
 
 
 def _check_data_fits(cfg: TrainConfig, data: ImageData, dist: Dist) -> None:
@@ -534,6 +538,8 @@ def train(cfg: TrainConfig, overwrite: bool = False) -> Path:
     _check_data_fits(cfg, data, dist)
     cfg.precision = resolve_precision(cfg, dist)  # config.json records what actually ran
     make_runtime(cfg, dist)  # refuse a bad device/precision before creating anything
+    if cfg.tensorboard:
+        _tensorboard_available()
 
     def create() -> str:
         run_dir = _new_run_dir(cfg, data.name, overwrite)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import gzip
 import hashlib
+import importlib.util
 import os
 import pickle
 import shutil
@@ -161,6 +162,11 @@ CASES = [
      "--category must be in 0..3"),
     ("generate to a non-PNG", None, ["generate", "{ws}/done", "--out", "{ws}/g.jpg"], "must name a .png"),
 ]
+
+
+if importlib.util.find_spec("tensorboard") is None:  # the case exists only where the extra is absent
+    CASES.append(("--tensorboard without the extra", None, ["train", *NPZ, "--tensorboard"],
+                  "pip install -e '.[tensorboard]'"))
 
 
 def tree_digest(root):
