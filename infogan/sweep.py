@@ -18,7 +18,7 @@ from .checkpoint import atomic_write_bytes
 from .config import TrainConfig
 from .errors import UsageError
 from .evaluation import evaluate_run
-from .training import train
+from .training import resume, train
 
 SELECTION_CRITERION = "q_real_mi"
 
@@ -66,6 +66,8 @@ def run_sweep(base: TrainConfig, seeds: list[int], parent: str | Path | None = N
         started = time.perf_counter()
         if (run_dir / "generator.safetensors").exists():  # finished earlier: a re-run of the sweep skips it
             print(f"seed {seed}: {run_dir} is complete, not retrained", flush=True)
+        elif (run_dir / "checkpoints" / "last.pt").exists():  # interrupted earlier: continue it
+            resume(run_dir)
         else:
             train(dataclasses.replace(base, seed=seed, outdir=str(run_dir)), overwrite=run_dir.exists())
         timings[seed] = time.perf_counter() - started

@@ -101,9 +101,12 @@ def test_sweep_two_seeds(tiny_run, tmp_path, capsys):
     sel = summary["selection"]
     assert sel["criterion"] == "q_real_mi" and sel["picked_seed"] in (0, 1) and isinstance(sel["agrees"], bool)
     assert "label-free pick" in out and "median" in out
-    # a second call reuses the finished runs instead of retraining
+    # a second call reuses the finished runs instead of retraining, and continues an interrupted one
+    (parent / "seed_1" / "generator.safetensors").unlink()
     assert main(args) == 0
-    assert "not retrained" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "seed 0: " in out and "not retrained" in out and f"resuming {parent / 'seed_1'}" in out
+    assert (parent / "seed_1" / "generator.safetensors").exists()
 
 
 def test_sweep_bad_seeds(capsys):
