@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 from infogan.config import TrainConfig, resolve  # noqa: E402
 from infogan.data import to_unit_range  # noqa: E402
 from infogan.networks import build_networks  # noqa: E402
-from infogan.training import make_optimizers, make_runtime, train_step  # noqa: E402
+from infogan.runtime import make_runtime  # noqa: E402
+from infogan.training import make_optimizers, train_step  # noqa: E402
 
 PEER = ROOT.parent / "shared" / "peers" / "seed_tf_throughput.py"
 

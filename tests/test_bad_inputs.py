@@ -20,7 +20,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, blob_images, idx_bytes, write_mnist_files
+from conftest import TINY, blob_images, write_mnist_files
 
 from infogan import data
 from infogan.cli import main

@@ -4,7 +4,6 @@ import json
 import math
 
 import numpy as np
-import pytest
 import torch
 from conftest import TINY
 from PIL import Image
@@ -143,7 +142,7 @@ def test_bf16_autocast_trains(tmp_path, tiny_npz):
 
 
 def test_precision_auto_records_what_ran(tmp_path, tiny_npz):
-    from infogan.training import native_bf16
+    from infogan.runtime import native_bf16
 
     out = tmp_path / "auto"
     assert run_cli("--dataset", f"npz:{tiny_npz}", "--outdir", str(out), *TINY, "--epochs", "1") == 0
