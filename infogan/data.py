@@ -100,9 +100,9 @@ def load_dataset(spec: str, data_dir: str | os.PathLike | None = None, split: st
     elif kind == "cifar10":
         data = load_cifar10(root, split)
     elif kind == "npz":
-        data = load_npz(Path(path))
+        data = load_npz(Path(path).expanduser())
     else:
-        data = load_folder(Path(path), image_size, channels)
+        data = load_folder(Path(path).expanduser(), image_size, channels)
     data.name = dataset_name(spec)
     if len(data) == 0:
         raise UsageError(f"data set {spec!r} holds no images")
