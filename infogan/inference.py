@@ -11,7 +11,7 @@ from .checkpoint import load_checkpoint, load_generator_weights
 from .config import TrainConfig
 from .errors import UsageError
 from .latent import Latent
-from .networks import Generator
+from .networks import Generator, eval_mode
 
 
 def load_run_config(run_dir: str | Path) -> TrainConfig:
@@ -51,15 +51,10 @@ def load_generator(run_dir: str | Path, device: str | torch.device = "cpu") -> G
 @torch.no_grad()
 def generate(generator: Generator, latent: Latent, batch_size: int = 500) -> torch.Tensor:
     """Images [N, C, H, W] in [-1, 1] for the given latents, generator in eval mode (BN running stats)."""
-    cfg = generator.cfg
-    was_training = generator.training
-    generator.eval()
     device = next(generator.parameters()).device
-    try:
-        vec = latent.vector(cfg.categories).to(device)
+    vec = latent.vector(generator.cfg.categories).to(device)
+    with eval_mode(generator):
         return torch.cat([generator(vec[i:i + batch_size]).float().cpu() for i in range(0, len(vec), batch_size)])
-    finally:
-        generator.train(was_training)
 
 
 def config_from_safetensors(path: str | Path) -> TrainConfig:

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from .config import TrainConfig
 from .data import to_unit_range
 from .latent import sample_latent, traversal_latent
+from .networks import eval_mode
 
 
 # ---------------------------------------------------------------------------------------------- clustering
@@ -84,14 +85,10 @@ def label_metrics(pred, labels) -> dict:
 @torch.no_grad()
 def q_on_real(disc, images_uint8: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
     """Q's categorical probabilities [N, K] for real uint8 images [N, C, H, W], D/Q in eval mode."""
-    was_training = disc.training
-    disc.eval()
     device = next(disc.parameters()).device
-    try:
+    with eval_mode(disc):
         probs = [F.softmax(disc(to_unit_range(images_uint8[i:i + batch_size].to(device))).cat_logits.float(), 1).cpu()
                  for i in range(0, len(images_uint8), batch_size)]
-    finally:
-        disc.train(was_training)
     return torch.cat(probs)
 
 
@@ -109,20 +106,14 @@ def q_real_information(probs: torch.Tensor) -> dict:
 def generated_information(cfg: TrainConfig, gen, disc, n: int = 2000, seed: int = 0, batch_size: int = 500) -> dict:
     """The paper's L_I for the categorical code on fresh samples: ln K - CE(Q(G(z, c)), c)."""
     device = next(gen.parameters()).device
-    was = gen.training, disc.training
-    gen.eval()
-    disc.eval()
     rng = torch.Generator().manual_seed(seed)
     total_ce, correct = 0.0, 0
-    try:
+    with eval_mode(gen, disc):
         for start in range(0, n, batch_size):
             lat = sample_latent(cfg, min(batch_size, n - start), rng).to(device)
             out = disc(gen(lat.vector(cfg.categories)))
             total_ce += float(F.cross_entropy(out.cat_logits.float(), lat.cat, reduction="sum"))
             correct += int((out.cat_logits.argmax(1) == lat.cat).sum())
-    finally:
-        gen.train(was[0])
-        disc.train(was[1])
     return {"mutual_information_bound": math.log(cfg.categories) - total_ce / n,
             "q_generated_accuracy": correct / n}
 

@@ -12,6 +12,7 @@ divide by 4 (MNIST presets) or 8 (seed-cifar10). Images are in [-1, 1] (tanh).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -139,6 +140,19 @@ class Discriminator(nn.Module):
         cont_mean = q[:, k:k + lc]
         cont_logstd = q[:, k + lc:k + 2 * lc] if self.cfg.learn_std else None
         return DOutput(logit, cat_logits, cont_mean, cont_logstd)
+
+
+@contextlib.contextmanager
+def eval_mode(*modules: nn.Module):
+    """Eval mode (BatchNorm running statistics, no dropout) inside the block; each module's mode restored after."""
+    previous = [m.training for m in modules]
+    for m in modules:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m, was_training in zip(modules, previous):
+            m.train(was_training)
 
 
 def build_networks(cfg: TrainConfig) -> tuple[Generator, Discriminator]:

@@ -274,9 +274,7 @@ class _Run:
         record = {"kind": kind, "epoch": self.progress.epoch + (1 if kind == "interval" else 0),
                   "step": self.progress.step, **dict(zip(METRIC_KEYS, values)), **extra}
         if not all(math.isfinite(v) for v in values):
-            raise TrainingDiverged(
-                f"a loss became NaN/inf by step {self.progress.step} (epoch {record['epoch']}): training stopped; "
-                f"checkpoints/last.pt keeps the last good state. Try lower learning rates or --precision fp32")
+            raise self._diverged(record["epoch"])
         if not self.dist.is_main:
             return record
         with open(self.run_dir / "metrics.jsonl", "a") as fh:
@@ -354,9 +352,12 @@ class _Run:
     def _check_finite(self) -> None:
         bad = not bool(torch.isfinite(self.epoch_sums).all())
         if distributed.any_rank(bad, self.dist, self.rt.device):
-            raise TrainingDiverged(
-                f"a loss became NaN/inf by step {self.progress.step} (epoch {self.progress.epoch + 1}): training "
-                f"stopped; checkpoints/last.pt keeps the last good state. Try lower learning rates or --precision fp32")
+            raise self._diverged(self.progress.epoch + 1)
+
+    def _diverged(self, epoch: int) -> TrainingDiverged:
+        return TrainingDiverged(
+            f"a loss became NaN/inf by step {self.progress.step} (epoch {epoch}): training "
+            f"stopped; checkpoints/last.pt keeps the last good state. Try lower learning rates or --precision fp32")
 
     def _end_epoch(self, seconds: float, images_seen: int) -> None:
         p = self.progress
