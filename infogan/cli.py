@@ -76,7 +76,9 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
     _option(optim, "batch_size", "images per step", type=int, metavar="N")
     _option(optim, "lr_d", "Adam learning rate of D (and the trunk it shares with Q)", type=_finite_float,
             metavar="LR")
-    _option(optim, "lr_g", "Adam learning rate of G and of Q's head", type=_finite_float, metavar="LR")
+    _option(optim, "lr_g", "Adam learning rate of G", type=_finite_float, metavar="LR")
+    _option(optim, "lr_q", "Adam learning rate of Q's own head (the trunk it shares with D runs at --lr-d)",
+            "--lr-g", type=_finite_float, metavar="LR")
     _option(optim, "beta1", "Adam beta1", type=_finite_float, metavar="B")
     _option(optim, "beta2", "Adam beta2", type=_finite_float, metavar="B")
     _option(optim, "seed", "random seed; the same seed gives the same run on CPU", type=int, metavar="S")

@@ -64,7 +64,8 @@ class TrainConfig:
     epochs: int | None = None  # None: 50 for grey data, 150 for colour (the seed's)
     batch_size: int = 256
     lr_d: float = 2e-4
-    lr_g: float = 1e-3  # also Q's learning rate
+    lr_g: float = 1e-3
+    lr_q: float | None = None  # Q's own head; None: lr_g (the paper's "Q trained with G"); the official code's is lr_d
     beta1: float = 0.5
     beta2: float = 0.999
     seed: int = 0
@@ -93,11 +94,11 @@ class TrainConfig:
             _require_int(name, value, minimum=1)
         for name in ("continuous", "checkpoint_every", "keep_every", "seed"):
             _require_int(name, getattr(self, name), minimum=0)
-        for name in ("categorical_weight", "continuous_weight", "lr_d", "lr_g"):
+        for name in ("categorical_weight", "continuous_weight", "lr_d", "lr_g", "lr_q"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0):
                 raise UsageError(f"--{_flag(name)} must be a finite number >= 0, got {value!r}")
-        for name in ("lr_d", "lr_g"):
+        for name in ("lr_d", "lr_g", "lr_q"):
             if getattr(self, name) == 0:
                 raise UsageError(f"--{_flag(name)} must be > 0, got 0")
         for name in ("beta1", "beta2"):

@@ -61,11 +61,13 @@ class TrainingDiverged(Exception):
 
 # ---------------------------------------------------------------------------------------------- one step
 def make_optimizers(cfg: TrainConfig, gen: Generator, disc: Discriminator):
-    """G's optimiser owns G; D's owns the trunk, D's head and Q's head (Q's head at G's lr). See losses.py."""
+    """G's optimiser owns G; D's owns the trunk, D's head and Q's head (Q's head at lr_q, default G's lr).
+
+    See losses.py for why Q's head sits with D's optimiser."""
     betas = (cfg.beta1, cfg.beta2)
     groups = [{"params": disc.shared_and_d_parameters(), "lr": cfg.lr_d}]
     if disc.q_parameters():
-        groups.append({"params": disc.q_parameters(), "lr": cfg.lr_g})
+        groups.append({"params": disc.q_parameters(), "lr": cfg.lr_g if cfg.lr_q is None else cfg.lr_q})
     # foreach: one fused kernel launch per parameter group instead of one per tensor
     opt_d = torch.optim.Adam(groups, betas=betas, foreach=True)
     opt_g = torch.optim.Adam(gen.parameters(), lr=cfg.lr_g, betas=betas, foreach=True)
@@ -322,7 +324,7 @@ class _Run:
                 while p.batch < n_batches:
                     start = p.batch * cfg.batch_size + first  # this rank's slice of the global batch
                     batch = self.images[order[start:start + self.rank_batch]]  # uint8 [B/W, C, H, W]
-                    if batch.device != self.rt.device:  # data set kept in host memory: async copy from pinned
+                    if _needs_host_copy(batch.device, self.rt.device):  # async copy from pinned host memory
                         batch = batch.pin_memory().to(self.rt.device, non_blocking=True)
                     real = to_unit_range(batch)  # [-1, 1]
                     stats = train_step(cfg, self.gen_step, self.disc_step, self.opt_g, self.opt_d, real,
@@ -405,6 +407,12 @@ def _place_images(images: torch.Tensor, device: torch.device) -> torch.Tensor:
         print(f"note: the data set ({images.numel() / 2**20:.0f} MiB) does not fit on {device}; batches are copied "
               f"from pinned host memory", file=sys.stderr)
         return images.pin_memory() if device.type == "cuda" else images
+
+
+def _needs_host_copy(data_device: torch.device, run_device: torch.device) -> bool:
+    """Whether batches come from host memory to an accelerator. Compared by type: the data sits on
+    `cuda:0` while the run's device may be plain `cuda`, and those two devices compare unequal."""
+    return data_device.type == "cpu" and run_device.type != "cpu"
 
 
 def _tensorboard_available():

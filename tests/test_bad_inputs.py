@@ -118,6 +118,7 @@ CASES = [
     ("negative continuous", None, ["train", *NPZ, "--continuous", "-1"], "--continuous must be an integer >= 0"),
     ("NaN continuous weight", None, ["train", *NPZ, "--continuous_weight", "nan"], "must be a finite number"),
     ("infinite learning rate", None, ["train", *NPZ, "--lr-g", "inf"], "must be a finite number"),
+    ("zero Q learning rate", None, ["train", *NPZ, "--lr-q", "0"], "--lr-q must be > 0"),
     ("batch larger than data", None, ["train", *NPZ, "--batch-size", "64"], "larger than the data set (32 images)"),
     ("fp16 on CPU", None, ["train", *NPZ, "--precision", "fp16", "--device", "cpu"], "fp16 needs a CUDA GPU"),
     ("missing data dir, no network", None, ["train", "--dataset", "mnist", "--data-dir", "{ws}/nowhere"],

@@ -148,3 +148,32 @@ def test_precision_auto_records_what_ran(tmp_path, tiny_npz):
     assert run_cli("--dataset", f"npz:{tiny_npz}", "--outdir", str(out), *TINY, "--epochs", "1") == 0
     expected = "bf16" if native_bf16(torch.device("cpu")) else "fp32"
     assert json.loads((out / "config.json").read_text())["precision"] == expected
+
+
+def test_q_head_learning_rate_defaults_to_g_and_can_be_set(tmp_path, tiny_npz):
+    from infogan.config import resolve
+    from infogan.networks import build_networks
+    from infogan.training import make_optimizers
+
+    for lr_q, expected in ((None, 1e-3), (2e-4, 2e-4)):
+        cfg = resolve(TrainConfig(arch="paper-mnist", lr_q=lr_q), (1, 28, 28))
+        gen, disc = build_networks(cfg)
+        _, opt_d = make_optimizers(cfg, gen, disc)
+        trunk, q_head = opt_d.param_groups
+        assert trunk["lr"] == cfg.lr_d and q_head["lr"] == expected
+        assert {id(p) for p in q_head["params"]} == {id(p) for p in disc.q_parameters()}
+    out = tmp_path / "lrq"
+    assert run_cli("--dataset", f"npz:{tiny_npz}", "--outdir", str(out), *TINY, "--lr-q", "5e-4") == 0
+    assert json.loads((out / "config.json").read_text())["lr_q"] == 5e-4
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["opt_d"]["param_groups"][1]["lr"] == 5e-4
+
+
+def test_batches_are_copied_from_host_only_when_the_data_is_on_the_host():
+    from infogan.training import _needs_host_copy
+
+    cuda, cuda0, cpu = torch.device("cuda"), torch.device("cuda", 0), torch.device("cpu")
+    # The data set moved to the GPU reports cuda:0 while the run's device is plain cuda: no copy (this
+    # comparison once tried to pin GPU batches and stopped every CUDA run at its first step).
+    assert not _needs_host_copy(cuda0, cuda)
+    assert not _needs_host_copy(cpu, cpu)
+    assert _needs_host_copy(cpu, cuda) and _needs_host_copy(cpu, cuda0)
