@@ -45,6 +45,9 @@ def _option(group, name: str, help_text: str, default_text: str | None = None, *
 
 
 def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) -> None:
+    parser.add_argument("--config", metavar="FILE", default=None,
+                        help="start from a saved config.json (a run's, or one written by hand); options given "
+                             "here override it, and the run gets its own directory (default: none)")
     data = parser.add_argument_group("data")
     _option(data, "dataset", "mnist, mnist-sample (5,000 bundled digits, offline), cifar10, npz:PATH or "
             "folder:PATH; names are case-insensitive", metavar="SPEC")
@@ -114,10 +117,22 @@ def _config_fields(args: argparse.Namespace) -> dict:
     return {k: v for k, v in vars(args).items() if k in names}
 
 
+def _train_fields(args: argparse.Namespace) -> dict:
+    """The options set on the command line, over the --config file's fields when one is given."""
+    fields = _config_fields(args)
+    if args.config:
+        saved = TrainConfig.load(args.config).to_dict()
+        saved.update(image_shape=None, outdir=None)  # a new run: its own directory, the shape from its data
+        fields = {**saved, **fields}
+    return fields
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .training import resume, train
 
-    fields = _config_fields(args)
+    if args.resume and args.config:
+        raise UsageError("--config starts a new run and --resume continues one: pick one")
+    fields = _train_fields(args)
     if args.resume:
         if args.overwrite:
             raise UsageError("--resume and --overwrite contradict each other: pick one")
@@ -190,8 +205,8 @@ def cmd_traverse(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import format_table, parse_seeds, run_sweep
 
-    fields = _config_fields(args)
-    summary = run_sweep(TrainConfig(**fields), parse_seeds(args.seeds), args.outdir, args.eval_dataset)
+    summary = run_sweep(TrainConfig(**_train_fields(args)), parse_seeds(args.seeds), args.outdir, args.eval_dataset,
+                        jobs=args.jobs)
     print(format_table(summary))
     print(f"summary: {summary['parent']}/summary.json")
     return 0
@@ -249,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--seeds", required=True, metavar="S,S,...", help="comma-separated seeds (required)")
     sw.add_argument("--eval-dataset", "--eval_dataset", metavar="SPEC", default=None,
                     help="data set to evaluate each run on (default: each run's own; mnist -> its test split)")
+    sw.add_argument("--jobs", type=int, default=1, metavar="N",
+                    help="seeds trained at once, each in its own process; on a GPU several small trainings "
+                         "share the card well (default: 1, one after another in this process)")
     _add_train_options(sw, single_run=False)
     sw.set_defaults(func=cmd_sweep)
 

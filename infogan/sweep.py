@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import statistics
+import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .checkpoint import atomic_write_bytes
@@ -57,25 +61,80 @@ def select_seed(reports: dict[int, dict]) -> dict:
 
 
 def run_sweep(base: TrainConfig, seeds: list[int], parent: str | Path | None = None,
-              eval_dataset: str | None = None) -> dict:
+              eval_dataset: str | None = None, jobs: int = 1) -> dict:
     base.validate()
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise UsageError(f"--jobs must be an integer >= 1, got {jobs!r}")
     parent = Path(parent) if parent else Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
-    reports, timings = {}, {}
+    timings = {}
+    pending = []
     for seed in seeds:
-        run_dir = parent / f"seed_{seed}"
-        started = time.perf_counter()
-        if (run_dir / "generator.safetensors").exists():  # finished earlier: a re-run of the sweep skips it
-            print(f"seed {seed}: {run_dir} is complete, not retrained", flush=True)
-        elif (run_dir / "checkpoints" / "last.pt").exists():  # interrupted earlier: continue it
-            resume(run_dir)
+        if (parent / f"seed_{seed}" / "generator.safetensors").exists():  # finished earlier: not retrained
+            print(f"seed {seed}: {parent / f'seed_{seed}'} is complete, not retrained", flush=True)
+            timings[seed] = 0.0
         else:
-            train(dataclasses.replace(base, seed=seed, outdir=str(run_dir)), overwrite=run_dir.exists())
-        timings[seed] = time.perf_counter() - started
-        reports[seed] = evaluate_run(run_dir, eval_dataset)
+            pending.append(seed)
+    if jobs > 1 and len(pending) > 1:
+        timings.update(_train_in_processes(base, pending, parent, jobs))
+    else:
+        for seed in pending:
+            started = time.perf_counter()
+            _train_here(base, seed, parent / f"seed_{seed}")
+            timings[seed] = time.perf_counter() - started
+    reports = {seed: evaluate_run(parent / f"seed_{seed}", eval_dataset) for seed in seeds}
     summary = {"parent": str(parent), "seeds": seeds, "metrics": summarise(reports), "selection": select_seed(reports),
                "runs": {str(s): {**reports[s], "train_seconds": round(timings[s], 1)} for s in seeds}}
     atomic_write_bytes(parent / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     return summary
+
+
+def _train_here(base: TrainConfig, seed: int, run_dir: Path) -> None:
+    if (run_dir / "checkpoints" / "last.pt").exists():  # interrupted earlier: continue it
+        resume(run_dir)
+    else:
+        train(dataclasses.replace(base, seed=seed, outdir=str(run_dir)), overwrite=run_dir.exists())
+
+
+def _train_in_processes(base: TrainConfig, seeds: list[int], parent: Path, jobs: int) -> dict[int, float]:
+    """Each seed as its own `infogan train` process, `jobs` at a time; output to parent/seed_<S>.log.
+
+    Processes rather than threads: each run owns its RNG and signal handling, and a GPU interleaves the
+    small kernels of several processes (BENCHMARKS.md: 12 MNIST trainings at once on one H200). Ctrl-C
+    reaches every process of the terminal's group: each checkpoints, and the sweep run again resumes them.
+    """
+    config_path = parent / "sweep_config.json"
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(config_path, dataclasses.replace(base, outdir=None, progress=False).to_json().encode())
+    except OSError as exc:
+        raise UsageError(f"cannot write to --outdir {parent}: {exc.strerror or exc}; choose another --outdir") from None
+
+    package_root = str(Path(__file__).resolve().parents[1])  # this infogan, also when it is not installed
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+
+    def one(seed: int) -> tuple[int, int, float]:
+        run_dir = parent / f"seed_{seed}"
+        if (run_dir / "checkpoints" / "last.pt").exists():
+            args = ["train", "--resume", str(run_dir)]
+        else:
+            args = ["train", "--config", str(config_path), "--seed", str(seed), "--outdir", str(run_dir),
+                    *(["--overwrite"] if run_dir.exists() else [])]
+        started = time.perf_counter()
+        with open(parent / f"seed_{seed}.log", "a") as log:
+            status = subprocess.run([sys.executable, "-m", "infogan", *args], stdout=log, stderr=subprocess.STDOUT,
+                                    env=env).returncode
+        return seed, status, time.perf_counter() - started
+
+    print(f"training seeds {', '.join(map(str, seeds))}, {jobs} at a time; logs: {parent}/seed_<S>.log", flush=True)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(one, seeds))
+    failed = [(seed, status) for seed, status, _ in results if status != 0]
+    if failed:
+        listed = ", ".join(f"seed {seed} (exit status {status}, log {parent / f'seed_{seed}.log'})" for seed, status in failed)
+        raise UsageError(f"{listed} did not finish; run the same sweep again to resume what was interrupted")
+    for seed, _, seconds in results:
+        print(f"seed {seed}: trained in {seconds:.0f} s", flush=True)
+    return {seed: seconds for seed, _, seconds in results}
 
 
 def format_table(summary: dict) -> str:
