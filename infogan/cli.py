@@ -76,7 +76,8 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
 
     optim = parser.add_argument_group("optimisation")
     _option(optim, "epochs", "passes over the data", "50 for grey data, 150 for colour", type=int, metavar="N")
-    _option(optim, "batch_size", "images per step", type=int, metavar="N")
+    _option(optim, "batch_size", "images per step", "64 for grey data such as MNIST (measured: BENCHMARKS.md), "
+            "256 for colour", type=int, metavar="N")
     _option(optim, "lr_d", "Adam learning rate of D (and the trunk it shares with Q)", type=_finite_float,
             metavar="LR")
     _option(optim, "lr_g", "Adam learning rate of G", type=_finite_float, metavar="LR")

@@ -133,6 +133,22 @@ def test_seed_cifar10_preset_on_colour_data(tmp_path):
         assert img.mode == "RGB"
 
 
+def test_batch_size_defaults_per_data_set_and_is_refused_when_larger_than_the_data(tmp_path, tiny_npz, capsys):
+    from infogan.config import resolve
+
+    # grey data: 64 (measured in BENCHMARKS.md: the seed's 256 collapsed one MNIST seed); colour: the seed's 256
+    assert resolve(TrainConfig(), (1, 28, 28)).batch_size == 64
+    assert resolve(TrainConfig(), (3, 32, 32)).batch_size == 256
+    assert resolve(TrainConfig(batch_size=8), (1, 28, 28)).batch_size == 8
+    # tiny_npz holds 64 images: the default batch fits exactly, one more image per batch does not
+    assert run_cli("--dataset", f"npz:{tiny_npz}", "--outdir", str(tmp_path / "b65"), "--batch-size", "65") == 2
+    assert "--batch-size 65 is larger than the data set (64 images)" in capsys.readouterr().err
+    out = tmp_path / "default_batch"
+    assert run_cli("--dataset", f"npz:{tiny_npz}", "--outdir", str(out), "--arch", "seed-mnist", "--epochs", "1",
+                   "--no-progress", "--noise-dim", "4", "--precision", "fp32") == 0
+    assert json.loads((out / "config.json").read_text())["batch_size"] == 64
+
+
 def test_bf16_autocast_trains(tmp_path, tiny_npz):
     out = tmp_path / "bf16"
     assert run_cli("--dataset", f"npz:{tiny_npz}", "--outdir", str(out), *TINY, "--precision", "bf16",
