@@ -141,7 +141,7 @@ def peak_rss_full_mnist(tmp: Path) -> dict:
     np.savez(tmp / "mnist60k.npz", x=rng.integers(0, 256, (60000, 28, 28), dtype=np.uint8),
              y=rng.integers(0, 10, 60000, dtype=np.uint8))
     cmd = [sys.executable, "-m", "infogan", "train", "--dataset", f"npz:{tmp / 'mnist60k.npz'}", "--epochs", "1",
-           "--precision", "bf16", "--outdir", str(tmp / "run"), "--no-progress"]
+           "--batch-size", "256", "--precision", "bf16", "--outdir", str(tmp / "run"), "--no-progress"]
     t = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
