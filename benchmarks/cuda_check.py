@@ -35,11 +35,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from infogan.config import TrainConfig, resolve  # noqa: E402
-from infogan.data import to_unit_range  # noqa: E402
-from infogan.networks import build_networks  # noqa: E402
-from infogan.runtime import make_runtime  # noqa: E402
-from infogan.training import make_optimizers, train_step  # noqa: E402
+from infogan.config import TrainConfig  # noqa: E402
 
 DEVICE = "cuda"  # --device cpu: a dry run of this script's own logic on a machine without a GPU
 ENV = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="2")
@@ -140,35 +136,17 @@ def pinned_fallback(tmp: Path, npz: Path) -> dict:
 
 
 def step_throughput(quick: bool) -> list[dict]:
+    """throughput.py's step measurement (data already on the device), per architecture, precision and batch."""
+    from throughput import Bench  # benchmarks/ is this script's folder
+
     rows = []
-    images = torch.randint(0, 256, (16384, 1, 28, 28), dtype=torch.uint8, device=DEVICE)
     for arch in ("seed-mnist", "paper-mnist"):
         for precision in ("fp32", "bf16", "fp16") if DEVICE == "cuda" else ("fp32",):
             for batch in (64, 256, 1024):
-                cfg = resolve(TrainConfig(arch=arch, precision=precision, batch_size=batch, device=DEVICE), (1, 28, 28))
-                rt = make_runtime(cfg)
-                torch.manual_seed(0)
-                gen, disc = (m.to(DEVICE) for m in build_networks(cfg))
-                opt_g, opt_d = make_optimizers(cfg, gen, disc)
-                rng = torch.Generator(DEVICE).manual_seed(0)
-
-                def step():
-                    idx = torch.randint(0, len(images), (batch,), device=DEVICE, generator=rng)
-                    return train_step(cfg, gen, disc, opt_g, opt_d, to_unit_range(images[idx]), rng, rt)
-
-                for _ in range(10):
-                    step()
-                torch.cuda.synchronize()
-                steps = 30 if quick else 100
-                rates = []
-                for _ in range(3):
-                    t = time.perf_counter()
-                    for _ in range(steps):
-                        stats = step()
-                    stats.tolist()
-                    rates.append(steps * batch / (time.perf_counter() - t))
-                row = {"arch": arch, "precision": precision, "batch": batch,
-                       "images_per_s": round(statistics.median(rates)), "ms_per_step": round(1e3 * batch / statistics.median(rates), 2)}
+                rate = statistics.median(Bench(arch, precision, batch, device=DEVICE).images_per_second(
+                    10, 30 if quick else 100, 3))
+                row = {"arch": arch, "precision": precision, "batch": batch, "images_per_s": round(rate),
+                       "ms_per_step": round(1e3 * batch / rate, 2)}
                 rows.append(row)
                 print(f"throughput {arch:<12} {precision:<5} batch {batch:>5}: {row['images_per_s']:>8} img/s "
                       f"({row['ms_per_step']} ms/step)", flush=True)

@@ -58,11 +58,11 @@ class Bench:
     """One configuration's training step on an in-memory uint8 data set, as the training loop runs it."""
 
     def __init__(self, arch: str, precision: str, batch: int = 256, fused: bool = False, channels_last: bool = False,
-                 compile_step: bool = False):
-        self.cfg = resolve(TrainConfig(arch=arch, precision=precision, batch_size=batch), (1, 28, 28))
+                 compile_step: bool = False, device: str = "cpu"):
+        self.cfg = resolve(TrainConfig(arch=arch, precision=precision, batch_size=batch, device=device), (1, 28, 28))
         self.rt = make_runtime(self.cfg)
         torch.manual_seed(0)
-        self.gen, self.disc = build_networks(self.cfg)
+        self.gen, self.disc = (m.to(self.rt.device) for m in build_networks(self.cfg))
         if channels_last:
             self.gen, self.disc = self.gen.to(memory_format=torch.channels_last), self.disc.to(memory_format=torch.channels_last)
         self.opt_g, self.opt_d = make_optimizers(self.cfg, self.gen, self.disc)
@@ -70,8 +70,8 @@ class Bench:
             for opt in (self.opt_g, self.opt_d):
                 for group in opt.param_groups:
                     group["foreach"], group["fused"] = False, True
-        self.rng = torch.Generator().manual_seed(0)
-        self.images = torch.randint(0, 256, (8192, 1, 28, 28), dtype=torch.uint8)
+        self.rng = torch.Generator(self.rt.device).manual_seed(0)
+        self.images = torch.randint(0, 256, (8192, 1, 28, 28), dtype=torch.uint8, device=self.rt.device)
         self.channels_last = channels_last
         self.compiled = compile_step
         if compile_step:  # what a user would do: compile the two networks, keep the step in Python
@@ -80,7 +80,7 @@ class Bench:
             self.gen_run, self.disc_run = self.gen, self.disc
 
     def step(self):
-        idx = torch.randint(0, len(self.images), (self.cfg.batch_size,), generator=self.rng)
+        idx = torch.randint(0, len(self.images), (self.cfg.batch_size,), device=self.rt.device, generator=self.rng)
         real = to_unit_range(self.images[idx])
         if self.channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
@@ -89,7 +89,8 @@ class Bench:
 
     def images_per_second(self, warmup: int, steps: int, repeats: int) -> list[float]:
         for _ in range(warmup):
-            self.step()
+            stats = self.step()
+        stats.tolist()  # the warm-up's queued work (on a GPU) is done before the clock starts
         rates = []
         for _ in range(repeats):
             t = time.perf_counter()

@@ -94,9 +94,9 @@ class TrainConfig:
             if getattr(self, name) is not None:
                 positive[name] = getattr(self, name)
         for name, value in positive.items():
-            _require_int(name, value, minimum=1)
+            require_int(name, value, minimum=1)
         for name in ("continuous", "checkpoint_every", "keep_every", "seed"):
-            _require_int(name, getattr(self, name), minimum=0)
+            require_int(name, getattr(self, name), minimum=0)
         for name in ("categorical_weight", "continuous_weight", "lr_d", "lr_g", "lr_q"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0):
@@ -172,7 +172,7 @@ def _flag(name: str) -> str:
     return name.replace("_", "-")
 
 
-def _require_int(name: str, value, minimum: int) -> None:
+def require_int(name: str, value, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise UsageError(f"--{_flag(name)} must be an integer >= {minimum}, got {value!r}")
 

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .checkpoint import atomic_write_bytes
-from .config import TrainConfig
+from .config import TrainConfig, require_int
 from .errors import UsageError
 from .evaluation import evaluate_run
 from .training import resume, train
@@ -63,8 +63,7 @@ def select_seed(reports: dict[int, dict]) -> dict:
 def run_sweep(base: TrainConfig, seeds: list[int], parent: str | Path | None = None,
               eval_dataset: str | None = None, jobs: int = 1) -> dict:
     base.validate()
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise UsageError(f"--jobs must be an integer >= 1, got {jobs!r}")
+    require_int("jobs", jobs, minimum=1)
     parent = Path(parent) if parent else Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
     timings = {}
     pending = []

@@ -200,6 +200,7 @@ class _Run:
         self.latent_rng = torch.Generator(self.rt.device).manual_seed(cfg.seed + dist.rank * RANK_SEED_OFFSET)
         self.rank_batch = cfg.batch_size // dist.world  # this process's slice of each global batch
         self.images = _place_images(data.images, self.rt.device)  # uint8 [N, C, H, W]: the whole data set, once
+        self.copy_batches = _needs_host_copy(self.images.device, self.rt.device)  # data left in pinned host memory
         self.steps_per_epoch = len(data) // cfg.batch_size
         self.progress = _Progress()
         n = len(METRIC_KEYS)
@@ -324,7 +325,7 @@ class _Run:
                 while p.batch < n_batches:
                     start = p.batch * cfg.batch_size + first  # this rank's slice of the global batch
                     batch = self.images[order[start:start + self.rank_batch]]  # uint8 [B/W, C, H, W]
-                    if _needs_host_copy(batch.device, self.rt.device):  # async copy from pinned host memory
+                    if self.copy_batches:  # async copy from pinned host memory
                         batch = batch.pin_memory().to(self.rt.device, non_blocking=True)
                     real = to_unit_range(batch)  # [-1, 1]
                     stats = train_step(cfg, self.gen_step, self.disc_step, self.opt_g, self.opt_d, real,
