@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import shlex
@@ -42,6 +41,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "mnist-train-10k.npz"
 RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(ROOT))
+
+from infogan.config import TrainConfig  # noqa: E402
+
 TARGETS = {"median_accuracy": 0.95, "worst_accuracy": 0.90, "median_nmi": 0.90, "mi_gap_epoch2": 0.05}
 
 
@@ -88,10 +91,10 @@ def run_seed(workdir: Path, variant: str, seed: int, train_args: list[str], env:
     return row
 
 
-def summarise(runs: dict[int, dict], categories: int) -> tuple[dict, dict]:
+def summarise(runs: dict[int, dict], entropy: float) -> tuple[dict, dict]:
     acc = [r["heldout_accuracy"] for r in runs.values()]
     nmi = [r["heldout_nmi"] for r in runs.values()]
-    ln_k = math.log(categories)
+    ln_k = entropy
     gap2 = [ln_k - r["mi_bound_by_epoch"][min(1, len(r["mi_bound_by_epoch"]) - 1)] for r in runs.values()]
     summary = {
         "seeds_done": len(runs), "median_accuracy": statistics.median(acc), "mean_accuracy": statistics.fmean(acc),
@@ -109,7 +112,7 @@ def summarise(runs: dict[int, dict], categories: int) -> tuple[dict, dict]:
 
 def write_result(out: Path, variant_dir: Path, train_args: list[str], runs: dict[int, dict], seeds: list[int]) -> dict:
     cfg = json.loads((variant_dir / f"seed_{next(iter(runs))}" / "config.json").read_text())
-    summary, met = summarise(runs, cfg["categories"])
+    summary, met = summarise(runs, TrainConfig.from_dict(cfg).latent.total_entropy)
     import torch
 
     result = {

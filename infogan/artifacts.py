@@ -96,8 +96,11 @@ def read_metrics(path: str | Path, kind: str | None = "epoch") -> list[dict]:
     return records
 
 
-def plot_curves(records: list[dict], plots_dir: str | Path, categories: int) -> None:
-    """losses.png, accuracy.png, mutual_information.png over epochs from metrics.jsonl's epoch records."""
+def plot_curves(records: list[dict], plots_dir: str | Path, spec) -> None:
+    """losses.png, accuracy.png, mutual_information.png over epochs from metrics.jsonl's epoch records.
+
+    `spec` is the run's LatentSpec: with several categorical codes the information plot shows every code's
+    bound (mi_bound_catI) beside the total, and the total entropy as a dashed line."""
     plt = _pyplot()
     plots_dir = Path(plots_dir)
     plots_dir.mkdir(parents=True, exist_ok=True)
@@ -121,8 +124,16 @@ def plot_curves(records: list[dict], plots_dir: str | Path, categories: int) -> 
                           ("cont_loss", "continuous NLL")], "loss")
     figure("accuracy.png", [("d_acc_real", "D accuracy on real"), ("d_acc_fake", "D accuracy on fake")],
            "fraction correct")
-    figure("mutual_information.png", [("mi_bound", "H(c) - CE (lower bound on I(c; G(z, c)))")], "nats",
-           hline=math.log(categories), hlabel=f"H(c) = ln {categories} = {math.log(categories):.2f}")
+    ks = spec.categorical
+    if len(ks) > 1:
+        series = [("mi_bound", "total: sum of H(c_i) - CE_i")] + [
+            (f"mi_bound_cat{i}", f"code {i}: ln {k} - CE") for i, k in enumerate(ks, start=1)]
+        hlabel = f"H(c) = {' + '.join(f'ln {k}' for k in ks)} = {spec.total_entropy:.2f}" if len(ks) <= 4 else \
+            f"H(c) = {spec.total_entropy:.2f}"
+    else:
+        series = [("mi_bound", "H(c) - CE (lower bound on I(c; G(z, c)))")]
+        hlabel = f"H(c) = ln {ks[0]} = {spec.total_entropy:.2f}" if ks else "no categorical code"
+    figure("mutual_information.png", series, "nats", hline=spec.total_entropy, hlabel=hlabel)
 
 
 def _save_figure(fig, path: Path) -> None:

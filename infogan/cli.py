@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 
-from .config import ARCHS, DEVICES, NOISE_PRIORS, PRECISIONS, TrainConfig
+from .config import ARCHS, DEVICES, NOISE_PRIORS, PRECISIONS, PRESETS, TrainConfig, parse_categorical, require_int
+from .data import spec_names
 from .errors import UsageError
 
 _DEFAULTS = TrainConfig()
@@ -35,12 +37,23 @@ def _finite_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
-def _option(group, name: str, help_text: str, default_text: str | None = None, **kwargs) -> None:
+def _categorical(text: str) -> list[int]:
+    try:
+        return parse_categorical(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+FROM_PRESET = "the preset's"
+
+
+def _option(group, name: str, help_text: str, default_text: str | None = None, aliases: tuple[str, ...] = (),
+            **kwargs) -> None:
     """An option for TrainConfig field `name`; its parsed value is absent unless given (SUPPRESS), so the
     command knows what the user set explicitly (it matters for --resume)."""
     default = getattr(_DEFAULTS, name)
     shown = default_text if default_text is not None else repr(default) if isinstance(default, str) else default
-    group.add_argument(*_spellings(name), dest=name, default=argparse.SUPPRESS,
+    group.add_argument(*_spellings(name), *aliases, dest=name, default=argparse.SUPPRESS,
                        help=f"{help_text} (default: {shown})", **kwargs)
 
 
@@ -49,38 +62,49 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
                         help="start from a saved config.json (a run's, or one written by hand); options given "
                              "here override it, and the run gets its own directory (default: none)")
     data = parser.add_argument_group("data")
-    _option(data, "dataset", "mnist, mnist-sample (5,000 bundled digits, offline), cifar10, npz:PATH or "
-            "folder:PATH; names are case-insensitive", metavar="SPEC")
-    _option(data, "data_dir", "where mnist/cifar10 files are read from and downloaded to",
+    _option(data, "dataset", f"{spec_names()}; names are case-insensitive (mnist-sample: 5,000 bundled "
+            "digits, offline)", metavar="SPEC")
+    _option(data, "data_dir", "where mnist/cifar10/svhn files are read from and downloaded to",
             "$INFOGAN_DATA or ~/.cache/infogan", metavar="DIR")
-    _option(data, "image_size", "side in pixels that folder: images are resized to", type=int, metavar="N")
-    _option(data, "channels", "1 (grey) or 3 (RGB) for folder: images", type=int, metavar="C")
+    _option(data, "preset", "a model of the paper or the seed: fills codes, noise, architecture, loss weights, "
+            "learning rates, batch, epochs and folder: image size; any option given overrides it "
+            f"({', '.join(PRESETS)})", "the data set's own: svhn for svhn, mnist for grey data, cifar10 for "
+            "colour", choices=list(PRESETS), metavar="NAME")
+    _option(data, "image_size", "side in pixels that folder: images are resized to", "the preset's, else 32",
+            type=int, metavar="N")
+    _option(data, "channels", "1 (grey) or 3 (RGB) for folder: images", "the preset's, else 3", type=int,
+            metavar="C")
+    _option(data, "crop", "folder: images: side of the centre square cut before resizing",
+            "the preset's (celeba: 108), else the largest square", type=int, metavar="N")
 
     latent = parser.add_argument_group("latent codes")
-    _option(latent, "noise_dim", "number of noise variables z", "62 for grey data such as MNIST, 64 for colour "
-            "such as CIFAR10", type=int, metavar="N")
+    _option(latent, "noise_dim", "number of noise variables z", f"{FROM_PRESET}: 62 for grey data such as MNIST, "
+            "64 for colour such as CIFAR10", type=int, metavar="N")
     _option(latent, "noise_prior", "prior of z: uniform U(-1,1) (official code) or normal N(0,1) (the seed)",
             choices=NOISE_PRIORS)
-    _option(latent, "categories", "values of the categorical code", type=int, metavar="K")
-    _option(latent, "continuous", "number of continuous codes ~ U(-1,1)", type=int, metavar="L")
+    _option(latent, "categorical", "values of each categorical code: 10 (one code), 10,10,10,10 (four codes), "
+            "0 or '' (none); --categories K is the same as --categorical K", f"{FROM_PRESET}: 10",
+            aliases=("--categories",), type=_categorical, metavar="K[,K...]")
+    _option(latent, "continuous", "number of continuous codes ~ U(-1,1)", f"{FROM_PRESET}: 2", type=int, metavar="L")
 
     model = parser.add_argument_group("model and loss")
-    _option(model, "arch", "architecture preset", "paper-mnist for grey data, seed-cifar10 for colour",
-            choices=ARCHS)
+    _option(model, "arch", "network architecture", f"{FROM_PRESET}: paper-mnist for grey data, seed-cifar10 for "
+            "colour", choices=list(ARCHS))
     _option(model, "learn_std", "let Q learn a std per continuous code instead of fixing it to 1",
             action="store_true")
     _option(model, "continuous_weight", "lambda for the continuous codes' NLL in the information loss",
-            "0.5 for grey data, 1.0 for colour", type=_finite_float, metavar="W")
-    _option(model, "categorical_weight", "lambda for the categorical code's cross-entropy", type=_finite_float,
-            metavar="W")
+            f"{FROM_PRESET}: 0.5 for grey data, 1.0 for colour", type=_finite_float, metavar="W")
+    _option(model, "categorical_weight", "lambda for the categorical codes' cross-entropies (each code's)",
+            f"{FROM_PRESET}: 1.0", type=_finite_float, metavar="W")
 
     optim = parser.add_argument_group("optimisation")
-    _option(optim, "epochs", "passes over the data", "50 for grey data, 150 for colour", type=int, metavar="N")
-    _option(optim, "batch_size", "images per step", "64 for grey data such as MNIST (measured: BENCHMARKS.md), "
-            "256 for colour", type=int, metavar="N")
-    _option(optim, "lr_d", "Adam learning rate of D (and the trunk it shares with Q)", type=_finite_float,
-            metavar="LR")
-    _option(optim, "lr_g", "Adam learning rate of G", type=_finite_float, metavar="LR")
+    _option(optim, "epochs", "passes over the data", f"{FROM_PRESET}: 50 for grey data, 150 for colour", type=int,
+            metavar="N")
+    _option(optim, "batch_size", "images per step", f"{FROM_PRESET}: 64 for grey data such as MNIST (measured: "
+            "BENCHMARKS.md), 256 for colour", type=int, metavar="N")
+    _option(optim, "lr_d", "Adam learning rate of D (and the trunk it shares with Q)", f"{FROM_PRESET}: 2e-4",
+            type=_finite_float, metavar="LR")
+    _option(optim, "lr_g", "Adam learning rate of G", f"{FROM_PRESET}: 1e-3", type=_finite_float, metavar="LR")
     _option(optim, "lr_q", "Adam learning rate of Q's own head (the trunk it shares with D runs at --lr-d)",
             "--lr-g", type=_finite_float, metavar="LR")
     _option(optim, "beta1", "Adam beta1", type=_finite_float, metavar="B")
@@ -154,6 +178,15 @@ def _code_value(text: str) -> tuple[int, float]:
         raise argparse.ArgumentTypeError(f"expected I=V such as 1=0.5, got {text!r}") from None
 
 
+def _category_value(text: str) -> tuple[int, int]:
+    """'3' -> code 1 = 3; '2=7' -> code 2 = 7."""
+    code, sep, value = text.rpartition("=") if "=" in text else ("1", "", text)
+    try:
+        return int(code), int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K (code 1's value) or N=K such as 2=7, got {text!r}") from None
+
+
 def _png_path(text: str) -> str:
     if not text.lower().endswith(".png"):
         raise argparse.ArgumentTypeError(f"--out must name a .png file, got {text!r}")
@@ -177,7 +210,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from .inference import chosen_latent, generate, load_generator
 
     gen = load_generator(args.run_dir)
-    latent = chosen_latent(gen.cfg, args.n, args.seed, args.category, dict(args.code or []))
+    latent = chosen_latent(gen.cfg, args.n, args.seed, dict(args.category or []), dict(args.code or []))
     cols = min(args.n, 10)
     save_image_grid(generate(gen, latent), -(-args.n // cols), cols, args.out)
     print(args.out)
@@ -189,16 +222,29 @@ def cmd_traverse(args: argparse.Namespace) -> int:
 
     from .artifacts import save_image_grid
     from .inference import generate, load_generator
-    from .latent import traversal_latent
 
+    if (args.code is None) == (args.categorical_code is None):
+        raise UsageError("name one code to traverse: --code I (continuous) or --categorical-code N")
     gen = load_generator(args.run_dir)
-    if not 1 <= args.code <= gen.cfg.continuous:
-        raise UsageError(f"--code must be in 1..{gen.cfg.continuous} (this run's continuous codes), got {args.code}")
-    if args.steps < 2:
-        raise UsageError(f"--steps must be >= 2, got {args.steps}")
+    spec = gen.spec
+    rng = torch.Generator().manual_seed(args.seed)
+    if args.categorical_code is not None:
+        if not 1 <= args.categorical_code <= spec.n_categorical:
+            raise UsageError(f"--categorical-code must be in 1..{spec.n_categorical} (this run's categorical "
+                             f"codes), got {args.categorical_code}")
+        require_int("rows", args.rows, minimum=1, maximum=100)
+        latent = spec.categorical_traversal(args.categorical_code - 1, rng, rows=args.rows)
+        save_image_grid(generate(gen, latent), args.rows, spec.categorical[args.categorical_code - 1], args.out)
+        print(args.out)
+        return 0
+    if not 1 <= args.code <= spec.continuous:
+        raise UsageError(f"--code must be in 1..{spec.continuous} (this run's continuous codes), got {args.code}")
+    require_int("steps", args.steps, minimum=2, maximum=100)
+    if not all(math.isfinite(v) for v in args.range):
+        raise UsageError(f"--range must be two finite numbers, got {args.range[0]} {args.range[1]}")
     values = torch.linspace(args.range[0], args.range[1], args.steps)
-    latent = traversal_latent(gen.cfg, args.code - 1, values, torch.Generator().manual_seed(args.seed))
-    save_image_grid(generate(gen, latent), gen.cfg.categories, args.steps, args.out)
+    latent = spec.continuous_traversal(args.code - 1, values, rng)
+    save_image_grid(generate(gen, latent), spec.picture_rows(), args.steps, args.out)
     print(args.out)
     return 0
 
@@ -242,8 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = sub.add_parser("generate", help="draw images for chosen codes into one PNG grid")
     gen.add_argument("run_dir", metavar="RUN_DIR")
-    gen.add_argument("--category", type=int, default=None, metavar="K",
-                     help="categorical value 0..K-1 (default: sampled per image)")
+    gen.add_argument("--category", type=_category_value, action="append", metavar="[N=]K",
+                     help="set categorical code N (1-based; default 1) to value K (0-based); repeatable "
+                          "(default: sampled per image)")
     gen.add_argument("--code", type=_code_value, action="append", metavar="I=V",
                      help="set continuous code I (1-based) to V; repeatable (default: sampled from U(-1, 1))")
     gen.add_argument("--seed", type=int, default=0, help="seed for whatever is sampled (default: 0)")
@@ -251,9 +298,15 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", type=_png_path, required=True, metavar="FILE.png", help="output PNG (required)")
     gen.set_defaults(func=cmd_generate)
 
-    tr = sub.add_parser("traverse", help="vary one continuous code: rows = categories, columns = code values")
+    tr = sub.add_parser("traverse", help="vary one code: a continuous one (rows = values of categorical code 1, "
+                        "columns = code values) or a categorical one (rows = fixed noise, columns = its values)")
     tr.add_argument("run_dir", metavar="RUN_DIR")
-    tr.add_argument("--code", type=int, required=True, metavar="I", help="continuous code, 1-based (required)")
+    tr.add_argument("--code", type=int, default=None, metavar="I",
+                    help="continuous code to vary, 1-based (default: none; this or --categorical-code)")
+    tr.add_argument("--categorical-code", "--categorical_code", type=int, default=None, metavar="N",
+                    help="categorical code to draw every value of, 1-based (default: none)")
+    tr.add_argument("--rows", type=int, default=10,
+                    help="noise rows of a categorical traversal (default: 10)")
     tr.add_argument("--range", type=float, nargs=2, default=[-2.0, 2.0], metavar=("LO", "HI"),
                     help="code values from LO to HI (default: -2 2)")
     tr.add_argument("--steps", type=int, default=10, help="columns (default: 10)")

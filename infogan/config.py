@@ -15,60 +15,114 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UsageError
+from .latent import LatentSpec
 
-ARCHS = ("paper-mnist", "seed-mnist", "seed-cifar10")
+# Architectures, with the number the image sides must divide by (each halving/doubling layer needs it).
+ARCHS = {"paper-mnist": 4, "seed-mnist": 4, "seed-cifar10": 8, "paper-svhn": 16, "paper-chairs": 8}
 NOISE_PRIORS = ("uniform", "normal")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+# Bounds on the sizes a config may ask for: beyond them a model cannot be built on any machine we know.
+MAX_NOISE_DIM, MAX_CODE_VALUES, MAX_CODES = 10_000, 1_000, 100
 
 
 @dataclass(frozen=True)
 class Preset:
-    """Per-data-set defaults: the seed's (README "Help Log"), except where BENCHMARKS.md measured better."""
+    """Everything a model of the paper (or of the seed) fixes: codes, noise, networks, weights, optimiser,
+    images. A field left `None` in TrainConfig is taken from the run's preset."""
 
-    epochs: int
-    noise_dim: int
-    continuous_weight: float
+    description: str
     arch: str
+    categorical: tuple[int, ...]
+    continuous: int
+    noise_dim: int
+    categorical_weight: float
+    continuous_weight: float
+    lr_d: float
+    lr_g: float
     batch_size: int
+    epochs: int
+    image_size: int  # folder: data is resized to this
+    channels: int  # folder: data is read as grey (1) or RGB (3)
+    crop: int | None = None  # folder: centre square of this side before resizing (None: the largest)
 
 
-# Grey-scale data (MNIST, and any npz/folder of single-channel images) takes the MNIST preset; colour data
-# takes the CIFAR-10 one. The MNIST architecture is the paper's (appendix C), the seed's stays one flag away.
-# MNIST's batch is 64, not the seed's 256 (BENCHMARKS.md, 5 seeds each on real digits, 50 epochs): at 256 one
-# run collapsed (D overpowered G for good: accuracy 0.14) and the median accuracy was 0.833; at 64, with 4x
-# the updates per epoch, every seed did better (median 0.940, worst 0.860). Colour data keeps the seed's 256.
-MNIST_PRESET = Preset(epochs=50, noise_dim=62, continuous_weight=0.5, arch="paper-mnist", batch_size=64)
-CIFAR10_PRESET = Preset(epochs=150, noise_dim=64, continuous_weight=1.0, arch="seed-cifar10", batch_size=256)
+# The one table of presets. The MNIST and CIFAR-10 rows are the seed's defaults, except where BENCHMARKS.md
+# measured better: MNIST's batch is 64, not the seed's 256 (5 seeds each on real digits, 50 epochs: at 256
+# one run collapsed and the median accuracy was 0.833; at 64 every seed did better, median 0.940).
+# The paper's rows follow its appendix C tables where the main text disagrees (SVHN: 4 continuous codes, not
+# 2; Chairs: 3 categorical codes, not 4); lambda is 1 where the paper gives none; batch sizes and epochs,
+# which the paper does not give, are 128 (the official code's batch) and about 25k-60k steps.
+PRESETS: dict[str, Preset] = {
+    "mnist": Preset("InfoGAN paper, MNIST (appendix C): 1 x Cat(10) + 2 continuous + 62 noise", "paper-mnist",
+                    (10,), 2, 62, 1.0, 0.5, 2e-4, 1e-3, 64, 50, 28, 1),
+    "cifar10": Preset("the seed's CIFAR-10 model", "seed-cifar10", (10,), 2, 64, 1.0, 1.0, 2e-4, 1e-3, 256, 150,
+                      32, 3),
+    "svhn": Preset("InfoGAN paper, SVHN: 4 x Cat(10) + 4 continuous + 124 noise", "paper-svhn",
+                   (10, 10, 10, 10), 4, 124, 1.0, 1.0, 2e-4, 1e-3, 128, 50, 32, 3),
+    # CelebA: the SVHN networks (the appendix table's caption says "SVHN" by mistake). Crop: the centre
+    # 108x108 of img_align_celeba's 178x218 faces, then 32x32, as the common ports do.
+    "celeba": Preset("InfoGAN paper, CelebA: 10 x Cat(10) + 128 noise, SVHN networks", "paper-svhn",
+                     (10,) * 10, 0, 128, 1.0, 1.0, 2e-4, 1e-3, 128, 20, 32, 3, crop=108),
+    # 3D Chairs: the appendix's weights for the rotation factor; `chairs-width` has those for width.
+    "chairs": Preset("InfoGAN paper, 3D Chairs (rotation): 3 x Cat(20) + 1 continuous + 128 noise, "
+                     "lambda_cont 10", "paper-chairs", (20, 20, 20), 1, 128, 1.0, 10.0, 2e-4, 1e-3, 128, 50,
+                     64, 1),
+    "chairs-width": Preset("InfoGAN paper, 3D Chairs (width): lambda_cat 2, lambda_cont 0.05", "paper-chairs",
+                           (20, 20, 20), 1, 128, 2.0, 0.05, 2e-4, 1e-3, 128, 50, 64, 1),
+    # 3D Faces: the appendix's D and G are the MNIST networks at 32x32 (its sigmoid output is our tanh,
+    # rescaled to [-1, 1]); lr and lambda are the azimuth factor's (elevation: --lr-d 4e-4 --lr-g 3e-4
+    # --continuous-weight 0.1; lighting: --lr-d 8e-4 --lr-g 3e-4 --continuous-weight 0.1).
+    "faces": Preset("InfoGAN paper, 3D Faces (azimuth): 5 continuous + 128 noise", "paper-mnist", (), 5, 128,
+                    1.0, 0.2, 2e-4, 5e-4, 128, 50, 32, 1),
+}
+# Filled from the preset when left None (image_size, channels and crop only matter for folder: data).
+PRESET_FIELDS = ("arch", "categorical", "continuous", "noise_dim", "categorical_weight", "continuous_weight",
+                 "lr_d", "lr_g", "batch_size", "epochs", "image_size", "channels", "crop")
 
 
-def preset_for(channels: int) -> Preset:
-    return MNIST_PRESET if channels == 1 else CIFAR10_PRESET
+def default_preset(channels: int) -> str:
+    """The preset of data that names none: grey images train like MNIST, colour ones like CIFAR-10."""
+    return "mnist" if channels == 1 else "cifar10"
+
+
+def parse_categorical(text: str) -> list[int]:
+    """'10' -> [10]; '10,10,10' -> three codes; '' or '0' -> none."""
+    text = text.strip()
+    if text in ("", "0"):
+        return []
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--categorical must be comma-separated numbers of values such as 10 or 10,10,10 "
+                         f"(0 or '' for none), got {text!r}") from None
 
 
 @dataclass
 class TrainConfig:
     # --- data ---
-    dataset: str = "mnist"  # mnist | mnist-sample | cifar10 | npz:PATH | folder:PATH
+    dataset: str = "mnist"  # a name of data.DATASETS, or npz:PATH / folder:PATH
     data_dir: str | None = None  # None: $INFOGAN_DATA or the per-user cache dir
-    image_size: int = 32  # folder: only; images are centre-cropped square and resized to this
-    channels: int = 3  # folder: only; 1 = grey, 3 = RGB
-    # --- latent code: z ~ noise prior, c_cat ~ Cat(categories), c_cont ~ U(-1, 1)^continuous ---
-    noise_dim: int | None = None  # None: 62 for grey data, 64 for colour (the seed's defaults)
+    preset: str | None = None  # a name of PRESETS; None: the data set's own (grey: mnist, colour: cifar10)
+    image_size: int | None = None  # folder: only; images are centre-cropped square and resized to this
+    channels: int | None = None  # folder: only; 1 = grey, 3 = RGB
+    crop: int | None = None  # folder: only; side of the centre square cut before resizing (None: the largest)
+    # --- latent code: z ~ noise prior, c_i ~ Cat(categorical[i]), c_cont ~ U(-1, 1)^continuous ---
+    noise_dim: int | None = None
     noise_prior: str = "uniform"  # the official code's U(-1, 1); "normal" is the seed's N(0, 1)
-    categories: int = 10
-    continuous: int = 2
+    categorical: list[int] | None = None  # values of each categorical code, e.g. [10] or [10, 10, 10, 10]
+    continuous: int | None = None
     # --- model ---
-    arch: str | None = None  # None: paper-mnist for grey data, seed-cifar10 for colour
+    arch: str | None = None
     learn_std: bool = False  # Q predicts a log-std per continuous code instead of fixing std = 1
-    # --- loss weights: L_info = categorical_weight * CE + continuous_weight * NLL ---
-    continuous_weight: float | None = None  # None: 0.5 for grey data, 1.0 for colour (the seed's)
-    categorical_weight: float = 1.0
+    # --- loss weights: L_info = categorical_weight * sum_i CE_i + continuous_weight * NLL ---
+    continuous_weight: float | None = None
+    categorical_weight: float | None = None
     # --- optimisation (paper appendix C: Adam, lr D 2e-4, G 1e-3) ---
-    epochs: int | None = None  # None: 50 for grey data, 150 for colour (the seed's)
-    batch_size: int | None = None  # None: 64 for grey data (measured, see MNIST_PRESET), 256 for colour (the seed's)
-    lr_d: float = 2e-4
-    lr_g: float = 1e-3
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr_d: float | None = None
+    lr_g: float | None = None
     lr_q: float | None = None  # Q's own head; None: lr_g (the paper's "Q trained with G"); the official code's is lr_d
     beta1: float = 0.5
     beta2: float = 0.999
@@ -88,33 +142,47 @@ class TrainConfig:
 
     # ------------------------------------------------------------------ checks and (de)serialisation
     def validate(self) -> None:
-        """Raise UsageError naming the first bad field; says nothing about the data (see resolve)."""
-        positive = {"categories": self.categories, "image_size": self.image_size, "log_every": self.log_every}
-        for name in ("noise_dim", "epochs", "batch_size"):
+        """Raise UsageError naming the first bad field (type, then range); says nothing about the data."""
+        _check_types(self)
+        for name in ("image_size", "log_every", "epochs", "batch_size", "crop"):
             if getattr(self, name) is not None:
-                positive[name] = getattr(self, name)
-        for name, value in positive.items():
-            require_int(name, value, minimum=1)
-        for name in ("continuous", "checkpoint_every", "keep_every", "seed"):
+                require_int(name, getattr(self, name), minimum=1)
+        if self.noise_dim is not None:
+            require_int("noise_dim", self.noise_dim, minimum=1, maximum=MAX_NOISE_DIM)
+        if self.continuous is not None:
+            require_int("continuous", self.continuous, minimum=0, maximum=MAX_CODES)
+        if self.categorical is not None:
+            if len(self.categorical) > MAX_CODES:
+                raise UsageError(f"--categorical names {len(self.categorical)} codes, at most {MAX_CODES} are allowed")
+            for k in self.categorical:
+                if not 2 <= k <= MAX_CODE_VALUES:
+                    raise UsageError(f"--categorical: each code needs 2..{MAX_CODE_VALUES} values, got {k} "
+                                     f"(use 0 or '' for no categorical code)")
+        for name in ("checkpoint_every", "keep_every", "seed"):
             require_int(name, getattr(self, name), minimum=0)
+        if self.seed >= 2**63:
+            raise UsageError(f"--seed must be below 2**63, got {self.seed}")
         for name in ("categorical_weight", "continuous_weight", "lr_d", "lr_g", "lr_q"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0):
+            if value is not None and (not math.isfinite(value) or value < 0):
                 raise UsageError(f"--{_flag(name)} must be a finite number >= 0, got {value!r}")
         for name in ("lr_d", "lr_g", "lr_q"):
             if getattr(self, name) == 0:
                 raise UsageError(f"--{_flag(name)} must be > 0, got 0")
         for name in ("beta1", "beta2"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0 <= value < 1:
-                raise UsageError(f"--{_flag(name)} must be in [0, 1), got {value!r}")
+            if not 0 <= getattr(self, name) < 1:
+                raise UsageError(f"--{_flag(name)} must be in [0, 1), got {getattr(self, name)!r}")
         _require_choice("noise_prior", self.noise_prior, NOISE_PRIORS)
         _require_choice("precision", self.precision, PRECISIONS)
         _require_choice("device", self.device, DEVICES)
         if self.arch is not None:
             _require_choice("arch", self.arch, ARCHS)
-        if self.channels not in (1, 3):
+        if self.preset is not None:
+            _require_choice("preset", self.preset, PRESETS)
+        if self.channels is not None and self.channels not in (1, 3):
             raise UsageError(f"--channels must be 1 (grey) or 3 (RGB), got {self.channels!r}")
+        if self.image_shape is not None and (len(self.image_shape) != 3 or min(self.image_shape) < 1):
+            raise UsageError(f"image_shape must be [channels, height, width], got {self.image_shape!r}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -124,6 +192,14 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
+        """A config from its saved form; also reads configs written before several categorical codes
+        existed (`categories: K` is one code of K values)."""
+        data = dict(data)
+        if "categories" in data:
+            if "categorical" in data:
+                raise UsageError("config has both 'categories' and 'categorical': keep 'categorical'")
+            k = data.pop("categories")
+            data["categorical"] = [] if k == 0 else [k]
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -136,32 +212,38 @@ class TrainConfig:
             data = json.loads(Path(path).read_text())
         except FileNotFoundError:
             raise UsageError(f"{path} does not exist: is this a run directory made by `infogan train`?") from None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise UsageError(f"cannot read {path}: {exc}") from None
         if not isinstance(data, dict):
             raise UsageError(f"{path} is not a JSON object")
-        return cls.from_dict(data)
+        cfg = cls.from_dict(data)
+        cfg.validate()
+        return cfg
 
     @property
-    def latent_dim(self) -> int:
-        """Width of the generator's input: noise + one-hot category + continuous codes."""
-        return self.noise_dim + self.categories + self.continuous
+    def latent(self) -> LatentSpec:
+        """The latent code this (resolved) config describes."""
+        return LatentSpec.from_config(self)
+
+    def folder_options(self) -> tuple[int, int, int | None]:
+        """(image_size, channels, crop) for folder: data: as given, else the preset's, else 32x32 RGB."""
+        preset = PRESETS[self.preset] if self.preset else None
+        size = self.image_size or (preset.image_size if preset else 32)
+        channels = self.channels or (preset.channels if preset else 3)
+        crop = self.crop if self.crop is not None else (preset.crop if preset else None)
+        return size, channels, crop
 
 
-def resolve(cfg: TrainConfig, image_shape: tuple[int, int, int]) -> TrainConfig:
-    """Fill every `None` from the data's preset and check that the architecture fits the images."""
+def resolve(cfg: TrainConfig, image_shape: tuple[int, int, int], data_preset: str | None = None) -> TrainConfig:
+    """Fill every `None` from the run's preset (--preset, else the data set's own, else by channels) and
+    check that the architecture fits the images."""
     channels, height, width = image_shape
-    preset = preset_for(channels)
-    out = dataclasses.replace(
-        cfg,
-        epochs=cfg.epochs if cfg.epochs is not None else preset.epochs,
-        noise_dim=cfg.noise_dim if cfg.noise_dim is not None else preset.noise_dim,
-        continuous_weight=cfg.continuous_weight if cfg.continuous_weight is not None else preset.continuous_weight,
-        arch=cfg.arch if cfg.arch is not None else preset.arch,
-        batch_size=cfg.batch_size if cfg.batch_size is not None else preset.batch_size,
-        image_shape=[int(channels), int(height), int(width)],
-    )
-    multiple = 8 if out.arch == "seed-cifar10" else 4
+    name = cfg.preset or data_preset or default_preset(channels)
+    preset = PRESETS[name]
+    filled = {f: getattr(preset, f) if getattr(cfg, f) is None else getattr(cfg, f) for f in PRESET_FIELDS}
+    filled["categorical"] = list(filled["categorical"])
+    out = dataclasses.replace(cfg, preset=name, image_shape=[int(channels), int(height), int(width)], **filled)
+    multiple = ARCHS[out.arch]
     if height % multiple or width % multiple:
         raise UsageError(f"--arch {out.arch} needs image sides divisible by {multiple}, the data is "
                          f"{height}x{width}: pick another --arch or resize the images")
@@ -172,11 +254,39 @@ def _flag(name: str) -> str:
     return name.replace("_", "-")
 
 
-def require_int(name: str, value, minimum: int) -> None:
+def require_int(name: str, value, minimum: int, maximum: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise UsageError(f"--{_flag(name)} must be an integer >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise UsageError(f"--{_flag(name)} must be at most {maximum}, got {value}")
 
 
 def _require_choice(name: str, value, choices) -> None:
     if value not in choices:
         raise UsageError(f"--{_flag(name)} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def _is(value, kind: str) -> bool:
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":  # an integer is a fine float (JSON writes 1.0 as 1 in some tools)
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "list[int]":
+        return isinstance(value, (list, tuple)) and all(_is(v, "int") for v in value)
+    raise AssertionError(kind)
+
+
+def _check_types(cfg: TrainConfig) -> None:
+    """Every field has its declared type (a config read from JSON can hold anything)."""
+    for f in dataclasses.fields(cfg):
+        kinds = [k.strip() for k in str(f.type).split("|")]
+        value = getattr(cfg, f.name)
+        if value is None and "None" in kinds:
+            continue
+        if not any(_is(value, k) for k in kinds if k != "None"):
+            wanted = " or ".join(k if k != "None" else "null" for k in kinds)
+            raise UsageError(f"config field {f.name!r} must be {wanted}, got {value!r}")

@@ -1,17 +1,13 @@
 """Data sets as one uint8 tensor in memory, and the readers and downloaders behind them.
 
 Every loader returns `ImageData`: images uint8 [N, C, H, W] (normalised to [-1, 1] on the fly, batch by
-batch, by `to_unit_range`) and, when the data set has them, int64 labels [N]. Labels are kept for
-evaluation and never used in training.
+batch, by `to_unit_range`) and, when the data set has them, int64 labels [N] per ground-truth factor
+(`y`, and `y2`, `y3`, ... for data with several factors). Labels are kept for evaluation and never used
+in training.
 
-Data set specs (`--dataset`, names case-insensitive):
-- `mnist`          MNIST's four IDX .gz files in the data dir; downloaded with pooch and SHA-256 checked
-                   when absent. split "train" = 60,000 digits, "test" = the official 10,000.
-- `mnist-sample`   5,000 real MNIST training digits (500 per class) shipped inside the package; offline.
-- `cifar10`        CIFAR-10's *binary* version (cifar-10-binary.tar.gz, or its extracted folder). No pickle
-                   is ever loaded.
-- `npz:PATH`       array `x` uint8 [N, H, W] or [N, H, W, C]; optional labels `y` [N]. Loaded without pickle.
-- `folder:PATH`    every image file under PATH, centre-cropped square and resized to `image_size`.
+`DATASETS` is the one table of data sets (`--dataset`, names case-insensitive): what each is, its loader,
+whether it has an official test split (evaluate scores on it), and the preset a run on it takes by default.
+Adding a data set is one entry there plus its loader; help texts and error messages are made from it.
 """
 
 from __future__ import annotations
@@ -19,10 +15,12 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 import struct
 import sys
 import tarfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -31,7 +29,7 @@ import torch
 
 from .errors import UsageError
 
-DATASET_KINDS = ("mnist", "mnist-sample", "cifar10", "npz", "folder")
+LABEL_KEY = re.compile(r"y([2-9]|[1-9][0-9]+)?")  # npz label arrays: y, y2, y3, ... (one per ground-truth factor)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
@@ -39,10 +37,16 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 class ImageData:
     name: str  # short name for run directories and reports, e.g. "mnist", "npz-digits"
     images: torch.Tensor  # uint8 [N, C, H, W]
-    labels: torch.Tensor | None  # int64 [N], or None
+    labels: torch.Tensor | None  # int64 [N] (the first ground-truth factor, "y"), or None
+    more_labels: dict[str, torch.Tensor] = field(default_factory=dict)  # further factors: {"y2": int64 [N], ...}
 
     def __len__(self) -> int:
         return self.images.shape[0]
+
+    @property
+    def factors(self) -> dict[str, torch.Tensor]:
+        """Every ground-truth factor by name, "y" first; empty without labels."""
+        return {**({"y": self.labels} if self.labels is not None else {}), **self.more_labels}
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -54,20 +58,73 @@ def to_unit_range(images_uint8: torch.Tensor, dtype=torch.float32) -> torch.Tens
     return images_uint8.to(dtype) / 127.5 - 1.0
 
 
-# ---------------------------------------------------------------------------------------------- specs
+# ---------------------------------------------------------------------------------------------- the table
+@dataclass(frozen=True)
+class DataRequest:
+    """What a loader is asked for."""
+
+    root: Path  # the data dir (downloads go below it)
+    split: str  # "train" or "test"
+    path: Path | None  # npz:/folder: data sets only
+    image_size: int = 32  # folder: only
+    channels: int = 3  # folder: only
+    crop: int | None = None  # folder: only
+
+
+@dataclass(frozen=True)
+class DataSource:
+    help: str
+    load: Callable[[DataRequest], "ImageData"]
+    preset: str | None = None  # the preset a run on it takes by default (None: by its channels)
+    test_split: bool = False  # has an official test split, which evaluate scores on
+    takes_path: bool = False  # spec is KIND:PATH
+
+
+DATASETS: dict[str, DataSource] = {
+    "mnist": DataSource("the 60,000 MNIST training digits (IDX files; downloaded, SHA-256 checked)",
+                        lambda r: load_mnist(r.root, r.split), preset="mnist", test_split=True),
+    "mnist-sample": DataSource("5,000 real MNIST digits shipped in the package (offline)",
+                               lambda r: load_mnist_sample(), preset="mnist"),
+    "cifar10": DataSource("CIFAR-10's 50,000 training images (binary version; downloaded, SHA-256 checked)",
+                          lambda r: load_cifar10(r.root, r.split), preset="cifar10", test_split=True),
+    "svhn": DataSource("SVHN's 73,257 cropped training digits (train_32x32.mat; downloaded, SHA-256 checked)",
+                       lambda r: load_svhn(r.root, r.split), preset="svhn", test_split=True),
+    "npz": DataSource("array x uint8 [N, H, W(, C)], optional labels y, y2, ... (no pickle)",
+                      lambda r: load_npz(r.path), takes_path=True),
+    "folder": DataSource("every image under PATH, centre-cropped and resized",
+                         lambda r: load_folder(r.path, r.image_size, r.channels, r.crop), takes_path=True),
+}
+
+
+def spec_names() -> str:
+    """'mnist, mnist-sample, ..., npz:PATH or folder:PATH' for help texts and errors."""
+    names = [f"{k}:PATH" if v.takes_path else k for k, v in DATASETS.items()]
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
 def parse_spec(spec: str) -> tuple[str, str | None]:
     """'MNIST' -> ('mnist', None); 'npz:/a/b.npz' -> ('npz', '/a/b.npz'). Kinds are case-insensitive."""
     if not isinstance(spec, str) or not spec.strip():
-        raise UsageError("--dataset is empty: use mnist, mnist-sample, cifar10, npz:PATH or folder:PATH")
+        raise UsageError(f"--dataset is empty: use {spec_names()}")
     kind, sep, path = spec.partition(":")
     kind = kind.strip().lower()
-    if kind in ("npz", "folder"):
+    source = DATASETS.get(kind)
+    if source is not None and source.takes_path:
         if not sep or not path:
             raise UsageError(f"--dataset {spec!r} needs a path: {kind}:PATH")
         return kind, path
-    if sep or kind not in DATASET_KINDS:
-        raise UsageError(f"unknown data set {spec!r}: use mnist, mnist-sample, cifar10, npz:PATH or folder:PATH")
+    if sep or source is None:
+        raise UsageError(f"unknown data set {spec!r}: use {spec_names()}")
     return kind, None
+
+
+def source_of(spec: str) -> DataSource:
+    return DATASETS[parse_spec(spec)[0]]
+
+
+def evaluation_split(spec: str) -> str:
+    """Data sets with an official test split are scored on it; others as they are."""
+    return "test" if source_of(spec).test_split else "train"
 
 
 def dataset_name(spec: str) -> str:
@@ -87,22 +144,14 @@ def default_data_dir() -> Path:
 
 
 def load_dataset(spec: str, data_dir: str | os.PathLike | None = None, split: str = "train",
-                 image_size: int = 32, channels: int = 3) -> ImageData:
+                 image_size: int = 32, channels: int = 3, crop: int | None = None) -> ImageData:
     """Load a data set by spec; every user-fixable problem raises UsageError with one clear line."""
     kind, path = parse_spec(spec)
     root = Path(data_dir).expanduser() if data_dir else default_data_dir()
     if split not in ("train", "test"):
         raise ValueError(f"split must be train or test, got {split!r}")
-    if kind == "mnist":
-        data = load_mnist(root, split)
-    elif kind == "mnist-sample":
-        data = load_mnist_sample()
-    elif kind == "cifar10":
-        data = load_cifar10(root, split)
-    elif kind == "npz":
-        data = load_npz(Path(path).expanduser())
-    else:
-        data = load_folder(Path(path).expanduser(), image_size, channels)
+    request = DataRequest(root, split, Path(path).expanduser() if path else None, image_size, channels, crop)
+    data = DATASETS[kind].load(request)
     data.name = dataset_name(spec)
     if len(data) == 0:
         raise UsageError(f"data set {spec!r} holds no images")
@@ -223,6 +272,41 @@ def _read_tar_members(archive: Path, members: list[str]) -> list[tuple[str, byte
     return [(f"{archive}:{m}", found[m]) for m in members]
 
 
+# ---------------------------------------------------------------------------------------------- SVHN (.mat)
+SVHN_FILES = {  # sha256 (sizes 182,040,794 and 64,275,384 bytes)
+    "train_32x32.mat": "435e94d69a87fde4fd4d7f3dd208dfc32cb6ae8af2240d066de1df7508d083b8",
+    "test_32x32.mat": "cdce80dfb2a2c4c6160906d0bd7c68ec5a99d7ca4831afa54f09182025b6a75b",
+}
+SVHN_MIRRORS = ["http://ufldl.stanford.edu/housenumbers/"]
+
+
+def load_svhn(root: Path, split: str = "train") -> ImageData:
+    """SVHN's cropped digits: a MATLAB v5 file with X uint8 [32, 32, 3, N] and y [N, 1] in 1..10, where 10
+    stands for the digit 0. Read with scipy.io (MATLAB's format, no pickle)."""
+    name = f"{split}_32x32.mat"
+    return read_svhn_mat(fetch(root / "svhn", name, SVHN_FILES[name], SVHN_MIRRORS, "SVHN"))
+
+
+def read_svhn_mat(path: Path) -> ImageData:
+    from scipy.io import loadmat
+
+    try:
+        mat = loadmat(str(path), variable_names=["X", "y"])
+    except Exception as exc:  # scipy raises ValueError, TypeError, MatReadError, ... for damaged files
+        raise UsageError(f"cannot read {path} as a MATLAB file ({type(exc).__name__}: {str(exc)[:120]}): "
+                         f"delete it and download it again") from None
+    x, y = mat.get("X"), mat.get("y")
+    if x is None or y is None or x.dtype != np.uint8 or x.ndim != 4 or x.shape[2] != 3 or y.size != x.shape[3]:
+        raise UsageError(f"{path} does not hold SVHN's X uint8 [32, 32, 3, N] and y [N, 1]: "
+                         f"is it the cropped-digits format (train_32x32.mat)?")
+    labels = y.reshape(-1).astype(np.int64)
+    if labels.min() < 1 or labels.max() > 10:
+        raise UsageError(f"{path} has labels outside 1..10: not SVHN's cropped digits")
+    labels[labels == 10] = 0  # SVHN writes the digit 0 as label 10
+    images = np.ascontiguousarray(x.transpose(3, 2, 0, 1))  # [32, 32, 3, N] -> [N, 3, 32, 32]
+    return ImageData("svhn", torch.from_numpy(images), torch.from_numpy(labels))
+
+
 # ---------------------------------------------------------------------------------------------- download
 def fetch(folder: Path, name: str, sha256: str, mirrors: list[str], what: str) -> Path:
     """Return folder/name, downloading it (SHA-256 verified) when absent.
@@ -286,12 +370,12 @@ def load_npz(path: Path) -> ImageData:
 def load_npz_bytes(raw: bytes, source: str) -> ImageData:
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files if key in ("x", "y")}
+            arrays = {key: npz[key] for key in npz.files if key == "x" or LABEL_KEY.fullmatch(key)}
     except Exception as exc:  # zip errors, bad headers, object arrays (pickle refused)
         raise UsageError(f"{source} is not a readable .npz of plain arrays ({type(exc).__name__}: {exc})") from None
     if "x" not in arrays:
         raise UsageError(f"{source} has no array named 'x' (expected x: uint8 [N, H, W] or [N, H, W, C])")
-    x = arrays["x"]
+    x = arrays.pop("x")
     if x.dtype != np.uint8:
         raise UsageError(f"{source}: x must be uint8 in [0, 255], got {x.dtype}; convert with (x * 255).astype(np.uint8)")
     if x.ndim == 3:
@@ -302,20 +386,24 @@ def load_npz_bytes(raw: bytes, source: str) -> ImageData:
         raise UsageError(f"{source}: x must have shape [N, H, W] or [N, H, W, C] with C 1 or 3, got {list(x.shape)}")
     if min(x.shape[2:]) < 4:
         raise UsageError(f"{source}: images of {x.shape[2]}x{x.shape[3]} pixels are too small (at least 4x4)")
-    labels = None
-    if "y" in arrays:
-        y = arrays["y"]
+    factors = {}
+    for key in sorted(arrays, key=lambda k: int(k[1:] or 1)):  # y, y2, y3, ...
+        y = arrays[key]
         if y.ndim != 1 or len(y) != len(x):
-            raise UsageError(f"{source}: y must be 1-D with one label per image ({len(x)}), got shape {list(y.shape)}")
+            raise UsageError(f"{source}: {key} must be 1-D with one label per image ({len(x)}), got shape {list(y.shape)}")
         if not np.issubdtype(y.dtype, np.integer):
-            raise UsageError(f"{source}: y must hold integer labels, got {y.dtype}")
-        labels = torch.from_numpy(y.astype(np.int64))
-    return ImageData("npz", torch.from_numpy(np.ascontiguousarray(x)), labels)
+            raise UsageError(f"{source}: {key} must hold integer labels, got {y.dtype}")
+        factors[key] = torch.from_numpy(y.astype(np.int64))
+    if factors and "y" not in factors:
+        raise UsageError(f"{source}: has label arrays {', '.join(factors)} but no 'y': name the first factor y")
+    labels = factors.pop("y", None)
+    return ImageData("npz", torch.from_numpy(np.ascontiguousarray(x)), labels, factors)
 
 
 # ---------------------------------------------------------------------------------------------- image folder
-def load_folder(path: Path, image_size: int, channels: int) -> ImageData:
-    """Every image under `path` (recursively, sorted). Unreadable files are skipped with one warning."""
+def load_folder(path: Path, image_size: int, channels: int, crop: int | None = None) -> ImageData:
+    """Every image under `path` (recursively, sorted): the centre square of side `crop` (default: the
+    largest square), resized to image_size. Unreadable files are skipped with one warning."""
     from PIL import Image
 
     if not path.is_dir():
@@ -329,7 +417,7 @@ def load_folder(path: Path, image_size: int, channels: int) -> ImageData:
         try:
             with Image.open(file) as img:
                 img = img.convert(mode)
-                side = min(img.size)
+                side = min(img.size) if crop is None else min(crop, *img.size)
                 left, top = (img.width - side) // 2, (img.height - side) // 2
                 img = img.crop((left, top, left + side, top + side)).resize((image_size, image_size), Image.BICUBIC)
                 arrays.append(np.asarray(img, dtype=np.uint8).reshape(image_size, image_size, channels))

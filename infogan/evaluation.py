@@ -10,7 +10,7 @@ import numpy as np
 from . import metrics
 from .artifacts import plot_confusion, plot_continuous_effects
 from .checkpoint import atomic_write_bytes, load_checkpoint
-from .data import load_dataset
+from .data import evaluation_split, load_dataset
 from .errors import UsageError
 from .inference import load_generator, load_run_config
 from .networks import Discriminator
@@ -31,36 +31,41 @@ def load_discriminator(run_dir: str | Path, device="cpu") -> Discriminator:
 
 def evaluate_run(run_dir: str | Path, dataset: str | None = None, batch_size: int = 500,
                  n_generated: int = 2000, device: str = "cpu") -> dict:
-    """All metrics of one run on one data set; writes eval/<name>.json, confusion.png, continuous_effects.png."""
+    """All metrics of one run on one data set; writes eval/<name>.json, confusion.png, continuous_effects.png.
+
+    With several categorical codes every code is scored against every ground-truth factor the data has
+    (`per_code`), and each factor names its best-matching code (`factors`); see metrics.code_scores."""
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir)
     if batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
     spec = dataset or cfg.dataset
-    # mnist and cifar10 are scored on their official test splits; other data sets as they are.
-    split = "test" if spec.lower() in ("mnist", "cifar10") else "train"
-    data = load_dataset(spec, cfg.data_dir, split, cfg.image_size, cfg.channels)
+    split = evaluation_split(spec)
+    data = load_dataset(spec, cfg.data_dir, split, *cfg.folder_options())
     if list(data.shape) != list(cfg.image_shape):
         raise UsageError(f"{spec} has images of shape {list(data.shape)}, the run was trained on {cfg.image_shape}")
     gen, disc = load_generator(run_dir, device), load_discriminator(run_dir, device)
+    latent = cfg.latent
 
-    report: dict = {"run_dir": str(run_dir), "dataset": spec, "split": split, "n_samples": len(data)}
+    report: dict = {"run_dir": str(run_dir), "dataset": spec, "split": split, "n_samples": len(data),
+                    "categorical": list(latent.categorical), "continuous": latent.continuous}
     probs = metrics.q_on_real(disc, data.images, batch_size)
-    pred = probs.argmax(1).numpy()
-    report.update(metrics.q_real_information(probs))
-    if data.labels is not None:
-        labels = data.labels.numpy()
-        report.update(metrics.label_metrics(pred, labels))
-        table, cat_values, label_values = metrics.contingency(pred, labels)
-        plot_confusion(table, cat_values, label_values, report["matching"], run_dir / "eval" / "confusion.png")
-        report["matching"] = {str(k): v for k, v in report["matching"].items()}  # JSON keys are strings
-    else:
+    factors = {name: y.numpy() for name, y in data.factors.items()}
+    report.update(metrics.code_scores(probs, factors))
+    if "y" in report["factors"] and probs:
+        code = report["factors"]["y"]["best_code"]
+        table, cat_values, label_values = metrics.contingency(probs[code - 1].argmax(1).numpy(), factors["y"])
+        matching = {int(k): v for k, v in report["matching"].items()}
+        plot_confusion(table, cat_values, label_values, matching, run_dir / "eval" / "confusion.png")
+    elif not factors:
         report["label_metrics_omitted"] = f"{spec} has no labels: categorical_accuracy, nmi and ari need them"
-    report.update(metrics.generated_information(cfg, gen, disc, n=n_generated, batch_size=batch_size))
-    report.update(metrics.continuous_effects(cfg, gen))
+    report.update(metrics.generated_information(latent, gen, disc, n=n_generated, batch_size=batch_size))
+    report.update(metrics.continuous_effects(latent, cfg.image_shape[0], gen))
     if report["continuous_effects"]:
         plot_continuous_effects(report["continuous_effects"], run_dir / "eval" / "continuous_effects.png")
-    report["category_histogram"] = np.bincount(pred, minlength=cfg.categories).tolist()
+    report["category_histogram"] = [np.bincount(p.argmax(1).numpy(), minlength=p.shape[1]).tolist() for p in probs]
+    if len(probs) == 1:
+        report["category_histogram"] = report["category_histogram"][0]  # single-code runs: one list, as before
     out = run_dir / "eval" / f"{data.name}.json"
     atomic_write_bytes(out, (json.dumps(report, indent=2) + "\n").encode())
     return report

@@ -4,11 +4,13 @@ An ASGI app (FastAPI) with a JSON/PNG API and one static page (infogan/static/ex
 
     GET /api/runs                       the runs served (one run directory, or every run under a parent)
     GET /api/info?run=R                 codes, categories, image size, data set of run R
-    GET /api/generate?run=R&category=K&c1=V&c2=V...&seed=S&scale=N    -> image/png
-    GET /api/traverse?run=R&code=I&category=K&c1=V...&seed=S&steps=N   -> image/png (one row)
-    GET /api/categories?run=R&seed=S    -> image/png, one small sample per category (the buttons)
+    GET /api/generate?run=R&cat1=K&cat2=K...&c1=V&c2=V...&seed=S&scale=N    -> image/png
+    GET /api/traverse?run=R&code=I&cat1=K...&c1=V...&seed=S&steps=N   -> image/png (one row)
+    GET /api/categories?run=R&code=N&cat1=K...&seed=S   -> image/png, one sample per value of categorical code N
 
-Continuous codes are c1..c{MAX_CODES} in [-2, 2]; bad parameters get a 422 with a message, never a 500.
+Categorical codes are cat1..cat{MAX_CAT_CODES} (`category=` is code 1, as before several codes existed),
+each 0..K_i-1, unset ones 0; continuous codes are c1..c{MAX_CODES} in [-2, 2], unset ones 0. Bad
+parameters get a 422 with a message, never a 500.
 Generators are loaded once per run and evaluated under torch.no_grad in eval mode; one 28x28 image takes a
 few milliseconds on a CPU.
 """
@@ -25,6 +27,7 @@ from .errors import UsageError
 from .inference import chosen_latent, generate, load_generator
 
 MAX_CODES = 10  # continuous codes the API accepts (c1..c10); a run with more serves its first ten
+MAX_CAT_CODES = 10  # categorical codes the API accepts (cat1..cat10: CelebA's ten); more are held at 0
 CODE_RANGE = (-2.0, 2.0)
 STATIC = Path(__file__).parent / "static"
 
@@ -73,16 +76,29 @@ def create_app(path: str | Path):
     def png(array) -> Response:
         return Response(encode_png(array), media_type="image/png", headers={"Cache-Control": "no-store"})
 
-    def check_codes(gen, codes: dict[int, float]) -> dict[int, float]:
+    def continuous_values(gen, codes: dict[int, float]) -> dict[int, float]:
+        """Every continuous code's value: as given, else 0."""
         given = {i: v for i, v in codes.items() if v is not None}
-        extra = [i for i in given if i > gen.cfg.continuous]
+        extra = [i for i in given if i > gen.spec.continuous]
         if extra:
-            raise HTTPException(422, f"this run has {gen.cfg.continuous} continuous code(s); got c{extra[0]}")
-        return given
+            raise HTTPException(422, f"this run has {gen.spec.continuous} continuous code(s); got c{extra[0]}")
+        return {i: given.get(i, 0.0) for i in range(1, gen.spec.continuous + 1)}
 
-    def check_category(gen, category: int | None) -> None:
-        if category is not None and category >= gen.cfg.categories:
-            raise HTTPException(422, f"category must be in 0..{gen.cfg.categories - 1}, got {category}")
+    def categorical_values(gen, cats: dict[int, int], category: int | None) -> dict[int, int]:
+        """Every categorical code's value (1-based code -> value): as given, else 0."""
+        given = {i: v for i, v in cats.items() if v is not None}
+        if category is not None:
+            if given.get(1, category) != category:
+                raise HTTPException(422, f"category={category} and cat1={given[1]} disagree: give one of them")
+            given[1] = category
+        ks = gen.spec.categorical
+        for i, value in given.items():
+            if i > len(ks):
+                raise HTTPException(422, f"this run has {len(ks)} categorical code(s); got "
+                                         f"{'category' if i == 1 else f'cat{i}'}={value}")
+            if value >= ks[i - 1]:
+                raise HTTPException(422, f"categorical code {i} takes values 0..{ks[i - 1] - 1}, got {value}")
+        return {i: given.get(i, 0) for i in range(1, min(len(ks), MAX_CAT_CODES) + 1)}
 
     def upscale(array, scale: int):
         return array.repeat(scale, axis=0).repeat(scale, axis=1) if scale > 1 else array
@@ -90,22 +106,27 @@ def create_app(path: str | Path):
     app = FastAPI(title="infogan explorer", version="1",
                   description="Generate images from a trained InfoGAN generator by choosing its codes.")
 
-    code_q = {f"c{i}": Query(None, ge=CODE_RANGE[0], le=CODE_RANGE[1], allow_inf_nan=False,
-                             description=f"continuous code {i}, in [-2, 2] (default: 0)")
+    code_q = {f"c{i}": (Query(None, ge=CODE_RANGE[0], le=CODE_RANGE[1], allow_inf_nan=False,
+                              description=f"continuous code {i}, in [-2, 2] (default: 0)"), float | None)
               for i in range(1, MAX_CODES + 1)}
+    cat_q = {f"cat{i}": (Query(None, ge=0, le=999, description=f"categorical code {i}'s value (default: 0)"),
+                         int | None)
+             for i in range(1, MAX_CAT_CODES + 1)}
 
     def codes_params(func):
-        """Give `func` the query parameters c1..cMAX (documented in OpenAPI) without writing them ten times."""
+        """Give `func` the query parameters cat1..catMAX and c1..cMAX (documented in OpenAPI) without writing
+        them twenty times; it receives them as `cats` and `codes` dicts keyed by the 1-based code."""
         import inspect
 
         sig = inspect.signature(func)
-        params = [p for p in sig.parameters.values() if p.name != "codes"]
-        params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=q, annotation=float | None)
-                   for name, q in code_q.items()]
+        params = [p for p in sig.parameters.values() if p.name not in ("codes", "cats")]
+        params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=q, annotation=kind)
+                   for name, (q, kind) in {**cat_q, **code_q}.items()]
 
         def wrapper(**kwargs):
+            cats = {i: kwargs.pop(f"cat{i}") for i in range(1, MAX_CAT_CODES + 1)}
             codes = {i: kwargs.pop(f"c{i}") for i in range(1, MAX_CODES + 1)}
-            return func(codes=codes, **kwargs)
+            return func(cats=cats, codes=codes, **kwargs)
 
         wrapper.__signature__ = sig.replace(parameters=params)
         wrapper.__name__, wrapper.__doc__ = func.__name__, func.__doc__
@@ -124,44 +145,42 @@ def create_app(path: str | Path):
     def info(run: str | None = Query(None, description="run name (default: the first)")) -> dict:
         """What a run's generator takes and makes."""
         gen = generator(run)
-        cfg = gen.cfg
-        return {"run": run or default_run, "categories": cfg.categories, "continuous": min(cfg.continuous, MAX_CODES),
-                "code_range": list(CODE_RANGE), "noise_dim": cfg.noise_dim, "image_shape": cfg.image_shape,
-                "dataset": cfg.dataset, "arch": cfg.arch}
+        cfg, spec = gen.cfg, gen.spec
+        return {"run": run or default_run, "categorical": list(spec.categorical[:MAX_CAT_CODES]),
+                "categories": spec.categorical[0] if spec.categorical else 0,  # code 1's values, as before
+                "continuous": min(spec.continuous, MAX_CODES), "code_range": list(CODE_RANGE),
+                "noise_dim": spec.noise_dim, "image_shape": cfg.image_shape, "dataset": cfg.dataset, "arch": cfg.arch}
 
     @app.get("/api/generate", response_class=Response, responses={200: {"content": {"image/png": {}}}})
     @codes_params
     def generate_image(run: str | None = Query(None, description="run name (default: the first)"),
-                       category: int = Query(0, ge=0, description="categorical code value"),
+                       category: int | None = Query(None, ge=0, description="categorical code 1's value (= cat1)"),
                        seed: int = Query(0, ge=0, le=2**31 - 1, description="noise seed"),
                        scale: int = Query(1, ge=1, le=16, description="integer upscaling of the PNG"),
-                       codes=None):
-        """One image for the chosen category, continuous codes (unset: 0) and noise seed."""
+                       cats=None, codes=None):
+        """One image for the chosen codes (unset: 0) and noise seed."""
         gen = generator(run)
-        check_category(gen, category)
-        given = check_codes(gen, codes)
-        full = {i: given.get(i, 0.0) for i in range(1, gen.cfg.continuous + 1)}
+        latent = chosen_latent(gen.cfg, 1, seed, categorical_values(gen, cats, category), continuous_values(gen, codes))
         with lock:
-            image = generate(gen, chosen_latent(gen.cfg, 1, seed, category, full))
+            image = generate(gen, latent)
         return png(upscale(to_uint8(image)[0], scale))
 
     @app.get("/api/traverse", response_class=Response, responses={200: {"content": {"image/png": {}}}})
     @codes_params
     def traverse_strip(run: str | None = Query(None, description="run name (default: the first)"),
                        code: int = Query(1, ge=1, le=MAX_CODES, description="continuous code to vary (1-based)"),
-                       category: int = Query(0, ge=0, description="categorical code value"),
+                       category: int | None = Query(None, ge=0, description="categorical code 1's value (= cat1)"),
                        seed: int = Query(0, ge=0, le=2**31 - 1, description="noise seed"),
                        steps: int = Query(9, ge=2, le=32, description="images in the strip"),
                        scale: int = Query(1, ge=1, le=8, description="integer upscaling of the PNG"),
-                       codes=None):
+                       cats=None, codes=None):
         """A row of images with code `code` from -2 to 2, the other codes as given, noise fixed."""
         gen = generator(run)
-        check_category(gen, category)
-        given = check_codes(gen, codes)
-        if code > gen.cfg.continuous:
-            raise HTTPException(422, f"this run has {gen.cfg.continuous} continuous code(s); got code={code}")
-        latent = chosen_latent(gen.cfg, steps, seed, category,
-                               {i: given.get(i, 0.0) for i in range(1, gen.cfg.continuous + 1)})
+        fixed = categorical_values(gen, cats, category)
+        values = continuous_values(gen, codes)
+        if code > gen.spec.continuous:
+            raise HTTPException(422, f"this run has {gen.spec.continuous} continuous code(s); got code={code}")
+        latent = chosen_latent(gen.cfg, steps, seed, fixed, values)
         latent.z[:] = latent.z[0]  # the same noise in every column
         latent.cont[:, code - 1] = torch.linspace(*CODE_RANGE, steps)
         with lock:
@@ -169,15 +188,21 @@ def create_app(path: str | Path):
         return png(upscale(make_grid(images, 1, steps, pad=1), scale))
 
     @app.get("/api/categories", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+    @codes_params
     def category_strip(run: str | None = Query(None, description="run name (default: the first)"),
+                       code: int = Query(1, ge=1, le=MAX_CAT_CODES, description="categorical code to show (1-based)"),
                        seed: int = Query(0, ge=0, le=2**31 - 1, description="noise seed"),
-                       scale: int = Query(1, ge=1, le=8, description="integer upscaling of the PNG")):
-        """One sample per category (same noise), left to right: what each button shows."""
+                       scale: int = Query(1, ge=1, le=8, description="integer upscaling of the PNG"),
+                       cats=None, codes=None):
+        """One sample per value of categorical code `code`, left to right, the other codes as given (unset: 0),
+        the same noise throughout: what the code's buttons show."""
         gen = generator(run)
-        k = gen.cfg.categories
-        latent = chosen_latent(gen.cfg, k, seed, codes={i: 0.0 for i in range(1, gen.cfg.continuous + 1)})
-        latent.z[:] = latent.z[0]  # the same noise for every category
-        latent.cat = torch.arange(k)
+        if code > gen.spec.n_categorical:
+            raise HTTPException(422, f"this run has {gen.spec.n_categorical} categorical code(s); got code={code}")
+        k = gen.spec.categorical[code - 1]
+        latent = chosen_latent(gen.cfg, k, seed, categorical_values(gen, cats, None), continuous_values(gen, codes))
+        latent.z[:] = latent.z[0]  # the same noise for every value
+        latent.cat[:, code - 1] = torch.arange(k)
         with lock:
             images = to_uint8(generate(gen, latent))
         return png(upscale(make_grid(images, 1, k, pad=0), scale))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -11,6 +12,8 @@ from .checkpoint import load_checkpoint, load_generator_weights
 from .config import TrainConfig
 from .errors import UsageError
 from .latent import Latent
+
+MAX_IMAGES = 10_000  # images one generate call draws (a 10,000-image grid is already a 3000x3000 PNG at 28x28)
 from .networks import Generator, eval_mode
 
 
@@ -52,7 +55,7 @@ def load_generator(run_dir: str | Path, device: str | torch.device = "cpu") -> G
 def generate(generator: Generator, latent: Latent, batch_size: int = 500) -> torch.Tensor:
     """Images [N, C, H, W] in [-1, 1] for the given latents, generator in eval mode (BN running stats)."""
     device = next(generator.parameters()).device
-    vec = latent.vector(generator.cfg.categories).to(device)
+    vec = generator.spec.vector(latent).to(device)
     with eval_mode(generator):
         return torch.cat([generator(vec[i:i + batch_size]).float().cpu() for i in range(0, len(vec), batch_size)])
 
@@ -68,20 +71,27 @@ def config_from_safetensors(path: str | Path) -> TrainConfig:
     return TrainConfig.from_dict(json.loads(meta["config"]))
 
 
-def chosen_latent(cfg: TrainConfig, n: int, seed: int = 0, category: int | None = None,
+def chosen_latent(cfg: TrainConfig, n: int, seed: int = 0, categories: dict[int, int] | None = None,
                   codes: dict[int, float] | None = None) -> Latent:
-    """n latents with the given category and continuous codes (1-based index -> value); the rest from priors."""
-    from .latent import sample_latent
-
-    if n < 1:
-        raise UsageError(f"-n must be >= 1, got {n}")
-    if category is not None and not 0 <= category < cfg.categories:
-        raise UsageError(f"--category must be in 0..{cfg.categories - 1}, got {category}")
-    latent = sample_latent(cfg, n, torch.Generator().manual_seed(seed))
-    if category is not None:
-        latent.cat[:] = category
+    """n latents with the given categorical codes (1-based code -> value) and continuous codes (1-based
+    index -> value); everything else drawn from the priors."""
+    if not 1 <= n <= MAX_IMAGES:
+        raise UsageError(f"-n must be in 1..{MAX_IMAGES}, got {n}")
+    spec = cfg.latent
+    latent = spec.sample(n, torch.Generator().manual_seed(seed))
+    for code, value in (categories or {}).items():
+        if not 1 <= code <= spec.n_categorical:
+            raise UsageError(f"--category {code}=...: this run has " + (
+                f"categorical codes 1..{spec.n_categorical}" if spec.n_categorical else "no categorical code"))
+        k = spec.categorical[code - 1]
+        if not 0 <= value < k:
+            raise UsageError(f"--category: code {code} takes values 0..{k - 1}, got {value}")
+        latent.cat[:, code - 1] = value
     for index, value in (codes or {}).items():
-        if not 1 <= index <= cfg.continuous:
-            raise UsageError(f"--code {index}=...: this run has continuous codes 1..{cfg.continuous}")
+        if not 1 <= index <= spec.continuous:
+            raise UsageError(f"--code {index}=...: this run has " + (
+                f"continuous codes 1..{spec.continuous}" if spec.continuous else "no continuous code"))
+        if not math.isfinite(value):
+            raise UsageError(f"--code {index}={value}: a code value must be a finite number")
         latent.cont[:, index - 1] = value
     return latent

@@ -10,7 +10,10 @@ Implemented as losses to minimise (all on logits, never on softmax/sigmoid outpu
 
     D:  L_D    = BCE(D(x), 1) + BCE(D(G(z, c)), 0)
     G:  L_G    = BCE(D(G(z, c)), 1)                                   (non-saturating)
-    Q:  L_info = lambda_cat * CE(Q_cat(x), c_cat) + lambda_cont * NLL_Gauss(c_cont | Q_mu(x), Q_sigma(x))
+    Q:  L_info = lambda_cat * sum_i CE(Q_i(x), c_i) + lambda_cont * NLL_Gauss(c_cont | Q_mu(x), Q_sigma(x))
+
+where i runs over the categorical codes (one on MNIST, four on SVHN, ten on CelebA). The codes are
+independent under the prior, so H(c) and the bound are sums over codes.
 
 Who minimises what, and which optimiser owns which parameters:
 - The D-side optimiser owns D's trunk (shared with Q), D's head and Q's head. Its step minimises
@@ -21,8 +24,8 @@ Who minimises what, and which optimiser owns which parameters:
   Q's own head runs at G's learning rate (paper: "lr 1e-3 for G", Q trained with G's step size).
 - The G optimiser owns G only. Its step minimises L_G + L_info, so G makes the codes readable.
 
-For a uniform categorical prior H(c_cat) = ln K, so  MI_bound = ln K - CE  is the categorical part of L_I;
-the paper's Fig. 1 shows it rising to ln 10 = 2.30 on MNIST.
+For a uniform categorical prior H(c_i) = ln K_i, so  MI_bound_i = ln K_i - CE_i  is code i's part of L_I
+(the paper's Fig. 1 shows it rising to ln 10 = 2.30 on MNIST), and the total is sum_i (ln K_i - CE_i).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+from .latent import Latent, QCodes
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -71,20 +76,22 @@ def gaussian_nll(mean: torch.Tensor, target: torch.Tensor, logstd: torch.Tensor 
 @dataclass
 class InfoLoss:
     total: torch.Tensor  # lambda_cat * categorical + lambda_cont * continuous
-    categorical: torch.Tensor  # CE of the categorical code
+    categorical: torch.Tensor  # sum over categorical codes of their CE (0 without a categorical code)
     continuous: torch.Tensor  # Gaussian NLL of the continuous codes
+    categorical_per_code: list[torch.Tensor]  # CE_i of each categorical code
 
 
-def information_loss(cat_logits, cat, cont_mean, cont, cont_logstd, categorical_weight: float,
-                     continuous_weight: float) -> InfoLoss:
-    ce = categorical_nll(cat_logits, cat)
-    nll = gaussian_nll(cont_mean, cont, cont_logstd)
-    return InfoLoss(categorical_weight * ce + continuous_weight * nll, ce, nll)
+def information_loss(q: QCodes, latent: Latent, categorical_weight: float, continuous_weight: float) -> InfoLoss:
+    """L_info from Q's outputs (fp32 logits/means) and the codes the fakes were drawn with."""
+    per_code = [categorical_nll(logits, latent.cat[:, i]) for i, logits in enumerate(q.cat_logits)]
+    ce = torch.stack(per_code).sum() if per_code else q.cont_mean.new_zeros(())
+    nll = gaussian_nll(q.cont_mean, latent.cont, q.cont_logstd)
+    return InfoLoss(categorical_weight * ce + continuous_weight * nll, ce, nll, per_code)
 
 
-def mutual_information_bound(categorical_ce: torch.Tensor | float, categories: int):
-    # L_I for the categorical code: H(c) - CE, H(c) = ln K for a uniform prior; at most ln K
-    return math.log(categories) - categorical_ce
+def mutual_information_bound(categorical_ce, values: int):
+    # L_I of one categorical code: H(c) - CE, with H(c) = ln K for a uniform prior; at most ln K
+    return math.log(values) - categorical_ce
 
 
 def discriminator_accuracy(real_logit: torch.Tensor, fake_logit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,12 +1,14 @@
 """What the codes learned, measured. Every metric is a plain function returning `{name: value}`.
 
 The same functions run during training (per epoch, when the data has labels) and from
-`infogan evaluate`. Label metrics compare Q's categorical argmax on real images with the true labels:
+`infogan evaluate`. Label metrics compare Q's argmax of each categorical code on real images with the
+true labels of each ground-truth factor (a factor is then credited to its best-matching code):
 - categorical_accuracy: after the best one-to-one matching of categories to labels (Hungarian algorithm),
 - nmi: normalised mutual information (arithmetic-mean normalisation),
 - ari: adjusted Rand index.
 Label-free ones:
-- mutual_information_bound: ln K - CE of Q on *generated* samples (the paper's L_I, Fig. 1),
+- mutual_information_bound: sum over codes of ln K_i - CE_i of Q on *generated* samples (the paper's L_I,
+  Fig. 1),
 - q_real_mi: H(E_x Q(c|x)) - E_x H(Q(c|x)) on *real* images, an estimate of I(c; x) under Q: high when Q is
   confident on each image and uses all categories evenly. This is the criterion `sweep` uses to choose a
   seed without labels.
@@ -16,15 +18,13 @@ Label-free ones:
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import TrainConfig
 from .data import to_unit_range
-from .latent import sample_latent, traversal_latent
+from .latent import LatentSpec
 from .networks import eval_mode
 
 
@@ -83,17 +83,21 @@ def label_metrics(pred, labels) -> dict:
 
 # ---------------------------------------------------------------------------------------------- Q on real images
 @torch.no_grad()
-def q_on_real(disc, images_uint8: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """Q's categorical probabilities [N, K] for real uint8 images [N, C, H, W], D/Q in eval mode."""
+def q_on_real(disc, images_uint8: torch.Tensor, batch_size: int = 500) -> list[torch.Tensor]:
+    """Q's probabilities per categorical code ([N, K_i] each) for real uint8 images [N, C, H, W], D/Q in
+    eval mode; an empty list without a categorical code."""
     device = next(disc.parameters()).device
+    chunks = [[] for _ in disc.spec.categorical]
     with eval_mode(disc):
-        probs = [F.softmax(disc(to_unit_range(images_uint8[i:i + batch_size].to(device))).cat_logits.float(), 1).cpu()
-                 for i in range(0, len(images_uint8), batch_size)]
-    return torch.cat(probs)
+        for i in range(0, len(images_uint8), batch_size):
+            out = disc(to_unit_range(images_uint8[i:i + batch_size].to(device)))
+            for code, logits in enumerate(out.cat_logits):
+                chunks[code].append(F.softmax(logits.float(), 1).cpu())
+    return [torch.cat(c) for c in chunks]
 
 
 def q_real_information(probs: torch.Tensor) -> dict:
-    """Label-free: estimate of I(c; x) under Q on real data, and Q's mean confidence."""
+    """Label-free: estimate of I(c; x) under Q on real data, and Q's mean confidence (one code)."""
     eps = 1e-12
     marginal = probs.mean(0)
     h_marginal = float(-(marginal * (marginal + eps).log()).sum())
@@ -101,21 +105,58 @@ def q_real_information(probs: torch.Tensor) -> dict:
     return {"q_real_mi": h_marginal - h_conditional, "q_confidence": float(probs.max(1).values.mean())}
 
 
+def code_scores(probs: list[torch.Tensor], factors: dict[str, np.ndarray]) -> dict:
+    """Every categorical code against every ground-truth factor, and each factor's best-matching code.
+
+    Returns `per_code` (per code: values, q_real_mi, q_confidence, and per factor accuracy/NMI/ARI),
+    `factors` (per factor: the code with the highest Hungarian accuracy, its scores and matching), and the
+    headline keys of single-code reports: `q_real_mi` (summed over codes: the information Q reads from real
+    images about all codes), `q_confidence` (mean over codes) and, with labels, `categorical_accuracy`,
+    `nmi`, `ari`, `matching` and `best_code` for the first factor ("y").
+    """
+    per_code, best = [], {}
+    for code, p in enumerate(probs, start=1):
+        pred = p.argmax(1).numpy()
+        row = {"code": code, "values": p.shape[1], **q_real_information(p), "labels": {}}
+        for name, labels in factors.items():
+            scores = label_metrics(pred, labels)
+            matching = scores.pop("matching")
+            row["labels"][name] = scores
+            if name not in best or scores["categorical_accuracy"] > best[name]["categorical_accuracy"]:
+                best[name] = {"best_code": code, **scores, "matching": {str(k): v for k, v in matching.items()}}
+        per_code.append(row)
+    out = {"per_code": per_code, "factors": best,
+           "q_real_mi": sum(r["q_real_mi"] for r in per_code),
+           "q_confidence": float(np.mean([r["q_confidence"] for r in per_code])) if per_code else 0.0}
+    if "y" in best:
+        out.update(best["y"])
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- Q on generated images
 @torch.no_grad()
-def generated_information(cfg: TrainConfig, gen, disc, n: int = 2000, seed: int = 0, batch_size: int = 500) -> dict:
-    """The paper's L_I for the categorical code on fresh samples: ln K - CE(Q(G(z, c)), c)."""
+def generated_information(spec: LatentSpec, gen, disc, n: int = 2000, seed: int = 0, batch_size: int = 500) -> dict:
+    """The paper's L_I for the categorical codes on fresh samples: ln K_i - CE(Q_i(G(z, c)), c_i) per code,
+    and its sum over codes (`mutual_information_bound`); Q's accuracy on the codes it was drawn with."""
     device = next(gen.parameters()).device
     rng = torch.Generator().manual_seed(seed)
-    total_ce, correct = 0.0, 0
+    total_ce = [0.0] * spec.n_categorical
+    correct = [0] * spec.n_categorical
     with eval_mode(gen, disc):
         for start in range(0, n, batch_size):
-            lat = sample_latent(cfg, min(batch_size, n - start), rng).to(device)
-            out = disc(gen(lat.vector(cfg.categories)))
-            total_ce += float(F.cross_entropy(out.cat_logits.float(), lat.cat, reduction="sum"))
-            correct += int((out.cat_logits.argmax(1) == lat.cat).sum())
-    return {"mutual_information_bound": math.log(cfg.categories) - total_ce / n,
-            "q_generated_accuracy": correct / n}
+            lat = spec.sample(min(batch_size, n - start), rng).to(device)
+            out = disc(gen(spec.vector(lat)))
+            for i, logits in enumerate(out.cat_logits):
+                total_ce[i] += float(F.cross_entropy(logits.float(), lat.cat[:, i], reduction="sum"))
+                correct[i] += int((logits.argmax(1) == lat.cat[:, i]).sum())
+    bounds = [spec.entropy(i) - total_ce[i] / n for i in range(spec.n_categorical)]
+    report = {"mutual_information_bound": sum(bounds), "mutual_information_bound_max": spec.total_entropy}
+    if bounds:
+        report["q_generated_accuracy"] = correct[0] / n
+    if len(bounds) > 1:
+        report["mutual_information_bound_per_code"] = bounds
+        report["q_generated_accuracy_per_code"] = [c / n for c in correct]
+    return report
 
 
 # ---------------------------------------------------------------------------------------------- continuous codes
@@ -141,21 +182,21 @@ def slant_and_ink(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def continuous_effects(cfg: TrainConfig, gen, n_noise: int = 64, steps: int = 9, value_range=(-2.0, 2.0),
+def continuous_effects(spec: LatentSpec, image_channels: int, gen, n_noise: int = 64, steps: int = 9, value_range=(-2.0, 2.0),
                        seed: int = 0) -> dict:
     """Per continuous code: mean within-traversal Spearman correlation of code value with slant and ink."""
     from scipy.stats import spearmanr
 
     from .inference import generate
 
-    if cfg.image_shape[0] != 1 or cfg.continuous == 0:
+    if image_channels != 1 or spec.continuous == 0:
         return {"continuous_effects": [], "continuous_effects_note": "measured for single-channel images only"}
     values = torch.linspace(*value_range, steps)
     rng = torch.Generator().manual_seed(seed)
-    cats = torch.randint(cfg.categories, (n_noise,), generator=rng).tolist()
+    cats = torch.randint(spec.picture_rows(), (n_noise,), generator=rng).tolist()  # code 1's value per row
     effects = []
-    for code in range(cfg.continuous):
-        lat = traversal_latent(cfg, code, values, torch.Generator().manual_seed(seed + 1 + code), categories=cats)
+    for code in range(spec.continuous):
+        lat = spec.continuous_traversal(code, values, torch.Generator().manual_seed(seed + 1 + code), rows=cats)
         slant, ink = (m.view(n_noise, steps).numpy() for m in slant_and_ink(generate(gen, lat)))
         row = {"code": code + 1}
         for name, measure in (("slant", slant), ("ink", ink)):
@@ -167,10 +208,14 @@ def continuous_effects(cfg: TrainConfig, gen, n_noise: int = 64, steps: int = 9,
 
 
 # ---------------------------------------------------------------------------------------------- the training-time hook
-def epoch_label_metrics(disc, images_uint8: torch.Tensor, labels: torch.Tensor) -> dict:
-    """What training logs per epoch when the data has labels: accuracy, NMI, ARI of Q on real images."""
-    probs = q_on_real(disc, images_uint8)
-    pred = probs.argmax(1).numpy()
-    out = label_metrics(pred, labels.numpy())
-    out.pop("matching")
-    return {**out, **q_real_information(probs)}
+def epoch_label_metrics(disc, images_uint8: torch.Tensor, factors: dict[str, torch.Tensor]) -> dict:
+    """What training logs per epoch when the data has labels: accuracy, NMI, ARI of the code that best
+    matches the labels "y" (and, with several factors, each further factor's best accuracy), q_real_mi."""
+    scores = code_scores(q_on_real(disc, images_uint8), {k: v.numpy() for k, v in factors.items()})
+    out = {k: scores[k] for k in ("categorical_accuracy", "nmi", "ari", "q_real_mi", "q_confidence") if k in scores}
+    if len(scores["per_code"]) > 1 and "best_code" in scores:
+        out["best_code"] = scores["best_code"]
+    for name, best in scores["factors"].items():
+        if name != "y":
+            out[f"categorical_accuracy_{name}"] = best["categorical_accuracy"]
+    return out

@@ -1,13 +1,20 @@
-"""Generator and discriminator/Q networks for the three architecture presets.
+"""Generator and discriminator/Q networks, one builder per architecture in `ARCH_BUILDERS`.
 
-- paper-mnist: InfoGAN paper, appendix C (MNIST). D and Q share the conv trunk and the FC-1024 layer;
-  D's head is one linear unit, Q's head is FC-128 + BN + lReLU followed by the code outputs.
+- paper-mnist: InfoGAN paper, appendix C (MNIST; also 3D Faces, whose tables are the same networks at
+  32x32). D and Q share the conv trunk and the FC-1024 layer; D's head is one linear unit, Q's head is
+  FC-128 + BN + lReLU followed by the code outputs.
 - seed-mnist: the seed's MNIST model: the paper's G, a lighter D whose single last linear layer emits
   the D logit and all Q outputs together (everything is shared).
 - seed-cifar10: the seed's CIFAR-10 model (4x4 -> 32x32 generator; three-conv D with dropout).
+- paper-svhn: appendix C's SVHN networks (also CelebA's): G from 2x2x448 through four 4x4/2 upconvs; D three
+  4x4/2 convs, Q's head FC-128 + BN + lReLU.
+- paper-chairs: appendix C's 3D Chairs networks (64x64): D five 4x4 convs (64, 128, 256 at stride 2, then
+  256, 256 at stride 1) and FC-1024; G mirrors it from FC-1024, FC 8x8x256.
 
-Sizes follow the image shape in the config, so the same presets serve any npz or folder data whose sides
-divide by 4 (MNIST presets) or 8 (seed-cifar10). Images are in [-1, 1] (tanh).
+Sizes follow the image shape in the config (sides must divide by `config.ARCHS[arch]`), and the code layout
+follows the config's `LatentSpec`, so every architecture serves any number of codes. Images are in [-1, 1]
+(tanh; where the paper's G ends in a sigmoid, tanh is the same curve rescaled to our range).
+Module names (`net`, `trunk`, `d_head`, `q_head`) are part of the checkpoint format: keep them.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import torch
 from torch import nn
 
 from .config import TrainConfig
+from .latent import LatentSpec, QCodes
 
 LRELU_SLOPE = 0.1  # paper appendix C (the official code uses 0.01; the paper and the seed say 0.1)
 
@@ -26,9 +34,19 @@ LRELU_SLOPE = 0.1  # paper appendix C (the official code uses 0.01; the paper an
 @dataclass
 class DOutput:
     logit: torch.Tensor  # [N] real/fake logit (positive = real)
-    cat_logits: torch.Tensor  # [N, K] Q's categorical logits (never softmaxed here)
-    cont_mean: torch.Tensor  # [N, L] Q's Gaussian means for the continuous codes
-    cont_logstd: torch.Tensor | None  # [N, L] Q's log-std when learned, else None (std fixed to 1)
+    q: QCodes  # Q's outputs per code
+
+    @property
+    def cat_logits(self) -> list[torch.Tensor]:
+        return self.q.cat_logits
+
+    @property
+    def cont_mean(self) -> torch.Tensor:
+        return self.q.cont_mean
+
+    @property
+    def cont_logstd(self) -> torch.Tensor | None:
+        return self.q.cont_logstd
 
 
 def _deconv(cin: int, cout: int) -> nn.ConvTranspose2d:
@@ -41,37 +59,158 @@ def _conv(cin: int, cout: int) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 4, stride=2, padding=1)
 
 
+def _same_conv(cin: int, cout: int) -> nn.Sequential:
+    # 4x4, stride 1, 'same' size: pad 1 before and 2 after, as TensorFlow does for even kernels. Also stands
+    # for the paper's stride-1 "upconv": a stride-1 transposed convolution is a convolution.
+    return nn.Sequential(nn.ZeroPad2d((1, 2, 1, 2)), nn.Conv2d(cin, cout, 4))
+
+
+def _lrelu() -> nn.LeakyReLU:
+    return nn.LeakyReLU(LRELU_SLOPE)
+
+
+def _q_head(features: int, q_dim: int) -> nn.Sequential:
+    # the paper's Q head: FC-128 + BN + lReLU, then every code's outputs in one linear layer
+    return nn.Sequential(nn.Linear(features, 128), nn.BatchNorm1d(128), _lrelu(), nn.Linear(128, q_dim))
+
+
+@dataclass
+class _Trunk:
+    net: nn.Sequential  # [N, C, H, W] -> [N, features]
+    features: int
+    separate_q_head: bool  # False: one linear layer emits the D logit and every Q output
+
+
+# ---------------------------------------------------------------------------------------------- the architectures
+def _paper_mnist_g(spec: LatentSpec, c: int, h: int, w: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(spec.input_dim, 1024), nn.BatchNorm1d(1024), nn.ReLU(),
+        nn.Linear(1024, 128 * (h // 4) * (w // 4)), nn.BatchNorm1d(128 * (h // 4) * (w // 4)), nn.ReLU(),
+        nn.Unflatten(1, (128, h // 4, w // 4)),  # [N, 128, H/4, W/4]
+        _deconv(128, 64), nn.BatchNorm2d(64), nn.ReLU(),  # [N, 64, H/2, W/2]
+        _deconv(64, c), nn.Tanh(),  # [N, C, H, W]
+    )
+
+
+def _paper_mnist_d(c: int, h: int, w: int) -> _Trunk:
+    trunk = nn.Sequential(
+        _conv(c, 64), _lrelu(),  # [N, 64, H/2, W/2] (no BN on the first layer)
+        _conv(64, 128), nn.BatchNorm2d(128), _lrelu(),  # [N, 128, H/4, W/4]
+        nn.Flatten(),
+        nn.Linear(128 * (h // 4) * (w // 4), 1024), nn.BatchNorm1d(1024), _lrelu(),
+    )  # [N, 1024]
+    return _Trunk(trunk, 1024, True)
+
+
+def _seed_mnist_d(c: int, h: int, w: int) -> _Trunk:
+    trunk = nn.Sequential(
+        _conv(c, 64), nn.BatchNorm2d(64), _lrelu(),  # [N, 64, H/2, W/2]
+        _conv(64, 128), nn.BatchNorm2d(128), _lrelu(),  # [N, 128, H/4, W/4]
+        nn.Flatten(),
+        nn.Linear(128 * (h // 4) * (w // 4), 128), nn.BatchNorm1d(128), _lrelu(),
+    )  # [N, 128]
+    return _Trunk(trunk, 128, False)
+
+
+def _seed_cifar10_g(spec: LatentSpec, c: int, h: int, w: int) -> nn.Sequential:
+    h8, w8 = h // 8, w // 8
+    return nn.Sequential(
+        nn.Linear(spec.input_dim, 256 * h8 * w8), nn.BatchNorm1d(256 * h8 * w8), _lrelu(),
+        nn.Unflatten(1, (256, h8, w8)),  # [N, 256, H/8, W/8]
+        _deconv(256, 128), nn.BatchNorm2d(128), _lrelu(),  # [N, 128, H/4, W/4]
+        _deconv(128, 128), nn.BatchNorm2d(128), _lrelu(),  # [N, 128, H/2, W/2]
+        _deconv(128, 128), nn.BatchNorm2d(128), _lrelu(),  # [N, 128, H, W]
+        nn.ZeroPad2d((1, 2, 1, 2)), nn.Conv2d(128, c, 4), nn.Tanh(),  # 4x4 'same' conv: [N, C, H, W]
+    )
+
+
+def _seed_cifar10_d(c: int, h: int, w: int) -> _Trunk:
+    h8, w8 = h // 8, w // 8
+    trunk = nn.Sequential(
+        _conv(c, 64), nn.BatchNorm2d(64), _lrelu(),  # [N, 64, H/2, W/2]
+        _conv(64, 128), nn.BatchNorm2d(128), _lrelu(),  # [N, 128, H/4, W/4]
+        _conv(128, 256), nn.BatchNorm2d(256), _lrelu(),  # [N, 256, H/8, W/8]
+        nn.Flatten(), nn.Dropout(0.4),
+    )  # [N, 256*H/8*W/8]
+    return _Trunk(trunk, 256 * h8 * w8, False)
+
+
+def _paper_svhn_g(spec: LatentSpec, c: int, h: int, w: int) -> nn.Sequential:
+    h16, w16 = h // 16, w // 16
+    return nn.Sequential(
+        nn.Linear(spec.input_dim, 448 * h16 * w16), nn.BatchNorm1d(448 * h16 * w16), nn.ReLU(),
+        nn.Unflatten(1, (448, h16, w16)),  # [N, 448, H/16, W/16]: 2x2 at 32x32
+        _deconv(448, 256), nn.BatchNorm2d(256), nn.ReLU(),  # [N, 256, H/8, W/8]
+        _deconv(256, 128), nn.ReLU(),  # [N, 128, H/4, W/4] (no BN here in the appendix's table)
+        _deconv(128, 64), nn.ReLU(),  # [N, 64, H/2, W/2]
+        _deconv(64, c), nn.Tanh(),  # [N, C, H, W]
+    )
+
+
+def _paper_svhn_d(c: int, h: int, w: int) -> _Trunk:
+    trunk = nn.Sequential(
+        _conv(c, 64), _lrelu(),  # [N, 64, H/2, W/2]
+        _conv(64, 128), nn.BatchNorm2d(128), _lrelu(),  # [N, 128, H/4, W/4]
+        _conv(128, 256), nn.BatchNorm2d(256), _lrelu(),  # [N, 256, H/8, W/8]
+        nn.Flatten(),
+    )  # [N, 256*H/8*W/8]; D's head is one FC unit on it, Q's head FC-128 + BN + lReLU
+    return _Trunk(trunk, 256 * (h // 8) * (w // 8), True)
+
+
+def _paper_chairs_g(spec: LatentSpec, c: int, h: int, w: int) -> nn.Sequential:
+    h8, w8 = h // 8, w // 8
+    return nn.Sequential(
+        nn.Linear(spec.input_dim, 1024), nn.BatchNorm1d(1024), nn.ReLU(),
+        nn.Linear(1024, 256 * h8 * w8), nn.BatchNorm1d(256 * h8 * w8), nn.ReLU(),
+        nn.Unflatten(1, (256, h8, w8)),  # [N, 256, H/8, W/8]: 8x8 at 64x64
+        _same_conv(256, 256), nn.BatchNorm2d(256), nn.ReLU(),  # [N, 256, H/8, W/8]
+        _same_conv(256, 256), nn.BatchNorm2d(256), nn.ReLU(),  # [N, 256, H/8, W/8]
+        _deconv(256, 128), nn.BatchNorm2d(128), nn.ReLU(),  # [N, 128, H/4, W/4]
+        _deconv(128, 64), nn.BatchNorm2d(64), nn.ReLU(),  # [N, 64, H/2, W/2]
+        _deconv(64, c), nn.Tanh(),  # [N, C, H, W]
+    )
+
+
+def _paper_chairs_d(c: int, h: int, w: int) -> _Trunk:
+    h8, w8 = h // 8, w // 8
+    trunk = nn.Sequential(
+        _conv(c, 64), _lrelu(),  # [N, 64, H/2, W/2]
+        _conv(64, 128), nn.BatchNorm2d(128), _lrelu(),  # [N, 128, H/4, W/4]
+        _conv(128, 256), nn.BatchNorm2d(256), _lrelu(),  # [N, 256, H/8, W/8]
+        _same_conv(256, 256), nn.BatchNorm2d(256), _lrelu(),  # [N, 256, H/8, W/8]
+        _same_conv(256, 256), nn.BatchNorm2d(256), _lrelu(),  # [N, 256, H/8, W/8]
+        nn.Flatten(),
+        nn.Linear(256 * h8 * w8, 1024), nn.BatchNorm1d(1024), _lrelu(),
+    )  # [N, 1024]
+    return _Trunk(trunk, 1024, True)
+
+
+# name: (generator builder, D/Q trunk builder); the image-side divisibility of each is config.ARCHS[name]
+ARCH_BUILDERS = {
+    "paper-mnist": (_paper_mnist_g, _paper_mnist_d),
+    "seed-mnist": (_paper_mnist_g, _seed_mnist_d),  # the seed kept the paper's G
+    "seed-cifar10": (_seed_cifar10_g, _seed_cifar10_d),
+    "paper-svhn": (_paper_svhn_g, _paper_svhn_d),
+    "paper-chairs": (_paper_chairs_g, _paper_chairs_d),
+}
+
+
+def _builders(cfg: TrainConfig):
+    if cfg.arch not in ARCH_BUILDERS:
+        raise ValueError(f"unknown arch {cfg.arch!r}")
+    return ARCH_BUILDERS[cfg.arch]
+
+
+# ---------------------------------------------------------------------------------------------- the modules
 class Generator(nn.Module):
     def __init__(self, cfg: TrainConfig):
         super().__init__()
         self.cfg = cfg
-        channels, height, width = cfg.image_shape
-        if cfg.arch in ("paper-mnist", "seed-mnist"):
-            h, w = height // 4, width // 4
-            self.net = nn.Sequential(
-                nn.Linear(cfg.latent_dim, 1024), nn.BatchNorm1d(1024), nn.ReLU(),
-                nn.Linear(1024, 128 * h * w), nn.BatchNorm1d(128 * h * w), nn.ReLU(),
-                nn.Unflatten(1, (128, h, w)),  # [N, 128, H/4, W/4]
-                _deconv(128, 64), nn.BatchNorm2d(64), nn.ReLU(),  # [N, 64, H/2, W/2]
-                _deconv(64, channels), nn.Tanh(),  # [N, C, H, W]
-            )
-        elif cfg.arch == "seed-cifar10":
-            h, w = height // 8, width // 8
-            act = lambda: nn.LeakyReLU(LRELU_SLOPE)  # noqa: E731
-            self.net = nn.Sequential(
-                nn.Linear(cfg.latent_dim, 256 * h * w), nn.BatchNorm1d(256 * h * w), act(),
-                nn.Unflatten(1, (256, h, w)),  # [N, 256, H/8, W/8]
-                _deconv(256, 128), nn.BatchNorm2d(128), act(),  # [N, 128, H/4, W/4]
-                _deconv(128, 128), nn.BatchNorm2d(128), act(),  # [N, 128, H/2, W/2]
-                _deconv(128, 128), nn.BatchNorm2d(128), act(),  # [N, 128, H, W]
-                # 4x4 'same' convolution: pad 1 before and 2 after, as TensorFlow does for even kernels
-                nn.ZeroPad2d((1, 2, 1, 2)), nn.Conv2d(128, channels, 4), nn.Tanh(),  # [N, C, H, W]
-            )
-        else:
-            raise ValueError(f"unknown arch {cfg.arch!r}")
+        self.spec = cfg.latent
+        self.net = _builders(cfg)[0](self.spec, *cfg.image_shape)
 
     def forward(self, latent_vector: torch.Tensor) -> torch.Tensor:
-        # [N, noise_dim + K + L] -> [N, C, H, W] in [-1, 1]
+        # [N, noise_dim + sum K_i + L] -> [N, C, H, W] in [-1, 1]
         return self.net(latent_vector)
 
 
@@ -79,47 +218,21 @@ class Discriminator(nn.Module):
     """D and Q: one trunk, a real/fake head, and Q's code outputs.
 
     `q_head` is None for the seed presets, where one linear layer (`d_head`) emits
-    [logit, K categorical logits, L means (, L log-stds)] together.
+    [logit, Q's flat output] together.
     """
 
     def __init__(self, cfg: TrainConfig):
         super().__init__()
         self.cfg = cfg
-        channels, height, width = cfg.image_shape
-        act = lambda: nn.LeakyReLU(LRELU_SLOPE)  # noqa: E731
-        self.n_q = cfg.categories + cfg.continuous * (2 if cfg.learn_std else 1)
-        if cfg.arch == "paper-mnist":
-            features = 1024
-            self.trunk = nn.Sequential(
-                _conv(channels, 64), act(),  # [N, 64, H/2, W/2] (no BN on the first layer)
-                _conv(64, 128), nn.BatchNorm2d(128), act(),  # [N, 128, H/4, W/4]
-                nn.Flatten(),
-                nn.Linear(128 * (height // 4) * (width // 4), features), nn.BatchNorm1d(features), act(),
-            )  # [N, 1024]
-            self.d_head = nn.Linear(features, 1)
-            self.q_head = nn.Sequential(nn.Linear(features, 128), nn.BatchNorm1d(128), act(), nn.Linear(128, self.n_q))
-        elif cfg.arch == "seed-mnist":
-            features = 128
-            self.trunk = nn.Sequential(
-                _conv(channels, 64), nn.BatchNorm2d(64), act(),  # [N, 64, H/2, W/2]
-                _conv(64, 128), nn.BatchNorm2d(128), act(),  # [N, 128, H/4, W/4]
-                nn.Flatten(),
-                nn.Linear(128 * (height // 4) * (width // 4), features), nn.BatchNorm1d(features), act(),
-            )  # [N, 128]
-            self.d_head = nn.Linear(features, 1 + self.n_q)
-            self.q_head = None
-        elif cfg.arch == "seed-cifar10":
-            features = 256 * (height // 8) * (width // 8)
-            self.trunk = nn.Sequential(
-                _conv(channels, 64), nn.BatchNorm2d(64), act(),  # [N, 64, H/2, W/2]
-                _conv(64, 128), nn.BatchNorm2d(128), act(),  # [N, 128, H/4, W/4]
-                _conv(128, 256), nn.BatchNorm2d(256), act(),  # [N, 256, H/8, W/8]
-                nn.Flatten(), nn.Dropout(0.4),
-            )  # [N, 256*H/8*W/8]
-            self.d_head = nn.Linear(features, 1 + self.n_q)
-            self.q_head = None
+        self.spec = cfg.latent
+        trunk = _builders(cfg)[1](*cfg.image_shape)
+        self.trunk = trunk.net
+        if trunk.separate_q_head:
+            self.d_head = nn.Linear(trunk.features, 1)
+            self.q_head = _q_head(trunk.features, self.spec.q_dim)
         else:
-            raise ValueError(f"unknown arch {cfg.arch!r}")
+            self.d_head = nn.Linear(trunk.features, 1 + self.spec.q_dim)
+            self.q_head = None
 
     def q_parameters(self) -> list[nn.Parameter]:
         """Parameters that only Q uses (trained at Q's learning rate); empty when all layers are shared."""
@@ -132,14 +245,9 @@ class Discriminator(nn.Module):
     def forward(self, images: torch.Tensor) -> DOutput:
         # images [N, C, H, W] in [-1, 1]
         features = self.trunk(images)  # [N, F]
-        out = self.d_head(features)  # [N, 1] or [N, 1 + n_q]
-        logit = out[:, 0]
-        q = self.q_head(features) if self.q_head is not None else out[:, 1:]  # [N, n_q]
-        k, lc = self.cfg.categories, self.cfg.continuous
-        cat_logits = q[:, :k]
-        cont_mean = q[:, k:k + lc]
-        cont_logstd = q[:, k + lc:k + 2 * lc] if self.cfg.learn_std else None
-        return DOutput(logit, cat_logits, cont_mean, cont_logstd)
+        out = self.d_head(features)  # [N, 1] or [N, 1 + q_dim]
+        q = self.q_head(features) if self.q_head is not None else out[:, 1:]  # [N, q_dim]
+        return DOutput(out[:, 0], self.spec.split_q(q))
 
 
 @contextlib.contextmanager

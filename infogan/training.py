@@ -28,18 +28,18 @@ from . import distributed, losses
 from .artifacts import plot_curves, read_metrics, save_gif, save_image_grid
 from .checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint, save_generator
 from .config import TrainConfig, resolve
-from .data import ImageData, load_dataset, to_unit_range
+from .data import ImageData, load_dataset, source_of, to_unit_range
 from .distributed import SINGLE, Dist
 from .errors import UsageError
 from .inference import generate
-from .latent import grid_latent, sample_latent, traversal_latent
+from .latent import LatentSpec, QCodes
 from .metrics import epoch_label_metrics
 from .networks import Discriminator, Generator, build_networks
 from .runtime import Runtime, make_runtime, resolve_precision
 
-METRIC_KEYS = ("d_loss", "g_loss", "cat_loss", "cont_loss", "mi_bound", "d_acc_real", "d_acc_fake")
 TRAVERSAL_RANGE = (-2.0, 2.0)
 TRAVERSAL_STEPS = 10
+TRAVERSAL_ROWS = 10  # noise rows of a categorical code's traversal
 GRID_COLUMNS = 10
 EPOCH_EVAL_IMAGES = 5000  # labelled images scored per epoch when the data set has labels
 # Offsets that give the picture latents their own seeds, apart from the training latents'.
@@ -80,11 +80,12 @@ def train_step(cfg: TrainConfig, gen: Generator, disc: Discriminator, opt_g, opt
 
     Under DDP `gen` and `disc` are the wrapped models and `disc_module` the bare discriminator, which the G
     step uses: its gradients are thrown away there, so they need no all-reduce.
-    Returns the step's metrics as a tensor ordered like METRIC_KEYS, left on the device (no host sync).
+    Returns the step's statistics by name, 0-d tensors left on the device (no host sync).
     """
     disc_module = disc if disc_module is None else disc_module
-    latent = sample_latent(cfg, real.shape[0], latent_rng, rt.device)
-    codes = latent.vector(cfg.categories)
+    spec = disc_module.spec
+    latent = spec.sample(real.shape[0], latent_rng, rt.device)
+    codes = spec.vector(latent)
 
     # D and Q: L_D + L_info on the detached fakes (the info gradient trains Q's head and the shared trunk)
     with rt.autocast():
@@ -109,16 +110,64 @@ def train_step(cfg: TrainConfig, gen: Generator, disc: Discriminator, opt_g, opt
         rt.scaler.update()
 
     with torch.no_grad():
-        acc_real, acc_fake = losses.discriminator_accuracy(d_real.logit, d_fake.logit)
-        mi = losses.mutual_information_bound(info_g.categorical, cfg.categories)
-        return torch.stack([d_adv, g_adv, info_g.categorical, info_g.continuous, mi, acc_real, acc_fake]).detach().float()
+        return step_statistics(spec, d_adv, g_adv, info_g, d_real.logit, d_fake.logit)
+
+
+def step_statistics(spec: LatentSpec, d_adv, g_adv, info: losses.InfoLoss, real_logit, fake_logit) -> dict:
+    """What each step logs, by name (0-d tensors). A new statistic is one line here: its name reaches
+    metrics.jsonl, the plots' inputs and the checkpoint's running sums from this dict."""
+    acc_real, acc_fake = losses.discriminator_accuracy(real_logit, fake_logit)
+    stats = {"d_loss": d_adv, "g_loss": g_adv, "cat_loss": info.categorical, "cont_loss": info.continuous,
+             "mi_bound": spec.total_entropy - info.categorical,  # sum over codes of ln K_i - CE_i
+             "d_acc_real": acc_real, "d_acc_fake": acc_fake}
+    if spec.n_categorical > 1:  # with one code the totals above are that code's values
+        for i, ce in enumerate(info.categorical_per_code):
+            stats[f"cat_loss_cat{i + 1}"] = ce
+            stats[f"mi_bound_cat{i + 1}"] = losses.mutual_information_bound(ce, spec.categorical[i])
+    return {name: value.detach().float() for name, value in stats.items()}
+
+
+def stat_names(spec: LatentSpec) -> tuple[str, ...]:
+    """The names `step_statistics` reports for this latent code (computed from it on zeros)."""
+    zero = torch.zeros(())
+    info = losses.InfoLoss(zero, zero, zero, [zero] * spec.n_categorical)
+    return tuple(step_statistics(spec, zero, zero, info, zero.view(1), zero.view(1)))
+
+
+# Checkpoints written before statistics were named hold their sums in this order.
+LEGACY_STAT_NAMES = ("d_loss", "g_loss", "cat_loss", "cont_loss", "mi_bound", "d_acc_real", "d_acc_fake")
+
+
+class RunningSums:
+    """Sums of named step statistics since the last reset, on the device as one tensor (so a record costs
+    one host sync). The names are saved with the sums; a resume whose names differ is refused."""
+
+    def __init__(self, names: tuple[str, ...], device):
+        self.names = tuple(names)
+        self.sums = torch.zeros(len(self.names), device=device)
+        self.steps = 0
+
+    def add(self, stats: dict) -> None:
+        self.sums += torch.stack([stats[name] for name in self.names])
+        self.steps += 1
+
+    def reset(self) -> None:
+        self.sums.zero_()
+        self.steps = 0
+
+    def restore(self, names, sums: torch.Tensor, steps: int, what: str) -> None:
+        if tuple(names) != self.names or tuple(sums.shape) != (len(self.names),):
+            raise UsageError(f"the checkpoint's running sums ({what}) hold {', '.join(names)}, this run logs "
+                             f"{', '.join(self.names)}: the checkpoint is not from this run's code layout")
+        self.sums = sums.to(self.sums.device, torch.float32)
+        self.steps = int(steps)
 
 
 def _info(cfg: TrainConfig, out, latent) -> losses.InfoLoss:
-    return losses.information_loss(
-        out.cat_logits.float(), latent.cat, out.cont_mean.float(), latent.cont,
-        None if out.cont_logstd is None else out.cont_logstd.float(),
-        cfg.categorical_weight, cfg.continuous_weight)
+    q = out.q
+    fp32 = QCodes([logits.float() for logits in q.cat_logits], q.cont_mean.float(),
+                         None if q.cont_logstd is None else q.cont_logstd.float())
+    return losses.information_loss(fp32, latent, cfg.categorical_weight, cfg.continuous_weight)
 
 
 # ---------------------------------------------------------------------------------------------- run directory
@@ -203,18 +252,17 @@ class _Run:
         self.copy_batches = _needs_host_copy(self.images.device, self.rt.device)  # data left in pinned host memory
         self.steps_per_epoch = len(data) // cfg.batch_size
         self.progress = _Progress()
-        n = len(METRIC_KEYS)
-        self.epoch_sums = torch.zeros(n, device=self.rt.device)
-        self.interval_sums = torch.zeros(n, device=self.rt.device)
-        self.interval_steps = 0
-        self.grid_latent = grid_latent(cfg, torch.Generator().manual_seed(cfg.seed + GRID_SEED_OFFSET), GRID_COLUMNS)
+        self.spec = cfg.latent
+        self.epoch_sums = RunningSums(stat_names(self.spec), self.rt.device)
+        self.interval_sums = RunningSums(stat_names(self.spec), self.rt.device)
+        self.grid_latent = self.spec.grid(torch.Generator().manual_seed(cfg.seed + GRID_SEED_OFFSET), GRID_COLUMNS)
         self.tb = _tensorboard_writer(run_dir) if cfg.tensorboard and dist.is_main else None
         # Labels (never used for training) let each epoch report how well Q's categories match them,
         # on a fixed subset so the number is comparable across epochs and cheap on large data sets.
         self.eval_subset = None
         if data.labels is not None and dist.is_main:
             pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.seed))[:EPOCH_EVAL_IMAGES]
-            self.eval_subset = (data.images[pick], data.labels[pick])
+            self.eval_subset = (data.images[pick], {name: y[pick] for name, y in data.factors.items()})
         if checkpoint is not None:
             self._restore(checkpoint)
 
@@ -232,8 +280,9 @@ class _Run:
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "scaler": self.rt.scaler.state_dict() if self.rt.scaler else None,
             "rng": rng_ranks[0], "rng_ranks": rng_ranks if self.dist.enabled else [],
-            "epoch_sums": self.epoch_sums.cpu(), "interval_sums": self.interval_sums.cpu(),
-            "interval_steps": self.interval_steps,
+            "stat_names": list(self.epoch_sums.names),
+            "epoch_sums": self.epoch_sums.sums.cpu(), "interval_sums": self.interval_sums.sums.cpu(),
+            "interval_steps": self.interval_sums.steps,
         }
 
     def _restore(self, ckpt: dict) -> None:
@@ -261,9 +310,9 @@ class _Run:
                       f"latents are re-seeded, so the resumed run is not bit-identical to an uninterrupted one",
                       file=sys.stderr)
         self.progress = _Progress(ckpt["epoch"], ckpt["batch"], ckpt["step"])
-        self.epoch_sums = ckpt["epoch_sums"].to(self.rt.device)
-        self.interval_sums = ckpt["interval_sums"].to(self.rt.device)
-        self.interval_steps = int(ckpt["interval_steps"])
+        names = ckpt.get("stat_names", LEGACY_STAT_NAMES)
+        self.epoch_sums.restore(names, ckpt["epoch_sums"], ckpt["batch"], "epoch")
+        self.interval_sums.restore(names, ckpt["interval_sums"], ckpt["interval_steps"], "interval")
 
     def save_checkpoint(self) -> None:
         payload = self._payload()
@@ -271,11 +320,11 @@ class _Run:
             save_checkpoint(self.run_dir / "checkpoints" / "last.pt", payload)
 
     # --- metrics ---
-    def _write_record(self, kind: str, sums: torch.Tensor, steps: int, **extra) -> dict:
-        mean = distributed.mean_(sums / max(steps, 1), self.dist)  # over ranks; collective
+    def _write_record(self, kind: str, sums: RunningSums, **extra) -> dict:
+        mean = distributed.mean_(sums.sums / max(sums.steps, 1), self.dist)  # over ranks; collective
         values = mean.tolist()  # the host sync happens here, once per record
         record = {"kind": kind, "epoch": self.progress.epoch + (1 if kind == "interval" else 0),
-                  "step": self.progress.step, **dict(zip(METRIC_KEYS, values)), **extra}
+                  "step": self.progress.step, **dict(zip(sums.names, values)), **extra}
         if not all(math.isfinite(v) for v in values):
             raise self._diverged(record["epoch"])
         if not self.dist.is_main:
@@ -283,32 +332,39 @@ class _Run:
         with open(self.run_dir / "metrics.jsonl", "a") as fh:
             fh.write(json.dumps(record) + "\n")
         if self.tb is not None:
-            for key in METRIC_KEYS:
+            for key in sums.names:
                 self.tb.add_scalar(f"{kind}/{key}", record[key], self.progress.step)
         return record
 
     # --- pictures ---
     def write_epoch_grid(self) -> None:
         images = generate(self.gen, self.grid_latent)
-        save_image_grid(images, self.cfg.categories, GRID_COLUMNS,
+        save_image_grid(images, self.spec.picture_rows(), GRID_COLUMNS,
                         self.run_dir / "samples" / f"epoch_{self.progress.epoch:04d}.png")
 
     def write_summaries(self, gif: bool = True) -> None:
         """Curves, and the GIF of the epoch grids so far (at the end, or when interrupted)."""
         records = read_metrics(self.run_dir / "metrics.jsonl")
         if records:
-            plot_curves(records, self.run_dir / "plots", self.cfg.categories)
+            plot_curves(records, self.run_dir / "plots", self.spec)
         frames = sorted((self.run_dir / "samples").glob("epoch_*.png"))
         if gif and frames:
             save_gif(frames, self.run_dir / "samples" / "progress.gif")
 
     def write_traversals(self) -> None:
+        """continuous_N.png: rows = values of categorical code 1, columns = code N from -2 to 2;
+        categorical_N.png (codes 2 and up): rows = fixed noise, columns = the code's values."""
         values = torch.linspace(*TRAVERSAL_RANGE, TRAVERSAL_STEPS)
-        for code in range(self.cfg.continuous):
+        for code in range(self.spec.continuous):
             rng = torch.Generator().manual_seed(self.cfg.seed + TRAVERSAL_SEED_OFFSET)
-            latent = traversal_latent(self.cfg, code, values, rng)
-            save_image_grid(generate(self.gen, latent), self.cfg.categories, TRAVERSAL_STEPS,
+            latent = self.spec.continuous_traversal(code, values, rng)
+            save_image_grid(generate(self.gen, latent), self.spec.picture_rows(), TRAVERSAL_STEPS,
                             self.run_dir / "traversals" / f"continuous_{code + 1}.png")
+        for code in range(1, self.spec.n_categorical):
+            rng = torch.Generator().manual_seed(self.cfg.seed + TRAVERSAL_SEED_OFFSET + code)
+            latent = self.spec.categorical_traversal(code, rng, rows=TRAVERSAL_ROWS)
+            save_image_grid(generate(self.gen, latent), TRAVERSAL_ROWS, self.spec.categorical[code],
+                            self.run_dir / "traversals" / f"categorical_{code + 1}.png")
 
     # --- the loop ---
     def loop(self, stop: _StopFlag) -> None:
@@ -330,16 +386,14 @@ class _Run:
                     real = to_unit_range(batch)  # [-1, 1]
                     stats = train_step(cfg, self.gen_step, self.disc_step, self.opt_g, self.opt_d, real,
                                        self.latent_rng, self.rt, disc_module=self.disc)
-                    self.epoch_sums += stats
-                    self.interval_sums += stats
-                    self.interval_steps += 1
+                    self.epoch_sums.add(stats)
+                    self.interval_sums.add(stats)
                     p.batch += 1
                     p.step += 1
                     bar.update(1)
                     if p.step % cfg.log_every == 0:
-                        record = self._write_record("interval", self.interval_sums, self.interval_steps)
-                        self.interval_sums.zero_()
-                        self.interval_steps = 0
+                        record = self._write_record("interval", self.interval_sums)
+                        self.interval_sums.reset()
                         bar.set_postfix({k: f"{record[k]:.3f}" for k in ("d_loss", "g_loss", "mi_bound")})
                     if cfg.checkpoint_every and p.step % cfg.checkpoint_every == 0:
                         self._check_finite()
@@ -353,7 +407,7 @@ class _Run:
             self._end_epoch(time.perf_counter() - started, (n_batches - first_batch) * cfg.batch_size)
 
     def _check_finite(self) -> None:
-        bad = not bool(torch.isfinite(self.epoch_sums).all())
+        bad = not bool(torch.isfinite(self.epoch_sums.sums).all())
         if distributed.any_rank(bad, self.dist, self.rt.device):
             raise self._diverged(self.progress.epoch + 1)
 
@@ -367,9 +421,9 @@ class _Run:
         p.epoch += 1
         p.batch = 0
         extra = epoch_label_metrics(self.disc, *self.eval_subset) if self.eval_subset is not None else {}
-        record = self._write_record("epoch", self.epoch_sums, self.steps_per_epoch, **extra,
-                                    seconds=round(seconds, 3), images_per_sec=round(images_seen / max(seconds, 1e-9), 1))
-        self.epoch_sums.zero_()
+        record = self._write_record("epoch", self.epoch_sums, **extra, seconds=round(seconds, 3),
+                                    images_per_sec=round(images_seen / max(seconds, 1e-9), 1))
+        self.epoch_sums.reset()
         self.save_checkpoint()
         if not self.dist.is_main:
             return
@@ -379,7 +433,7 @@ class _Run:
         self.write_summaries(gif=False)
         print(f"epoch {p.epoch}/{self.cfg.epochs}  d_loss {record['d_loss']:.3f}  g_loss {record['g_loss']:.3f}  "
               f"cat {record['cat_loss']:.3f}  cont {record['cont_loss']:.3f}  MI {record['mi_bound']:.3f}/"
-              f"{math.log(self.cfg.categories):.3f}  acc real {record['d_acc_real']:.2f} fake {record['d_acc_fake']:.2f}"
+              f"{self.spec.total_entropy:.3f}  acc real {record['d_acc_real']:.2f} fake {record['d_acc_fake']:.2f}"
               + (f"  cat acc {record['categorical_accuracy']:.3f}" if "categorical_accuracy" in record else "")
               + f"  {record['images_per_sec']:.0f} img/s", flush=True)
 
@@ -470,8 +524,8 @@ def _execute(run: _Run) -> Path:
 def train(cfg: TrainConfig, overwrite: bool = False) -> Path:
     """Train a new run and return its directory (under torchrun: every rank calls this)."""
     cfg.validate()
-    data = load_dataset(cfg.dataset, cfg.data_dir, "train", cfg.image_size, cfg.channels)
-    cfg = resolve(cfg, data.shape)
+    data = load_dataset(cfg.dataset, cfg.data_dir, "train", *cfg.folder_options())
+    cfg = resolve(cfg, data.shape, source_of(cfg.dataset).preset)
     dist = _join(cfg)
     _check_data_fits(cfg, data, dist)
     cfg.precision = resolve_precision(cfg, dist)  # config.json records what actually ran
@@ -510,7 +564,7 @@ def resume(run_dir: str | Path, **overrides) -> Path:
     saved = TrainConfig.from_dict(checkpoint["config"])
     cfg = TrainConfig.from_dict({**saved.to_dict(), **overrides, "outdir": str(run_dir)})
     cfg.validate()
-    data = load_dataset(cfg.dataset, cfg.data_dir, "train", cfg.image_size, cfg.channels)
+    data = load_dataset(cfg.dataset, cfg.data_dir, "train", *cfg.folder_options())
     if list(data.shape) != list(cfg.image_shape):
         raise UsageError(f"--resume {run_dir}: the data's images are {list(data.shape)} but the run was trained on "
                          f"{cfg.image_shape}; resume with the same data set")

@@ -38,13 +38,40 @@ def test_gaussian_nll_without_continuous_codes_is_zero():
     assert losses.gaussian_nll(torch.zeros(4, 0), torch.zeros(4, 0), None).item() == 0
 
 
+def _codes(logits, cat, mean, cont):
+    from infogan.latent import Latent, QCodes
+
+    return QCodes(logits, mean, None), Latent(torch.zeros(len(cont), 1), cat, cont)
+
+
 def test_information_loss_weights():
-    logits, cat = torch.tensor([[0.0, 0.0]]), torch.tensor([1])
-    mean, cont = torch.tensor([[0.0]]), torch.tensor([[1.0]])
-    info = losses.information_loss(logits, cat, mean, cont, None, categorical_weight=2.0, continuous_weight=0.5)
+    q, lat = _codes([torch.tensor([[0.0, 0.0]])], torch.tensor([[1]]), torch.tensor([[0.0]]), torch.tensor([[1.0]]))
+    info = losses.information_loss(q, lat, categorical_weight=2.0, continuous_weight=0.5)
     assert math.isclose(info.categorical.item(), math.log(2), rel_tol=1e-6)
     assert math.isclose(info.continuous.item(), 0.5 + 0.5 * math.log(2 * math.pi), rel_tol=1e-6)
     assert math.isclose(info.total.item(), 2 * info.categorical.item() + 0.5 * info.continuous.item(), rel_tol=1e-6)
+
+
+def test_information_loss_sums_every_categorical_code():
+    # code 1: K=2, uniform logits -> CE ln 2; code 2: K=3, logits [2, 0, 0], target 0 -> CE ln(e^2 + 2) - 2
+    logits = [torch.tensor([[0.0, 0.0]]), torch.tensor([[2.0, 0.0, 0.0]])]
+    q, lat = _codes(logits, torch.tensor([[1, 0]]), torch.zeros(1, 0), torch.zeros(1, 0))
+    info = losses.information_loss(q, lat, categorical_weight=1.5, continuous_weight=1.0)
+    ce1, ce2 = math.log(2), math.log(math.exp(2) + 2) - 2
+    assert [round(c.item(), 6) for c in info.categorical_per_code] == [round(ce1, 6), round(ce2, 6)]
+    assert math.isclose(info.categorical.item(), ce1 + ce2, rel_tol=1e-6)
+    assert math.isclose(info.total.item(), 1.5 * (ce1 + ce2), rel_tol=1e-6)  # no continuous code: NLL 0
+    # per-code bound ln K_i - CE_i: 0 for the blind code 1, ln 3 - CE for code 2
+    assert abs(losses.mutual_information_bound(info.categorical_per_code[0], 2).item()) < 1e-6
+    assert math.isclose(losses.mutual_information_bound(info.categorical_per_code[1], 3).item(),
+                        math.log(3) - ce2, rel_tol=1e-6)
+
+
+def test_information_loss_without_categorical_code():
+    q, lat = _codes([], torch.zeros(2, 0, dtype=torch.long), torch.zeros(2, 1), torch.ones(2, 1))
+    info = losses.information_loss(q, lat, categorical_weight=1.0, continuous_weight=1.0)
+    assert info.categorical.item() == 0 and info.categorical_per_code == []
+    assert math.isclose(info.total.item(), 0.5 + 0.5 * math.log(2 * math.pi), rel_tol=1e-6)
 
 
 def test_mi_bound_is_ln10_for_a_perfect_q_and_zero_for_a_blind_one():

@@ -1,29 +1,60 @@
 import pytest
 import torch
 
-from infogan.config import TrainConfig, resolve
+from infogan.config import PRESETS, TrainConfig, resolve
 from infogan.networks import build_networks
 
 
 @pytest.mark.parametrize("arch,shape", [
     ("paper-mnist", (1, 28, 28)), ("seed-mnist", (1, 28, 28)), ("seed-cifar10", (3, 32, 32)),
-    ("paper-mnist", (3, 32, 32)), ("seed-cifar10", (1, 16, 24)),
+    ("paper-mnist", (3, 32, 32)), ("seed-cifar10", (1, 16, 24)), ("paper-svhn", (3, 32, 32)),
+    ("paper-svhn", (1, 16, 48)), ("paper-chairs", (1, 16, 16)),
 ])
 @pytest.mark.parametrize("learn_std", [False, True])
-def test_shapes_of_every_preset(arch, shape, learn_std):
-    cfg = resolve(TrainConfig(arch=arch, learn_std=learn_std, categories=10, continuous=3), shape)
+def test_shapes_of_every_arch(arch, shape, learn_std):
+    cfg = resolve(TrainConfig(arch=arch, learn_std=learn_std, categorical=[10, 4], continuous=3), shape)
     gen, disc = build_networks(cfg)
-    vec = torch.randn(5, cfg.latent_dim)
-    images = gen(vec)
+    images = gen(torch.randn(5, cfg.latent.input_dim))
     assert images.shape == (5, *shape)
     assert images.min() >= -1 and images.max() <= 1  # tanh
     out = disc(images)
     assert out.logit.shape == (5,)
-    assert out.cat_logits.shape == (5, 10)
+    assert [t.shape for t in out.cat_logits] == [(5, 10), (5, 4)]
     assert out.cont_mean.shape == (5, 3)
     assert (out.cont_logstd is not None) == learn_std
     if learn_std:
         assert out.cont_logstd.shape == (5, 3)
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_preset_builds_its_paper_model(preset):
+    p = PRESETS[preset]
+    shape = (p.channels, p.image_size, p.image_size)
+    cfg = resolve(TrainConfig(preset=preset), shape)
+    assert cfg.arch == p.arch and cfg.latent.categorical == p.categorical and cfg.continuous == p.continuous
+    gen, disc = build_networks(cfg)
+    gen.eval(), disc.eval()
+    with torch.no_grad():
+        images = gen(torch.randn(2, cfg.latent.input_dim))
+        out = disc(images)
+    assert images.shape == (2, *shape)
+    assert [t.shape[1] for t in out.cat_logits] == list(p.categorical) and out.cont_mean.shape == (2, p.continuous)
+
+
+def test_paper_svhn_and_chairs_layer_sizes():
+    """Appendix C: SVHN's G starts at 2x2x448 from 124 noise + 4 x Cat(10) + 4 continuous = 168 inputs;
+    Chairs' D has five 4x4 convs (64, 128, 256, 256, 256) then FC 1024, its G FC 1024 then 8x8x256."""
+    svhn = resolve(TrainConfig(preset="svhn"), (3, 32, 32))
+    gen, disc = build_networks(svhn)
+    first = gen.net[0]
+    assert (first.in_features, first.out_features) == (168, 2 * 2 * 448)
+    assert disc.d_head.out_features == 1 and disc.q_head[-1].out_features == 40 + 4
+    chairs = resolve(TrainConfig(preset="chairs"), (1, 64, 64))
+    gen, disc = build_networks(chairs)
+    convs = [m.out_channels for m in disc.trunk.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs == [64, 128, 256, 256, 256]
+    linears = [(m.in_features, m.out_features) for m in gen.modules() if isinstance(m, torch.nn.Linear)]
+    assert linears == [(128 + 60 + 1, 1024), (1024, 8 * 8 * 256)]
 
 
 def test_parameter_ownership_partitions_discriminator():
