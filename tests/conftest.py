@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import http.server
 import struct
 import sys
+import threading
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +76,29 @@ def train_tiny_run(root: Path, name: str = "run", n: int = 64, extra: tuple[str,
         np.savez(data, x=x, y=y)
     assert main(["train", "--dataset", f"npz:{data}", "--outdir", str(root / name), *TINY, *extra]) == 0
     return root / name
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path):
+    """A quiet HTTP server on 127.0.0.1 serving `folder`; yields its base URL (ending in /)."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def two_factor_images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Grey 8x16 images whose left half shows factor y (a bright quarter by value 0-3) and right half factor
+    y2, drawn independently: a tiny stand-in for two digits side by side."""
+    left, y = blob_images(n, 8, seed=seed)
+    right, y2 = blob_images(n, 8, seed=seed + 1)
+    return np.concatenate([left, right], axis=2), y, y2

@@ -114,7 +114,7 @@ CASES = [
     ("zero batch size", None, ["train", *NPZ, "--batch-size", "0"], "--batch-size must be an integer >= 1"),
     ("negative batch size", None, ["train", *NPZ, "--batch_size", "-5"], "--batch-size must be an integer >= 1"),
     ("zero noise dim", None, ["train", *NPZ, "--noise-dim", "0"], "--noise-dim must be an integer >= 1"),
-    ("zero categories", None, ["train", *NPZ, "--categories", "0"], "--categories must be an integer >= 1"),
+    ("zero categories", None, ["train", *NPZ, "--categories", "1"], "--categorical: each code needs 2..1000 values"),
     ("negative continuous", None, ["train", *NPZ, "--continuous", "-1"], "--continuous must be an integer >= 0"),
     ("NaN continuous weight", None, ["train", *NPZ, "--continuous_weight", "nan"], "must be a finite number"),
     ("infinite learning rate", None, ["train", *NPZ, "--lr-g", "inf"], "must be a finite number"),
@@ -160,7 +160,7 @@ CASES = [
      "refused (never executed)"),
     ("evaluate a missing run", None, ["evaluate", "{ws}/nope"], "does not exist"),
     ("generate an out-of-range category", None, ["generate", "{ws}/done", "--category", "7", "--out", "{ws}/g.png"],
-     "--category must be in 0..3"),
+     "--category: code 1 takes values 0..3"),
     ("generate to a non-PNG", None, ["generate", "{ws}/done", "--out", "{ws}/g.jpg"], "must name a .png"),
 ]
 
@@ -250,7 +250,7 @@ def test_non_finite_loss_stops_and_keeps_the_good_checkpoint(tmp_path, monkeypat
     def poisoned(*a, **k):
         calls["n"] += 1
         stats = real_step(*a, **k)
-        return stats * float("nan") if calls["n"] >= 3 else stats
+        return {k: v * float("nan") for k, v in stats.items()} if calls["n"] >= 3 else stats
 
     monkeypatch.setattr(training, "train_step", poisoned)
     assert main(["train", "--resume", str(tmp_path / "run"), "--epochs", "3", "--no-progress", "--log-every", "1"]) == 1

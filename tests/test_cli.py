@@ -66,7 +66,7 @@ def test_both_spellings_are_accepted():
     (["--epochs", "-3"], "--epochs must be an integer >= 1"),
     (["--batch-size", "0"], "--batch-size must be an integer >= 1"),
     (["--noise-dim", "0"], "--noise-dim must be an integer >= 1"),
-    (["--categories", "0"], "--categories must be an integer >= 1"),
+    (["--categories", "1"], "--categorical: each code needs 2..1000 values"),
     (["--continuous-weight", "nan"], "--continuous-weight must be a finite number"),
     (["--epochs", "many"], "invalid int value"),
     (["--arch", "resnet"], "invalid choice"),

@@ -1,15 +1,12 @@
 import gzip
 import hashlib
-import http.server
 import io
 import tarfile
-import threading
-from functools import partial
 
 import numpy as np
 import pytest
 import torch
-from conftest import blob_images, idx_bytes, write_mnist_files
+from conftest import blob_images, idx_bytes, serve_folder, write_mnist_files
 
 from infogan import data
 from infogan.errors import UsageError
@@ -154,17 +151,8 @@ def test_mnist_sample_is_bundled_real_digits():
 def http_mirror(tmp_path):
     served = tmp_path / "served"
     hashes = write_mnist_files(served, n_train=12, n_test=5)
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    handler = partial(Quiet, directory=str(served))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/", hashes
-    server.shutdown()
-    server.server_close()
+    with serve_folder(served) as url:
+        yield url, hashes
 
 
 def test_download_with_right_hash_loads(tmp_path, monkeypatch, http_mirror):

@@ -61,7 +61,7 @@ def test_traverse_and_category_strips(client):
     ({"c1": 2.5}, "less than or equal to 2"),
     ({"c1": "nan"}, "finite number"),
     ({"c1": "abc"}, "valid number"),
-    ({"category": 4}, "category must be in 0..3"),
+    ({"category": 4}, "categorical code 1 takes values 0..3, got 4"),
     ({"category": -1}, "greater than or equal to 0"),
     ({"c3": 0.1}, "2 continuous code(s); got c3"),
     ({"run": "gamma"}, "unknown run 'gamma'"),

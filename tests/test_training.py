@@ -13,7 +13,7 @@ from infogan import TrainConfig, load_generator, train
 from infogan.checkpoint import load_checkpoint
 from infogan.cli import main
 from infogan.inference import config_from_safetensors
-from infogan.training import METRIC_KEYS
+from infogan.training import LEGACY_STAT_NAMES as SINGLE_CODE_KEYS
 
 
 def run_cli(*args):
@@ -30,7 +30,7 @@ def test_run_directory_has_every_file(tmp_path, tiny_npz):
     assert [r["epoch"] for r in epochs] == [1, 2] and [r["step"] for r in epochs] == [4, 8]
     assert [r["step"] for r in records if r["kind"] == "interval"] == [2, 4, 6, 8]
     for r in epochs:
-        assert set(METRIC_KEYS) <= set(r) and all(math.isfinite(r[k]) for k in METRIC_KEYS)
+        assert set(SINGLE_CODE_KEYS) <= set(r) and all(math.isfinite(r[k]) for k in SINGLE_CODE_KEYS)
         assert 0 <= r["d_acc_real"] <= 1 and 0 <= r["d_acc_fake"] <= 1
         assert r["mi_bound"] <= math.log(4) + 1e-6
     # 10 columns, one row per category (4), 8x8 cells with 2-pixel padding
@@ -56,12 +56,12 @@ def test_run_directory_has_every_file(tmp_path, tiny_npz):
 
 def test_python_api_and_load_generator(tmp_path, tiny_npz):
     cfg = TrainConfig(dataset=f"npz:{tiny_npz}", outdir=str(tmp_path / "api"), epochs=1, batch_size=16,
-                      noise_dim=4, categories=3, continuous=1, progress=False)
+                      noise_dim=4, categorical=[3], continuous=1, progress=False)
     run_dir = train(cfg)
     gen = load_generator(run_dir)
-    assert not gen.training and gen.cfg.categories == 3
+    assert not gen.training and gen.cfg.categorical == [3]
     with torch.no_grad():
-        images = gen(torch.zeros(2, gen.cfg.latent_dim))
+        images = gen(torch.zeros(2, gen.spec.input_dim))
     assert images.shape == (2, 1, 8, 8)
 
 
