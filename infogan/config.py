@@ -2,8 +2,11 @@
 
 `TrainConfig` is what the CLI fills in, what `train()` consumes, and what every run directory and every
 checkpoint stores as `config.json`, so a model can be rebuilt without the CLI. Fields left at `None` are
-filled per data set by `resolve()` (the seed's per-data-set defaults), once the data's image shape is
-known; a resolved config has no `None` left in its model-defining fields.
+filled by `resolve()` from the run's preset (`PRESETS`, the one table of the paper's and the seed's models:
+`--preset`, else the data set's own, else by the images' channels), once the data's image shape is known;
+a resolved config has no `None` left in its model-defining fields. The latent code it describes is
+`cfg.latent` (a `latent.LatentSpec`). Every field is checked for type and range by `validate()`, also when
+a config is read from a file.
 """
 
 from __future__ import annotations
