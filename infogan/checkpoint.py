@@ -10,7 +10,9 @@ published as safetensors, a format that holds only tensors.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import io
 import json
 import os
 import tempfile
@@ -22,26 +24,57 @@ from .config import TrainConfig
 from .errors import UsageError
 
 FORMAT_VERSION = 1
+MAX_CHECKPOINT_BYTES = 16 * 2**30
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Call write(file_object) on a temp file beside `path`, fsync, rename over `path`, fsync the folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux allows (os.umask sets it to read it)."""
     try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to a temp file beside `path`, fsync, rename over `path`, fsync the folder.
+
+    The temp file is made with mode 0600 (mkstemp); it gets the mode any file the user creates would have
+    (0666 minus the umask) before the rename, so runs on a shared file system stay readable. Every OS
+    failure (full disk, read-only file system, a file where a folder should be, ...) becomes one line
+    naming the path, and the file that was there before is left intact.
+    """
+    tmp = None
+    try:
+        for folder in (path.parent, *path.parent.parents):  # the nearest existing ancestor must be a folder
+            if folder.exists():
+                if not folder.is_dir():
+                    raise UsageError(f"could not write {path}: {folder} is a file, not a folder")
+                break
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
-            write(fh)
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
-            raise UsageError(f"could not write {path}: {exc.strerror}; the previous file there is intact. "
-                             f"Free space (or fix permissions) and resume the run") from None
+    except OSError as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        hint = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space",
+                errno.EROFS: "the file system is read-only", errno.EACCES: "fix the permissions"}.get(exc.errno)
+        raise UsageError(f"could not write {path}: {exc.strerror or exc}"
+                         + (f" ({hint}); the previous file there, if any, is intact" if hint else "")) from None
+    except BaseException:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
     try:
         dir_fd = os.open(path.parent, os.O_RDONLY)
@@ -54,12 +87,41 @@ def _atomic_write(path: Path, write) -> None:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    _atomic_write(Path(path), lambda fh: fh.write(data))
+    _atomic_write(Path(path), data)
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
-    payload = {"format": FORMAT_VERSION, **payload}
-    _atomic_write(Path(path), lambda fh: torch.save(payload, fh))
+    """Serialise in memory first: torch's writer reports a full disk as a RuntimeError mid-stream, a plain
+    write reports it as the OSError (ENOSPC) that `_atomic_write` turns into a clear message."""
+    buf = io.BytesIO()
+    torch.save({"format": FORMAT_VERSION, **payload}, buf)
+    _atomic_write(Path(path), buf.getvalue())
+
+
+# What a checkpoint must hold, and of which type (checked after the weights_only load, before any use).
+_REQUIRED = {"format": int, "config": dict, "step": int, "epoch": int, "generator": dict, "discriminator": dict}
+_RESUMABLE = {"batch": int, "opt_g": dict, "opt_d": dict, "rng": dict, "epoch_sums": torch.Tensor,
+              "interval_sums": torch.Tensor, "interval_steps": int}
+
+
+def check_structure(payload, path, resumable: bool = False) -> None:
+    """Refuse a checkpoint that lacks a field or holds one of the wrong type, naming the field."""
+    if not isinstance(payload, dict):
+        raise UsageError(f"cannot load checkpoint {path}: it is not an infogan checkpoint (not a dict)")
+    for key, kind in {**_REQUIRED, **(_RESUMABLE if resumable else {})}.items():
+        value = payload.get(key)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise UsageError(f"checkpoint {path} is damaged or not an infogan checkpoint: field {key!r} is "
+                             f"{'missing' if key not in payload else type(value).__name__}, expected {kind.__name__}")
+    for key in ("generator", "discriminator"):
+        if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in payload[key].items()):
+            raise UsageError(f"checkpoint {path} is damaged: {key} is not a state dict of tensors")
+    if resumable:
+        rng = payload["rng"]
+        if not (isinstance(rng.get("torch"), torch.Tensor) and isinstance(rng.get("latent"), torch.Tensor)):
+            raise UsageError(f"checkpoint {path} is damaged: its RNG state is incomplete")
+    if min(payload["step"], payload["epoch"], payload.get("batch", 0)) < 0:
+        raise UsageError(f"checkpoint {path} is damaged: negative step, epoch or batch")
 
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
@@ -67,6 +129,9 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"no checkpoint at {path}")
+    if path.stat().st_size > MAX_CHECKPOINT_BYTES:
+        raise UsageError(f"checkpoint {path} is {path.stat().st_size / 2**30:.1f} GiB, more than any infogan model "
+                         f"needs ({MAX_CHECKPOINT_BYTES // 2**30} GiB): not an infogan checkpoint")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... for bad files
@@ -76,9 +141,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
         else:
             reason = f"it is truncated or not a checkpoint ({first[:160]})"
         raise UsageError(f"cannot load checkpoint {path}: {reason}") from None
-    required = {"format", "config", "step", "epoch", "generator", "discriminator"}
-    if not isinstance(payload, dict) or not required <= set(payload):
-        raise UsageError(f"cannot load checkpoint {path}: it is not an infogan checkpoint (missing fields)")
+    check_structure(payload, path)
     if payload["format"] != FORMAT_VERSION:
         raise UsageError(f"checkpoint {path} has format {payload['format']}, this infogan reads {FORMAT_VERSION}")
     return payload

@@ -11,7 +11,8 @@ import dataclasses
 import math
 import sys
 
-from .config import ARCHS, DEVICES, NOISE_PRIORS, PRECISIONS, PRESETS, TrainConfig, parse_categorical, require_int
+from .config import (ARCHS, DEVICES, MAX_SEED, NOISE_PRIORS, PRECISIONS, PRESETS, TrainConfig, parse_categorical,
+                     require_int)
 from .data import spec_names
 from .errors import UsageError
 
@@ -147,7 +148,7 @@ def _train_fields(args: argparse.Namespace) -> dict:
     fields = _config_fields(args)
     if args.config:
         saved = TrainConfig.load(args.config).to_dict()
-        saved.update(image_shape=None, outdir=None)  # a new run: its own directory, the shape from its data
+        saved.update(image_shape=None, outdir=None, run_id=None)  # a new run: its own directory, id and shape
         fields = {**saved, **fields}
     return fields
 
@@ -209,6 +210,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from .artifacts import save_image_grid
     from .inference import chosen_latent, generate, load_generator
 
+    require_int("seed", args.seed, minimum=0, maximum=MAX_SEED)
     gen = load_generator(args.run_dir)
     latent = chosen_latent(gen.cfg, args.n, args.seed, dict(args.category or []), dict(args.code or []))
     cols = min(args.n, 10)
@@ -225,6 +227,7 @@ def cmd_traverse(args: argparse.Namespace) -> int:
 
     if (args.code is None) == (args.categorical_code is None):
         raise UsageError("name one code to traverse: --code I (continuous) or --categorical-code N")
+    require_int("seed", args.seed, minimum=0, maximum=MAX_SEED)
     gen = load_generator(args.run_dir)
     spec = gen.spec
     rng = torch.Generator().manual_seed(args.seed)
@@ -351,6 +354,13 @@ def main(argv: list[str] | None = None) -> int:
         print("aborted; the last checkpoint written is complete (infogan train --resume DIR continues it)",
               file=sys.stderr)
         return 130
+    except OSError as exc:  # the machine's faults that no reader above named: still one line, exit 2
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"infogan {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"infogan {args.command}: error: out of memory: use smaller sizes (batch, images, -n)", file=sys.stderr)
+        return 2
 
 
 def run() -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UsageError
+from .files import read_file
 from .latent import LatentSpec
 
 # Architectures, with the number the image sides must divide by (each halving/doubling layer needs it).
@@ -27,6 +28,10 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 # Bounds on the sizes a config may ask for: beyond them a model cannot be built on any machine we know.
 MAX_NOISE_DIM, MAX_CODE_VALUES, MAX_CODES = 10_000, 1_000, 100
+MAX_CONFIG_BYTES = 1_000_000  # a config.json is about 1 kB
+MAX_IMAGE_SIZE, MAX_BATCH = 1024, 65_536
+# Seeds derive others (seed * 1_000_003 + epoch, seed + offsets) that must stay below 2**63 for torch.
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -142,14 +147,20 @@ class TrainConfig:
     progress: bool = True
     # --- filled by resolve() from the data: [channels, height, width] ---
     image_shape: list[int] | None = field(default=None)
+    # --- set when a run is created: its identity, carried by config.json and every checkpoint ---
+    run_id: str | None = None
 
     # ------------------------------------------------------------------ checks and (de)serialisation
     def validate(self) -> None:
         """Raise UsageError naming the first bad field (type, then range); says nothing about the data."""
         _check_types(self)
-        for name in ("image_size", "log_every", "epochs", "batch_size", "crop"):
+        for name in ("log_every", "epochs", "crop"):
             if getattr(self, name) is not None:
                 require_int(name, getattr(self, name), minimum=1)
+        if self.image_size is not None:
+            require_int("image_size", self.image_size, minimum=4, maximum=MAX_IMAGE_SIZE)
+        if self.batch_size is not None:  # BatchNorm needs two samples to normalise a batch
+            require_int("batch_size", self.batch_size, minimum=2, maximum=MAX_BATCH)
         if self.noise_dim is not None:
             require_int("noise_dim", self.noise_dim, minimum=1, maximum=MAX_NOISE_DIM)
         if self.continuous is not None:
@@ -161,10 +172,9 @@ class TrainConfig:
                 if not 2 <= k <= MAX_CODE_VALUES:
                     raise UsageError(f"--categorical: each code needs 2..{MAX_CODE_VALUES} values, got {k} "
                                      f"(use 0 or '' for no categorical code)")
-        for name in ("checkpoint_every", "keep_every", "seed"):
+        for name in ("checkpoint_every", "keep_every"):
             require_int(name, getattr(self, name), minimum=0)
-        if self.seed >= 2**63:
-            raise UsageError(f"--seed must be below 2**63, got {self.seed}")
+        require_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
         for name in ("categorical_weight", "continuous_weight", "lr_d", "lr_g", "lr_q"):
             value = getattr(self, name)
             if value is not None and (not math.isfinite(value) or value < 0):
@@ -211,12 +221,13 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
+        if not Path(path).exists():
+            raise UsageError(f"{path} does not exist: is this a run directory made by `infogan train`?")
+        raw = read_file(path, "config file", max_bytes=MAX_CONFIG_BYTES)
         try:
-            data = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise UsageError(f"{path} does not exist: is this a run directory made by `infogan train`?") from None
-        except (OSError, ValueError, RecursionError) as exc:
-            raise UsageError(f"cannot read {path}: {exc}") from None
+            data = json.loads(raw)
+        except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested thousands deep
+            raise UsageError(f"cannot read {path}: not valid JSON ({str(exc)[:100]})") from None
         if not isinstance(data, dict):
             raise UsageError(f"{path} is not a JSON object")
         cfg = cls.from_dict(data)

@@ -19,6 +19,7 @@ import re
 import struct
 import sys
 import tarfile
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 from importlib import resources
@@ -26,8 +27,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from .errors import UsageError
+from .files import check_regular_file, read_file
 
 LABEL_KEY = re.compile(r"y([2-9]|[1-9][0-9]+)?")  # npz label arrays: y, y2, y3, ... (one per ground-truth factor)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -163,33 +166,56 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dt
                0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
-def parse_idx(raw: bytes, source: str = "IDX data") -> np.ndarray:
-    """Parse the IDX format: 2 zero bytes, a dtype code, the number of dims, dims as big-endian int32."""
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise UsageError(f"{source} is not an IDX file (bad magic number {raw[:4].hex() or 'empty'}): "
+MAX_IDX_BYTES = 2 * 2**30  # MNIST's largest file holds 47 MB; a header asking for more is not MNIST
+
+
+def _idx_header(head: bytes, source: str) -> tuple[int, tuple[int, ...], np.dtype, int]:
+    """(header length, dims, dtype, payload bytes) from the IDX header: 2 zero bytes, a dtype code, the
+    number of dims, then the dims as big-endian int32."""
+    if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_DTYPES:
+        raise UsageError(f"{source} is not an IDX file (bad magic number {head[:4].hex() or 'empty'}): "
                          f"delete it and download it again")
-    ndim = raw[3]
+    ndim = head[3]
     header = 4 + 4 * ndim
-    if ndim == 0 or len(raw) < header:
+    if ndim == 0 or len(head) < header:
         raise UsageError(f"{source} has a truncated IDX header: delete it and download it again")
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
-    dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    if len(raw) != expected:
-        raise UsageError(f"{source} holds {len(raw)} bytes but its header {list(dims)} needs {expected}: "
+    dims = struct.unpack(f">{ndim}I", head[4:header])
+    dtype = np.dtype(_IDX_DTYPES[head[2]])
+    payload = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    if payload > MAX_IDX_BYTES:
+        raise UsageError(f"{source}: its IDX header {list(dims)} asks for {payload:,} bytes, more than MNIST's "
+                         f"files hold: the file is corrupt, delete it and download it again")
+    return header, dims, dtype, payload
+
+
+def parse_idx(raw: bytes, source: str = "IDX data") -> np.ndarray:
+    """Parse a whole IDX file held in memory."""
+    header, dims, dtype, payload = _idx_header(raw[:4 + 4 * 255], source)
+    if len(raw) != header + payload:
+        raise UsageError(f"{source} holds {len(raw)} bytes but its header {list(dims)} needs {header + payload}: "
                          f"the file is truncated or corrupt, delete it and download it again")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
 
 
 def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file, gzipped or not, streaming: the header says how many bytes follow, and reading
+    stops there, so a file that inflates to far more than its header announces is never held whole."""
+    check_regular_file(path, "IDX file")
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
+        with open(path, "rb") as raw_fh:
+            gzipped = raw_fh.read(2) == b"\x1f\x8b"
+        with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as fh:
+            head = fh.read(4)
+            head += fh.read(4 * head[3]) if len(head) == 4 else b""
+            header, dims, dtype, payload = _idx_header(head, str(path))
+            body = fh.read(payload)
+            extra = fh.read(1)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise UsageError(f"cannot read {path}: {exc}; delete it and download it again") from None
-    return parse_idx(raw, str(path))
+    if len(body) != payload or extra:
+        raise UsageError(f"{path} holds {'more' if extra else len(body) + header} bytes but its header {list(dims)} "
+                         f"needs {header + payload}: the file is truncated or corrupt, delete it and download it again")
+    return np.frombuffer(body, dtype=dtype).reshape(dims)
 
 
 MNIST_FILES = {
@@ -290,6 +316,7 @@ def load_svhn(root: Path, split: str = "train") -> ImageData:
 def read_svhn_mat(path: Path) -> ImageData:
     from scipy.io import loadmat
 
+    check_regular_file(path, "SVHN file", max_bytes=2 * 2**30)
     try:
         mat = loadmat(str(path), variable_names=["X", "y"])
     except Exception as exc:  # scipy raises ValueError, TypeError, MatReadError, ... for damaged files
@@ -332,12 +359,36 @@ def fetch(folder: Path, name: str, sha256: str, mirrors: list[str], what: str) -
         url = base.rstrip("/") + "/" + name
         try:
             path = pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=name, path=folder,
-                                  progressbar=sys.stderr.isatty())
+                                  downloader=_download)
             return Path(path)
         except Exception as exc:  # network errors, HTTP errors, hash mismatch: try the next mirror
             errors.append(f"{url}: {_download_failure(exc)}")
     raise UsageError(f"could not download {what} file {name} ({'; '.join(errors)}). Put the file in {folder} "
                      f"by hand, or use --dataset mnist-sample, which works offline")
+
+
+DOWNLOAD_TIMEOUT = 30.0  # seconds to connect, and at most between two received bytes
+DOWNLOAD_DEADLINE = 3600.0  # seconds for one whole file
+
+
+def _download(url: str, output_file, pooch_instance=None, check_only: bool = False):
+    """pooch's downloader, with an overall deadline. pooch's own (requests) has only a per-read timeout, so
+    a server that trickles a byte at a time never ends it; this one stops at DOWNLOAD_DEADLINE."""
+    import urllib.request
+
+    deadline = time.monotonic() + DOWNLOAD_DEADLINE
+    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
+        if check_only:
+            return True
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with open(output_file, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=Path(url).name,
+                                                  disable=not sys.stderr.isatty(), leave=False) as bar:
+            while chunk := response.read1(1 << 16):  # whatever has arrived, up to 64 kB
+                out.write(chunk)
+                bar.update(len(chunk))
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"download not finished within {DOWNLOAD_DEADLINE:.0f} s")
+    return None
 
 
 def _download_failure(exc: Exception) -> str:
@@ -346,10 +397,12 @@ def _download_failure(exc: Exception) -> str:
     if "hash" in text.lower():
         return "SHA-256 mismatch (file corrupt or tampered with; not used)"
     name = type(exc).__name__
-    if "ConnectionError" in name or "connection" in text.lower():
-        return "no connection"
-    if "Timeout" in name:
+    if "Timeout" in name or "timed out" in text.lower():
         return "timed out"
+    if getattr(exc, "code", None) and isinstance(exc.code, int):  # urllib's HTTPError
+        return f"HTTP {exc.code}"
+    if "ConnectionError" in name or "connection" in text.lower() or "URLError" in name:
+        return "no connection"
     response = getattr(exc, "response", None)
     if response is not None and getattr(response, "status_code", None):
         return f"HTTP {response.status_code}"
@@ -358,13 +411,7 @@ def _download_failure(exc: Exception) -> str:
 
 # ---------------------------------------------------------------------------------------------- npz
 def load_npz(path: Path) -> ImageData:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"npz file {path} does not exist") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read npz file {path}: {exc.strerror or exc}") from None
-    return load_npz_bytes(raw, str(path))
+    return load_npz_bytes(read_file(path, "npz file"), str(path))
 
 
 def load_npz_bytes(raw: bytes, source: str) -> ImageData:

@@ -24,7 +24,7 @@ import torch
 
 from .artifacts import encode_png, make_grid, to_uint8
 from .errors import UsageError
-from .inference import chosen_latent, generate, load_generator
+from .inference import chosen_latent, generate, load_generator, load_run_config
 
 MAX_CODES = 10  # continuous codes the API accepts (c1..c10); a run with more serves its first ten
 MAX_CAT_CODES = 10  # categorical codes the API accepts (cat1..cat10: CelebA's ten); more are held at 0
@@ -58,7 +58,16 @@ def create_app(path: str | Path):
         raise UsageError("the explorer needs FastAPI and uvicorn: pip install -e '.[explore]'") from None
 
     runs = find_runs(path)
-    default_run = next(iter(runs))
+    broken: dict[str, str] = {}  # run -> why it cannot be served; the others are served all the same
+    for name, run_dir in runs.items():
+        try:
+            load_run_config(run_dir)
+        except UsageError as exc:
+            broken[name] = str(exc)
+    good = [name for name in runs if name not in broken]
+    if not good:
+        raise UsageError(f"no run under {path} can be served: {next(iter(broken.values()))}")
+    default_run = good[0]
     cache: dict[str, torch.nn.Module] = {}
     lock = threading.Lock()  # one generator call at a time: BatchNorm modules are not thread-safe to switch
 
@@ -66,11 +75,13 @@ def create_app(path: str | Path):
         name = run or default_run
         if name not in runs:
             raise HTTPException(422, f"unknown run {name!r}; known: {', '.join(runs)}")
-        if name not in cache:
+        if name not in cache and name not in broken:
             try:
                 cache[name] = load_generator(runs[name])
             except UsageError as exc:
-                raise HTTPException(422, str(exc)) from None
+                broken[name] = str(exc)
+        if name in broken:
+            raise HTTPException(503, f"run {name!r} cannot be served: {broken[name]}")
         return cache[name]
 
     def png(array) -> Response:
@@ -138,8 +149,8 @@ def create_app(path: str | Path):
 
     @app.get("/api/runs")
     def list_runs() -> dict:
-        """The runs this explorer serves; the first is the default."""
-        return {"runs": list(runs), "default": default_run}
+        """The runs this explorer serves, the default (the first that loads), and those that cannot be served."""
+        return {"runs": list(runs), "default": default_run, "unavailable": dict(broken)}
 
     @app.get("/api/info")
     def info(run: str | None = Query(None, description="run name (default: the first)")) -> dict:
@@ -216,5 +227,23 @@ def serve(path: str | Path, host: str = "127.0.0.1", port: int = 8000) -> None:
         import uvicorn
     except ImportError:
         raise UsageError("the explorer needs FastAPI and uvicorn: pip install -e '.[explore]'") from None
+    _check_port(host, port)
     print(f"infogan explorer: http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _check_port(host: str, port: int) -> None:
+    """Bind once before handing the port to uvicorn, so a port in use is one line, not a server log."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise UsageError(f"--host {host}: {exc.strerror or exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): pick another --port") from None

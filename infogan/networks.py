@@ -263,6 +263,27 @@ def eval_mode(*modules: nn.Module):
             m.train(was_training)
 
 
+MAX_PARAMETERS = 1_000_000_000  # G and D together; the paper's largest model (Chairs, 64x64) has about 40M
+
+
+def parameter_count(cfg: TrainConfig) -> int:
+    """G's and D's parameters, counted on the meta device (no memory is allocated)."""
+    with torch.device("meta"):
+        gen, disc = build_networks(cfg)
+    return sum(p.numel() for p in gen.parameters()) + sum(p.numel() for p in disc.parameters())
+
+
+def check_model_size(cfg: TrainConfig) -> None:
+    """Refuse, before anything is allocated or written, a model too large to build (huge --image-size)."""
+    from .errors import UsageError
+
+    n = parameter_count(cfg)
+    if n > MAX_PARAMETERS:
+        raise UsageError(f"the {cfg.arch} model for {cfg.image_shape[1]}x{cfg.image_shape[2]} images has {n:,} "
+                         f"parameters, more than {MAX_PARAMETERS:,}: use smaller images (--image-size) or "
+                         f"another --arch")
+
+
 def build_networks(cfg: TrainConfig) -> tuple[Generator, Discriminator]:
     if cfg.image_shape is None:
         raise ValueError("config is not resolved: image_shape is unknown (call config.resolve first)")

@@ -21,6 +21,7 @@ from pathlib import Path
 from .checkpoint import atomic_write_bytes
 from .config import TrainConfig, require_int
 from .errors import UsageError
+from .runlock import RunLock
 from .evaluation import evaluate_run
 from .training import resume, train
 
@@ -65,6 +66,15 @@ def run_sweep(base: TrainConfig, seeds: list[int], parent: str | Path | None = N
     base.validate()
     require_int("jobs", jobs, minimum=1)
     parent = Path(parent) if parent else Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create --outdir {parent}: {exc.strerror or exc}; choose another --outdir") from None
+    with RunLock.acquire(parent, "sweep directory"):  # one sweep per parent; each run locks its own directory
+        return _sweep(base, seeds, parent, eval_dataset, jobs)
+
+
+def _sweep(base: TrainConfig, seeds: list[int], parent: Path, eval_dataset: str | None, jobs: int) -> dict:
     timings = {}
     pending = []
     for seed in seeds:
@@ -104,7 +114,8 @@ def _train_in_processes(base: TrainConfig, seeds: list[int], parent: Path, jobs:
     config_path = parent / "sweep_config.json"
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(config_path, dataclasses.replace(base, outdir=None, progress=False).to_json().encode())
+        atomic_write_bytes(config_path, dataclasses.replace(base, outdir=None, progress=False, run_id=None)
+                           .to_json().encode())
     except OSError as exc:
         raise UsageError(f"cannot write to --outdir {parent}: {exc.strerror or exc}; choose another --outdir") from None
 

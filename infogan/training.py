@@ -14,10 +14,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import shutil
 import signal
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,20 +28,23 @@ from tqdm import tqdm
 
 from . import distributed, losses
 from .artifacts import plot_curves, read_metrics, save_gif, save_image_grid
-from .checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint, save_generator
+from .checkpoint import atomic_write_bytes, check_structure, load_checkpoint, save_checkpoint, save_generator
 from .config import TrainConfig, resolve
 from .data import ImageData, load_dataset, source_of, to_unit_range
 from .distributed import SINGLE, Dist
 from .errors import UsageError
+from .files import read_file
 from .inference import generate
 from .latent import LatentSpec, QCodes
 from .metrics import epoch_label_metrics
-from .networks import Discriminator, Generator, build_networks
+from .networks import Discriminator, Generator, build_networks, check_model_size
+from .runlock import LOCK_NAME, RunLock
 from .runtime import Runtime, make_runtime, resolve_precision
 
 TRAVERSAL_RANGE = (-2.0, 2.0)
 TRAVERSAL_STEPS = 10
 TRAVERSAL_ROWS = 10  # noise rows of a categorical code's traversal
+SAMPLE_NAME = re.compile(r"epoch_(\d{4,})\.png")  # the grids this code writes; other files there are left alone
 GRID_COLUMNS = 10
 EPOCH_EVAL_IMAGES = 5000  # labelled images scored per epoch when the data set has labels
 # Offsets that give the picture latents their own seeds, apart from the training latents'.
@@ -171,25 +176,33 @@ def _info(cfg: TrainConfig, out, latent) -> losses.InfoLoss:
 
 
 # ---------------------------------------------------------------------------------------------- run directory
-def _new_run_dir(cfg: TrainConfig, data_name: str, overwrite: bool) -> Path:
+def _new_run_dir(cfg: TrainConfig, data_name: str, overwrite: bool) -> tuple[Path, RunLock]:
+    """Create (or, with --overwrite, empty) the run directory and lock it for this process."""
     path = Path(cfg.outdir) if cfg.outdir else Path("runs") / f"{data_name}-{time.strftime('%Y%m%d-%H%M%S')}"
     if path.exists() and not path.is_dir():
         raise UsageError(f"--outdir {path} is a file, not a folder: pick another --outdir")
-    if path.is_dir() and any(path.iterdir()):
+    if path.is_dir() and any(p.name != LOCK_NAME for p in path.iterdir()):
         if not overwrite:
             raise UsageError(f"--outdir {path} already holds files: pass --resume {path} to continue that run, "
                              f"--overwrite to replace it, or choose another --outdir")
-        if not (path / "config.json").exists():
+        if not (path / "config.json").is_file():
             raise UsageError(f"--overwrite only replaces run directories (with a config.json); {path} is not one")
-        shutil.rmtree(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create --outdir {path}: {exc.strerror or exc}; choose another --outdir") from None
+    lock = RunLock.acquire(path)  # before anything is removed: a run still training there keeps its files
+    try:
+        for item in path.iterdir():
+            if item.name != LOCK_NAME:
+                shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
         probe = path / ".write-test"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
+        lock.release()
         raise UsageError(f"cannot write to --outdir {path}: {exc.strerror or exc}; choose another --outdir") from None
-    return path
+    return path, lock
 
 
 class _StopFlag:
@@ -315,6 +328,9 @@ class _Run:
         self.interval_sums.restore(names, ckpt["interval_sums"], ckpt["interval_steps"], "interval")
 
     def save_checkpoint(self) -> None:
+        """last.pt is always a whole, finite, earlier state: weights or sums that are not finite stop the run
+        instead of replacing the last good checkpoint."""
+        self._check_finite()
         payload = self._payload()
         if self.dist.is_main:
             save_checkpoint(self.run_dir / "checkpoints" / "last.pt", payload)
@@ -329,8 +345,12 @@ class _Run:
             raise self._diverged(record["epoch"])
         if not self.dist.is_main:
             return record
-        with open(self.run_dir / "metrics.jsonl", "a") as fh:
-            fh.write(json.dumps(record) + "\n")
+        try:
+            with open(self.run_dir / "metrics.jsonl", "a") as fh:
+                fh.write(json.dumps(record) + "\n")
+        except OSError as exc:  # a full disk: stop with the checkpoint on disk intact
+            raise UsageError(f"could not append to {self.run_dir / 'metrics.jsonl'}: {exc.strerror or exc}; free "
+                             f"space and resume (infogan train --resume {self.run_dir})") from None
         if self.tb is not None:
             for key in sums.names:
                 self.tb.add_scalar(f"{kind}/{key}", record[key], self.progress.step)
@@ -347,7 +367,7 @@ class _Run:
         records = read_metrics(self.run_dir / "metrics.jsonl")
         if records:
             plot_curves(records, self.run_dir / "plots", self.spec)
-        frames = sorted((self.run_dir / "samples").glob("epoch_*.png"))
+        frames = sorted(p for p in (self.run_dir / "samples").glob("epoch_*.png") if SAMPLE_NAME.fullmatch(p.name))
         if gif and frames:
             save_gif(frames, self.run_dir / "samples" / "progress.gif")
 
@@ -396,10 +416,8 @@ class _Run:
                         self.interval_sums.reset()
                         bar.set_postfix({k: f"{record[k]:.3f}" for k in ("d_loss", "g_loss", "mi_bound")})
                     if cfg.checkpoint_every and p.step % cfg.checkpoint_every == 0:
-                        self._check_finite()
                         self.save_checkpoint()
                     if distributed.any_rank(stop.signum is not None, self.dist, self.rt.device):
-                        self._check_finite()
                         self.save_checkpoint()
                         if self.dist.is_main:
                             self.write_summaries()
@@ -407,14 +425,20 @@ class _Run:
             self._end_epoch(time.perf_counter() - started, (n_batches - first_batch) * cfg.batch_size)
 
     def _check_finite(self) -> None:
-        bad = not bool(torch.isfinite(self.epoch_sums.sums).all())
-        if distributed.any_rank(bad, self.dist, self.rt.device):
+        """Sums of the epoch and every weight and buffer finite, on every rank (one host sync)."""
+        tensors = [self.epoch_sums.sums, *self.gen.parameters(), *self.disc.parameters(),
+                   *(b for b in [*self.gen.buffers(), *self.disc.buffers()] if b.is_floating_point())]
+        finite = torch.stack([torch.isfinite(t).all() for t in tensors]).all()
+        if distributed.any_rank(not bool(finite), self.dist, self.rt.device):
             raise self._diverged(self.progress.epoch + 1)
 
     def _diverged(self, epoch: int) -> TrainingDiverged:
+        last = self.run_dir / "checkpoints" / "last.pt"
+        kept = (f"checkpoints/last.pt keeps the last good state (step {load_checkpoint(last)['step']})"
+                if self.dist.is_main and last.exists() else "no checkpoint had been written yet")
         return TrainingDiverged(
-            f"a loss became NaN/inf by step {self.progress.step} (epoch {epoch}): training "
-            f"stopped; checkpoints/last.pt keeps the last good state. Try lower learning rates or --precision fp32")
+            f"a loss or weight became NaN/inf by step {self.progress.step} (epoch {epoch}): training "
+            f"stopped; {kept}. Try lower learning rates or --precision fp32")
 
     def _end_epoch(self, seconds: float, images_seen: int) -> None:
         p = self.progress
@@ -429,7 +453,8 @@ class _Run:
             return
         self.write_epoch_grid()
         if self.cfg.keep_every and p.epoch % self.cfg.keep_every == 0:
-            shutil.copyfile(self.run_dir / "checkpoints" / "last.pt", self.run_dir / "checkpoints" / f"epoch_{p.epoch:04d}.pt")
+            last = self.run_dir / "checkpoints" / "last.pt"
+            atomic_write_bytes(last.with_name(f"epoch_{p.epoch:04d}.pt"), last.read_bytes())
         self.write_summaries(gif=False)
         print(f"epoch {p.epoch}/{self.cfg.epochs}  d_loss {record['d_loss']:.3f}  g_loss {record['g_loss']:.3f}  "
               f"cat {record['cat_loss']:.3f}  cont {record['cont_loss']:.3f}  MI {record['mi_bound']:.3f}/"
@@ -483,12 +508,15 @@ def _tensorboard_writer(run_dir: Path):
 
 
 def _check_data_fits(cfg: TrainConfig, data: ImageData, dist: Dist) -> None:
+    if len(data) < 2:
+        raise UsageError(f"the data set holds {len(data)} image; training needs at least 2 (BatchNorm normalises "
+                         f"over a batch)")
     if cfg.batch_size > len(data):
         raise UsageError(f"--batch-size {cfg.batch_size} is larger than the data set ({len(data)} images): "
                          f"use --batch-size {len(data)} or less")
-    if cfg.batch_size % dist.world:
+    if cfg.batch_size % dist.world or cfg.batch_size // dist.world < 2:
         raise UsageError(f"--batch-size {cfg.batch_size} (the global batch) must divide evenly among the "
-                         f"{dist.world} processes: use a multiple of {dist.world}")
+                         f"{dist.world} processes, at least 2 each: use a multiple of {dist.world}")
 
 
 def _join(cfg: TrainConfig) -> Dist:
@@ -509,13 +537,15 @@ def _on_main(dist: Dist, action):
     return value
 
 
-def _execute(run: _Run) -> Path:
+def _execute(run: _Run, lock: RunLock | None) -> Path:
     try:
         with _StopFlag() as stop:
             run.loop(stop)
             run.finish()
     finally:
         distributed.shutdown(run.dist)
+        if lock is not None:
+            lock.release()
     if run.dist.is_main:
         print(f"done: {run.run_dir} (samples/, traversals/, plots/, generator.safetensors)", flush=True)
     return run.run_dir
@@ -526,6 +556,7 @@ def train(cfg: TrainConfig, overwrite: bool = False) -> Path:
     cfg.validate()
     data = load_dataset(cfg.dataset, cfg.data_dir, "train", *cfg.folder_options())
     cfg = resolve(cfg, data.shape, source_of(cfg.dataset).preset)
+    check_model_size(cfg)
     dist = _join(cfg)
     _check_data_fits(cfg, data, dist)
     cfg.precision = resolve_precision(cfg, dist)  # config.json records what actually ran
@@ -533,15 +564,25 @@ def train(cfg: TrainConfig, overwrite: bool = False) -> Path:
     if cfg.tensorboard:
         _tensorboard_available()
 
+    cfg.run_id = _on_main(dist, lambda: uuid.uuid4().hex)  # the run's identity, carried by every checkpoint
+    held: list[RunLock] = []
+
     def create() -> str:
-        run_dir = _new_run_dir(cfg, data.name, overwrite)
+        run_dir, lock = _new_run_dir(cfg, data.name, overwrite)
+        held.append(lock)
         atomic_write_bytes(run_dir / "config.json", dataclasses.replace(cfg, outdir=str(run_dir)).to_json().encode())
-        (run_dir / "metrics.jsonl").touch()
+        atomic_write_bytes(run_dir / "metrics.jsonl", b"")
         return str(run_dir)
 
     run_dir = Path(_on_main(dist, create))
     cfg.outdir = str(run_dir)
-    return _execute(_Run(cfg, run_dir, data, None, dist))
+    try:
+        run = _Run(cfg, run_dir, data, None, dist)
+    except BaseException:
+        for lock in held:
+            lock.release()
+        raise
+    return _execute(run, held[0] if held else None)
 
 
 RESUME_OVERRIDABLE = ("epochs", "data_dir", "device", "progress", "log_every", "checkpoint_every",
@@ -549,10 +590,15 @@ RESUME_OVERRIDABLE = ("epochs", "data_dir", "device", "progress", "log_every", "
 
 
 def resume(run_dir: str | Path, **overrides) -> Path:
-    """Continue a run from checkpoints/last.pt; only RESUME_OVERRIDABLE fields may change."""
+    """Continue a run from checkpoints/last.pt; only RESUME_OVERRIDABLE fields may change.
+
+    Everything is checked before anything is written: the directory's layout, that the checkpoint belongs
+    to this run (its run id, or for runs older than run ids its config, matches config.json), that its
+    running sums hold the statistics this code logs. The directory is locked for the whole run."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UsageError(f"--resume {run_dir}: no such run directory")
+    _check_layout(run_dir)
     ckpt_path = run_dir / "checkpoints" / "last.pt"
     if not ckpt_path.exists():
         raise UsageError(f"--resume {run_dir}: it has no checkpoints/last.pt (nothing to resume; start a new run)")
@@ -561,7 +607,10 @@ def resume(run_dir: str | Path, **overrides) -> Path:
         raise UsageError(f"--resume continues the saved config; {', '.join('--' + b.replace('_', '-') for b in bad)} "
                          f"cannot change (start a new run instead)")
     checkpoint = load_checkpoint(ckpt_path)
+    check_structure(checkpoint, ckpt_path, resumable=True)
     saved = TrainConfig.from_dict(checkpoint["config"])
+    saved.validate()
+    _check_same_run(run_dir, saved)
     cfg = TrainConfig.from_dict({**saved.to_dict(), **overrides, "outdir": str(run_dir)})
     cfg.validate()
     data = load_dataset(cfg.dataset, cfg.data_dir, "train", *cfg.folder_options())
@@ -570,22 +619,66 @@ def resume(run_dir: str | Path, **overrides) -> Path:
                          f"{cfg.image_shape}; resume with the same data set")
     dist = _join(cfg)
     _check_data_fits(cfg, data, dist)
-    run = _Run(cfg, run_dir, data, checkpoint, dist)  # refuses a checkpoint that does not fit, before any write
+    held: list[RunLock] = []
+    _on_main(dist, lambda: held.append(RunLock.acquire(run_dir)))  # before any write; a second writer is refused
+    try:
+        run = _Run(cfg, run_dir, data, checkpoint, dist)  # refuses a checkpoint that does not fit, before any write
 
-    def tidy() -> None:
-        # Drop metric records written after the checkpoint (a kill between the two), so none repeats.
-        metrics_path = run_dir / "metrics.jsonl"
-        records = read_metrics(metrics_path, kind=None)
-        kept = [r for r in records if r.get("step", 0) <= checkpoint["step"]]
-        raw = metrics_path.read_bytes() if metrics_path.exists() else b""
-        if len(kept) != len(records) or raw.count(b"\n") != len(records):
-            atomic_write_bytes(metrics_path, "".join(json.dumps(r) + "\n" for r in kept).encode())
-        if cfg != saved:
-            atomic_write_bytes(run_dir / "config.json", cfg.to_json().encode())
-        for stale in (run_dir / "samples").glob("epoch_*.png"):
-            if int(stale.stem.split("_")[1]) > checkpoint["epoch"]:
-                stale.unlink()
-        print(f"resuming {run_dir} at epoch {checkpoint['epoch'] + 1}, step {checkpoint['step']}", flush=True)
+        def tidy() -> None:
+            _tidy_metrics(run_dir / "metrics.jsonl", checkpoint["step"])
+            if cfg != saved:
+                atomic_write_bytes(run_dir / "config.json", cfg.to_json().encode())
+            for stale in (run_dir / "samples").glob("epoch_*.png"):
+                match = SAMPLE_NAME.fullmatch(stale.name)
+                if match and int(match[1]) > checkpoint["epoch"]:
+                    stale.unlink()
+            print(f"resuming {run_dir} at epoch {checkpoint['epoch'] + 1}, step {checkpoint['step']}", flush=True)
 
-    _on_main(dist, tidy)
-    return _execute(run)
+        _on_main(dist, tidy)
+    except BaseException:
+        for lock in held:
+            lock.release()
+        raise
+    return _execute(run, held[0] if held else None)
+
+
+RUN_LAYOUT = {"metrics.jsonl": "file", "config.json": "file", "samples": "folder", "plots": "folder",
+              "traversals": "folder", "checkpoints": "folder", "eval": "folder"}
+
+
+def _check_layout(run_dir: Path) -> None:
+    """Each entry this code writes, where present, is of the kind it writes (a folder where a file should
+    be, or the reverse, is named instead of failing mid-run)."""
+    for name, kind in RUN_LAYOUT.items():
+        path = run_dir / name
+        if path.exists() and (path.is_dir() if kind == "file" else not path.is_dir()):
+            raise UsageError(f"{path} should be a {kind} but is {'a folder' if kind == 'file' else 'not a folder'}: "
+                             f"move it away and resume again")
+
+
+def _check_same_run(run_dir: Path, ckpt_cfg: TrainConfig) -> None:
+    """The checkpoint was written by the run that config.json describes, not copied in from another one."""
+    on_disk = TrainConfig.load(run_dir / "config.json")
+    if on_disk.run_id is not None or ckpt_cfg.run_id is not None:
+        same = on_disk.run_id == ckpt_cfg.run_id
+    else:  # runs made before run ids: the configs must agree on everything a resume may not change
+        ignored = set(RESUME_OVERRIDABLE) | {"outdir"}
+        a, b = on_disk.to_dict(), ckpt_cfg.to_dict()
+        same = all(a[k] == b[k] for k in a if k not in ignored)
+    if not same:
+        raise UsageError(f"{run_dir / 'checkpoints' / 'last.pt'} belongs to another run than {run_dir / 'config.json'} "
+                         f"describes (copied in from elsewhere?): resume refused, nothing was changed")
+
+
+def _tidy_metrics(path: Path, step: int) -> None:
+    """Keep only whole records up to the checkpoint's step: a line torn by a kill mid-append, or records
+    written after the checkpoint, are dropped, so every line parses and no epoch appears twice."""
+    if not path.exists():
+        atomic_write_bytes(path, b"")
+        return
+    raw = read_file(path, "metrics file")
+    lines = [line for line in raw.decode(errors="replace").splitlines() if line.strip()]
+    records = read_metrics(path, kind=None)
+    kept = [r for r in records if r.get("step", 0) <= step]
+    if len(kept) != len(lines) or (raw and not raw.endswith(b"\n")):
+        atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in kept).encode())

@@ -102,3 +102,43 @@ def two_factor_images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np
     left, y = blob_images(n, 8, seed=seed)
     right, y2 = blob_images(n, 8, seed=seed + 1)
     return np.concatenate([left, right], axis=2), y, y2
+
+
+@contextlib.contextmanager
+def small_filesystem(where: Path, size_kb: int):
+    """A real tmpfs of size_kb mounted at `where` (root only); pytest.skip with the reason elsewhere."""
+    import os
+    import subprocess
+
+    import pytest
+
+    where.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(where)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def remount_read_only(where: Path) -> None:
+    import subprocess
+
+    subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True, capture_output=True)
+
+
+def fill(where: Path, leave_bytes: int = 0) -> None:
+    """Fill the file system holding `where` until at most leave_bytes are free."""
+    import os
+
+    free = os.statvfs(where).f_bavail * os.statvfs(where).f_frsize
+    with open(where / "filler", "wb") as fh:
+        try:
+            fh.write(b"\0" * max(0, free - leave_bytes))
+            fh.flush()
+        except OSError:
+            pass

@@ -64,7 +64,7 @@ def test_both_spellings_are_accepted():
 @pytest.mark.parametrize("args,message", [
     (["--epochs", "0"], "--epochs must be an integer >= 1"),
     (["--epochs", "-3"], "--epochs must be an integer >= 1"),
-    (["--batch-size", "0"], "--batch-size must be an integer >= 1"),
+    (["--batch-size", "0"], "--batch-size must be an integer >= 2"),
     (["--noise-dim", "0"], "--noise-dim must be an integer >= 1"),
     (["--categories", "1"], "--categorical: each code needs 2..1000 values"),
     (["--continuous-weight", "nan"], "--continuous-weight must be a finite number"),

@@ -35,7 +35,7 @@ def png(response):
 
 
 def test_runs_and_info(client):
-    assert client.get("/api/runs").json() == {"runs": ["alpha", "beta"], "default": "alpha"}
+    assert client.get("/api/runs").json() == {"runs": ["alpha", "beta"], "default": "alpha", "unavailable": {}}
     info = client.get("/api/info", params={"run": "beta"}).json()
     assert info["categories"] == 5 and info["continuous"] == 3 and info["image_shape"] == [1, 8, 8]
     assert client.get("/api/info").json()["run"] == "alpha"
