@@ -143,7 +143,8 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at once (default: 1)")
     parser.add_argument("--deadline", type=float, default=None, help="seconds after which no run starts (default: none)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads per run (default: torch's own; 1-2 when --jobs > 1 on a GPU)")
+                        help="torch CPU threads per run (default: the cores divided by --jobs, as sweep --jobs does; "
+                             "1-2 when --jobs > 1 on a GPU)")
     args, common = parser.parse_known_args(argv)
 
     variants = {}
@@ -162,8 +163,12 @@ def main(argv=None) -> int:
     np.savez(workdir / "train9k.npz", x=data["x"][:9000], y=data["y"][:9000])
     np.savez(workdir / "heldout1k.npz", x=data["x"][9000:], y=data["y"][9000:])
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    if args.threads:
-        env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    from infogan.runtime import available_cores
+
+    threads = args.threads or max(1, available_cores() // max(1, args.jobs))
+    # each run's own split of the cores (two runs of 2 threads on 2 cores thrash); a variant's --threads wins
+    variants = {name: ["--threads", str(threads), *options] for name, options in variants.items()}
+    env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
 
     def out_path(name: str) -> Path:
         if args.out and len(variants) == 1:

@@ -114,6 +114,8 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
 
     runtime = parser.add_argument_group("runtime")
     _option(runtime, "device", "where to train", choices=DEVICES)
+    _option(runtime, "threads", "CPU threads of this process (sweep --jobs N gives each run cores/N)",
+            "the cores this process may run on", type=int, metavar="N")
     _option(runtime, "precision", "auto (bf16 where the CPU/GPU computes it natively, else fp32), fp32, bf16 "
             "autocast (CPU or CUDA) or fp16 autocast with loss scaling (CUDA)", choices=PRECISIONS)
 
@@ -128,6 +130,8 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
         out.add_argument("--outdir", metavar="DIR", default=None,
                          help="parent directory of the runs (default: runs/sweep-<YYYYmmdd-HHMMSS>)")
     _option(out, "log_every", "steps between interval records in metrics.jsonl", type=int, metavar="STEPS")
+    _option(out, "eval_every", "epochs between label metrics and plots; the last epoch always has them "
+            "(the sample grid and the checkpoint are written every epoch)", type=int, metavar="N")
     _option(out, "checkpoint_every", "steps between extra checkpoints besides each epoch's (0: epochs only)",
             type=int, metavar="STEPS")
     _option(out, "keep_every", "keep checkpoints/epoch_NNNN.pt every N epochs (0: keep only last.pt)",
@@ -135,7 +139,8 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
     _option(out, "tensorboard", "also log to DIR/tensorboard (needs: pip install -e '.[tensorboard]')",
             action="store_true")
     out.add_argument("--no-progress", "--no_progress", dest="progress", action="store_false",
-                     default=argparse.SUPPRESS, help="no progress bars, only one line per epoch (default: bars on)")
+                     default=argparse.SUPPRESS, help="no progress bar, only one line per epoch (default: a bar when "
+                     "standard error is a terminal; one line per epoch in logs and pipes either way)")
 
 
 def _config_fields(args: argparse.Namespace) -> dict:

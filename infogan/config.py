@@ -136,11 +136,13 @@ class TrainConfig:
     beta2: float = 0.999
     seed: int = 0
     # --- runtime ---
+    threads: int | None = None  # CPU threads of this process; None: the cores it may run on (see runtime.py)
     device: str = "auto"
     precision: str = "auto"  # auto: bf16 where the hardware computes it natively, else fp32 (see training.py)
     # --- run directory and logging ---
     outdir: str | None = None  # None: runs/<dataset>-<YYYYmmdd-HHMMSS>
     log_every: int = 50  # steps between interval records in metrics.jsonl
+    eval_every: int = 1  # epochs between label metrics and plots (the last epoch always has them)
     checkpoint_every: int = 0  # steps between extra checkpoints (0: only at epoch ends)
     keep_every: int = 0  # keep checkpoints/epoch_NNNN.pt every N epochs (0: only last.pt)
     tensorboard: bool = False
@@ -154,7 +156,7 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise UsageError naming the first bad field (type, then range); says nothing about the data."""
         _check_types(self)
-        for name in ("log_every", "epochs", "crop"):
+        for name in ("log_every", "eval_every", "epochs", "crop"):
             if getattr(self, name) is not None:
                 require_int(name, getattr(self, name), minimum=1)
         if self.image_size is not None:
@@ -174,6 +176,8 @@ class TrainConfig:
                                      f"(use 0 or '' for no categorical code)")
         for name in ("checkpoint_every", "keep_every"):
             require_int(name, getattr(self, name), minimum=0)
+        if self.threads is not None:
+            require_int("threads", self.threads, minimum=1, maximum=1024)
         require_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
         for name in ("categorical_weight", "continuous_weight", "lr_d", "lr_g", "lr_q"):
             value = getattr(self, name)

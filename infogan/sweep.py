@@ -22,6 +22,7 @@ from .checkpoint import atomic_write_bytes
 from .config import TrainConfig, require_int
 from .errors import UsageError
 from .runlock import RunLock
+from .runtime import available_cores
 from .evaluation import evaluate_run
 from .training import resume, train
 
@@ -119,15 +120,20 @@ def _train_in_processes(base: TrainConfig, seeds: list[int], parent: Path, jobs:
     except OSError as exc:
         raise UsageError(f"cannot write to --outdir {parent}: {exc.strerror or exc}; choose another --outdir") from None
 
+    threads = []
+    if base.threads is None and not _uses_gpu(base):  # split the cores: one thread per core in all
+        per_run = max(1, available_cores() // jobs)
+        threads = ["--threads", str(per_run)]
+        print(f"on the CPU: {jobs} runs at a time, {per_run} thread(s) each ({available_cores()} cores)", flush=True)
     package_root = str(Path(__file__).resolve().parents[1])  # this infogan, also when it is not installed
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
 
     def one(seed: int) -> tuple[int, int, float]:
         run_dir = parent / f"seed_{seed}"
         if (run_dir / "checkpoints" / "last.pt").exists():
-            args = ["train", "--resume", str(run_dir)]
+            args = ["train", "--resume", str(run_dir), *threads]
         else:
-            args = ["train", "--config", str(config_path), "--seed", str(seed), "--outdir", str(run_dir),
+            args = ["train", "--config", str(config_path), "--seed", str(seed), "--outdir", str(run_dir), *threads,
                     *(["--overwrite"] if run_dir.exists() else [])]
         started = time.perf_counter()
         with open(parent / f"seed_{seed}.log", "a") as log:
@@ -145,6 +151,12 @@ def _train_in_processes(base: TrainConfig, seeds: list[int], parent: Path, jobs:
     for seed, _, seconds in results:
         print(f"seed {seed}: trained in {seconds:.0f} s", flush=True)
     return {seed: seconds for seed, _, seconds in results}
+
+
+def _uses_gpu(cfg: TrainConfig) -> bool:
+    import torch
+
+    return cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
 
 
 def format_table(summary: dict) -> str:

@@ -11,6 +11,7 @@ checkpoints carry every RNG state and the partial sums of an unfinished epoch, s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -39,7 +40,7 @@ from .latent import LatentSpec, QCodes
 from .metrics import epoch_label_metrics
 from .networks import Discriminator, Generator, build_networks, check_model_size
 from .runlock import LOCK_NAME, RunLock
-from .runtime import Runtime, make_runtime, resolve_precision
+from .runtime import Runtime, make_runtime, resolve_precision, set_threads
 
 TRAVERSAL_RANGE = (-2.0, 2.0)
 TRAVERSAL_STEPS = 10
@@ -205,6 +206,21 @@ def _new_run_dir(cfg: TrainConfig, data_name: str, overwrite: bool) -> tuple[Pat
     return path, lock
 
 
+class _Stopwatch:
+    """`with watch("name"): ...` adds the block's wall time to watch.seconds["name"]."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+
+
 class _StopFlag:
     """Turns the first SIGINT/SIGTERM into a request to stop after the current step; a second one aborts."""
 
@@ -247,6 +263,7 @@ class _Run:
     def __init__(self, cfg: TrainConfig, run_dir: Path, data: ImageData, checkpoint: dict | None,
                  dist: Dist = SINGLE):
         self.cfg, self.run_dir, self.data, self.dist = cfg, run_dir, data, dist
+        set_threads(cfg)
         self.rt = make_runtime(cfg, dist)
         torch.manual_seed(cfg.seed)
         gen, disc = build_networks(cfg)
@@ -345,16 +362,19 @@ class _Run:
             raise self._diverged(record["epoch"])
         if not self.dist.is_main:
             return record
+        self._append(record)
+        if self.tb is not None:
+            for key in sums.names:
+                self.tb.add_scalar(f"{kind}/{key}", record[key], self.progress.step)
+        return record
+
+    def _append(self, record: dict) -> None:
         try:
             with open(self.run_dir / "metrics.jsonl", "a") as fh:
                 fh.write(json.dumps(record) + "\n")
         except OSError as exc:  # a full disk: stop with the checkpoint on disk intact
             raise UsageError(f"could not append to {self.run_dir / 'metrics.jsonl'}: {exc.strerror or exc}; free "
                              f"space and resume (infogan train --resume {self.run_dir})") from None
-        if self.tb is not None:
-            for key in sums.names:
-                self.tb.add_scalar(f"{kind}/{key}", record[key], self.progress.step)
-        return record
 
     # --- pictures ---
     def write_epoch_grid(self) -> None:
@@ -393,9 +413,11 @@ class _Run:
             order = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(
                 cfg.seed * 1_000_003 + p.epoch)).to(self.images.device)
             started, first_batch = time.perf_counter(), p.batch
+            # A bar on a terminal only: in a log (CI, nohup, a pipe) its carriage-return frames are noise,
+            # and the one line per epoch below says what a log needs.
             bar = tqdm(total=n_batches, initial=p.batch, desc=f"epoch {p.epoch + 1}/{cfg.epochs}",
-                       disable=not (cfg.progress and self.dist.is_main), leave=False, dynamic_ncols=True,
-                       file=sys.stderr)
+                       disable=not (cfg.progress and self.dist.is_main and sys.stderr.isatty()), leave=False,
+                       dynamic_ncols=True, file=sys.stderr)
             first = self.dist.rank * self.rank_batch
             with bar:
                 while p.batch < n_batches:
@@ -441,21 +463,32 @@ class _Run:
             f"stopped; {kept}. Try lower learning rates or --precision fp32")
 
     def _end_epoch(self, seconds: float, images_seen: int) -> None:
+        """The epoch's record, checkpoint and sample grid; label metrics and plots every --eval-every epochs
+        and at the last. Each piece is timed; the times go to metrics.jsonl as a "work" record."""
         p = self.progress
         p.epoch += 1
         p.batch = 0
-        extra = epoch_label_metrics(self.disc, *self.eval_subset) if self.eval_subset is not None else {}
+        full = p.epoch % self.cfg.eval_every == 0 or p.epoch == self.cfg.epochs
+        work = _Stopwatch()
+        with work("label_metrics"):
+            extra = epoch_label_metrics(self.disc, *self.eval_subset) if self.eval_subset is not None and full else {}
         record = self._write_record("epoch", self.epoch_sums, **extra, seconds=round(seconds, 3),
                                     images_per_sec=round(images_seen / max(seconds, 1e-9), 1))
         self.epoch_sums.reset()
-        self.save_checkpoint()
+        with work("checkpoint"):
+            self.save_checkpoint()
         if not self.dist.is_main:
             return
-        self.write_epoch_grid()
+        with work("sample_grid"):
+            self.write_epoch_grid()
         if self.cfg.keep_every and p.epoch % self.cfg.keep_every == 0:
             last = self.run_dir / "checkpoints" / "last.pt"
             atomic_write_bytes(last.with_name(f"epoch_{p.epoch:04d}.pt"), last.read_bytes())
-        self.write_summaries(gif=False)
+        if full:
+            with work("plots"):
+                self.write_summaries(gif=False)
+        self._append({"kind": "work", "epoch": p.epoch, "step": p.step, "steps_seconds": round(seconds, 3),
+                      **{f"{name}_seconds": round(t, 3) for name, t in work.seconds.items()}})
         print(f"epoch {p.epoch}/{self.cfg.epochs}  d_loss {record['d_loss']:.3f}  g_loss {record['g_loss']:.3f}  "
               f"cat {record['cat_loss']:.3f}  cont {record['cont_loss']:.3f}  MI {record['mi_bound']:.3f}/"
               f"{self.spec.total_entropy:.3f}  acc real {record['d_acc_real']:.2f} fake {record['d_acc_fake']:.2f}"
@@ -586,7 +619,7 @@ def train(cfg: TrainConfig, overwrite: bool = False) -> Path:
 
 
 RESUME_OVERRIDABLE = ("epochs", "data_dir", "device", "progress", "log_every", "checkpoint_every",
-                      "keep_every", "tensorboard")
+                      "keep_every", "tensorboard", "threads", "eval_every")
 
 
 def resume(run_dir: str | Path, **overrides) -> Path:

@@ -1,0 +1,65 @@
+"""Threads per process, progress output fit for logs, --eval-every, and the per-epoch work record."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import torch
+from conftest import ROOT, TINY, blob_images
+
+from infogan.cli import main
+from infogan.config import TrainConfig
+from infogan.runtime import available_cores, set_threads
+
+
+def test_threads_default_to_the_cores_given_and_follow_the_flag():
+    before = torch.get_num_threads()
+    try:
+        assert set_threads(TrainConfig()) == available_cores() == torch.get_num_threads()
+        assert set_threads(TrainConfig(threads=1)) == 1 == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_log_gets_one_line_per_epoch_and_no_progress_frames(tmp_path):
+    """stderr is a pipe here, as under CI or nohup: no carriage-return frames even without --no-progress."""
+    x, y = blob_images(64, 8)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    tiny = [a for a in TINY if a != "--no-progress"]
+    proc = subprocess.run([sys.executable, "-m", "infogan", "train", "--dataset", f"npz:{tmp_path / 'd.npz'}",
+                           "--outdir", str(tmp_path / "run"), *tiny, "--epochs", "3"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "\r" not in proc.stderr and "\r" not in proc.stdout
+    epoch_lines = [line for line in proc.stdout.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in epoch_lines] == ["1/3", "2/3", "3/3"]
+
+
+def test_eval_every_scores_labels_every_n_epochs_and_always_at_the_last(tmp_path):
+    x, y = blob_images(64, 8)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--outdir", str(run), *TINY,
+                 "--epochs", "5", "--eval-every", "2"]) == 0
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    scored = [r["epoch"] for r in records if r["kind"] == "epoch" and "categorical_accuracy" in r]
+    assert scored == [2, 4, 5]
+    work = [r for r in records if r["kind"] == "work"]
+    assert [r["epoch"] for r in work] == [1, 2, 3, 4, 5]
+    assert all(r["checkpoint_seconds"] > 0 and r["sample_grid_seconds"] > 0 for r in work)
+    assert ["plots_seconds" in r for r in work] == [False, True, False, True, True]
+    assert (run / "plots" / "losses.png").exists()
+
+
+def test_sweep_jobs_on_the_cpu_splits_the_cores(tmp_path):
+    x, y = blob_images(32, 8)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    proc = subprocess.run([sys.executable, "-m", "infogan", "sweep", "--seeds", "0,1", "--jobs", "2", "--device",
+                           "cpu", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--outdir", str(tmp_path / "sw"), *TINY,
+                           "--epochs", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    per_run = max(1, available_cores() // 2)
+    assert f"2 runs at a time, {per_run} thread(s) each" in proc.stdout
+    for seed in (0, 1):  # the threads a run used are its config's
+        assert json.loads((tmp_path / "sw" / f"seed_{seed}" / "config.json").read_text())["threads"] == per_run
