@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 from infogan.config import TrainConfig, resolve  # noqa: E402
 from infogan.data import to_unit_range  # noqa: E402
 from infogan.networks import build_networks  # noqa: E402
-from infogan.runtime import make_runtime  # noqa: E402
+from infogan.artifacts import read_metrics  # noqa: E402
+from infogan.runtime import make_runtime, resolve_precision  # noqa: E402
 from infogan.training import make_optimizers, train_step  # noqa: E402
 
 PEER = ROOT.parent / "shared" / "peers" / "seed_tf_throughput.py"
@@ -52,6 +53,10 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
         a @ b
         best = min(best, time.perf_counter() - t)
     return 2 * n ** 3 / best / 1e9
+
+
+def _sync(stats: dict) -> None:
+    torch.stack(list(stats.values())).tolist()  # waits for the device's queued work
 
 
 class Bench:
@@ -90,13 +95,13 @@ class Bench:
     def images_per_second(self, warmup: int, steps: int, repeats: int) -> list[float]:
         for _ in range(warmup):
             stats = self.step()
-        stats.tolist()  # the warm-up's queued work (on a GPU) is done before the clock starts
+        _sync(stats)  # the warm-up's queued work (on a GPU) is done before the clock starts
         rates = []
         for _ in range(repeats):
             t = time.perf_counter()
             for _ in range(steps):
                 stats = self.step()
-            stats.tolist()  # one sync at the end, as the loop does at log intervals
+            _sync(stats)  # one sync at the end, as the loop does at log intervals
             rates.append(steps * self.cfg.batch_size / (time.perf_counter() - t))
         return rates
 
@@ -136,6 +141,38 @@ def tf_peer(python: str, mode: str, steps: int) -> dict | None:
         return None
 
 
+def cli_end_to_end(arch: str, data: Path, tmp: Path, args, step_bench: Bench) -> dict:
+    """The real `infogan train` (default options but --arch) for 1 and for 3 epochs: images/s over epochs 2-3
+    (the difference of the two wall times: start-up, data loading and the final pictures cancel), the
+    per-epoch work from metrics.jsonl's "work" records, and the bare step of the same configuration."""
+    walls = {}
+    for epochs in (1, 3):
+        run = tmp / f"{arch}-{epochs}"
+        cmd = [sys.executable, "-m", "infogan", "train", "--dataset", f"npz:{data}", "--arch", arch, "--epochs",
+               str(epochs), "--outdir", str(run), *args.e2e_options]
+        t = time.perf_counter()
+        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+        walls[epochs] = time.perf_counter() - t
+    cfg = json.loads((tmp / f"{arch}-3" / "config.json").read_text())
+    n_images = (np.load(data)["x"].shape[0] // cfg["batch_size"]) * cfg["batch_size"]
+    cli_rate = 2 * n_images / (walls[3] - walls[1])
+    work = read_metrics(tmp / f"{arch}-3" / "metrics.jsonl", kind="work")
+    parts = sorted({k for r in work for k in r if k.endswith("_seconds")})
+    breakdown = {k: round(statistics.fmean(r.get(k, 0.0) for r in work), 3) for k in parts}
+    epoch_total = sum(breakdown.values())
+    step_rate = statistics.median(step_bench.images_per_second(args.warmup, args.steps, args.repeats))
+    row = {"name": f"infogan train {arch} (CLI)", "arch": arch, "batch": cfg["batch_size"],
+           "precision": cfg["precision"], "data_images": n_images, "wall_seconds_1_and_3_epochs": [
+               round(walls[1], 1), round(walls[3], 1)],
+           "cli_images_per_s": round(cli_rate, 1), "step_images_per_s": round(step_rate, 1),
+           "cli_fraction_of_step": round(cli_rate / step_rate, 3), "epoch_breakdown_seconds": breakdown,
+           "per_epoch_work_fraction": round(1 - breakdown.get("steps_seconds", 0) / epoch_total, 3)}
+    print(f"{row['name']:<34} {cli_rate:>8.1f} img/s end to end, step alone {step_rate:.1f} img/s "
+          f"({100 * row['cli_fraction_of_step']:.0f}%); per-epoch work {100 * row['per_epoch_work_fraction']:.1f}% "
+          f"of an epoch: {breakdown}", flush=True)
+    return row
+
+
 def peak_rss_full_mnist(tmp: Path) -> dict:
     """Peak resident memory of `infogan train` for one epoch on a 60,000 x 28 x 28 data set (bf16)."""
     rng = np.random.default_rng(0)
@@ -157,9 +194,26 @@ def main() -> int:
     ap.add_argument("--tf-python", default=None, help="a Python with tensorflow-cpu, for the seed's peer")
     ap.add_argument("--compile", action="store_true", help="also measure torch.compile of the step")
     ap.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
+    ap.add_argument("--e2e-data", default=str(ROOT.parent / "shared" / "data" / "mnist-train-10k.npz"),
+                    help="npz for the end-to-end CLI rows")
+    ap.add_argument("--e2e-only", action="store_true", help="only the end-to-end CLI rows (and their step rows)")
+    ap.add_argument("--e2e-options", default="--no-progress", help="options for those runs (default: --no-progress)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "throughput.json"))
     args = ap.parse_args()
     args.warmup, args.steps, args.repeats = (2, 3, 2) if args.quick else (5, 10, 5)
+    args.e2e_options = args.e2e_options.split()
+    default = resolve(TrainConfig(), (1, 28, 28))  # the CLI's defaults for grey data
+    precision = resolve_precision(default)
+    if args.e2e_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = [cli_end_to_end(arch, Path(args.e2e_data), Path(tmp), args,
+                                   Bench(arch, precision, batch=default.batch_size))
+                    for arch in ("seed-mnist", "paper-mnist")]
+        out = Path(args.out).with_name("throughput_e2e.json")
+        out.write_text(json.dumps({"benchmark": "throughput-e2e", "date": time.strftime("%Y-%m-%d %H:%M"),
+                                   "machine": platform.platform(), "cpu_threads": torch.get_num_threads(),
+                                   "torch": torch.__version__, "rows": rows}, indent=2) + "\n")
+        return 0
 
     peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     print(f"matmul peak: fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s "
@@ -197,6 +251,9 @@ def main() -> int:
         print(f"{key}: {value}x", flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
+        for arch in ("seed-mnist", "paper-mnist"):
+            rows.append(cli_end_to_end(arch, Path(args.e2e_data), Path(tmp), args,
+                                       Bench(arch, precision, batch=default.batch_size)))
         memory = peak_rss_full_mnist(Path(tmp))
     result = {"benchmark": "throughput", "date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.platform(),
               "processor": platform.processor(), "cpu_threads": torch.get_num_threads(), "torch": torch.__version__,

@@ -227,13 +227,17 @@ class TrainConfig:
     def load(cls, path: str | Path) -> "TrainConfig":
         if not Path(path).exists():
             raise UsageError(f"{path} does not exist: is this a run directory made by `infogan train`?")
-        raw = read_file(path, "config file", max_bytes=MAX_CONFIG_BYTES)
+        return cls.from_json(read_file(path, "config file", max_bytes=MAX_CONFIG_BYTES), str(path))
+
+    @classmethod
+    def from_json(cls, text: str | bytes, source: str) -> "TrainConfig":
+        """A validated config from JSON text (a config.json, a safetensors header's metadata)."""
         try:
-            data = json.loads(raw)
+            data = json.loads(text)
         except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested thousands deep
-            raise UsageError(f"cannot read {path}: not valid JSON ({str(exc)[:100]})") from None
+            raise UsageError(f"cannot read {source}: not valid JSON ({str(exc)[:100]})") from None
         if not isinstance(data, dict):
-            raise UsageError(f"{path} is not a JSON object")
+            raise UsageError(f"{source} is not a JSON object")
         cfg = cls.from_dict(data)
         cfg.validate()
         return cfg

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -68,15 +67,7 @@ def config_from_safetensors(path: str | Path) -> TrainConfig:
         meta = fh.metadata() or {}
     if "config" not in meta:
         raise UsageError(f"{path} carries no infogan config in its metadata")
-    try:
-        data = json.loads(meta["config"])
-    except (ValueError, RecursionError):
-        raise UsageError(f"{path}: the config in its metadata is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: the config in its metadata is not a JSON object")
-    cfg = TrainConfig.from_dict(data)
-    cfg.validate()
-    return cfg
+    return TrainConfig.from_json(meta["config"], f"the config in {path}'s metadata")
 
 
 def chosen_latent(cfg: TrainConfig, n: int, seed: int = 0, categories: dict[int, int] | None = None,
