@@ -142,3 +142,42 @@ def fill(where: Path, leave_bytes: int = 0) -> None:
             fh.flush()
         except OSError:
             pass
+
+
+CHROMIUM = next((p for p in ("/usr/bin/chromium",) if Path(p).exists()), None)
+
+
+@contextlib.contextmanager
+def browser_page(app):
+    """Serve the ASGI app with uvicorn on 127.0.0.1 and open Debian's Chromium on it; yields (page, url)."""
+    import socket
+    import time
+
+    import pytest
+
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run"])
+            try:
+                page = browser.new_page()
+                yield page, f"http://127.0.0.1:{port}/"
+            finally:
+                browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

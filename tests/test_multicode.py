@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import serve_folder, two_factor_images
+from conftest import CHROMIUM, browser_page, serve_folder, two_factor_images
 from PIL import Image
 
 from infogan import data, metrics
@@ -160,6 +160,22 @@ def test_explorer_api_with_several_codes(multi_run):
         r = client.get("/api/generate", params=params)
         assert r.status_code == 422 and message in r.text
     assert client.get("/api/categories", params={"code": 3}).status_code == 422
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's Chromium (/usr/bin/chromium) is not installed")
+def test_browser_shows_a_row_of_buttons_per_code(multi_run, tmp_path):
+    from infogan.explorer import create_app
+
+    _, run = multi_run
+    with browser_page(create_app(run)) as (page, url):
+        page.goto(url)
+        page.wait_for_function("document.getElementById('image').dataset.query !== undefined")
+        assert page.locator(".cats").count() == 2 and page.locator(".cats button").count() == 20
+        page.locator(".cats").nth(1).locator("button").nth(7).click()  # code 2 = 7
+        page.wait_for_function("document.getElementById('image').dataset.query.includes('cat2=7')")
+        assert "cat1=0" in page.eval_on_selector("#image", "e => e.dataset.query")
+        assert page.locator("#error").inner_text() == ""
 
 
 def test_preset_fills_the_paper_model_and_flags_override(tmp_path):
