@@ -153,8 +153,12 @@ class RunningSums:
         self.sums = torch.zeros(len(self.names), device=device)
         self.steps = 0
 
-    def add(self, stats: dict) -> None:
-        self.sums += torch.stack([stats[name] for name in self.names])
+    def stack(self, stats: dict) -> torch.Tensor:
+        """A step's statistics as one tensor in this accumulator's order."""
+        return torch.stack([stats[name] for name in self.names])
+
+    def add(self, values: torch.Tensor) -> None:
+        self.sums += values
         self.steps += 1
 
     def reset(self) -> None:
@@ -428,8 +432,9 @@ class _Run:
                     real = to_unit_range(batch)  # [-1, 1]
                     stats = train_step(cfg, self.gen_step, self.disc_step, self.opt_g, self.opt_d, real,
                                        self.latent_rng, self.rt, disc_module=self.disc)
-                    self.epoch_sums.add(stats)
-                    self.interval_sums.add(stats)
+                    values = self.epoch_sums.stack(stats)  # both accumulators hold the same names
+                    self.epoch_sums.add(values)
+                    self.interval_sums.add(values)
                     p.batch += 1
                     p.step += 1
                     bar.update(1)
