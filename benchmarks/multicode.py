@@ -5,7 +5,9 @@ labels y = left digit, y2 = right digit. Training pairs use the first 9,000 digi
 1,000 (no digit image appears on both sides of the split). Trains with `--categorical 10,10 --continuous 2`
 through `infogan sweep` (one run per seed, each evaluated on the held-out pairs) and reports per factor:
 its best-matching code, that code's accuracy (Hungarian) and NMI, and the cross accuracy (the same code
-against the *other* digit: near chance, 0.1-0.2, if the codes are disentangled).
+against the *other* digit: near chance, 0.1-0.2, if the codes are disentangled), and the MIG and FactorVAE
+scores of all four codes against the two digits. Run again with the same --workdir, finished seeds are
+not retrained, only evaluated again.
 
 Targets (issue: several codes): median best-code accuracy >= 0.85 for each factor, cross accuracy <= 0.2.
 
@@ -99,8 +101,8 @@ def main() -> int:
     wall = time.perf_counter() - started
 
     summary = json.loads((workdir / "sweep" / "summary.json").read_text())
-    runs = {seed: factor_rows(report) | {"train_seconds": report["train_seconds"],
-                                          "mutual_information_bound": report["mutual_information_bound"]}
+    runs = {seed: factor_rows(report) | {k: report.get(k) for k in (
+                "train_seconds", "mutual_information_bound", "mig", "factorvae_score", "mig_per_factor")}
             for seed, report in summary["runs"].items()}
     medians = {f: {k: statistics.median(r[f][k] for r in runs.values()) for k in ("accuracy", "nmi", "cross_accuracy")}
                for f in ("y", "y2")}

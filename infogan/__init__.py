@@ -4,12 +4,14 @@ Notebook use:
     from infogan import TrainConfig, train, load_generator
     run_dir = train(TrainConfig(dataset="mnist-sample", epochs=5))
     generator = load_generator(run_dir)
+    images = generate(generator, generator.spec.grid(torch.Generator().manual_seed(0)))
 """
 
-from .config import TrainConfig
+from .config import PRESETS, TrainConfig
 from .errors import UsageError
 from .inference import generate, load_generator
+from .latent import LatentSpec
 from .training import resume, train
 
-__all__ = ["TrainConfig", "UsageError", "generate", "load_generator", "resume", "train"]
+__all__ = ["PRESETS", "LatentSpec", "TrainConfig", "UsageError", "generate", "load_generator", "resume", "train"]
 __version__ = "0.1.0"

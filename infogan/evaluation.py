@@ -11,6 +11,7 @@ from . import metrics
 from .artifacts import plot_confusion, plot_continuous_effects
 from .checkpoint import atomic_write_bytes, load_checkpoint
 from .data import evaluation_split, load_dataset
+from .disentanglement import disentanglement_report, q_codes
 from .errors import UsageError
 from .inference import load_generator, load_run_config
 from .networks import Discriminator
@@ -59,6 +60,10 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, batch_size: in
         plot_confusion(table, cat_values, label_values, matching, run_dir / "eval" / "confusion.png")
     elif not factors:
         report["label_metrics_omitted"] = f"{spec} has no labels: categorical_accuracy, nmi and ari need them"
+    if factors:  # MIG and FactorVAE on every code (categorical argmax, continuous means) against every factor
+        codes, discrete = q_codes(disc, data.images, batch_size)
+        if codes.shape[1]:
+            report.update(disentanglement_report(codes, discrete, factors))
     report.update(metrics.generated_information(latent, gen, disc, n=n_generated, batch_size=batch_size))
     report.update(metrics.continuous_effects(latent, cfg.image_shape[0], gen))
     if report["continuous_effects"]:

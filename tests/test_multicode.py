@@ -114,6 +114,8 @@ def test_evaluate_scores_every_code_against_every_factor(multi_run):
     assert len(report["mutual_information_bound_per_code"]) == 2
     assert math.isclose(report["mutual_information_bound"], sum(report["mutual_information_bound_per_code"]))
     assert (run / "eval" / "confusion.png").exists()
+    assert 0 <= report["mig"] <= 1 and 0 <= report["factorvae_score"] <= 1
+    assert [r["factor"] for r in report["mig_per_factor"]] == ["y", "y2"]
 
 
 def test_code_scores_match_each_factor_to_its_code():

@@ -1,0 +1,130 @@
+"""Disentanglement scores against ground-truth factors: MIG and the FactorVAE score.
+
+Both take a representation of N real images (`codes` [N, J]: Q's categorical argmax per categorical code
+and Q's mean per continuous code, see `q_codes`) and their factor labels (`factors` [N, K] integers).
+
+- MIG (Chen et al. 2018, "Isolating Sources of Disentanglement in VAEs"): for each factor v_k, the mutual
+  information I(v_k; z_j) with every code j (continuous codes discretised into `bins` equal-width bins,
+  categorical codes as they are), normalised by H(v_k); the gap between the two most informative codes,
+  averaged over factors. 1: each factor lives in exactly one code; 0: no code singles a factor out.
+- FactorVAE score (Kim & Mnih 2018, "Disentangling by Factorising"): codes are divided by their standard
+  deviation over all N images; a vote fixes one factor k at a random value, draws `batch` images sharing
+  it (the other factors as the data has them) and names the code of least variance among them; a
+  majority-vote classifier (code -> factor) is fitted on `n_train` votes and its accuracy on `n_eval` new
+  votes is the score. Chance is about 1/K.
+
+Estimated from the labelled images themselves (held-out ones where the data set has a test split), so the
+scores are independent of Q's own objective.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .data import to_unit_range
+from .networks import eval_mode
+
+
+@torch.no_grad()
+def q_codes(disc, images_uint8: torch.Tensor, batch_size: int = 500) -> tuple[np.ndarray, list[bool]]:
+    """Q's reading of real images: [N, m + L] (argmax of each categorical code, then each continuous mean),
+    and which columns are discrete."""
+    device = next(disc.parameters()).device
+    rows = []
+    with eval_mode(disc):
+        for i in range(0, len(images_uint8), batch_size):
+            out = disc(to_unit_range(images_uint8[i:i + batch_size].to(device)))
+            cats = [logits.argmax(1).float() for logits in out.cat_logits]
+            rows.append(torch.cat([torch.stack(cats, 1) if cats else out.cont_mean[:, :0].float(),
+                                   out.cont_mean.float()], 1).cpu())
+    codes = torch.cat(rows).numpy()
+    return codes, [True] * disc.spec.n_categorical + [False] * disc.spec.continuous
+
+
+def _discretise(column: np.ndarray, bins: int) -> np.ndarray:
+    edges = np.histogram_bin_edges(column, bins=bins)
+    return np.digitize(column, edges[1:-1])
+
+
+def _mutual_information(a: np.ndarray, b: np.ndarray) -> float:
+    """I(a; b) in nats for two integer label arrays (plug-in estimate from their contingency table)."""
+    _, ai = np.unique(a, return_inverse=True)
+    _, bi = np.unique(b, return_inverse=True)
+    table = np.zeros((ai.max() + 1, bi.max() + 1))
+    np.add.at(table, (ai, bi), 1)
+    p = table / table.sum()
+    outer = p.sum(1, keepdims=True) * p.sum(0, keepdims=True)
+    nz = p > 0
+    return float((p[nz] * np.log(p[nz] / outer[nz])).sum())
+
+
+def _entropy(labels: np.ndarray) -> float:
+    _, counts = np.unique(labels, return_counts=True)
+    p = counts / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def mig(codes: np.ndarray, discrete: list[bool], factors: np.ndarray, bins: int = 20) -> dict:
+    """MIG, and per factor the code that carries it most (1-based column of `codes`) with its share."""
+    columns = [codes[:, j].astype(np.int64) if discrete[j] else _discretise(codes[:, j], bins)
+               for j in range(codes.shape[1])]
+    per_factor = []
+    for k in range(factors.shape[1]):
+        h = _entropy(factors[:, k])
+        if h == 0 or len(columns) == 0:
+            per_factor.append({"factor": k, "gap": 0.0, "best_code": None, "normalised_mi": 0.0})
+            continue
+        mi = np.array([_mutual_information(factors[:, k], c) for c in columns]) / h
+        order = np.argsort(-mi)
+        second = mi[order[1]] if len(mi) > 1 else 0.0
+        per_factor.append({"factor": k, "gap": float(mi[order[0]] - second), "best_code": int(order[0]) + 1,
+                           "normalised_mi": float(mi[order[0]])})
+    return {"mig": float(np.mean([f["gap"] for f in per_factor])), "mig_per_factor": per_factor}
+
+
+def factorvae_score(codes: np.ndarray, factors: np.ndarray, n_train: int = 800, n_eval: int = 800,
+                    batch: int = 64, seed: int = 0) -> dict:
+    """The FactorVAE score (majority-vote accuracy), its votes' classifier, and the chance level."""
+    rng = np.random.default_rng(seed)
+    scale = codes.std(0)
+    active = scale > 0  # a code that never varies can carry no factor (the paper prunes collapsed codes)
+    if not active.any():
+        return {"factorvae_score": 0.0, "factorvae_note": "no code varies over the data"}
+    normed = codes[:, active] / scale[active]
+    by_value = [{v: np.flatnonzero(factors[:, k] == v) for v in np.unique(factors[:, k])}
+                for k in range(factors.shape[1])]
+    usable = [k for k in range(factors.shape[1]) if len(by_value[k]) > 1]
+
+    def votes(n: int) -> np.ndarray:
+        out = np.empty((n, 2), dtype=np.int64)
+        for i in range(n):
+            k = usable[rng.integers(len(usable))]
+            values = list(by_value[k])
+            pool = by_value[k][values[rng.integers(len(values))]]
+            pick = pool[rng.integers(len(pool), size=batch)]
+            out[i] = normed[pick].var(0).argmin(), k  # (code of least variance, the fixed factor)
+        return out
+
+    n_codes, n_factors = normed.shape[1], factors.shape[1]
+    train = votes(n_train)
+    counts = np.zeros((n_codes, n_factors), dtype=np.int64)
+    np.add.at(counts, (train[:, 0], train[:, 1]), 1)
+    classifier = counts.argmax(1)  # each code votes for the factor it was most often the quietest for
+    test = votes(n_eval)
+    accuracy = float((classifier[test[:, 0]] == test[:, 1]).mean())
+    return {"factorvae_score": accuracy, "factorvae_chance": 1 / len(usable)}
+
+
+def disentanglement_report(codes: np.ndarray, discrete: list[bool], factors: dict[str, np.ndarray]) -> dict:
+    """MIG and FactorVAE on named factors; the per-factor table names factors and codes."""
+    names = list(factors)
+    matrix = np.stack([factors[n] for n in names], 1)
+    out = {**mig(codes, discrete, matrix), **factorvae_score(codes, matrix)}
+    for row in out["mig_per_factor"]:
+        row["factor"] = names[row["factor"]]
+        if row["best_code"] is not None:
+            j = row["best_code"] - 1
+            n_cat = sum(discrete)
+            row["best_code"] = f"categorical {j + 1}" if discrete[j] else f"continuous {j - n_cat + 1}"
+    return out
