@@ -13,7 +13,7 @@ import sys
 
 from .config import (ARCHS, DEVICES, MAX_SEED, NOISE_PRIORS, PRECISIONS, PRESETS, TrainConfig, parse_categorical,
                      require_int)
-from .data import spec_names
+from .data import DATASETS
 from .errors import UsageError
 
 _DEFAULTS = TrainConfig()
@@ -63,8 +63,9 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
                         help="start from a saved config.json (a run's, or one written by hand); options given "
                              "here override it, and the run gets its own directory (default: none)")
     data = parser.add_argument_group("data")
-    _option(data, "dataset", f"{spec_names()}; names are case-insensitive (mnist-sample: 5,000 bundled "
-            "digits, offline)", metavar="SPEC")
+    _option(data, "dataset", "; ".join(f"{name}{':PATH' if src.takes_path else ''}: {src.help}"
+                                       for name, src in DATASETS.items()) + " (names are case-insensitive)",
+            metavar="SPEC")
     _option(data, "data_dir", "where mnist/cifar10/svhn files are read from and downloaded to",
             "$INFOGAN_DATA or ~/.cache/infogan", metavar="DIR")
     _option(data, "preset", "a model of the paper or the seed: fills codes, noise, architecture, loss weights, "

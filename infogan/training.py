@@ -462,7 +462,7 @@ class _Run:
     def _diverged(self, epoch: int) -> TrainingDiverged:
         last = self.run_dir / "checkpoints" / "last.pt"
         kept = (f"checkpoints/last.pt keeps the last good state (step {load_checkpoint(last)['step']})"
-                if self.dist.is_main and last.exists() else "no checkpoint had been written yet")
+                if last.exists() else "no checkpoint had been written yet")
         return TrainingDiverged(
             f"a loss or weight became NaN/inf by step {self.progress.step} (epoch {epoch}): training "
             f"stopped; {kept}. Try lower learning rates or --precision fp32")
