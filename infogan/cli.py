@@ -13,7 +13,7 @@ import sys
 
 from .config import (ARCHS, DEVICES, MAX_SEED, NOISE_PRIORS, PRECISIONS, PRESETS, TrainConfig, parse_categorical,
                      require_int)
-from .data import DATASETS
+from .data import DATASETS, spec_form
 from .errors import UsageError
 
 _DEFAULTS = TrainConfig()
@@ -63,8 +63,8 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
                         help="start from a saved config.json (a run's, or one written by hand); options given "
                              "here override it, and the run gets its own directory (default: none)")
     data = parser.add_argument_group("data")
-    _option(data, "dataset", "; ".join(f"{name}{':PATH' if src.takes_path else ''}: {src.help}"
-                                       for name, src in DATASETS.items()) + " (names are case-insensitive)",
+    _option(data, "dataset", "; ".join(f"{spec_form(name)}: {src.help}" for name, src in DATASETS.items())
+            + " (names are case-insensitive)",
             metavar="SPEC")
     _option(data, "data_dir", "where mnist/cifar10/svhn files are read from and downloaded to",
             "$INFOGAN_DATA or ~/.cache/infogan", metavar="DIR")
@@ -94,6 +94,8 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
             "colour", choices=list(ARCHS))
     _option(model, "learn_std", "let Q learn a std per continuous code instead of fixing it to 1",
             action="store_true")
+    _option(model, "spectral_norm", "spectral normalisation of D's layers (Miyato et al. 2018; the shapes "
+            "preset's, after InfoGAN-CR)", f"{FROM_PRESET}: off", action="store_true")
     _option(model, "continuous_weight", "lambda for the continuous codes' NLL in the information loss",
             f"{FROM_PRESET}: 0.5 for grey data, 1.0 for colour", type=_finite_float, metavar="W")
     _option(model, "categorical_weight", "lambda for the categorical codes' cross-entropies (each code's)",

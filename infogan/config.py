@@ -53,6 +53,7 @@ class Preset:
     image_size: int  # folder: data is resized to this
     channels: int  # folder: data is read as grey (1) or RGB (3)
     crop: int | None = None  # folder: centre square of this side before resizing (None: the largest)
+    spectral_norm: bool = False  # spectral normalisation in D's trunk and head
 
 
 # The one table of presets. The MNIST and CIFAR-10 rows are the seed's defaults, except where BENCHMARKS.md
@@ -83,10 +84,16 @@ PRESETS: dict[str, Preset] = {
     # --continuous-weight 0.1; lighting: --lr-d 8e-4 --lr-g 3e-4 --continuous-weight 0.1).
     "faces": Preset("InfoGAN paper, 3D Faces (azimuth): 5 continuous + 128 noise", "paper-mnist", (), 5, 128,
                     1.0, 0.2, 2e-4, 5e-4, 128, 50, 32, 1),
+    # InfoGAN-CR's dSprites setup (Lin et al., ICML 2020): 5 continuous codes and only 5 noise variables, a
+    # spectral-norm D, Q with std fixed to 1, information weight 0.05, lr D 2e-3 / G 1e-3. Its networks are
+    # a small DCGAN; ours are the paper's 64x64 (Chairs) networks. 20 epochs of 737,280 images at batch 64
+    # are about 230,000 steps, the order of their schedule.
+    "shapes": Preset("InfoGAN-CR's dSprites setup: 5 continuous + 5 noise, spectral-norm D, lambda 0.05",
+                     "paper-chairs", (), 5, 5, 1.0, 0.05, 2e-3, 1e-3, 64, 20, 64, 1, spectral_norm=True),
 }
 # Filled from the preset when left None (image_size, channels and crop only matter for folder: data).
 PRESET_FIELDS = ("arch", "categorical", "continuous", "noise_dim", "categorical_weight", "continuous_weight",
-                 "lr_d", "lr_g", "batch_size", "epochs", "image_size", "channels", "crop")
+                 "lr_d", "lr_g", "batch_size", "epochs", "image_size", "channels", "crop", "spectral_norm")
 
 
 def default_preset(channels: int) -> str:
@@ -123,6 +130,7 @@ class TrainConfig:
     # --- model ---
     arch: str | None = None
     learn_std: bool = False  # Q predicts a log-std per continuous code instead of fixing std = 1
+    spectral_norm: bool | None = None  # spectral normalisation of D's layers; None: the preset's
     # --- loss weights: L_info = categorical_weight * sum_i CE_i + continuous_weight * NLL ---
     continuous_weight: float | None = None
     categorical_weight: float | None = None

@@ -40,16 +40,17 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 class ImageData:
     name: str  # short name for run directories and reports, e.g. "mnist", "npz-digits"
     images: torch.Tensor  # uint8 [N, C, H, W]
-    labels: torch.Tensor | None  # int64 [N] (the first ground-truth factor, "y"), or None
+    labels: torch.Tensor | None  # int64 [N] (the first ground-truth factor, named label_name), or None
     more_labels: dict[str, torch.Tensor] = field(default_factory=dict)  # further factors: {"y2": int64 [N], ...}
+    label_name: str = "y"  # the first factor's name ("shape" for the shapes data set)
 
     def __len__(self) -> int:
         return self.images.shape[0]
 
     @property
     def factors(self) -> dict[str, torch.Tensor]:
-        """Every ground-truth factor by name, "y" first; empty without labels."""
-        return {**({"y": self.labels} if self.labels is not None else {}), **self.more_labels}
+        """Every ground-truth factor by name, the first first; empty without labels."""
+        return {**({self.label_name: self.labels} if self.labels is not None else {}), **self.more_labels}
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -68,7 +69,7 @@ class DataRequest:
 
     root: Path  # the data dir (downloads go below it)
     split: str  # "train" or "test"
-    path: Path | None  # npz:/folder: data sets only
+    argument: str | None  # what follows KIND: in the spec (a path, or shapes' size)
     image_size: int = 32  # folder: only
     channels: int = 3  # folder: only
     crop: int | None = None  # folder: only
@@ -80,7 +81,7 @@ class DataSource:
     load: Callable[[DataRequest], "ImageData"]
     preset: str | None = None  # the preset a run on it takes by default (None: by its channels)
     test_split: bool = False  # has an official test split, which evaluate scores on
-    takes_path: bool = False  # spec is KIND:PATH
+    argument: str | None = None  # "PATH": spec is KIND:PATH; "SIZE": KIND or KIND:SIZE
 
 
 DATASETS: dict[str, DataSource] = {
@@ -92,16 +93,29 @@ DATASETS: dict[str, DataSource] = {
                           lambda r: load_cifar10(r.root, r.split), preset="cifar10", test_split=True),
     "svhn": DataSource("SVHN's 73,257 cropped training digits (train_32x32.mat; downloaded, SHA-256 checked)",
                        lambda r: load_svhn(r.root, r.split), preset="svhn", test_split=True),
+    "shapes": DataSource("dSprites-like sprites with their 5 factors, rendered here (SIZE 64 or 32; default 64)",
+                         lambda r: load_shapes(r.root, r.argument), preset="shapes", argument="SIZE"),
+    "dsprites": DataSource("the original dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz (its pickled metadata "
+                           "is never read)", lambda r: load_dsprites(_path(r)), preset="shapes", argument="PATH"),
     "npz": DataSource("array x uint8 [N, H, W(, C)], optional labels y, y2, ... (no pickle)",
-                      lambda r: load_npz(r.path), takes_path=True),
+                      lambda r: load_npz(_path(r)), argument="PATH"),
     "folder": DataSource("every image under PATH, centre-cropped and resized",
-                         lambda r: load_folder(r.path, r.image_size, r.channels, r.crop), takes_path=True),
+                         lambda r: load_folder(_path(r), r.image_size, r.channels, r.crop), argument="PATH"),
 }
+
+
+def _path(request: DataRequest) -> Path:
+    return Path(request.argument).expanduser()
+
+
+def spec_form(name: str) -> str:
+    """How a data set is named on the command line: mnist, shapes[:SIZE], npz:PATH."""
+    return name + {None: "", "PATH": ":PATH", "SIZE": "[:SIZE]"}[DATASETS[name].argument]
 
 
 def spec_names() -> str:
     """'mnist, mnist-sample, ..., npz:PATH or folder:PATH' for help texts and errors."""
-    names = [f"{k}:PATH" if v.takes_path else k for k, v in DATASETS.items()]
+    names = [spec_form(k) for k in DATASETS]
     return ", ".join(names[:-1]) + " or " + names[-1]
 
 
@@ -112,10 +126,12 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
     kind, sep, path = spec.partition(":")
     kind = kind.strip().lower()
     source = DATASETS.get(kind)
-    if source is not None and source.takes_path:
+    if source is not None and source.argument == "PATH":
         if not sep or not path:
             raise UsageError(f"--dataset {spec!r} needs a path: {kind}:PATH")
         return kind, path
+    if source is not None and source.argument == "SIZE":
+        return kind, path or None
     if sep or source is None:
         raise UsageError(f"unknown data set {spec!r}: use {spec_names()}")
     return kind, None
@@ -131,10 +147,10 @@ def evaluation_split(spec: str) -> str:
 
 
 def dataset_name(spec: str) -> str:
-    kind, path = parse_spec(spec)
-    if path is None:
+    kind, argument = parse_spec(spec)
+    if argument is None:
         return kind
-    stem = Path(path.rstrip("/\\")).stem or kind
+    stem = Path(argument.rstrip("/\\")).stem or kind
     return f"{kind}-{stem}"
 
 
@@ -153,7 +169,7 @@ def load_dataset(spec: str, data_dir: str | os.PathLike | None = None, split: st
     root = Path(data_dir).expanduser() if data_dir else default_data_dir()
     if split not in ("train", "test"):
         raise ValueError(f"split must be train or test, got {split!r}")
-    request = DataRequest(root, split, Path(path).expanduser() if path else None, image_size, channels, crop)
+    request = DataRequest(root, split, path, image_size, channels, crop)
     data = DATASETS[kind].load(request)
     data.name = dataset_name(spec)
     if len(data) == 0:
@@ -332,6 +348,46 @@ def read_svhn_mat(path: Path) -> ImageData:
     labels[labels == 10] = 0  # SVHN writes the digit 0 as label 10
     images = np.ascontiguousarray(x.transpose(3, 2, 0, 1))  # [32, 32, 3, N] -> [N, 3, 32, 32]
     return ImageData("svhn", torch.from_numpy(images), torch.from_numpy(labels))
+
+
+# ---------------------------------------------------------------------------------------------- shapes, dSprites
+def load_shapes(root: Path, size: str | None) -> ImageData:
+    from . import shapes
+
+    try:
+        side = int(size or 64)
+    except ValueError:
+        side = -1
+    if side not in shapes.SIZES:
+        raise UsageError(f"--dataset shapes:{size}: the size must be one of {', '.join(map(str, shapes.SIZES))}")
+    try:
+        images, factors = shapes.cached(root / "shapes", side)
+    except OSError as exc:
+        raise UsageError(f"cannot read or build the shapes data set in {root / 'shapes'}: "
+                         f"{exc.strerror or exc}; pass --data-dir") from None
+    return _factor_data("shapes", images, factors, shapes.FACTOR_NAMES)
+
+
+def load_dsprites(path: Path) -> ImageData:
+    """The original dSprites npz: `imgs` [737280, 64, 64] of 0/1 and `latents_classes` [N, 6] (colour, shape,
+    scale, orientation, x, y). Its `metadata` entry is a pickle: it is never touched (allow_pickle=False)."""
+    check_regular_file(path, "dSprites file")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            images, classes = npz["imgs"], npz["latents_classes"]
+    except Exception as exc:  # zip errors, a missing array
+        raise UsageError(f"{path} is not dSprites' npz (imgs, latents_classes): {type(exc).__name__}: {exc}") from None
+    if images.ndim != 3 or classes.ndim != 2 or classes.shape != (len(images), 6) or images.max(initial=0) > 1:
+        raise UsageError(f"{path}: expected imgs [N, 64, 64] of 0/1 and latents_classes [N, 6]")
+    from .shapes import FACTOR_NAMES
+
+    return _factor_data("dsprites", images.astype(np.uint8) * 255, classes[:, 1:], FACTOR_NAMES)
+
+
+def _factor_data(name: str, images: np.ndarray, factors: np.ndarray, names) -> ImageData:
+    labels = {n: torch.from_numpy(factors[:, i].astype(np.int64)) for i, n in enumerate(names)}
+    first = names[0]
+    return ImageData(name, torch.from_numpy(images).unsqueeze(1), labels.pop(first), labels, label_name=first)
 
 
 # ---------------------------------------------------------------------------------------------- download

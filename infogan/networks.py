@@ -233,6 +233,10 @@ class Discriminator(nn.Module):
         else:
             self.d_head = nn.Linear(trunk.features, 1 + self.spec.q_dim)
             self.q_head = None
+        if cfg.spectral_norm:  # D's layers 1-Lipschitz per layer (Miyato et al. 2018); Q's own head left free
+            for module in [*self.trunk.modules(), self.d_head]:
+                if isinstance(module, (nn.Conv2d, nn.Linear)):
+                    nn.utils.parametrizations.spectral_norm(module)
 
     def q_parameters(self) -> list[nn.Parameter]:
         """Parameters that only Q uses (trained at Q's learning rate); empty when all layers are shared."""
