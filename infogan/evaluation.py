@@ -53,9 +53,10 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, batch_size: in
     probs = metrics.q_on_real(disc, data.images, batch_size)
     factors = {name: y.numpy() for name, y in data.factors.items()}
     report.update(metrics.code_scores(probs, factors))
-    if "y" in report["factors"] and probs:
-        code = report["factors"]["y"]["best_code"]
-        table, cat_values, label_values = metrics.contingency(probs[code - 1].argmax(1).numpy(), factors["y"])
+    first = next(iter(factors), None)
+    if first in report["factors"] and probs:
+        code = report["factors"][first]["best_code"]
+        table, cat_values, label_values = metrics.contingency(probs[code - 1].argmax(1).numpy(), factors[first])
         matching = {int(k): v for k, v in report["matching"].items()}
         plot_confusion(table, cat_values, label_values, matching, run_dir / "eval" / "confusion.png")
     elif not factors:

@@ -112,7 +112,7 @@ def code_scores(probs: list[torch.Tensor], factors: dict[str, np.ndarray]) -> di
     `factors` (per factor: the code with the highest Hungarian accuracy, its scores and matching), and the
     headline keys of single-code reports: `q_real_mi` (summed over codes: the information Q reads from real
     images about all codes), `q_confidence` (mean over codes) and, with labels, `categorical_accuracy`,
-    `nmi`, `ari`, `matching` and `best_code` for the first factor ("y").
+    `nmi`, `ari`, `matching` and `best_code` for the first factor ("y" in an npz, "shape" in shapes).
     """
     per_code, best = [], {}
     for code, p in enumerate(probs, start=1):
@@ -128,8 +128,9 @@ def code_scores(probs: list[torch.Tensor], factors: dict[str, np.ndarray]) -> di
     out = {"per_code": per_code, "factors": best,
            "q_real_mi": sum(r["q_real_mi"] for r in per_code),
            "q_confidence": float(np.mean([r["q_confidence"] for r in per_code])) if per_code else 0.0}
-    if "y" in best:
-        out.update(best["y"])
+    first = next(iter(factors), None)
+    if first in best:
+        out.update(best[first])
     return out
 
 
@@ -215,7 +216,6 @@ def epoch_label_metrics(disc, images_uint8: torch.Tensor, factors: dict[str, tor
     out = {k: scores[k] for k in ("categorical_accuracy", "nmi", "ari", "q_real_mi", "q_confidence") if k in scores}
     if len(scores["per_code"]) > 1 and "best_code" in scores:
         out["best_code"] = scores["best_code"]
-    for name, best in scores["factors"].items():
-        if name != "y":
-            out[f"categorical_accuracy_{name}"] = best["categorical_accuracy"]
+    for name, best in list(scores["factors"].items())[1:]:  # the first factor's are the headline keys above
+        out[f"categorical_accuracy_{name}"] = best["categorical_accuracy"]
     return out

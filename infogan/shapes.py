@@ -25,7 +25,7 @@ SHAPES = ("square", "ellipse", "heart")
 SCALES = np.linspace(0.5, 1.0, 6)
 ORIENTATIONS = np.arange(40) * (2 * math.pi / 40)
 SIZES = {64: 32, 32: 16}  # image side -> positions per axis
-FACTOR_NAMES = ("shape", "scale", "orientation", "x", "y")
+FACTOR_NAMES = ("shape", "scale", "orientation", "pos_x", "pos_y")
 SUPERSAMPLE = 4
 
 
@@ -37,7 +37,8 @@ def _first_position(size: int) -> int:
 def factor_values(size: int) -> dict[str, np.ndarray]:
     """The value grid of each factor (positions: sprite centres as fractions of the image side)."""
     positions = (_first_position(size) + np.arange(SIZES[size]) + 0.5) / size
-    return {"shape": np.arange(3), "scale": SCALES, "orientation": ORIENTATIONS, "x": positions, "y": positions}
+    return {"shape": np.arange(3), "scale": SCALES, "orientation": ORIENTATIONS, "pos_x": positions,
+            "pos_y": positions}
 
 
 def factor_grid(size: int) -> np.ndarray:

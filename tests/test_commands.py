@@ -126,7 +126,9 @@ def test_sweep_bad_seeds(capsys):
 
 def test_sweep_jobs_trains_seeds_in_parallel_processes_with_the_same_results(tiny_run, tmp_path, capsys):
     root, _ = tiny_run
-    common = ["--seeds", "0,1", "--dataset", f"npz:{root / 'd.npz'}", *TINY]
+    # one thread each way: a run is bit-identical across processes with the same thread count (the thread
+    # split that --jobs makes on a CPU by default is tested in test_runtime_options.py)
+    common = ["--seeds", "0,1", "--dataset", f"npz:{root / 'd.npz'}", *TINY, "--threads", "1"]
     assert main(["sweep", *common, "--outdir", str(tmp_path / "seq")]) == 0
     assert main(["sweep", *common, "--outdir", str(tmp_path / "par"), "--jobs", "2"]) == 0
     assert "2 at a time" in capsys.readouterr().out

@@ -14,7 +14,7 @@ def test_factor_grids_and_size():
         assert len(np.unique(grid, axis=0)) == len(grid)  # every combination once
     values = shapes.factor_values(64)
     assert np.allclose(values["scale"], np.linspace(0.5, 1, 6)) and len(values["orientation"]) == 40
-    assert values["orientation"].max() < 2 * np.pi and 0 < values["x"].min() < values["x"].max() < 1
+    assert values["orientation"].max() < 2 * np.pi and 0 < values["pos_x"].min() < values["pos_x"].max() < 1
 
 
 def test_rendering_is_deterministic_and_every_factor_changes_the_image():
@@ -58,4 +58,4 @@ def test_dsprites_reads_its_arrays_and_never_its_pickled_metadata(tmp_path):
     d = data.load_dataset(f"dsprites:{tmp_path / 'dsprites.npz'}")
     assert d.images.shape == (10, 1, 64, 64) and int(d.images.max()) == 255
     assert list(d.factors) == list(shapes.FACTOR_NAMES)
-    assert np.array_equal(d.factors["y"].numpy(), classes[:, 5]) and np.array_equal(d.labels.numpy(), classes[:, 1])
+    assert np.array_equal(d.factors["pos_y"].numpy(), classes[:, 5]) and np.array_equal(d.labels.numpy(), classes[:, 1])
