@@ -198,12 +198,25 @@ def main() -> int:
                     help="npz for the end-to-end CLI rows")
     ap.add_argument("--e2e-only", action="store_true", help="only the end-to-end CLI rows (and their step rows)")
     ap.add_argument("--e2e-options", default="--no-progress", help="options for those runs (default: --no-progress)")
+    ap.add_argument("--peer-only", action="store_true", help="only the seed configuration's step (batch 256, "
+                    "the precision auto picks here) against the seed's TensorFlow (--tf-python), in one run")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "throughput.json"))
     args = ap.parse_args()
     args.warmup, args.steps, args.repeats = (2, 3, 2) if args.quick else (5, 10, 5)
     args.e2e_options = args.e2e_options.split()
     default = resolve(TrainConfig(), (1, 28, 28))  # the CLI's defaults for grey data
     precision = resolve_precision(default)
+    if args.peer_only:
+        bench = Bench("seed-mnist", precision, batch=256)
+        ours = statistics.median(bench.images_per_second(args.warmup, args.steps, args.repeats))
+        peer = {mode: tf_peer(args.tf_python, mode, 20) for mode in ("eager", "function")} if args.tf_python else {}
+        ratios = {f"ours_vs_tf_{m}": round(ours / r["images_per_s"], 2) for m, r in peer.items() if r}
+        print(f"seed-mnist {precision} batch 256: {ours:.1f} img/s; {ratios}", flush=True)
+        Path(args.out).with_name("throughput_peer.json").write_text(json.dumps({
+            "benchmark": "throughput-peer", "date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.platform(),
+            "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "precision": precision,
+            "ours_images_per_s": round(ours, 1), "tf_peer": peer, "ratios": ratios}, indent=2) + "\n")
+        return 0
     if args.e2e_only:
         with tempfile.TemporaryDirectory() as tmp:
             rows = [cli_end_to_end(arch, Path(args.e2e_data), Path(tmp), args,
