@@ -11,8 +11,8 @@ import dataclasses
 import math
 import sys
 
-from .config import (ARCHS, DEVICES, MAX_SEED, NOISE_PRIORS, PRECISIONS, PRESETS, TrainConfig, parse_categorical,
-                     require_int)
+from .config import (ARCHS, DEVICES, MAX_SEED, NOISE_PRIORS, PRECISIONS, PRESETS, SELECTION_CRITERIA, TrainConfig,
+                     parse_categorical, require_int)
 from .data import DATASETS, spec_form
 from .errors import UsageError
 
@@ -264,7 +264,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import format_table, parse_seeds, run_sweep
 
     summary = run_sweep(TrainConfig(**_train_fields(args)), parse_seeds(args.seeds), args.outdir, args.eval_dataset,
-                        jobs=args.jobs)
+                        jobs=args.jobs, select=args.select)
     print(format_table(summary))
     print(f"summary: {summary['parent']}/summary.json")
     return 0
@@ -329,6 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--seeds", required=True, metavar="S,S,...", help="comma-separated seeds (required)")
     sw.add_argument("--eval-dataset", "--eval_dataset", metavar="SPEC", default=None,
                     help="data set to evaluate each run on (default: each run's own; mnist -> its test split)")
+    sw.add_argument("--select", choices=SELECTION_CRITERIA, default="q_real_mi",
+                    help="label-free choice of a run: q_real_mi (Q's information about its categorical codes on "
+                         "real images) or centrality (ModelCentrality: the run whose Q and generator agree most "
+                         "with the others', by the FactorVAE score) (default: q_real_mi)")
     sw.add_argument("--jobs", type=int, default=1, metavar="N",
                     help="seeds trained at once, each in its own process; on a GPU several small trainings "
                          "share the card well (default: 1, one after another in this process)")

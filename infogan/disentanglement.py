@@ -128,3 +128,45 @@ def disentanglement_report(codes: np.ndarray, discrete: list[bool], factors: dic
             n_cat = sum(discrete)
             row["best_code"] = f"categorical {j + 1}" if discrete[j] else f"continuous {j - n_cat + 1}"
     return out
+
+
+# ---------------------------------------------------------------------------------------------- ModelCentrality
+CODE_LEVELS = 10  # values a continuous code takes in the generated groups (a grid over its prior's range)
+
+
+@torch.no_grad()
+def generated_factors(gen, n: int = 5000, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
+    """n images of one run's generator with its codes as known factors: uint8 images [n, C, H, W] and factor
+    indices [n, m + L] (categorical values; continuous codes on a grid of CODE_LEVELS values in [-1, 1])."""
+    from .artifacts import to_uint8
+    from .inference import generate
+
+    spec = gen.spec
+    rng = torch.Generator().manual_seed(seed)
+    latent = spec.sample(n, rng)
+    levels = torch.randint(CODE_LEVELS, (n, spec.continuous), generator=rng)
+    latent.cont = torch.linspace(-1, 1, CODE_LEVELS)[levels]
+    images = torch.from_numpy(to_uint8(generate(gen, latent))).permute(0, 3, 1, 2).contiguous()
+    return images, torch.cat([latent.cat, levels], 1).numpy()
+
+
+def model_centrality(runs: dict, n: int = 5000, seed: int = 0) -> dict:
+    """ModelCentrality (Lin et al., ICML 2020), without labels: each run's generator makes images whose
+    factors are its own codes; every other run's Q reads them, scored with the FactorVAE score; a run's
+    centrality is its mean score as the reader over the others' images and as the writer under the others'
+    Q. The most central run is the medoid of the set. `runs`: {name: (generator, discriminator)}."""
+    names = list(runs)
+    if len(names) < 2:
+        return {"centrality": {str(k): 0.0 for k in names}, "centrality_note": "needs two runs or more"}
+    made = {k: generated_factors(runs[k][0], n, seed) for k in names}
+    score = {}
+    for writer in names:
+        images, factors = made[writer]
+        for reader in names:
+            if reader != writer:
+                codes, _ = q_codes(runs[reader][1], images)
+                score[writer, reader] = factorvae_score(codes, factors, seed=seed)["factorvae_score"] if \
+                    codes.shape[1] else 0.0
+    centrality = {k: float(np.mean([score[w, r] for (w, r) in score if k in (w, r)])) for k in names}
+    return {"centrality": {str(k): v for k, v in centrality.items()},
+            "pairwise_factorvae": {f"{w}->{r}": v for (w, r), v in score.items()}}

@@ -19,14 +19,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .checkpoint import atomic_write_bytes
-from .config import TrainConfig, require_int
+from .config import SELECTION_CRITERIA, TrainConfig, require_int
 from .errors import UsageError
 from .runlock import RunLock
 from .runtime import available_cores
-from .evaluation import evaluate_run
+from .disentanglement import model_centrality
+from .evaluation import evaluate_run, load_discriminator
+from .inference import load_generator
 from .training import resume, train
 
-SELECTION_CRITERION = "q_real_mi"
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -51,9 +52,13 @@ def summarise(reports: dict[int, dict]) -> dict:
     return stats
 
 
-def select_seed(reports: dict[int, dict]) -> dict:
-    picked = max(reports, key=lambda s: reports[s][SELECTION_CRITERION])
-    out = {"criterion": SELECTION_CRITERION, "picked_seed": picked}
+def select_seed(reports: dict[int, dict], criterion: str = "q_real_mi") -> dict:
+    """The run a label-free criterion picks (the highest value), next to the other criteria's picks and,
+    with labels, the best run by them."""
+    picks = {c: max(reports, key=lambda s: reports[s][c]) for c in SELECTION_CRITERIA
+             if all(c in r for r in reports.values())}
+    picked = picks[criterion]
+    out = {"criterion": criterion, "picked_seed": picked, "picks": picks}
     if all("categorical_accuracy" in r for r in reports.values()):
         ranked = sorted(reports, key=lambda s: -reports[s]["categorical_accuracy"])
         out.update(best_seed_by_labels=ranked[0], agrees=picked == ranked[0],
@@ -63,19 +68,22 @@ def select_seed(reports: dict[int, dict]) -> dict:
 
 
 def run_sweep(base: TrainConfig, seeds: list[int], parent: str | Path | None = None,
-              eval_dataset: str | None = None, jobs: int = 1) -> dict:
+              eval_dataset: str | None = None, jobs: int = 1, select: str = "q_real_mi") -> dict:
     base.validate()
     require_int("jobs", jobs, minimum=1)
+    if select not in SELECTION_CRITERIA:
+        raise UsageError(f"--select must be one of {', '.join(SELECTION_CRITERIA)}, got {select!r}")
     parent = Path(parent) if parent else Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create --outdir {parent}: {exc.strerror or exc}; choose another --outdir") from None
     with RunLock.acquire(parent, "sweep directory"):  # one sweep per parent; each run locks its own directory
-        return _sweep(base, seeds, parent, eval_dataset, jobs)
+        return _sweep(base, seeds, parent, eval_dataset, jobs, select)
 
 
-def _sweep(base: TrainConfig, seeds: list[int], parent: Path, eval_dataset: str | None, jobs: int) -> dict:
+def _sweep(base: TrainConfig, seeds: list[int], parent: Path, eval_dataset: str | None, jobs: int,
+           select: str) -> dict:
     timings = {}
     pending = []
     for seed in seeds:
@@ -92,7 +100,15 @@ def _sweep(base: TrainConfig, seeds: list[int], parent: Path, eval_dataset: str 
             _train_here(base, seed, parent / f"seed_{seed}")
             timings[seed] = time.perf_counter() - started
     reports = {seed: evaluate_run(parent / f"seed_{seed}", eval_dataset) for seed in seeds}
-    summary = {"parent": str(parent), "seeds": seeds, "metrics": summarise(reports), "selection": select_seed(reports),
+    extra = {}
+    if select == "centrality":  # every run's Q scored on every other run's generated groups (FactorVAE)
+        runs = {seed: (load_generator(parent / f"seed_{seed}"), load_discriminator(parent / f"seed_{seed}"))
+                for seed in seeds}
+        extra = model_centrality(runs)
+        for seed in seeds:
+            reports[seed]["centrality"] = extra["centrality"][str(seed)]
+    summary = {"parent": str(parent), "seeds": seeds, "metrics": summarise(reports),
+               "selection": {**select_seed(reports, select), **extra},
                "runs": {str(s): {**reports[s], "train_seconds": round(timings[s], 1)} for s in seeds}}
     atomic_write_bytes(parent / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     return summary

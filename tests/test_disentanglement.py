@@ -48,3 +48,22 @@ def test_an_entangled_encoder_scores_low_mig_but_the_report_names_factors_and_co
     report = disentanglement_report(factors.astype(float), [True, False], {"y": factors[:, 0], "y2": factors[:, 1]})
     assert [(r["factor"], r["best_code"]) for r in report["mig_per_factor"]] == [
         ("y", "categorical 1"), ("y2", "continuous 1")]
+
+
+def test_sweep_select_centrality_on_three_tiny_runs(tmp_path, capsys):
+    import json
+
+    from conftest import TINY, blob_images
+
+    from infogan.cli import main
+
+    x, y = blob_images(64, 8)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    assert main(["sweep", "--seeds", "0,1,2", "--select", "centrality", "--dataset", f"npz:{tmp_path / 'd.npz'}",
+                 "--outdir", str(tmp_path / "sw"), *TINY, "--epochs", "1"]) == 0
+    sel = json.loads((tmp_path / "sw" / "summary.json").read_text())["selection"]
+    assert sel["criterion"] == "centrality" and set(sel["centrality"]) == {"0", "1", "2"}
+    assert all(0 <= v <= 1 for v in sel["centrality"].values()) and len(sel["pairwise_factorvae"]) == 6
+    assert sel["picked_seed"] == int(max(sel["centrality"], key=sel["centrality"].get))
+    assert set(sel["picks"]) == {"q_real_mi", "centrality"}  # reported side by side
+    assert "label-free pick (centrality)" in capsys.readouterr().out
