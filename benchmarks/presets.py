@@ -62,20 +62,25 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "presets.json"))
     parser.add_argument("--docs", default=str(ROOT / "docs" / "presets"))
+    parser.add_argument("--workdir", default=None, help="keeps the runs; a finished run there is not retrained")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="infogan-presets-"))
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="infogan-presets-"))
+    work.mkdir(parents=True, exist_ok=True)
     docs = Path(args.docs)
     docs.mkdir(parents=True, exist_ok=True)
     rows = {}
     for preset in args.presets.split(","):
-        data = stand_in_data(preset, args.steps * args.batch_size, work)
         run = work / preset
-        cmd = [sys.executable, "-m", "infogan", "train", "--preset", preset, "--dataset", f"npz:{data}",
-               "--outdir", str(run), "--batch-size", str(args.batch_size), "--epochs", "1", "--log-every", "25",
-               "--no-progress"]
         started = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        if (run / "generator.safetensors").exists():  # finished in an earlier call with this --workdir
+            proc = subprocess.CompletedProcess([], 0, "", "")
+        else:
+            data = stand_in_data(preset, args.steps * args.batch_size, work)
+            cmd = [sys.executable, "-m", "infogan", "train", "--preset", preset, "--dataset", f"npz:{data}",
+                   "--outdir", str(run), "--overwrite", "--batch-size", str(args.batch_size), "--epochs", "1",
+                   "--log-every", str(max(1, args.steps // 12)), "--no-progress"]
+            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         seconds = time.perf_counter() - started
         if proc.returncode != 0:
             rows[preset] = {"exit_status": proc.returncode, "stderr": proc.stderr[-2000:]}
@@ -88,7 +93,7 @@ def main() -> int:
         rows[preset] = {
             "exit_status": 0, "arch": cfg["arch"], "categorical": cfg["categorical"], "continuous": cfg["continuous"],
             "noise_dim": cfg["noise_dim"], "image_shape": cfg["image_shape"], "steps": intervals[-1]["step"],
-            "seconds": round(seconds, 1), "mi_bound_first_interval": mi[0] if mi else None,
+            "wall_seconds": round(seconds, 1) if proc.args else None, "mi_bound_first_interval": mi[0] if mi else None,
             "mi_bound_last_interval": mi[-1] if mi else None,
             "mi_bound_max": sum(float(np.log(k)) for k in cfg["categorical"]),
             "all_losses_finite": all(np.isfinite([r[k] for r in intervals for k in ("d_loss", "g_loss", "cont_loss")])),
@@ -103,7 +108,8 @@ def main() -> int:
               "batch_size": args.batch_size, "presets": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    shutil.rmtree(work, ignore_errors=True)
+    if not args.workdir:
+        shutil.rmtree(work, ignore_errors=True)
     return 0 if all(r["exit_status"] == 0 for r in rows.values()) else 1
 
 
