@@ -211,7 +211,7 @@ def continuous_effects(spec: LatentSpec, image_channels: int, gen, n_noise: int 
 # ---------------------------------------------------------------------------------------------- the training-time hook
 def epoch_label_metrics(disc, images_uint8: torch.Tensor, factors: dict[str, torch.Tensor]) -> dict:
     """What training logs per epoch when the data has labels: accuracy, NMI, ARI of the code that best
-    matches the labels "y" (and, with several factors, each further factor's best accuracy), q_real_mi."""
+    matches the first factor (and, with several factors, each further factor's best accuracy), q_real_mi."""
     scores = code_scores(q_on_real(disc, images_uint8), {k: v.numpy() for k, v in factors.items()})
     out = {k: scores[k] for k in ("categorical_accuracy", "nmi", "ari", "q_real_mi", "q_confidence") if k in scores}
     if len(scores["per_code"]) > 1 and "best_code" in scores:

@@ -286,6 +286,7 @@ class _Run:
         self.copy_batches = _needs_host_copy(self.images.device, self.rt.device)  # data left in pinned host memory
         self.steps_per_epoch = len(data) // cfg.batch_size
         self.progress = _Progress()
+        self.saved_step: int | None = None  # step of the checkpoint on disk (None: none written yet)
         self.spec = cfg.latent
         self.epoch_sums = RunningSums(stat_names(self.spec), self.rt.device)
         self.interval_sums = RunningSums(stat_names(self.spec), self.rt.device)
@@ -344,6 +345,7 @@ class _Run:
                       f"latents are re-seeded, so the resumed run is not bit-identical to an uninterrupted one",
                       file=sys.stderr)
         self.progress = _Progress(ckpt["epoch"], ckpt["batch"], ckpt["step"])
+        self.saved_step = ckpt["step"]
         names = ckpt.get("stat_names", LEGACY_STAT_NAMES)
         self.epoch_sums.restore(names, ckpt["epoch_sums"], ckpt["batch"], "epoch")
         self.interval_sums.restore(names, ckpt["interval_sums"], ckpt["interval_steps"], "interval")
@@ -355,6 +357,7 @@ class _Run:
         payload = self._payload()
         if self.dist.is_main:
             save_checkpoint(self.run_dir / "checkpoints" / "last.pt", payload)
+        self.saved_step = self.progress.step
 
     # --- metrics ---
     def _write_record(self, kind: str, sums: RunningSums, **extra) -> dict:
@@ -460,9 +463,8 @@ class _Run:
             raise self._diverged(self.progress.epoch + 1)
 
     def _diverged(self, epoch: int) -> TrainingDiverged:
-        last = self.run_dir / "checkpoints" / "last.pt"
-        kept = (f"checkpoints/last.pt keeps the last good state (step {load_checkpoint(last)['step']})"
-                if last.exists() else "no checkpoint had been written yet")
+        kept = (f"checkpoints/last.pt keeps the last good state (step {self.saved_step})"
+                if self.saved_step is not None else "no checkpoint had been written yet")
         return TrainingDiverged(
             f"a loss or weight became NaN/inf by step {self.progress.step} (epoch {epoch}): training "
             f"stopped; {kept}. Try lower learning rates or --precision fp32")
