@@ -109,6 +109,8 @@ def plot_curves(records: list[dict], plots_dir: str | Path, spec) -> None:
     def figure(name, series, ylabel, hline=None, hlabel=None):
         fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
         for key, label in series:
+            if not any(key in r for r in records):  # e.g. the contrastive terms of a run without --cr-weight
+                continue
             ax.plot(epochs, [r.get(key, math.nan) for r in records], marker="o" if len(epochs) < 30 else None,
                     label=label)
         if hline is not None:
@@ -121,9 +123,9 @@ def plot_curves(records: list[dict], plots_dir: str | Path, spec) -> None:
         _save_figure(fig, plots_dir / name)
 
     figure("losses.png", [("d_loss", "D loss"), ("g_loss", "G loss"), ("cat_loss", "categorical CE"),
-                          ("cont_loss", "continuous NLL")], "loss")
-    figure("accuracy.png", [("d_acc_real", "D accuracy on real"), ("d_acc_fake", "D accuracy on fake")],
-           "fraction correct")
+                          ("cont_loss", "continuous NLL"), ("cr_loss", "contrastive CE (InfoGAN-CR)")], "loss")
+    figure("accuracy.png", [("d_acc_real", "D accuracy on real"), ("d_acc_fake", "D accuracy on fake"),
+                            ("cr_acc", "H accuracy at the shared code (InfoGAN-CR)")], "fraction correct")
     ks = spec.categorical
     if len(ks) > 1:
         series = [("mi_bound", "total: sum of H(c_i) - CE_i")] + [

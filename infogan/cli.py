@@ -101,6 +101,12 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
     _option(model, "categorical_weight", "lambda for the categorical codes' cross-entropies (each code's)",
             f"{FROM_PRESET}: 1.0", type=_finite_float, metavar="W")
 
+    _option(model, "cr_weight", "InfoGAN-CR's contrastive regulariser (Lin et al. 2020): weight of the pair "
+            "discriminator's cross-entropy in G's loss; 0 is plain InfoGAN (Lin et al. use 2 on dSprites)",
+            type=_finite_float, metavar="W")
+    _option(model, "cr_start_step", "step from which G takes the contrastive term (the pair discriminator trains "
+            "from step 0)", type=int, metavar="S")
+
     optim = parser.add_argument_group("optimisation")
     _option(optim, "epochs", "passes over the data", f"{FROM_PRESET}: 50 for grey data, 150 for colour", type=int,
             metavar="N")

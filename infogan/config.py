@@ -135,6 +135,9 @@ class TrainConfig:
     # --- loss weights: L_info = categorical_weight * sum_i CE_i + continuous_weight * NLL ---
     continuous_weight: float | None = None
     categorical_weight: float | None = None
+    # --- InfoGAN-CR's contrastive regulariser (losses.py): G minimises L_G + L_info + cr_weight * L_CR ---
+    cr_weight: float = 0.0  # 0: off (plain InfoGAN); Lin et al. use 2 on dSprites
+    cr_start_step: int = 0  # G takes the term from this step on; H, the pair discriminator, trains from step 0
     # --- optimisation (paper appendix C: Adam, lr D 2e-4, G 1e-3) ---
     epochs: int | None = None
     batch_size: int | None = None
@@ -183,12 +186,16 @@ class TrainConfig:
                 if not 2 <= k <= MAX_CODE_VALUES:
                     raise UsageError(f"--categorical: each code needs 2..{MAX_CODE_VALUES} values, got {k} "
                                      f"(use 0 or '' for no categorical code)")
-        for name in ("checkpoint_every", "keep_every"):
+        for name in ("checkpoint_every", "keep_every", "cr_start_step"):
             require_int(name, getattr(self, name), minimum=0)
         if self.threads is not None:
             require_int("threads", self.threads, minimum=1, maximum=1024)
         require_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
-        for name in ("categorical_weight", "continuous_weight", "lr_d", "lr_g", "lr_q"):
+        if self.cr_weight > 0 and self.categorical is not None and self.continuous is not None \
+                and len(self.categorical) + self.continuous < 2:
+            raise UsageError("--cr-weight needs at least two codes (the regulariser asks which one a pair of "
+                             "images shares): add codes with --categorical/--continuous, or drop --cr-weight")
+        for name in ("categorical_weight", "continuous_weight", "lr_d", "lr_g", "lr_q", "cr_weight"):
             value = getattr(self, name)
             if value is not None and (not math.isfinite(value) or value < 0):
                 raise UsageError(f"--{_flag(name)} must be a finite number >= 0, got {value!r}")

@@ -107,6 +107,24 @@ class LatentSpec:
         cont = self.sample_continuous(n, gen, device)
         return Latent(z, cat, cont)
 
+    @property
+    def n_codes(self) -> int:
+        """Number of codes (categorical, then continuous), as InfoGAN-CR's pair discriminator counts them."""
+        return self.n_categorical + self.continuous
+
+    def contrastive_pair(self, latent: Latent, gen: torch.Generator) -> tuple[Latent, torch.Tensor]:
+        """Partners for InfoGAN-CR (Lin et al. 2020): per row a code k ~ U{0..n_codes-1} is kept from
+        `latent`, every other code is drawn afresh, the noise is shared. Returns (partner, k [N] int64);
+        k < n_categorical names a categorical code, else continuous code k - n_categorical."""
+        n, device = len(latent), latent.z.device
+        fresh = self.sample(n, gen, device)
+        shared = torch.randint(self.n_codes, (n,), generator=gen, device=device)  # [N]
+        keep_cat = shared[:, None] == torch.arange(self.n_categorical, device=device)  # [N, m]
+        keep_cont = shared[:, None] == self.n_categorical + torch.arange(self.continuous, device=device)  # [N, L]
+        partner = Latent(latent.z, torch.where(keep_cat, latent.cat, fresh.cat),
+                         torch.where(keep_cont, latent.cont, fresh.cont))
+        return partner, shared
+
     def vector(self, latent: Latent) -> torch.Tensor:
         # [N, noise_dim + sum K_i + continuous]
         one_hots = [F.one_hot(latent.cat[:, i], k).to(latent.z.dtype) for i, k in enumerate(self.categorical)]

@@ -24,6 +24,16 @@ Who minimises what, and which optimiser owns which parameters:
   Q's own head runs at G's learning rate (paper: "lr 1e-3 for G", Q trained with G's step size).
 - The G optimiser owns G only. Its step minimises L_G + L_info, so G makes the codes readable.
 
+InfoGAN-CR's contrastive regulariser (Lin et al., ICML 2020), on when --cr-weight > 0:
+
+    L_CR = CE(H(G(z, c), G(z, c')), k)
+
+where the pair shares the noise z and code k (k uniform over all codes, categorical ones first), every
+other code of c' drawn afresh, and H is a second, small discriminator that sees the two images stacked on
+the channel axis and predicts which code they share. H and G both minimise L_CR (cooperative, not a
+minimax game): H learns to spot the shared factor, G makes each code change one thing that H can spot,
+which is what disentangled means. G's objective becomes L_G + L_info + cr_weight * L_CR.
+
 For a uniform categorical prior H(c_i) = ln K_i, so  MI_bound_i = ln K_i - CE_i  is code i's part of L_I
 (the paper's Fig. 1 shows it rising to ln 10 = 2.30 on MNIST), and the total is sum_i (ln K_i - CE_i).
 """
@@ -92,6 +102,16 @@ def information_loss(q: QCodes, latent: Latent, categorical_weight: float, conti
 def mutual_information_bound(categorical_ce, values: int):
     # L_I of one categorical code: H(c) - CE, with H(c) = ln K for a uniform prior; at most ln K
     return math.log(values) - categorical_ce
+
+
+def contrastive_loss(pair_logits: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
+    # L_CR = -E[log H(k | x, x')]: pair_logits [N, n_codes], shared [N] the index of the code the pair shares
+    return F.cross_entropy(pair_logits, shared)
+
+
+def contrastive_accuracy(pair_logits: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
+    """Fraction of pairs whose shared code H names (chance: 1 / n_codes)."""
+    return (pair_logits.argmax(dim=1) == shared).float().mean()
 
 
 def discriminator_accuracy(real_logit: torch.Tensor, fake_logit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

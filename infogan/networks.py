@@ -254,6 +254,37 @@ class Discriminator(nn.Module):
         return DOutput(out[:, 0], self.spec.split_q(q))
 
 
+class ContrastiveDiscriminator(nn.Module):
+    """InfoGAN-CR's H: which code does a pair of images share? (losses.py has the objective.)
+
+    Spectral-norm convolutions as in Lin et al.'s dSprites network (32, 32, 64, 64 channels, each halving
+    the image while it is at least 8 pixels high and wide), a 256-unit layer, one logit per code. No
+    BatchNorm: H sees each pair on its own.
+    """
+
+    def __init__(self, cfg: TrainConfig):
+        super().__init__()
+        c, h, w = cfg.image_shape
+        layers, cin = [], 2 * c
+        for cout in (32, 32, 64, 64):
+            if min(h, w) < 8:
+                break
+            layers += [_conv(cin, cout), _lrelu()]
+            cin, h, w = cout, h // 2, w // 2
+        self.net = nn.Sequential(
+            *layers,  # [N, 2C, H, W] -> [N, cin, h, w]
+            nn.Flatten(), nn.Linear(cin * h * w, 256), _lrelu(),
+            nn.Linear(256, cfg.latent.n_codes),  # [N, n_codes]
+        )
+        for module in self.net.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                nn.utils.parametrizations.spectral_norm(module)
+
+    def forward(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        # two batches [N, C, H, W] -> logits [N, n_codes] over the code they share
+        return self.net(torch.cat([first, second], dim=1))
+
+
 @contextlib.contextmanager
 def eval_mode(*modules: nn.Module):
     """Eval mode (BatchNorm running statistics, no dropout) inside the block; each module's mode restored after."""

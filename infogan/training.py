@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from . import distributed, losses
@@ -38,7 +39,7 @@ from .files import read_file
 from .inference import generate
 from .latent import LatentSpec, QCodes
 from .metrics import epoch_label_metrics
-from .networks import Discriminator, Generator, build_networks, check_model_size
+from .networks import ContrastiveDiscriminator, Discriminator, Generator, build_networks, check_model_size
 from .runlock import LOCK_NAME, RunLock
 from .runtime import Runtime, make_runtime, resolve_precision, set_threads
 
@@ -80,12 +81,33 @@ def make_optimizers(cfg: TrainConfig, gen: Generator, disc: Discriminator):
     return opt_g, opt_d
 
 
+@dataclass
+class Contrastive:
+    """InfoGAN-CR's pair discriminator H and its optimiser (Adam at D's learning rate, as Lin et al.).
+    `step_module` is what the step runs (the DDP wrapper, or `module` itself)."""
+
+    module: ContrastiveDiscriminator
+    opt: torch.optim.Optimizer
+    step_module: nn.Module | None = None
+
+    def __post_init__(self):
+        self.step_module = self.module if self.step_module is None else self.step_module
+
+    @classmethod
+    def build(cls, cfg: TrainConfig, device) -> "Contrastive":
+        module = ContrastiveDiscriminator(cfg).to(device)
+        return cls(module, torch.optim.Adam(module.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2),
+                                            foreach=True))
+
+
 def train_step(cfg: TrainConfig, gen: Generator, disc: Discriminator, opt_g, opt_d, real: torch.Tensor,
-               latent_rng: torch.Generator, rt: Runtime, disc_module: Discriminator | None = None) -> torch.Tensor:
-    """One D/Q update then one G update on a batch of real images in [-1, 1].
+               latent_rng: torch.Generator, rt: Runtime, disc_module: Discriminator | None = None,
+               cr: Contrastive | None = None, step: int = 0) -> dict:
+    """One D/Q update (and one H update with --cr-weight) then one G update on real images in [-1, 1].
 
     Under DDP `gen` and `disc` are the wrapped models and `disc_module` the bare discriminator, which the G
-    step uses: its gradients are thrown away there, so they need no all-reduce.
+    step uses: its gradients are thrown away there, so they need no all-reduce. `step` (the number of steps
+    done) tells whether G takes the contrastive term yet.
     Returns the step's statistics by name, 0-d tensors left on the device (no host sync).
     """
     disc_module = disc if disc_module is None else disc_module
@@ -103,20 +125,41 @@ def train_step(cfg: TrainConfig, gen: Generator, disc: Discriminator, opt_g, opt
     opt_d.zero_grad(set_to_none=True)
     rt.backward_step(d_adv + info_d.total, opt_d)
 
-    # G: L_G + L_info through the updated D/Q; D's weights need no gradients here
+    # H (InfoGAN-CR): which code does each pair (fake, partner) share? Trained on the detached pair.
+    if cr is not None:
+        partner_latent, shared = spec.contrastive_pair(latent, latent_rng)
+        with rt.autocast():
+            partner = gen(spec.vector(partner_latent))  # [N, C, H, W]
+            pair_logits = cr.step_module(fake.detach(), partner.detach()).float()  # [N, n_codes]
+            cr_loss = losses.contrastive_loss(pair_logits, shared)
+        cr.opt.zero_grad(set_to_none=True)
+        rt.backward_step(cr_loss, cr.opt)
+        cr_stats = {"cr_loss": cr_loss, "cr_acc": losses.contrastive_accuracy(pair_logits, shared)}
+
+    # G: L_G + L_info (+ cr_weight * L_CR) through the updated D/Q (and H); their weights need no gradients
     disc_module.requires_grad_(False)
     with rt.autocast():
         d_gen = disc_module(fake)
         g_adv = losses.generator_loss(d_gen.logit.float())
         info_g = _info(cfg, d_gen, latent)
+        g_total = g_adv + info_g.total
+        g_takes_cr = cr is not None and step >= cfg.cr_start_step
+        if g_takes_cr:  # cooperative: G lowers the same cross-entropy H does, through both images of the pair
+            cr.module.requires_grad_(False)
+            g_total = g_total + cfg.cr_weight * losses.contrastive_loss(cr.module(fake, partner).float(), shared)
     opt_g.zero_grad(set_to_none=True)
-    rt.backward_step(g_adv + info_g.total, opt_g)
+    rt.backward_step(g_total, opt_g)
     disc_module.requires_grad_(True)
+    if g_takes_cr:
+        cr.module.requires_grad_(True)
     if rt.scaler is not None:
         rt.scaler.update()
 
     with torch.no_grad():
-        return step_statistics(spec, d_adv, g_adv, info_g, d_real.logit, d_fake.logit)
+        stats = step_statistics(spec, d_adv, g_adv, info_g, d_real.logit, d_fake.logit)
+        if cr is not None:
+            stats.update({name: value.detach().float() for name, value in cr_stats.items()})
+        return stats
 
 
 def step_statistics(spec: LatentSpec, d_adv, g_adv, info: losses.InfoLoss, real_logit, fake_logit) -> dict:
@@ -133,11 +176,17 @@ def step_statistics(spec: LatentSpec, d_adv, g_adv, info: losses.InfoLoss, real_
     return {name: value.detach().float() for name, value in stats.items()}
 
 
-def stat_names(spec: LatentSpec) -> tuple[str, ...]:
-    """The names `step_statistics` reports for this latent code (computed from it on zeros)."""
+def stat_names(spec: LatentSpec, contrastive: bool = False) -> tuple[str, ...]:
+    """The names `train_step` reports for this latent code (computed from it on zeros): `step_statistics`'s,
+    then the contrastive regulariser's with --cr-weight (H's cross-entropy and accuracy at naming the code a
+    pair shares; chance is 1 / number of codes)."""
     zero = torch.zeros(())
     info = losses.InfoLoss(zero, zero, zero, [zero] * spec.n_categorical)
-    return tuple(step_statistics(spec, zero, zero, info, zero.view(1), zero.view(1)))
+    names = tuple(step_statistics(spec, zero, zero, info, zero.view(1), zero.view(1)))
+    return names + (CONTRASTIVE_STAT_NAMES if contrastive else ())
+
+
+CONTRASTIVE_STAT_NAMES = ("cr_loss", "cr_acc")
 
 
 # Checkpoints written before statistics were named hold their sums in this order.
@@ -280,6 +329,9 @@ class _Run:
 
             ids = [self.rt.device.index] if self.rt.device.type == "cuda" else None
             self.gen_step, self.disc_step = DDP(self.gen, device_ids=ids), DDP(self.disc, device_ids=ids)
+        self.cr = Contrastive.build(cfg, self.rt.device) if cfg.cr_weight > 0 else None
+        if self.cr is not None and dist.enabled:
+            self.cr.step_module = DDP(self.cr.module, device_ids=ids)
         self.latent_rng = torch.Generator(self.rt.device).manual_seed(cfg.seed + dist.rank * RANK_SEED_OFFSET)
         self.rank_batch = cfg.batch_size // dist.world  # this process's slice of each global batch
         self.images = _place_images(data.images, self.rt.device)  # uint8 [N, C, H, W]: the whole data set, once
@@ -288,8 +340,9 @@ class _Run:
         self.progress = _Progress()
         self.saved_step: int | None = None  # step of the checkpoint on disk (None: none written yet)
         self.spec = cfg.latent
-        self.epoch_sums = RunningSums(stat_names(self.spec), self.rt.device)
-        self.interval_sums = RunningSums(stat_names(self.spec), self.rt.device)
+        names = stat_names(self.spec, contrastive=self.cr is not None)
+        self.epoch_sums = RunningSums(names, self.rt.device)
+        self.interval_sums = RunningSums(names, self.rt.device)
         self.grid_latent = self.spec.grid(torch.Generator().manual_seed(cfg.seed + GRID_SEED_OFFSET), GRID_COLUMNS)
         self.tb = _tensorboard_writer(run_dir) if cfg.tensorboard and dist.is_main else None
         # Labels (never used for training) let each epoch report how well Q's categories match them,
@@ -318,6 +371,8 @@ class _Run:
             "stat_names": list(self.epoch_sums.names),
             "epoch_sums": self.epoch_sums.sums.cpu(), "interval_sums": self.interval_sums.sums.cpu(),
             "interval_steps": self.interval_sums.steps,
+            **({"contrastive": self.cr.module.state_dict(), "opt_contrastive": self.cr.opt.state_dict()}
+               if self.cr is not None else {}),
         }
 
     def _restore(self, ckpt: dict) -> None:
@@ -326,7 +381,10 @@ class _Run:
             self.disc.load_state_dict(ckpt["discriminator"])
             self.opt_g.load_state_dict(ckpt["opt_g"])
             self.opt_d.load_state_dict(ckpt["opt_d"])
-        except (RuntimeError, ValueError, KeyError) as exc:
+            if self.cr is not None:
+                self.cr.module.load_state_dict(ckpt["contrastive"])
+                self.cr.opt.load_state_dict(ckpt["opt_contrastive"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise UsageError(f"the checkpoint does not fit this run's architecture ({first[:200]})") from None
         if self.rt.scaler is not None and ckpt.get("scaler"):
@@ -434,7 +492,7 @@ class _Run:
                         batch = batch.pin_memory().to(self.rt.device, non_blocking=True)
                     real = to_unit_range(batch)  # [-1, 1]
                     stats = train_step(cfg, self.gen_step, self.disc_step, self.opt_g, self.opt_d, real,
-                                       self.latent_rng, self.rt, disc_module=self.disc)
+                                       self.latent_rng, self.rt, disc_module=self.disc, cr=self.cr, step=p.step)
                     values = self.epoch_sums.stack(stats)  # both accumulators hold the same names
                     self.epoch_sums.add(values)
                     self.interval_sums.add(values)
@@ -456,8 +514,9 @@ class _Run:
 
     def _check_finite(self) -> None:
         """Sums of the epoch and every weight and buffer finite, on every rank (one host sync)."""
-        tensors = [self.epoch_sums.sums, *self.gen.parameters(), *self.disc.parameters(),
-                   *(b for b in [*self.gen.buffers(), *self.disc.buffers()] if b.is_floating_point())]
+        modules = [self.gen, self.disc, *([self.cr.module] if self.cr is not None else [])]
+        tensors = [self.epoch_sums.sums, *(t for m in modules for t in [*m.parameters(), *m.buffers()]
+                                           if t.is_floating_point())]
         finite = torch.stack([torch.isfinite(t).all() for t in tensors]).all()
         if distributed.any_rank(not bool(finite), self.dist, self.rt.device):
             raise self._diverged(self.progress.epoch + 1)

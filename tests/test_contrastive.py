@@ -1,0 +1,141 @@
+"""InfoGAN-CR's contrastive regulariser: the pair latents, the pair discriminator's shapes, the loss by hand,
+who gets which gradient, and a run with --cr-weight end to end (artefacts, statistics, exact resume)."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import two_factor_images
+
+from infogan import losses
+from infogan.checkpoint import load_checkpoint
+from infogan.cli import main
+from infogan.config import TrainConfig
+from infogan.latent import LatentSpec
+from infogan.networks import ContrastiveDiscriminator, build_networks
+from infogan.runtime import make_runtime
+from infogan.training import Contrastive, make_optimizers, stat_names, train_step
+
+CR_RUN = ["--batch-size", "16", "--epochs", "1", "--noise-dim", "4", "--categorical", "3", "--continuous", "2",
+          "--cr-weight", "2", "--no-progress", "--log-every", "2"]
+
+
+def test_pair_shares_the_noise_and_exactly_the_chosen_code():
+    spec = LatentSpec(noise_dim=3, categorical=(50, 50), continuous=3)
+    gen = torch.Generator().manual_seed(0)
+    latent = spec.sample(2000, gen)
+    partner, shared = spec.contrastive_pair(latent, gen)
+    assert shared.shape == (2000,) and set(shared.tolist()) == set(range(5))  # every code gets chosen
+    assert torch.equal(partner.z, latent.z)
+    for k in range(5):
+        rows = shared == k
+        cat_same = partner.cat[rows] == latent.cat[rows]  # [n, 2]
+        cont_same = partner.cont[rows] == latent.cont[rows]  # [n, 3]
+        same = torch.cat([cat_same, cont_same], 1).float().mean(0)  # per code: fraction of rows equal
+        assert same[k] == 1.0
+        # the others are fresh draws: equal only by chance (1/50 for the categorical codes, never for floats)
+        assert (torch.cat([same[:k], same[k + 1:]]) < 0.1).all(), (k, same)
+
+
+def test_pair_discriminator_shapes_for_every_image_size():
+    for shape, codes in (([1, 28, 28], (10,)), ([3, 32, 32], (10, 10)), ([1, 64, 64], ()), ([1, 8, 16], (4,))):
+        cfg = TrainConfig(noise_dim=4, categorical=list(codes), continuous=3, arch="paper-mnist", image_shape=shape)
+        h = ContrastiveDiscriminator(cfg)
+        x = torch.randn(5, *shape)
+        assert h(x, x).shape == (5, len(codes) + 3)
+        assert all(hasattr(m, "parametrizations") for m in h.modules() if isinstance(m, (torch.nn.Conv2d,
+                                                                                          torch.nn.Linear)))
+
+
+def test_contrastive_loss_and_accuracy_by_hand():
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 3.0]])
+    shared = torch.tensor([0, 1])
+    expected = -(math.log(math.exp(2) / (math.exp(2) + 2)) + math.log(1 / (2 + math.exp(3)))) / 2
+    assert losses.contrastive_loss(logits, shared).item() == pytest.approx(expected, rel=1e-6)
+    assert losses.contrastive_accuracy(logits, shared).item() == 0.5
+
+
+def _tiny(cr_weight, cr_start_step=0):
+    cfg = TrainConfig(noise_dim=4, categorical=[3], continuous=2, arch="paper-mnist", image_shape=[1, 8, 8],
+                      batch_size=8, lr_d=2e-4, lr_g=1e-3, categorical_weight=1.0, continuous_weight=0.5,
+                      cr_weight=cr_weight, cr_start_step=cr_start_step, precision="fp32", device="cpu")
+    torch.manual_seed(0)
+    gen, disc = build_networks(cfg)
+    opt_g, opt_d = make_optimizers(cfg, gen, disc)
+    return cfg, gen, disc, opt_g, opt_d, Contrastive.build(cfg, "cpu")
+
+
+def test_step_trains_h_always_and_g_on_the_term_from_the_start_step():
+    real = torch.rand(8, 1, 8, 8) * 2 - 1
+    cfg, gen, disc, opt_g, opt_d, cr = _tiny(cr_weight=2.0, cr_start_step=1)
+    rt = make_runtime(cfg)
+    h_before = [p.detach().clone() for p in cr.module.parameters()]
+    g_before = [p.detach().clone() for p in gen.parameters()]
+    stats = train_step(cfg, gen, disc, opt_g, opt_d, real, torch.Generator().manual_seed(1), rt, cr=cr, step=0)
+    assert set(stats) == set(stat_names(cfg.latent, contrastive=True))
+    assert 0 <= stats["cr_acc"] <= 1 and math.isfinite(stats["cr_loss"])
+    assert any(not torch.equal(a, b) for a, b in zip(h_before, cr.module.parameters()))  # H trained at step 0
+
+    # G's update differs with the term (step >= start) and without it (weight 0), from the same state
+    def g_after(weight, step):
+        cfg2, gen2, disc2, og, od, cr2 = _tiny(cr_weight=weight, cr_start_step=1)
+        train_step(cfg2, gen2, disc2, og, od, real, torch.Generator().manual_seed(1), rt, cr=cr2, step=step)
+        return torch.cat([p.detach().flatten() for p in gen2.parameters()])
+
+    before_start, tiny_weight, with_term = g_after(2.0, 0), g_after(1e-12, 1), g_after(2.0, 1)
+    assert torch.allclose(before_start, tiny_weight, atol=1e-6)  # before the start step: no CR gradient in G
+    assert not torch.allclose(before_start, with_term, atol=1e-4)
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, gen.parameters()))
+    assert all(p.requires_grad for p in cr.module.parameters())  # H's gradients switched back on
+
+
+def test_cr_weight_needs_two_codes():
+    from infogan.errors import UsageError
+
+    with pytest.raises(UsageError, match="at least two codes"):
+        TrainConfig(categorical=[], continuous=1, cr_weight=1.0).validate()
+    with pytest.raises(UsageError, match="cr_weight|cr-weight"):
+        TrainConfig(cr_weight=-1.0).validate()
+
+
+@pytest.fixture(scope="module")
+def cr_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cr")
+    x, y, y2 = two_factor_images(64)
+    np.savez(root / "pairs.npz", x=x, y=y, y2=y2)
+    run = root / "run"
+    assert main(["train", "--dataset", f"npz:{root / 'pairs.npz'}", "--outdir", str(run), *CR_RUN]) == 0
+    return root, run
+
+
+def test_run_with_cr_weight_writes_every_artefact(cr_run):
+    root, run = cr_run
+    for name in ("samples/epoch_0001.png", "samples/progress.gif", "traversals/continuous_1.png",
+                 "traversals/continuous_2.png", "plots/losses.png", "plots/accuracy.png",
+                 "plots/mutual_information.png", "checkpoints/last.pt", "generator.safetensors"):
+        assert (run / name).is_file(), name
+    assert json.loads((run / "config.json").read_text())["cr_weight"] == 2.0
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    epoch = [r for r in records if r["kind"] == "epoch"][-1]
+    assert 0 <= epoch["cr_acc"] <= 1 and math.isfinite(epoch["cr_loss"])
+    ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert ckpt["stat_names"][-2:] == ["cr_loss", "cr_acc"]
+    assert set(ckpt["contrastive"]) and ckpt["opt_contrastive"]["state"]
+    assert main(["evaluate", str(run), "--dataset", f"npz:{root / 'pairs.npz'}"]) == 0
+
+
+def test_resume_with_cr_is_exact(tmp_path):
+    x, y, y2 = two_factor_images(64)
+    np.savez(tmp_path / "p.npz", x=x, y=y, y2=y2)
+    common = ["--dataset", f"npz:{tmp_path / 'p.npz'}", *CR_RUN[:2], "--noise-dim", "4", "--categorical", "3",
+              "--continuous", "2", "--cr-weight", "2", "--cr-start-step", "3", "--no-progress", "--log-every", "2"]
+    assert main(["train", *common, "--epochs", "2", "--outdir", str(tmp_path / "straight")]) == 0
+    assert main(["train", *common, "--epochs", "1", "--outdir", str(tmp_path / "split")]) == 0
+    assert main(["train", "--resume", str(tmp_path / "split"), "--epochs", "2"]) == 0
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+    b = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")
+    for part in ("generator", "contrastive"):
+        for name, tensor in a[part].items():
+            assert torch.equal(tensor, b[part][name]), (part, name)
