@@ -1,0 +1,150 @@
+"""Plain InfoGAN against InfoGAN-CR on the shapes data set: MIG and FactorVAE score against the true factors.
+
+Both arms use the `shapes` preset (InfoGAN-CR's dSprites setup: 5 continuous codes + 5 noise variables,
+spectral-norm D, lambda 0.05, lr D 2e-3 / G 1e-3) at the same number of steps, several seeds each, through
+`infogan sweep --select centrality`; the CR arm adds `--cr-weight` (Lin et al. use 2). Each run is scored by
+`infogan evaluate` on held-out shapes images with their five factors (shape, scale, orientation, pos_x,
+pos_y): MIG and the FactorVAE score of Q's continuous means. The sweep's ModelCentrality pick (no labels)
+is reported next to the best run by the labelled metrics.
+
+Data: `shapes:SIZE` is rendered by the package (cached); the training set is a random subset of
+steps x batch images (so each run sees every training image once, the budget is exactly --steps), the
+evaluation set another 10,000 images, both as npz with labels y..y5 (= the five factors, in that order).
+
+    python benchmarks/disentanglement.py                      # shapes:32, 3 seeds x 2 arms, CPU budget
+    python benchmarks/disentanglement.py --size 64 --arch paper-chairs --steps 20000 --batch-size 64  # a GPU
+
+Extra options after `--` go to `infogan train`. JSON to benchmarks/results/disentanglement.json; the
+traversal pictures of each arm's first seed to docs/disentanglement/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from infogan import data as datasets  # noqa: E402
+from infogan.shapes import FACTOR_NAMES  # noqa: E402
+
+LABEL_KEYS = ("y", "y2", "y3", "y4", "y5")  # npz label arrays, in FACTOR_NAMES order
+# The InfoGAN-CR paper's dSprites table (Lin et al. 2020, 50 runs each, 64x64, ~230k steps): where we stand.
+PAPER = {"InfoGAN (modified)": {"factorvae_score": 0.82, "mig": 0.22},
+         "InfoGAN-CR": {"factorvae_score": 0.88, "mig": 0.37},
+         "InfoGAN-CR + ModelCentrality": {"factorvae_score": 0.92, "mig": 0.45}}
+
+
+def write_subsets(size: int, n_train: int, n_eval: int, workdir: Path) -> tuple[Path, Path]:
+    shapes = datasets.load_dataset(f"shapes:{size}", workdir / "cache")
+    pick = np.random.default_rng(0).permutation(len(shapes))
+    paths = []
+    for name, rows in (("train", pick[:n_train]), ("eval", pick[n_train:n_train + n_eval])):
+        path = workdir / f"shapes{size}_{name}.npz"
+        labels = {key: shapes.factors[f][rows].numpy() for key, f in zip(LABEL_KEYS, FACTOR_NAMES)}
+        np.savez(path, x=shapes.images[rows, 0].numpy(), **labels)
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def run_arm(name: str, train: Path, heldout: Path, args, extra: list[str], workdir: Path) -> dict:
+    cmd = [sys.executable, "-m", "infogan", "sweep", "--seeds", args.seeds, "--select", "centrality",
+           "--dataset", f"npz:{train}", "--eval-dataset", f"npz:{heldout}", "--outdir", str(workdir / name),
+           "--preset", "shapes", "--arch", args.arch, "--batch-size", str(args.batch_size), "--epochs", "1",
+           "--log-every", str(max(1, args.steps // 10)), "--no-progress", *extra]
+    if name == "infogan-cr":
+        cmd += ["--cr-weight", str(args.cr_weight), "--cr-start-step", str(args.cr_start_step)]
+    print(" ".join(cmd), flush=True)
+    started = time.perf_counter()
+    subprocess.run(cmd, cwd=ROOT, check=True)
+    summary = json.loads((workdir / name / "summary.json").read_text())
+    runs = {}
+    for seed, report in summary["runs"].items():
+        factors = {row["factor"]: row for row in report["mig_per_factor"]}
+        runs[seed] = {"mig": report["mig"], "factorvae_score": report["factorvae_score"],
+                      "centrality": report.get("centrality"), "train_seconds": report["train_seconds"],
+                      "mig_per_factor": {FACTOR_NAMES[LABEL_KEYS.index(k)]: {
+                          "best_code": v["best_code"], "gap": v["gap"]} for k, v in factors.items()}}
+    picked = str(summary["selection"]["picks"]["centrality"])
+    by_labels = max(runs, key=lambda s: runs[s]["mig"])
+    return {
+        "runs": runs,
+        "median": {k: statistics.median(r[k] for r in runs.values()) for k in ("mig", "factorvae_score")},
+        "spread": {k: [min(r[k] for r in runs.values()), max(r[k] for r in runs.values())]
+                   for k in ("mig", "factorvae_score")},
+        "centrality_pick": {"seed": picked, "mig": runs[picked]["mig"],
+                            "factorvae_score": runs[picked]["factorvae_score"]},
+        "best_by_mig": {"seed": by_labels, "mig": runs[by_labels]["mig"]},
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--size", type=int, default=32, choices=(32, 64))
+    parser.add_argument("--steps", type=int, default=600, help="steps per run (default: 600, the CPU budget)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--arch", default="paper-mnist",
+                        help="paper-mnist (default: the cheaper net, for the CPU budget) or paper-chairs (the preset's)")
+    parser.add_argument("--cr-weight", type=float, default=2.0)
+    parser.add_argument("--cr-start-step", type=int, default=0)
+    parser.add_argument("--eval-images", type=int, default=10000)
+    parser.add_argument("--workdir", default=None, help="keeps the runs; finished seeds are not retrained")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "disentanglement.json"))
+    parser.add_argument("--docs", default=str(ROOT / "docs" / "disentanglement"))
+    args, extra = parser.parse_known_args()
+    extra = [a for a in extra if a != "--"]
+
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="infogan-disentanglement-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    train, heldout = write_subsets(args.size, args.steps * args.batch_size, args.eval_images, workdir)
+    started = time.perf_counter()
+    arms = {name: run_arm(name, train, heldout, args, extra, workdir) for name in ("infogan", "infogan-cr")}
+    import torch
+
+    result = {"benchmark": "disentanglement", "date": time.strftime("%Y-%m-%d %H:%M"),
+              "machine": platform.platform(), "cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
+              "data": f"shapes:{args.size}", "steps": args.steps, "batch_size": args.batch_size, "arch": args.arch,
+              "cr_weight": args.cr_weight, "cr_start_step": args.cr_start_step, "eval_images": args.eval_images,
+              "extra_train_args": extra, "wall_seconds": round(time.perf_counter() - started, 1), "arms": arms,
+              "target_cr_median_mig_above_plain": arms["infogan-cr"]["median"]["mig"] > arms["infogan"]["median"]["mig"],
+              "paper_dsprites_64x64": PAPER}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+
+    docs = Path(args.docs)
+    docs.mkdir(parents=True, exist_ok=True)
+    first = args.seeds.split(",")[0]
+    for name in arms:
+        run = workdir / name / f"seed_{first}"
+        for code in range(1, 6):
+            picture = run / "traversals" / f"continuous_{code}.png"
+            if picture.exists():
+                shutil.copyfile(picture, docs / f"{name}_continuous_{code}.png")
+        samples = sorted((run / "samples").glob("epoch_*.png"))
+        if samples:
+            shutil.copyfile(samples[-1], docs / f"{name}_samples.png")
+
+    for name, arm in arms.items():
+        print(f"{name:11s} MIG median {arm['median']['mig']:.3f} (range {arm['spread']['mig'][0]:.3f}-"
+              f"{arm['spread']['mig'][1]:.3f})  FactorVAE median {arm['median']['factorvae_score']:.3f} (range "
+              f"{arm['spread']['factorvae_score'][0]:.3f}-{arm['spread']['factorvae_score'][1]:.3f})  centrality "
+              f"pick seed {arm['centrality_pick']['seed']}: MIG {arm['centrality_pick']['mig']:.3f}")
+    print(f"CR median MIG above plain: {result['target_cr_median_mig_above_plain']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
