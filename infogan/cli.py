@@ -213,10 +213,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from .evaluation import describe_effects, evaluate_run
 
-    report = evaluate_run(args.run_dir, args.dataset, args.batch_size)
+    from .image_quality import parse_image_metrics
+
+    names = parse_image_metrics(args.image_metrics) if args.image_metrics else None
+    report = evaluate_run(args.run_dir, args.dataset, args.batch_size, image_metrics=names, samples=args.samples,
+                          inception_weights=args.inception_weights, classifier=args.classifier)
     print(json.dumps(report, indent=2))
     for line in describe_effects(report.get("continuous_effects", [])):
         print(line, file=sys.stderr)
+    return 0
+
+
+def cmd_classifier_train(args: argparse.Namespace) -> int:
+    from .classifier import train_classifier
+    from .config import require_int
+
+    require_int("epochs", args.epochs, minimum=1)
+    require_int("batch_size", args.batch_size, minimum=2)
+    path, acc = train_classifier(args.dataset, args.data_dir, args.epochs, args.batch_size, args.seed, args.out,
+                                 log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(f"classifier: {path} (test accuracy {acc:.4f})")
     return 0
 
 
@@ -301,7 +317,32 @@ def build_parser() -> argparse.ArgumentParser:
                     "cifar10 use their official test splits (default: the run's own data set)")
     ev.add_argument("--batch-size", "--batch_size", type=int, default=500, metavar="N",
                     help="images per forward pass (default: 500)")
+    ev.add_argument("--image-metrics", metavar="NAMES", default=None,
+                    help="image quality by torch-fidelity against the data set's images: any of fid,kid,isc,prc "
+                         "(needs pip install 'infogan[fidelity]'; default: none)")
+    ev.add_argument("--samples", type=int, default=10_000, metavar="N",
+                    help="generated images for --image-metrics and --classifier (default: 10000; papers use 50000)")
+    ev.add_argument("--inception-weights", metavar="PATH", default=None,
+                    help="local copy of weights-inception-2015-12-05-6726825d.pth, for machines without a network "
+                         "(default: $INFOGAN_INCEPTION_WEIGHTS, else downloaded once into the data dir)")
+    ev.add_argument("--classifier", metavar="PATH", nargs="?", const="cached", default=None,
+                    help="score generated images with an independent classifier: purity, mode count, classifier "
+                         "score, fid_classifier (PATH, or no value: the one `infogan classifier train` cached for "
+                         "the data set; default: off)")
     ev.set_defaults(func=cmd_evaluate)
+
+    cl = sub.add_parser("classifier", help="an independent classifier that judges generated images")
+    cl_sub = cl.add_subparsers(dest="action", required=True)
+    ct = cl_sub.add_parser("train", help="train it on a labelled data set; cached in the data dir")
+    ct.add_argument("--dataset", required=True, metavar="SPEC", help="mnist, cifar10, svhn, npz:PATH with y, ...")
+    ct.add_argument("--data-dir", "--data_dir", default=None, metavar="DIR",
+                    help="where data sets and the cached classifier live (default: $INFOGAN_DATA or ~/.cache/infogan)")
+    ct.add_argument("--epochs", type=int, default=5, metavar="N", help="passes over the data (default: 5)")
+    ct.add_argument("--batch-size", "--batch_size", type=int, default=128, metavar="N", help="default: 128")
+    ct.add_argument("--seed", type=int, default=0, metavar="S", help="default: 0")
+    ct.add_argument("--out", default=None, metavar="PATH",
+                    help="where to write it (default: DATA_DIR/classifiers/<data set>.pt, what evaluate --classifier reads)")
+    ct.set_defaults(func=cmd_classifier_train)
 
     gen = sub.add_parser("generate", help="draw images for chosen codes into one PNG grid")
     gen.add_argument("run_dir", metavar="RUN_DIR")

@@ -391,8 +391,9 @@ def _factor_data(name: str, images: np.ndarray, factors: np.ndarray, names) -> I
 
 
 # ---------------------------------------------------------------------------------------------- download
-def fetch(folder: Path, name: str, sha256: str, mirrors: list[str], what: str) -> Path:
-    """Return folder/name, downloading it (SHA-256 verified) when absent.
+def fetch(folder: Path, name: str, sha256: str | None, mirrors: list[str], what: str,
+          offline_hint: str = "or use --dataset mnist-sample, which works offline") -> Path:
+    """Return folder/name, downloading it (SHA-256 verified when `sha256` is given) when absent.
 
     `$INFOGAN_DOWNLOAD_MIRROR` (a base URL) is tried before the built-in mirrors. A file already on disk is
     trusted as the user put it there; the readers check its structure.
@@ -414,13 +415,13 @@ def fetch(folder: Path, name: str, sha256: str, mirrors: list[str], what: str) -
     for base in bases:
         url = base.rstrip("/") + "/" + name
         try:
-            path = pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=name, path=folder,
+            path = pooch.retrieve(url, known_hash=f"sha256:{sha256}" if sha256 else None, fname=name, path=folder,
                                   downloader=_download)
             return Path(path)
         except Exception as exc:  # network errors, HTTP errors, hash mismatch: try the next mirror
             errors.append(f"{url}: {_download_failure(exc)}")
     raise UsageError(f"could not download {what} file {name} ({'; '.join(errors)}). Put the file in {folder} "
-                     f"by hand, or use --dataset mnist-sample, which works offline")
+                     f"by hand, {offline_hint}")
 
 
 DOWNLOAD_TIMEOUT = 30.0  # seconds to connect, and at most between two received bytes

@@ -6,14 +6,16 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from . import metrics
+from . import image_quality, metrics
 from .artifacts import plot_confusion, plot_continuous_effects
 from .checkpoint import atomic_write_bytes, load_checkpoint
-from .data import evaluation_split, load_dataset
+from .classifier import classifier_scores, default_path, load_classifier
+from .data import default_data_dir, evaluation_split, load_dataset
 from .disentanglement import disentanglement_report, q_codes
 from .errors import UsageError
-from .inference import load_generator, load_run_config
+from .inference import generate, load_generator, load_run_config
 from .networks import Discriminator
 
 
@@ -31,11 +33,15 @@ def load_discriminator(run_dir: str | Path, device="cpu") -> Discriminator:
 
 
 def evaluate_run(run_dir: str | Path, dataset: str | None = None, batch_size: int = 500,
-                 n_generated: int = 2000, device: str = "cpu") -> dict:
+                 n_generated: int = 2000, device: str = "cpu", image_metrics: list[str] | None = None,
+                 samples: int = 10_000, inception_weights: str | None = None,
+                 classifier: str | None = None) -> dict:
     """All metrics of one run on one data set; writes eval/<name>.json, confusion.png, continuous_effects.png.
 
     With several categorical codes every code is scored against every ground-truth factor the data has
-    (`per_code`), and each factor names its best-matching code (`factors`); see metrics.code_scores."""
+    (`per_code`), and each factor names its best-matching code (`factors`); see metrics.code_scores.
+    `image_metrics` (torch-fidelity's names) and `classifier` (a path, or "cached": the data set's own from
+    `infogan classifier train`) score `samples` generated images against the data set's images."""
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir)
     if batch_size < 1:
@@ -45,6 +51,17 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, batch_size: in
     data = load_dataset(spec, cfg.data_dir, split, *cfg.folder_options())
     if list(data.shape) != list(cfg.image_shape):
         raise UsageError(f"{spec} has images of shape {list(data.shape)}, the run was trained on {cfg.image_shape}")
+    if samples < 2:
+        raise UsageError(f"--samples must be >= 2, got {samples}")
+    if image_metrics:  # fail on missing torch-fidelity or weights before any long computation
+        weights = image_quality.verified_weights(inception_weights, _cache_dir(cfg))
+        image_quality.torch_fidelity()
+    model = None
+    if classifier:
+        model, about = load_classifier(default_path(data, cfg.data_dir) if classifier == "cached" else classifier)
+        if list(about["image_shape"]) != list(cfg.image_shape):
+            raise UsageError(f"the classifier was trained on {about['dataset']} images of shape {about['image_shape']}, "
+                             f"the run makes {cfg.image_shape}: train one on the run's data set")
     gen, disc = load_generator(run_dir, device), load_discriminator(run_dir, device)
     latent = cfg.latent
 
@@ -72,9 +89,30 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, batch_size: in
     report["category_histogram"] = [np.bincount(p.argmax(1).numpy(), minlength=p.shape[1]).tolist() for p in probs]
     if len(probs) == 1:
         report["category_histogram"] = report["category_histogram"][0]  # single-code runs: one list, as before
+    if image_metrics or model is not None:
+        fake, codes = generated_sample(gen, samples, batch_size)
+        if image_metrics:
+            report["image_metrics"] = image_quality.image_metrics(
+                fake, data.images, image_metrics, weights, _cache_dir(cfg), f"infogan-{data.name}-{split}-{len(data)}",
+                device, batch_size=min(batch_size, 200))
+            report["image_metrics_samples"] = samples
+        if model is not None:
+            report["classifier"] = classifier_scores(model, fake, codes, data.images)
     out = run_dir / "eval" / f"{data.name}.json"
     atomic_write_bytes(out, (json.dumps(report, indent=2) + "\n").encode())
     return report
+
+
+def _cache_dir(cfg) -> Path:
+    return (Path(cfg.data_dir).expanduser() if cfg.data_dir else default_data_dir()) / "fidelity-cache"
+
+
+def generated_sample(gen, n: int, batch_size: int = 500, seed: int = 0):
+    """n generated images, uint8 [n, C, H, W], from latents of a fixed seed; and categorical code 1's value
+    of each ([n], None without a categorical code)."""
+    latent = gen.spec.sample(n, torch.Generator().manual_seed(seed))
+    images = ((generate(gen, latent, batch_size).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return images, (latent.cat[:, 0] if gen.spec.n_categorical else None)
 
 
 def describe_effects(effects: list[dict]) -> list[str]:
