@@ -7,7 +7,13 @@ TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 DEMO_DIR ?= runs/demo
 
-.PHONY: demo test install install-dev clean
+# torch-fidelity (evaluate --image-metrics) needs torchvision, which does not import beside the CPU-only torch
+# above; its tests run in a second environment whose torch and torchvision match (here: the pair on disk).
+FID_VENV ?= .venv-fidelity
+FID_TORCH ?= torch==2.14.1 torchvision==0.29.1
+FID_BIN := $(FID_VENV)/bin
+
+.PHONY: demo test test-core install install-dev install-fidelity clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +34,17 @@ demo: install
 	@echo "Pictures: $(DEMO_DIR)/samples/ (a 10x10 grid per epoch, row = category; progress.gif animates them),"
 	@echo "          $(DEMO_DIR)/traversals/ (one image per continuous code), $(DEMO_DIR)/plots/ (curves)."
 
-test: install-dev
+install-fidelity:
+	test -x $(FID_BIN)/python || $(PYTHON) -m venv $(FID_VENV)
+	$(FID_BIN)/python -m pip install -q $(FID_TORCH)
+	$(FID_BIN)/python -m pip install -q -e ".[fidelity]" pytest
+
+# Everything: the suite, then the image-metric tests again where torch-fidelity imports.
+test: test-core install-fidelity
+	$(FID_BIN)/python -m pytest -q tests/test_image_metrics.py
+
+test-core: install-dev
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(FID_VENV) runs .pytest_cache

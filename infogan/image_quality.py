@@ -175,6 +175,9 @@ def image_metrics(generated: torch.Tensor, real: torch.Tensor, names: list[str],
         input1=_Images(generated), input2=_Images(real), cuda=device.startswith("cuda"), batch_size=batch_size,
         fid="fid" in names, kid="kid" in names, isc="isc" in names, prc="prc" in names,
         kid_subset_size=min(1000, n), isc_splits=min(10, len(generated)), prc_neighborhood=min(3, n - 1),
+        # precision/recall on Inception's 2048 pool features (as StudioGAN reports them), not on torch-fidelity's
+        # default VGG-16, whose weights would be a second 500 MB download for one metric
+        feature_extractor="inception-v3-compat", feature_layer_prc="2048",
         feature_extractor_weights_path=str(weights), cache_root=str(cache),
         cache=real_cache_name is not None, input2_cache_name=real_cache_name, verbose=verbose,
         samples_shuffle=False)
