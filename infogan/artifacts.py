@@ -104,15 +104,18 @@ def plot_curves(records: list[dict], plots_dir: str | Path, spec) -> None:
     plt = _pyplot()
     plots_dir = Path(plots_dir)
     plots_dir.mkdir(parents=True, exist_ok=True)
-    epochs = [r["epoch"] for r in records]
 
     def figure(name, series, ylabel, hline=None, hlabel=None):
         fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
         for key, label in series:
-            if not any(key in r for r in records):  # e.g. the contrastive terms of a run without --cr-weight
+            having = [r for r in records if key in r]  # e.g. no contrastive terms without --cr-weight
+            if not having:
                 continue
-            ax.plot(epochs, [r.get(key, math.nan) for r in records], marker="o" if len(epochs) < 30 else None,
-                    label=label)
+            ax.plot([r["epoch"] for r in having], [r[key] for r in having],
+                    marker="o" if len(having) < 30 else None, label=label)
+        if not ax.lines:  # nothing recorded for this figure (e.g. no --image-metrics-every)
+            plt.close(fig)
+            return
         if hline is not None:
             ax.axhline(hline, color="grey", linestyle="--", label=hlabel)
         ax.set_xlabel("epoch")
@@ -136,6 +139,9 @@ def plot_curves(records: list[dict], plots_dir: str | Path, spec) -> None:
         series = [("mi_bound", "H(c) - CE (lower bound on I(c; G(z, c)))")]
         hlabel = f"H(c) = ln {ks[0]} = {spec.total_entropy:.2f}" if ks else "no categorical code"
     figure("mutual_information.png", series, "nats", hline=spec.total_entropy, hlabel=hlabel)
+    # --image-metrics-every: only the epochs that computed them
+    figure("fid.png", [("fid", "FID (torch-fidelity's Inception)")], "FID (lower is better)")
+    figure("inception_score.png", [("isc", "Inception Score")], "IS (higher is better)")
 
 
 def _save_figure(fig, path: Path) -> None:

@@ -58,6 +58,15 @@ def _option(group, name: str, help_text: str, default_text: str | None = None, a
                        help=f"{help_text} (default: {shown})", **kwargs)
 
 
+def _image_metrics(text: str) -> list[str]:
+    from .image_quality import parse_image_metrics
+
+    try:
+        return parse_image_metrics(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) -> None:
     parser.add_argument("--config", metavar="FILE", default=None,
                         help="start from a saved config.json (a run's, or one written by hand); options given "
@@ -127,6 +136,18 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
             "the cores this process may run on", type=int, metavar="N")
     _option(runtime, "precision", "auto (bf16 where the CPU/GPU computes it natively, else fp32), fp32, bf16 "
             "autocast (CPU or CUDA) or fp16 autocast with loss scaling (CUDA)", choices=PRECISIONS)
+
+    quality = parser.add_argument_group("image quality during training (torch-fidelity: pip install 'infogan[fidelity]')")
+    _option(quality, "image_metrics_every", "compute --image-metrics every N epochs and at the last, into "
+            "metrics.jsonl and plots/fid.png (0: never; `infogan evaluate --image-metrics` does it after)",
+            type=int, metavar="N")
+    _option(quality, "image_metrics", "which: any of fid,kid,isc,prc", "fid,kid", type=_image_metrics,
+            metavar="NAMES")
+    _option(quality, "image_metrics_samples", "generated images (and as many real ones) each time", type=int,
+            metavar="N")
+    _option(quality, "inception_weights", "local copy of weights-inception-2015-12-05-6726825d.pth for machines "
+            "without a network", "$INFOGAN_INCEPTION_WEIGHTS, else downloaded once into the data dir",
+            metavar="PATH")
 
     out = parser.add_argument_group("run directory")
     if single_run:

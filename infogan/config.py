@@ -32,7 +32,8 @@ MAX_CONFIG_BYTES = 1_000_000  # a config.json is about 1 kB
 MAX_IMAGE_SIZE, MAX_BATCH = 1024, 65_536
 # Seeds derive others (seed * 1_000_003 + epoch, seed + offsets) that must stay below 2**63 for torch.
 MAX_SEED = 2**32 - 1
-SELECTION_CRITERIA = ("q_real_mi", "centrality")  # how `sweep --select` picks a run without labels
+SELECTION_CRITERIA = ("q_real_mi", "centrality")
+IMAGE_METRIC_NAMES = ("fid", "kid", "isc", "prc")  # torch-fidelity's metrics (image_quality.py)  # how `sweep --select` picks a run without labels
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,10 @@ class TrainConfig:
     log_every: int = 50  # steps between interval records in metrics.jsonl
     eval_every: int = 1  # epochs between label metrics and plots (the last epoch always has them)
     checkpoint_every: int = 0  # steps between extra checkpoints (0: only at epoch ends)
+    image_metrics: list[str] = field(default_factory=lambda: ["fid", "kid"])  # what --image-metrics-every computes
+    image_metrics_every: int = 0  # epochs between torch-fidelity metrics on generated images (0: never)
+    image_metrics_samples: int = 5000  # generated (and real) images those metrics use during training
+    inception_weights: str | None = None  # local Inception file; None: $INFOGAN_INCEPTION_WEIGHTS or download
     keep_every: int = 0  # keep checkpoints/epoch_NNNN.pt every N epochs (0: only last.pt)
     tensorboard: bool = False
     progress: bool = True
@@ -186,11 +191,16 @@ class TrainConfig:
                 if not 2 <= k <= MAX_CODE_VALUES:
                     raise UsageError(f"--categorical: each code needs 2..{MAX_CODE_VALUES} values, got {k} "
                                      f"(use 0 or '' for no categorical code)")
-        for name in ("checkpoint_every", "keep_every", "cr_start_step"):
+        for name in ("checkpoint_every", "keep_every", "cr_start_step", "image_metrics_every"):
             require_int(name, getattr(self, name), minimum=0)
         if self.threads is not None:
             require_int("threads", self.threads, minimum=1, maximum=1024)
         require_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
+        require_int("image_metrics_samples", self.image_metrics_samples, minimum=2, maximum=1_000_000)
+        bad = [m for m in self.image_metrics if m not in IMAGE_METRIC_NAMES]
+        if bad or (self.image_metrics_every and not self.image_metrics):
+            raise UsageError(f"--image-metrics takes a comma-separated list of {', '.join(IMAGE_METRIC_NAMES)}, "
+                             f"got {','.join(self.image_metrics)!r}")
         if self.cr_weight > 0 and self.categorical is not None and self.continuous is not None \
                 and len(self.categorical) + self.continuous < 2:
             raise UsageError("--cr-weight needs at least two codes (the regulariser asks which one a pair of "
@@ -315,6 +325,8 @@ def _is(value, kind: str) -> bool:
         return isinstance(value, str)
     if kind == "list[int]":
         return isinstance(value, (list, tuple)) and all(_is(v, "int") for v in value)
+    if kind == "list[str]":
+        return isinstance(value, (list, tuple)) and all(_is(v, "str") for v in value)
     raise AssertionError(kind)
 
 

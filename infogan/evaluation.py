@@ -6,16 +6,15 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from . import image_quality, metrics
 from .artifacts import plot_confusion, plot_continuous_effects
 from .checkpoint import atomic_write_bytes, load_checkpoint
 from .classifier import classifier_scores, default_path, load_classifier
-from .data import default_data_dir, evaluation_split, load_dataset
+from .data import evaluation_split, load_dataset
 from .disentanglement import disentanglement_report, q_codes
 from .errors import UsageError
-from .inference import generate, load_generator, load_run_config
+from .inference import generated_sample, load_generator, load_run_config
 from .networks import Discriminator
 
 
@@ -54,8 +53,7 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, batch_size: in
     if samples < 2:
         raise UsageError(f"--samples must be >= 2, got {samples}")
     if image_metrics:  # fail on missing torch-fidelity or weights before any long computation
-        weights = image_quality.verified_weights(inception_weights, _cache_dir(cfg))
-        image_quality.torch_fidelity()
+        weights = image_quality.prepare(inception_weights, cfg.data_dir)
     model = None
     if classifier:
         model, about = load_classifier(default_path(data, cfg.data_dir) if classifier == "cached" else classifier)
@@ -93,7 +91,8 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, batch_size: in
         fake, codes = generated_sample(gen, samples, batch_size)
         if image_metrics:
             report["image_metrics"] = image_quality.image_metrics(
-                fake, data.images, image_metrics, weights, _cache_dir(cfg), f"infogan-{data.name}-{split}-{len(data)}",
+                fake, data.images, image_metrics, weights, image_quality.cache_dir(cfg.data_dir),
+                f"infogan-{data.name}-{split}-{len(data)}",
                 device, batch_size=min(batch_size, 200))
             report["image_metrics_samples"] = samples
         if model is not None:
@@ -101,18 +100,6 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, batch_size: in
     out = run_dir / "eval" / f"{data.name}.json"
     atomic_write_bytes(out, (json.dumps(report, indent=2) + "\n").encode())
     return report
-
-
-def _cache_dir(cfg) -> Path:
-    return (Path(cfg.data_dir).expanduser() if cfg.data_dir else default_data_dir()) / "fidelity-cache"
-
-
-def generated_sample(gen, n: int, batch_size: int = 500, seed: int = 0):
-    """n generated images, uint8 [n, C, H, W], from latents of a fixed seed; and categorical code 1's value
-    of each ([n], None without a categorical code)."""
-    latent = gen.spec.sample(n, torch.Generator().manual_seed(seed))
-    images = ((generate(gen, latent, batch_size).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return images, (latent.cat[:, 0] if gen.spec.n_categorical else None)
 
 
 def describe_effects(effects: list[dict]) -> list[str]:

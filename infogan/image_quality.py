@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import atomic_write_bytes
+from .config import IMAGE_METRIC_NAMES
 from .errors import UsageError
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -37,7 +38,7 @@ INCEPTION_SHA256_PREFIX = "6726825d"  # torch.hub's convention: the file name en
 WEIGHTS_ENV = "INFOGAN_INCEPTION_WEIGHTS"
 MAX_WEIGHTS_BYTES = 200 * 2**20  # the real file is 95 MB
 # Our names for torch-fidelity's metrics and the result keys each yields: (torch-fidelity key, our key).
-IMAGE_METRICS = {
+IMAGE_METRICS = {  # keys: config.IMAGE_METRIC_NAMES
     "fid": [("frechet_inception_distance", "fid")],
     "kid": [("kernel_inception_distance_mean", "kid"), ("kernel_inception_distance_std", "kid_std")],
     "isc": [("inception_score_mean", "isc"), ("inception_score_std", "isc_std")],
@@ -53,6 +54,14 @@ def parse_image_metrics(text: str) -> list[str]:
         raise UsageError(f"--image-metrics takes a comma-separated list of {', '.join(IMAGE_METRICS)}, "
                          f"got {text!r}")
     return list(dict.fromkeys(names))
+
+
+assert tuple(IMAGE_METRICS) == IMAGE_METRIC_NAMES
+
+
+def result_keys(names: list[str]) -> list[str]:
+    """The keys `image_metrics` returns for these metrics (what metrics.jsonl and the plot carry)."""
+    return [ours for name in names for _, ours in IMAGE_METRICS[name]]
 
 
 def torch_fidelity():
@@ -130,6 +139,19 @@ def _download_weights(cache: Path) -> Path:
     return path
 
 
+def cache_dir(data_dir: str | None) -> Path:
+    """Where verified weights, downloads and the real images' features live: DATA_DIR/fidelity-cache."""
+    from .data import default_data_dir
+
+    return (Path(data_dir).expanduser() if data_dir else default_data_dir()) / "fidelity-cache"
+
+
+def prepare(weights: str | None, data_dir: str | None) -> Path:
+    """Check, before any long work, that torch-fidelity imports and the weights are there and sound."""
+    torch_fidelity()
+    return verified_weights(weights, cache_dir(data_dir))
+
+
 def verified_weights(weights: str | None, cache: Path) -> Path:
     """Path of a sanitised copy of the weights (plain tensors re-saved by us) for torch-fidelity to load."""
     source = weights or os.environ.get(WEIGHTS_ENV) or None
@@ -180,5 +202,7 @@ def image_metrics(generated: torch.Tensor, real: torch.Tensor, names: list[str],
         feature_extractor="inception-v3-compat", feature_layer_prc="2048",
         feature_extractor_weights_path=str(weights), cache_root=str(cache),
         cache=real_cache_name is not None, input2_cache_name=real_cache_name, verbose=verbose,
-        samples_shuffle=False)
+        samples_shuffle=False,
+        # our images are tensors in memory: loader worker processes (its default, 4) only cost start-up time
+        save_cpu_ram=True)
     return {ours: float(result[theirs]) for name in names for theirs, ours in IMAGE_METRICS[name]}

@@ -59,6 +59,14 @@ def generate(generator: Generator, latent: Latent, batch_size: int = 500) -> tor
         return torch.cat([generator(vec[i:i + batch_size]).float().cpu() for i in range(0, len(vec), batch_size)])
 
 
+def generated_sample(generator: Generator, n: int, batch_size: int = 500, seed: int = 0):
+    """n generated images, uint8 [n, C, H, W], from prior draws of a fixed seed (the same images every call);
+    and categorical code 1's value of each ([n] int64, None without a categorical code)."""
+    latent = generator.spec.sample(n, torch.Generator().manual_seed(seed))
+    images = ((generate(generator, latent, batch_size).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return images, (latent.cat[:, 0] if generator.spec.n_categorical else None)
+
+
 def config_from_safetensors(path: str | Path) -> TrainConfig:
     """The config stored in a generator.safetensors header (so the file alone rebuilds the model)."""
     from safetensors import safe_open

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from . import distributed, losses
+from . import distributed, image_quality, losses
 from .artifacts import plot_curves, read_metrics, save_gif, save_image_grid
 from .checkpoint import atomic_write_bytes, check_structure, load_checkpoint, save_checkpoint, save_generator
 from .config import TrainConfig, resolve
@@ -36,7 +36,7 @@ from .data import ImageData, load_dataset, source_of, to_unit_range
 from .distributed import SINGLE, Dist
 from .errors import UsageError
 from .files import read_file
-from .inference import generate
+from .inference import generate, generated_sample
 from .latent import LatentSpec, QCodes
 from .metrics import epoch_label_metrics
 from .networks import ContrastiveDiscriminator, Discriminator, Generator, build_networks, check_model_size
@@ -351,6 +351,13 @@ class _Run:
         if data.labels is not None and dist.is_main:
             pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.seed))[:EPOCH_EVAL_IMAGES]
             self.eval_subset = (data.images[pick], {name: y[pick] for name, y in data.factors.items()})
+        # --image-metrics-every: torch-fidelity's metrics of a fixed generated sample against fixed real images
+        self.fidelity = None
+        if cfg.image_metrics_every and dist.is_main:
+            n = min(cfg.image_metrics_samples, len(data))
+            pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.seed))[:n]
+            self.fidelity = (image_quality.prepare(cfg.inception_weights, cfg.data_dir), data.images[pick],
+                             f"infogan-{data.name}-train-{n}-seed{cfg.seed}")
         if checkpoint is not None:
             self._restore(checkpoint)
 
@@ -538,6 +545,10 @@ class _Run:
         work = _Stopwatch()
         with work("label_metrics"):
             extra = epoch_label_metrics(self.disc, *self.eval_subset) if self.eval_subset is not None and full else {}
+        every = self.cfg.image_metrics_every
+        if self.fidelity is not None and (p.epoch % every == 0 or p.epoch == self.cfg.epochs):
+            with work("image_metrics"):
+                extra.update(self._image_metrics())
         record = self._write_record("epoch", self.epoch_sums, **extra, seconds=round(seconds, 3),
                                     images_per_sec=round(images_seen / max(seconds, 1e-9), 1))
         self.epoch_sums.reset()
@@ -560,6 +571,13 @@ class _Run:
               f"{self.spec.total_entropy:.3f}  acc real {record['d_acc_real']:.2f} fake {record['d_acc_fake']:.2f}"
               + (f"  cat acc {record['categorical_accuracy']:.3f}" if "categorical_accuracy" in record else "")
               + f"  {record['images_per_sec']:.0f} img/s", flush=True)
+
+    def _image_metrics(self) -> dict:
+        weights, real, cache_name = self.fidelity
+        fake, _ = generated_sample(self.gen, self.cfg.image_metrics_samples)
+        return image_quality.image_metrics(fake, real, self.cfg.image_metrics, weights,
+                                           image_quality.cache_dir(self.cfg.data_dir), cache_name,
+                                           str(self.rt.device), batch_size=100)
 
     def finish(self) -> None:
         digests = distributed.gather(distributed.parameter_digest(self.gen, self.disc), self.dist)
@@ -662,6 +680,8 @@ def train(cfg: TrainConfig, overwrite: bool = False) -> Path:
     make_runtime(cfg, dist)  # refuse a bad device/precision before creating anything
     if cfg.tensorboard:
         _tensorboard_available()
+    if cfg.image_metrics_every and dist.is_main:  # torch-fidelity and its weights, before anything is written
+        image_quality.prepare(cfg.inception_weights, cfg.data_dir)
 
     cfg.run_id = _on_main(dist, lambda: uuid.uuid4().hex)  # the run's identity, carried by every checkpoint
     held: list[RunLock] = []
@@ -685,7 +705,8 @@ def train(cfg: TrainConfig, overwrite: bool = False) -> Path:
 
 
 RESUME_OVERRIDABLE = ("epochs", "data_dir", "device", "progress", "log_every", "checkpoint_every",
-                      "keep_every", "tensorboard", "threads", "eval_every")
+                      "keep_every", "tensorboard", "threads", "eval_every", "image_metrics", "image_metrics_every",
+                      "image_metrics_samples", "inception_weights")
 
 
 def resume(run_dir: str | Path, **overrides) -> Path:

@@ -236,3 +236,14 @@ def test_non_finite_loss_stops_and_keeps_the_good_checkpoint(tmp_path, monkeypat
     ckpt = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
     assert (ckpt["epoch"], ckpt["step"]) == (2, 4)
     assert all(torch.isfinite(v).all() for v in ckpt["generator"].values() if v.is_floating_point())
+
+
+def test_image_metrics_without_torch_fidelity_is_one_line(tiny_npz, tmp_path, capsys):
+    if importlib.util.find_spec("torch_fidelity") is not None:
+        pytest.skip("torch-fidelity is installed here: tests/test_image_metrics.py covers it")
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", f"npz:{tiny_npz}", "--outdir", str(out), "--image-metrics-every", "1",
+                 "--epochs", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install 'infogan[fidelity]'" in err[0]
+    assert not out.exists()  # refused before anything was written

@@ -52,7 +52,7 @@ def weights(tmp_path_factory):
     return path
 
 
-def _images(seed, n=12, shift=0):
+def _images(seed, n=8, shift=0):  # few: Inception upsamples each to 299x299, about 0.3 s an image here
     x, _ = blob_images(n, 8, seed=seed)
     return torch.from_numpy(np.clip(x.astype(int) + shift, 0, 255).astype(np.uint8)).unsqueeze(1)
 
@@ -105,14 +105,29 @@ def test_offline_without_weights_names_the_file_and_the_flag(tmp_path, monkeypat
 
 
 def test_evaluate_image_metrics_end_to_end(weights, tmp_path):
-    x, y = blob_images(64, 8)
+    x, y = blob_images(16, 8)
     np.savez(tmp_path / "b.npz", x=x, y=y)
     run = tmp_path / "run"
     assert main(["train", "--dataset", f"npz:{tmp_path / 'b.npz'}", "--data-dir", str(tmp_path / "data"),
                  "--outdir", str(run), *TINY]) == 0
-    assert main(["evaluate", str(run), "--image-metrics", "fid,kid", "--samples", "20",
+    assert main(["evaluate", str(run), "--image-metrics", "fid,kid", "--samples", "8",
                  "--inception-weights", str(weights)]) == 0
     report = json.loads((run / "eval" / "npz-b.json").read_text())
-    assert set(report["image_metrics"]) == {"fid", "kid", "kid_std"} and report["image_metrics_samples"] == 20
+    assert set(report["image_metrics"]) == {"fid", "kid", "kid_std"} and report["image_metrics_samples"] == 8
     assert all(math.isfinite(v) for v in report["image_metrics"].values())
     assert list((tmp_path / "data" / "fidelity-cache").glob("*infogan-npz-b*"))  # the real side's features, cached
+
+
+def test_training_computes_them_every_n_epochs_and_at_the_last(weights, tmp_path):
+    x, y = blob_images(16, 8)
+    np.savez(tmp_path / "b.npz", x=x, y=y)
+    run = tmp_path / "run"
+    tiny = list(TINY)
+    tiny[tiny.index("--epochs") + 1] = "3"
+    assert main(["train", "--dataset", f"npz:{tmp_path / 'b.npz'}", "--data-dir", str(tmp_path / "data"),
+                 "--outdir", str(run), *tiny, "--image-metrics-every", "2", "--image-metrics",
+                 "fid,isc", "--image-metrics-samples", "4", "--inception-weights", str(weights)]) == 0
+    epochs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    epochs = {r["epoch"]: r for r in epochs if r["kind"] == "epoch"}
+    assert "fid" not in epochs[1] and {"fid", "isc", "isc_std"} <= set(epochs[2]) and "fid" in epochs[3]
+    assert (run / "plots" / "fid.png").is_file() and (run / "plots" / "inception_score.png").is_file()
