@@ -252,7 +252,8 @@ def cmd_classifier_train(args: argparse.Namespace) -> int:
     require_int("epochs", args.epochs, minimum=1)
     require_int("batch_size", args.batch_size, minimum=2)
     path, acc = train_classifier(args.dataset, args.data_dir, args.epochs, args.batch_size, args.seed, args.out,
-                                 log=lambda line: print(line, file=sys.stderr, flush=True))
+                                 log=lambda line: print(line, file=sys.stderr, flush=True),
+                                 test_dataset=args.test_dataset)
     print(f"classifier: {path} (test accuracy {acc:.4f})")
     return 0
 
@@ -358,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     ct.add_argument("--dataset", required=True, metavar="SPEC", help="mnist, cifar10, svhn, npz:PATH with y, ...")
     ct.add_argument("--data-dir", "--data_dir", default=None, metavar="DIR",
                     help="where data sets and the cached classifier live (default: $INFOGAN_DATA or ~/.cache/infogan)")
+    ct.add_argument("--test-dataset", default=None, metavar="SPEC",
+                    help="labelled images to measure its accuracy on (default: mnist/cifar10/svhn's test split; "
+                         "for other data sets the training images themselves)")
     ct.add_argument("--epochs", type=int, default=5, metavar="N", help="passes over the data (default: 5)")
     ct.add_argument("--batch-size", "--batch_size", type=int, default=128, metavar="N", help="default: 128")
     ct.add_argument("--seed", type=int, default=0, metavar="S", help="default: 0")

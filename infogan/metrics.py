@@ -219,3 +219,16 @@ def epoch_label_metrics(disc, images_uint8: torch.Tensor, factors: dict[str, tor
     for name, best in list(scores["factors"].items())[1:]:  # the first factor's are the headline keys above
         out[f"categorical_accuracy_{name}"] = best["categorical_accuracy"]
     return out
+
+
+def checkerboard_power(images_uint8: torch.Tensor) -> float:
+    """Share of the images' spectral power (mean removed) at the period-2 frequencies: (pi, 0), (0, pi) and
+    (pi, pi), where a transposed convolution's checkerboard lives. On a grid of H x W frequencies these 3
+    of H*W carry about 3 / (H W) of white noise's power and less of natural images' (power falls with
+    frequency); compare generated images with the real ones of the same data set."""
+    x = images_uint8.double()
+    x = x - x.mean(dim=(-2, -1), keepdim=True)  # [N, C, H, W]
+    power = torch.fft.fft2(x).abs() ** 2
+    h, w = x.shape[-2] // 2, x.shape[-1] // 2
+    nyquist = power[..., h, 0] + power[..., 0, w] + power[..., h, w]  # even sides: index H/2 is frequency pi
+    return float(nyquist.sum() / power.sum().clamp_min(1e-12))

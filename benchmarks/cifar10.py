@@ -1,0 +1,120 @@
+"""The seed's headline run (CIFAR-10) on a budget: pictures, an independent classifier's scores, checkerboards.
+
+Data: ../shared/data/cifar10-train-10k.npz, split into 9,000 training and 1,000 held-out images. Steps:
+
+1. `infogan classifier train` on the 9,000 (accuracy measured on the 1,000): the judge of generated images.
+2. For each architecture (the seed's `seed-cifar10`, transposed convolutions; and the paper's SVHN networks
+   `paper-svhn`), `infogan train --preset cifar10 --arch ARCH` for --epochs, then `infogan evaluate
+   --classifier` on the held-out images: purity of the categorical code, mode count, classifier score,
+   fid_classifier. Also the share of spectral power at the period-2 frequencies (metrics.checkerboard_power)
+   of generated against real images: a checkerboard shows as a large ratio.
+3. The sample grids of the chosen epochs go to docs/cifar10/.
+
+    python benchmarks/cifar10.py                              # CPU budget: 6 epochs (about 210 steps) per arch
+    python benchmarks/cifar10.py --epochs 150 --archs seed-cifar10    # the seed's full run (a GPU)
+
+JSON to benchmarks/results/cifar10.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from infogan.inference import generated_sample, load_generator  # noqa: E402
+from infogan.metrics import checkerboard_power  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "cifar10-train-10k.npz"
+
+
+def infogan(*args: str) -> None:
+    cmd = [sys.executable, "-m", "infogan", *args]
+    print(" ".join(cmd), flush=True)
+    subprocess.run(cmd, cwd=ROOT, check=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--archs", default="seed-cifar10,paper-svhn")
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--batch-size", type=int, default=256, help="the seed's (default: 256)")
+    parser.add_argument("--classifier-epochs", type=int, default=5)
+    parser.add_argument("--samples", type=int, default=2000, help="generated images scored (default: 2000)")
+    parser.add_argument("--pictures", default="1,3,6", help="epochs whose sample grids go to docs/ (default: 1,3,6)")
+    parser.add_argument("--data", default=str(DATA))
+    parser.add_argument("--workdir", default=None)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cifar10.json"))
+    parser.add_argument("--docs", default=str(ROOT / "docs" / "cifar10"))
+    args = parser.parse_args()
+
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="infogan-cifar10-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    data = np.load(args.data)
+    np.savez(workdir / "train.npz", x=data["x"][:9000], y=data["y"][:9000])
+    np.savez(workdir / "heldout.npz", x=data["x"][9000:], y=data["y"][9000:])
+    train, heldout = f"npz:{workdir / 'train.npz'}", f"npz:{workdir / 'heldout.npz'}"
+    classifier = workdir / "classifier.pt"
+    started = time.perf_counter()
+    if not classifier.exists():
+        infogan("classifier", "train", "--dataset", train, "--test-dataset", heldout, "--epochs",
+                str(args.classifier_epochs), "--out", str(classifier))
+    import torch
+
+    about = torch.load(classifier, weights_only=True)
+    real = torch.from_numpy(data["x"][9000:]).permute(0, 3, 1, 2).contiguous()
+    result = {"benchmark": "cifar10", "date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.platform(),
+              "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "epochs": args.epochs,
+              "batch_size": args.batch_size, "train_images": 9000, "steps": args.epochs * (9000 // args.batch_size),
+              "classifier_heldout_accuracy": about["test_accuracy"],
+              "real_checkerboard_power": checkerboard_power(real), "archs": {}}
+    docs = Path(args.docs)
+    docs.mkdir(parents=True, exist_ok=True)
+    for arch in args.archs.split(","):
+        run = workdir / arch
+        t = time.perf_counter()
+        if not (run / "generator.safetensors").exists():
+            infogan("train", "--dataset", train, "--preset", "cifar10", "--arch", arch, "--epochs", str(args.epochs),
+                    "--batch-size", str(args.batch_size), "--outdir", str(run), "--overwrite", "--no-progress")
+        train_seconds = time.perf_counter() - t
+        infogan("evaluate", str(run), "--dataset", heldout, "--classifier", str(classifier), "--samples",
+                str(args.samples))
+        report = json.loads((run / "eval" / "npz-heldout.json").read_text())
+        fake, _ = generated_sample(load_generator(run), args.samples)
+        scores = report["classifier"]
+        result["archs"][arch] = {
+            "train_seconds": round(train_seconds, 1),
+            **{k: scores[k] for k in ("purity", "mode_count", "classifier_score", "fid_classifier", "label_histogram")},
+            "q_categorical_accuracy": report.get("categorical_accuracy"),
+            "checkerboard_power": checkerboard_power(fake),
+            "checkerboard_ratio_to_real": checkerboard_power(fake) / result["real_checkerboard_power"],
+        }
+        for epoch in (int(e) for e in args.pictures.split(",")):
+            grid = run / "samples" / f"epoch_{epoch:04d}.png"
+            if grid.exists():
+                shutil.copyfile(grid, docs / f"{arch}_epoch_{epoch}.png")
+    result["wall_seconds"] = round(time.perf_counter() - started, 1)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"classifier held-out accuracy {about['test_accuracy']:.3f}; real images' period-2 power "
+          f"{result['real_checkerboard_power']:.5f}")
+    for arch, r in result["archs"].items():
+        print(f"{arch:13s} purity {r['purity']:.3f}  modes {r['mode_count']}/10  classifier score "
+              f"{r['classifier_score']:.2f}  fid_classifier {r['fid_classifier']:.2f}  checkerboard x"
+              f"{r['checkerboard_ratio_to_real']:.1f} of real  ({r['train_seconds']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
