@@ -356,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     cl = sub.add_parser("classifier", help="an independent classifier that judges generated images")
     cl_sub = cl.add_subparsers(dest="action", required=True)
     ct = cl_sub.add_parser("train", help="train it on a labelled data set; cached in the data dir")
-    ct.add_argument("--dataset", required=True, metavar="SPEC", help="mnist, cifar10, svhn, npz:PATH with y, ...")
+    ct.add_argument("--dataset", required=True, metavar="SPEC", help="labelled data set: mnist, cifar10, svhn, npz:PATH with y, ... (required)")
     ct.add_argument("--data-dir", "--data_dir", default=None, metavar="DIR",
                     help="where data sets and the cached classifier live (default: $INFOGAN_DATA or ~/.cache/infogan)")
     ct.add_argument("--test-dataset", default=None, metavar="SPEC",
