@@ -580,7 +580,8 @@ class _Run:
                                            str(self.rt.device), batch_size=100)
 
     def finish(self) -> None:
-        digests = distributed.gather(distributed.parameter_digest(self.gen, self.disc), self.dist)
+        modules = [self.gen, self.disc, *([self.cr.module] if self.cr is not None else [])]
+        digests = distributed.gather(distributed.parameter_digest(*modules), self.dist)
         if not self.dist.is_main:
             return
         if self.dist.enabled:  # evidence that DDP kept every replica identical

@@ -47,6 +47,16 @@ def test_two_process_ddp_keeps_replicas_identical_and_resumes_exactly(tmp_path):
     assert json.loads((tmp_path / "split" / "ddp.json").read_text())["identical"] is True
 
 
+def test_ddp_with_the_contrastive_regulariser_keeps_h_identical(tmp_path):
+    x, y = blob_images(64, 8)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    tiny = list(TINY)
+    tiny[tiny.index("--epochs") + 1] = "1"
+    torchrun("--dataset", f"npz:{tmp_path / 'd.npz'}", *tiny, "--cr-weight", "2", "--outdir", str(tmp_path / "cr"))
+    assert json.loads((tmp_path / "cr" / "ddp.json").read_text())["identical"] is True  # G, D/Q and H
+    assert "contrastive" in load_checkpoint(tmp_path / "cr" / "checkpoints" / "last.pt")
+
+
 def test_global_batch_must_divide_among_processes(tmp_path):
     x, y = blob_images(64, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
