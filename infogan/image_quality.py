@@ -11,7 +11,8 @@ let it see the user's file: it is opened here with `torch.load(weights_only=True
 dict of exactly the expected keys and shapes (assets/inception_v3_fidelity_shapes.json, taken from
 torch-fidelity's network), and re-saved from those plain tensors into the cache, which is what
 torch-fidelity is given. The real images' features are cached by torch-fidelity in
-DATA_DIR/fidelity-cache (computed once per data set, split and sample count).
+DATA_DIR/fidelity-cache (computed once per data set, split and sample count); torch-fidelity reads those
+cache files with pickle enabled, so the cache must stay a directory only its user writes (as the data dir).
 
 Grey images are repeated to three channels, as torch-fidelity's Inception takes RGB.
 """
