@@ -131,9 +131,12 @@ def load_classifier(path: str | Path) -> tuple[Classifier, dict]:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickled objects (refused), damaged files
         raise UsageError(f"cannot load classifier {path}: {str(exc).strip().splitlines()[0][:160]}") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT or "state_dict" not in payload:
+    fields = {"state_dict": dict, "channels": int, "classes": int, "image_shape": list, "dataset": str}
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT or \
+            not all(isinstance(payload.get(k), kind) for k, kind in fields.items()) or \
+            payload["channels"] not in (1, 3) or not 2 <= payload["classes"] <= 10_000:
         raise UsageError(f"{path} is not an infogan classifier (train one with `infogan classifier train`)")
-    model = Classifier(int(payload["channels"]), int(payload["classes"]))
+    model = Classifier(payload["channels"], payload["classes"])
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:

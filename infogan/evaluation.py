@@ -10,6 +10,7 @@ import numpy as np
 from . import image_quality, metrics
 from .artifacts import plot_confusion, plot_continuous_effects
 from .checkpoint import atomic_write_bytes, load_checkpoint
+from .config import MAX_METRIC_SAMPLES, require_int
 from .classifier import classifier_scores, default_path, load_classifier
 from .data import evaluation_split, load_dataset
 from .disentanglement import disentanglement_report, q_codes
@@ -50,8 +51,7 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, batch_size: in
     data = load_dataset(spec, cfg.data_dir, split, *cfg.folder_options())
     if list(data.shape) != list(cfg.image_shape):
         raise UsageError(f"{spec} has images of shape {list(data.shape)}, the run was trained on {cfg.image_shape}")
-    if samples < 2:
-        raise UsageError(f"--samples must be >= 2, got {samples}")
+    require_int("samples", samples, minimum=2, maximum=MAX_METRIC_SAMPLES)
     if image_metrics:  # fail on missing torch-fidelity or weights before any long computation
         weights = image_quality.prepare(inception_weights, cfg.data_dir)
     model = None

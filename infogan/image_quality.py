@@ -4,7 +4,7 @@ torch-fidelity is the implementation the field's tables are made with (a port of
 the original FID code used, bit-exact to it); we do not write our own Inception. It is an optional
 dependency (`pip install infogan[fidelity]`; it needs torchvision).
 
-The Inception weights (`weights-inception-2015-12-05-6726825d.pth`, 95 MB) come from
+The Inception weights (`weights-inception-2015-12-05-6726825d.pth`) come from
 `--inception-weights PATH`, `$INFOGAN_INCEPTION_WEIGHTS`, a copy already downloaded to the data dir, or a
 download from torch-fidelity's release page. torch-fidelity loads that file with pickle enabled; we never
 let it see the user's file: it is opened here with `torch.load(weights_only=True)`, checked to be a state
@@ -37,7 +37,7 @@ INCEPTION_MIRRORS = ["https://github.com/toshas/torch-fidelity/releases/download
 INCEPTION_URL = INCEPTION_MIRRORS[0] + INCEPTION_FILE
 INCEPTION_SHA256_PREFIX = "6726825d"  # torch.hub's convention: the file name ends in its SHA-256's first 8 digits
 WEIGHTS_ENV = "INFOGAN_INCEPTION_WEIGHTS"
-MAX_WEIGHTS_BYTES = 200 * 2**20  # the real file is 95 MB
+MAX_WEIGHTS_BYTES = 200 * 2**20  # an Inception v3 of 23.9M float32 parameters is about 96 MB
 # Our names for torch-fidelity's metrics and the result keys each yields: (torch-fidelity key, our key).
 IMAGE_METRICS = {  # keys: config.IMAGE_METRIC_NAMES
     "fid": [("frechet_inception_distance", "fid")],
@@ -81,7 +81,7 @@ def expected_shapes() -> dict[str, list[int]]:
 
 
 def _offline_message() -> str:
-    return (f"FID/KID/IS need torch-fidelity's Inception weights {INCEPTION_FILE} (95 MB, from {INCEPTION_URL}), "
+    return (f"FID/KID/IS need torch-fidelity's Inception weights {INCEPTION_FILE} (from {INCEPTION_URL}), "
             f"which could not be downloaded here: download it elsewhere and pass --inception-weights PATH "
             f"(or set ${WEIGHTS_ENV})")
 

@@ -134,7 +134,7 @@ def train_step(cfg: TrainConfig, gen: Generator, disc: Discriminator, opt_g, opt
             cr_loss = losses.contrastive_loss(pair_logits, shared)
         cr.opt.zero_grad(set_to_none=True)
         rt.backward_step(cr_loss, cr.opt)
-        cr_stats = {"cr_loss": cr_loss, "cr_acc": losses.contrastive_accuracy(pair_logits, shared)}
+        contrastive = (cr_loss, losses.contrastive_accuracy(pair_logits, shared))
 
     # G: L_G + L_info (+ cr_weight * L_CR) through the updated D/Q (and H); their weights need no gradients
     disc_module.requires_grad_(False)
@@ -156,13 +156,12 @@ def train_step(cfg: TrainConfig, gen: Generator, disc: Discriminator, opt_g, opt
         rt.scaler.update()
 
     with torch.no_grad():
-        stats = step_statistics(spec, d_adv, g_adv, info_g, d_real.logit, d_fake.logit)
-        if cr is not None:
-            stats.update({name: value.detach().float() for name, value in cr_stats.items()})
-        return stats
+        return step_statistics(spec, d_adv, g_adv, info_g, d_real.logit, d_fake.logit,
+                               contrastive if cr is not None else None)
 
 
-def step_statistics(spec: LatentSpec, d_adv, g_adv, info: losses.InfoLoss, real_logit, fake_logit) -> dict:
+def step_statistics(spec: LatentSpec, d_adv, g_adv, info: losses.InfoLoss, real_logit, fake_logit,
+                    contrastive: tuple | None = None) -> dict:
     """What each step logs, by name (0-d tensors). A new statistic is one line here: its name reaches
     metrics.jsonl, the plots' inputs and the checkpoint's running sums from this dict."""
     acc_real, acc_fake = losses.discriminator_accuracy(real_logit, fake_logit)
@@ -173,20 +172,17 @@ def step_statistics(spec: LatentSpec, d_adv, g_adv, info: losses.InfoLoss, real_
         for i, ce in enumerate(info.categorical_per_code):
             stats[f"cat_loss_cat{i + 1}"] = ce
             stats[f"mi_bound_cat{i + 1}"] = losses.mutual_information_bound(ce, spec.categorical[i])
+    if contrastive is not None:  # --cr-weight: H's cross-entropy and accuracy (chance: 1 / number of codes)
+        stats["cr_loss"], stats["cr_acc"] = contrastive
     return {name: value.detach().float() for name, value in stats.items()}
 
 
 def stat_names(spec: LatentSpec, contrastive: bool = False) -> tuple[str, ...]:
-    """The names `train_step` reports for this latent code (computed from it on zeros): `step_statistics`'s,
-    then the contrastive regulariser's with --cr-weight (H's cross-entropy and accuracy at naming the code a
-    pair shares; chance is 1 / number of codes)."""
+    """The names `step_statistics` reports for this latent code, with --cr-weight or not (computed on zeros)."""
     zero = torch.zeros(())
     info = losses.InfoLoss(zero, zero, zero, [zero] * spec.n_categorical)
-    names = tuple(step_statistics(spec, zero, zero, info, zero.view(1), zero.view(1)))
-    return names + (CONTRASTIVE_STAT_NAMES if contrastive else ())
-
-
-CONTRASTIVE_STAT_NAMES = ("cr_loss", "cr_acc")
+    return tuple(step_statistics(spec, zero, zero, info, zero.view(1), zero.view(1),
+                                 (zero, zero) if contrastive else None))
 
 
 # Checkpoints written before statistics were named hold their sums in this order.

@@ -104,6 +104,17 @@ def two_factor_images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np
     return np.concatenate([left, right], axis=2), y, y2
 
 
+def two_factor_run(root: Path, options: list[str]) -> tuple[Path, Path]:
+    """A 1-epoch run on 64 two-factor images (npz with y and y2) under root; returns (root, run dir)."""
+    from infogan.cli import main
+
+    x, y, y2 = two_factor_images(64)
+    np.savez(root / "pairs.npz", x=x, y=y, y2=y2)
+    run = root / "run"
+    assert main(["train", "--dataset", f"npz:{root / 'pairs.npz'}", "--outdir", str(run), *options]) == 0
+    return root, run
+
+
 @contextlib.contextmanager
 def small_filesystem(where: Path, size_kb: int):
     """A real tmpfs of size_kb mounted at `where` (root only); pytest.skip with the reason elsewhere."""

@@ -80,6 +80,12 @@ def test_classifier_refusals_are_one_line(trained, tmp_path, capsys):
     torch.save({"format": 1, "state_dict": {}, "x": argparse.Namespace()}, tmp_path / "evil.pt")
     assert main(["evaluate", str(run), "--classifier", str(tmp_path / "evil.pt")]) == 2
     assert "cannot load classifier" in capsys.readouterr().err
+    torch.save({"format": 1, "state_dict": {}, "channels": "1", "classes": 4, "image_shape": [1, 8, 8],
+                "dataset": "x"}, tmp_path / "wrong.pt")  # a field of the wrong type
+    assert main(["evaluate", str(run), "--classifier", str(tmp_path / "wrong.pt")]) == 2
+    assert "is not an infogan classifier" in capsys.readouterr().err
+    assert main(["evaluate", str(run), "--classifier", "--samples", "10000000000"]) == 2
+    assert "samples" in capsys.readouterr().err
     x, y = blob_images(64, 16)
     np.savez(tmp_path / "big.npz", x=x, y=y)
     assert main(["classifier", "train", "--dataset", f"npz:{tmp_path / 'big.npz'}", "--data-dir", str(tmp_path),

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import two_factor_images
+from conftest import two_factor_run, two_factor_images
 
 from infogan import losses
 from infogan.checkpoint import load_checkpoint
@@ -102,12 +102,7 @@ def test_cr_weight_needs_two_codes():
 
 @pytest.fixture(scope="module")
 def cr_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cr")
-    x, y, y2 = two_factor_images(64)
-    np.savez(root / "pairs.npz", x=x, y=y, y2=y2)
-    run = root / "run"
-    assert main(["train", "--dataset", f"npz:{root / 'pairs.npz'}", "--outdir", str(run), *CR_RUN]) == 0
-    return root, run
+    return two_factor_run(tmp_path_factory.mktemp("cr"), CR_RUN)
 
 
 def test_run_with_cr_weight_writes_every_artefact(cr_run):

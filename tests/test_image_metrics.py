@@ -52,7 +52,7 @@ def weights(tmp_path_factory):
     return path
 
 
-def _images(seed, n=8, shift=0):  # few: Inception upsamples each to 299x299, about 0.3 s an image here
+def _images(seed, n=8, shift=0):  # few: Inception upsamples each to 299x299, about 0.5 s an image on this CPU
     x, _ = blob_images(n, 8, seed=seed)
     return torch.from_numpy(np.clip(x.astype(int) + shift, 0, 255).astype(np.uint8)).unsqueeze(1)
 

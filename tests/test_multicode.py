@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import CHROMIUM, browser_page, serve_folder, two_factor_images
+from conftest import two_factor_run, CHROMIUM, browser_page, serve_folder, two_factor_images
 from PIL import Image
 
 from infogan import data, metrics
@@ -22,12 +22,7 @@ MULTI = ["--batch-size", "16", "--epochs", "1", "--noise-dim", "4", "--categoric
 
 @pytest.fixture(scope="module")
 def multi_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("multi")
-    x, y, y2 = two_factor_images(64)
-    np.savez(root / "pairs.npz", x=x, y=y, y2=y2)
-    run = root / "run"
-    assert main(["train", "--dataset", f"npz:{root / 'pairs.npz'}", "--outdir", str(run), *MULTI]) == 0
-    return root, run
+    return two_factor_run(tmp_path_factory.mktemp("multi"), MULTI)
 
 
 def size(path):
