@@ -10,6 +10,8 @@
 4. Training-step throughput per architecture, precision and batch size, data already on the GPU.
 5. Several trainings sharing the GPU at once: aggregate images/s for 1, 6 and 12 processes (sizes
    `benchmarks/quality.py --jobs` on a GPU machine).
+6. CUDA graphs (`--cuda-graphs`): tests/test_cuda_graphs.py's GPU tests, the step's images/s eager against
+   captured at batch 64, 256 and 1024, and a short training run each way scored on held-out digits.
 
 Each section records its error instead of stopping the rest. JSON to benchmarks/results/cuda_check.json.
 """
@@ -153,6 +155,44 @@ def step_throughput(quick: bool) -> list[dict]:
     return rows
 
 
+def graphs(tmp: Path, npz: Path, heldout: Path, quick: bool) -> dict:
+    """--cuda-graphs: its GPU tests, step throughput eager vs captured, and a 5-epoch run each way."""
+    from throughput import Bench
+
+    out = {}
+    if DEVICE == "cuda":
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/test_cuda_graphs.py"], cwd=ROOT, env=ENV,
+                              capture_output=True, text=True)
+        out["tests"] = {"exit": proc.returncode, "summary": proc.stdout.strip().splitlines()[-1:]}
+        print(f"cuda graph tests: {out['tests']}", flush=True)
+    rows = []
+    for arch in ("paper-mnist", "seed-mnist"):
+        for precision in ("bf16", "fp32") if DEVICE == "cuda" else ("fp32",):
+            for batch in (64, 256, 1024):
+                row = {"arch": arch, "precision": precision, "batch": batch}
+                for mode in ("eager", "graphs") if DEVICE == "cuda" else ("eager",):
+                    bench = Bench(arch, precision, batch, device=DEVICE, cuda_graphs=mode == "graphs")
+                    row[f"{mode}_images_per_s"] = round(statistics.median(bench.images_per_second(
+                        10, 30 if quick else 200, 3)))
+                if "graphs_images_per_s" in row:
+                    row["speedup"] = round(row["graphs_images_per_s"] / row["eager_images_per_s"], 2)
+                rows.append(row)
+                print(f"cuda graphs: {row}", flush=True)
+    out["throughput"] = rows
+    runs = {}
+    for mode in ("off", "auto"):
+        run = tmp / f"graphs-{mode}"
+        t = time.perf_counter()
+        cli("train", "--dataset", f"npz:{npz}", "--epochs", "2" if quick else "5", "--outdir", str(run),
+            "--device", DEVICE, "--cuda-graphs", mode, "--no-progress")
+        report = json.loads(cli("evaluate", str(run), "--dataset", f"npz:{heldout}").stdout)
+        runs[mode] = {"seconds": round(time.perf_counter() - t, 1), "heldout_accuracy": report.get(
+            "categorical_accuracy"), "last_epoch_images_per_s": epochs_of(run)[-1]["images_per_sec"]}
+        print(f"cuda graphs run --cuda-graphs {mode}: {runs[mode]}", flush=True)
+    out["runs"] = runs
+    return out
+
+
 def concurrency(tmp: Path, npz: Path, counts=(1, 6, 12)) -> list[dict]:
     """Per-process and aggregate speed of k trainings at once (3 epochs each; epochs 2-3 timed)."""
     rows = []
@@ -209,6 +249,7 @@ def main() -> int:
             "pinned_fallback": lambda: pinned_fallback(tmp, tmp / "train9k.npz"),
             "throughput": lambda: step_throughput(args.quick),
             "concurrency": lambda: concurrency(tmp, tmp / "train9k.npz"),
+            "cuda_graphs": lambda: graphs(tmp, tmp / "train9k.npz", tmp / "heldout1k.npz", args.quick),
         }
         for name, section in sections.items():
             if name in args.skip.split(","):

@@ -11,7 +11,7 @@ import dataclasses
 import math
 import sys
 
-from .config import (ARCHS, DEVICES, MAX_SEED, NOISE_PRIORS, PRECISIONS, PRESETS, SELECTION_CRITERIA, TrainConfig,
+from .config import (ARCHS, CUDA_GRAPHS, DEVICES, MAX_SEED, NOISE_PRIORS, PRECISIONS, PRESETS, SELECTION_CRITERIA, TrainConfig,
                      parse_categorical, require_int)
 from .data import DATASETS, spec_form
 from .errors import UsageError
@@ -136,6 +136,9 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
             "the cores this process may run on", type=int, metavar="N")
     _option(runtime, "precision", "auto (bf16 where the CPU/GPU computes it natively, else fp32), fp32, bf16 "
             "autocast (CPU or CUDA) or fp16 autocast with loss scaling (CUDA)", choices=PRECISIONS)
+    _option(runtime, "cuda_graphs", "run the training step as one replayed CUDA graph (GPU steps of these small "
+            "networks are launch-bound); auto: on for single-process CUDA runs in fp32/bf16 without --cr-weight, "
+            "and says why when not; on: the same, but any other run is refused", choices=CUDA_GRAPHS)
 
     quality = parser.add_argument_group("image quality during training (torch-fidelity: pip install 'infogan[fidelity]')")
     _option(quality, "image_metrics_every", "compute --image-metrics every N epochs and at the last, into "

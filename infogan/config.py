@@ -25,6 +25,7 @@ from .latent import LatentSpec
 ARCHS = {"paper-mnist": 4, "seed-mnist": 4, "seed-cifar10": 8, "paper-svhn": 16, "paper-chairs": 8}
 NOISE_PRIORS = ("uniform", "normal")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+CUDA_GRAPHS = ("auto", "on", "off")  # see cuda_graphs.py
 DEVICES = ("auto", "cpu", "cuda", "mps")
 # Bounds on the sizes a config may ask for: beyond them a model cannot be built on any machine we know.
 MAX_NOISE_DIM, MAX_CODE_VALUES, MAX_CODES = 10_000, 1_000, 100
@@ -153,6 +154,7 @@ class TrainConfig:
     threads: int | None = None  # CPU threads of this process; None: the cores it may run on (see runtime.py)
     device: str = "auto"
     precision: str = "auto"  # auto: bf16 where the hardware computes it natively, else fp32 (see training.py)
+    cuda_graphs: str = "auto"  # the step as one replayed CUDA graph; auto: on CUDA where the run allows it
     # --- run directory and logging ---
     outdir: str | None = None  # None: runs/<dataset>-<YYYYmmdd-HHMMSS>
     log_every: int = 50  # steps between interval records in metrics.jsonl
@@ -218,6 +220,7 @@ class TrainConfig:
                 raise UsageError(f"--{_flag(name)} must be in [0, 1), got {getattr(self, name)!r}")
         _require_choice("noise_prior", self.noise_prior, NOISE_PRIORS)
         _require_choice("precision", self.precision, PRECISIONS)
+        _require_choice("cuda_graphs", self.cuda_graphs, CUDA_GRAPHS)
         _require_choice("device", self.device, DEVICES)
         if self.arch is not None:
             _require_choice("arch", self.arch, ARCHS)

@@ -23,11 +23,14 @@ class Runtime:
     device: torch.device
     autocast_dtype: torch.dtype | None  # None: full fp32
     scaler: torch.amp.GradScaler | None  # fp16 on CUDA only
+    # autocast's cache of low-precision weight copies; off inside a CUDA graph (PyTorch requires it: a
+    # cached copy made during capture would not be refreshed by replays)
+    autocast_cache: bool = True
 
     def autocast(self):
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype, cache_enabled=self.autocast_cache)
 
     def backward_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
         if self.scaler is None:

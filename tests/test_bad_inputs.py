@@ -219,14 +219,14 @@ def test_non_finite_loss_stops_and_keeps_the_good_checkpoint(tmp_path, monkeypat
     np.savez(tmp_path / "ok.npz", x=x8, y=y8)
     args = ["train", "--dataset", f"npz:{tmp_path / 'ok.npz'}", "--outdir", str(tmp_path / "run"), *TINY]
     assert main(args[:-2] + ["--log-every", "1", "--epochs", "1"]) == 0  # TINY ends with --log-every 2
-    real_step, calls = training.train_step, {"n": 0}
+    real_step, calls = training.update_step, {"n": 0}
 
     def poisoned(*a, **k):
         calls["n"] += 1
         stats = real_step(*a, **k)
         return {k: v * float("nan") for k, v in stats.items()} if calls["n"] >= 3 else stats
 
-    monkeypatch.setattr(training, "train_step", poisoned)
+    monkeypatch.setattr(training, "update_step", poisoned)
     assert main(["train", "--resume", str(tmp_path / "run"), "--epochs", "3", "--no-progress", "--log-every", "1"]) == 1
     err = capsys.readouterr().err
     assert "NaN/inf by step 5" in err and "last good state" in err and "Traceback" not in err

@@ -161,7 +161,7 @@ def test_weights_that_turn_non_finite_are_never_checkpointed(tmp_path, monkeypat
 
     x, y = blob_images(64, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
-    real_step, calls = training.train_step, {"n": 0}
+    real_step, calls = training.update_step, {"n": 0}
 
     def poison_weights(cfg, gen, *a, **k):  # the loss stays finite; the update leaves an inf weight
         stats = real_step(cfg, gen, *a, **k)
@@ -171,7 +171,7 @@ def test_weights_that_turn_non_finite_are_never_checkpointed(tmp_path, monkeypat
                 next(gen.parameters()).view(-1)[0] = float("inf")
         return stats
 
-    monkeypatch.setattr(training, "train_step", poison_weights)
+    monkeypatch.setattr(training, "update_step", poison_weights)
     assert main(["train", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--outdir", str(tmp_path / "run"), *TINY,
                  "--checkpoint-every", "1"]) == 1
     err = capsys.readouterr().err
@@ -186,8 +186,8 @@ def test_divergence_before_any_checkpoint_says_so(tmp_path, monkeypatch, capsys)
 
     x, y = blob_images(64, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
-    real_step = training.train_step
-    monkeypatch.setattr(training, "train_step",
+    real_step = training.update_step
+    monkeypatch.setattr(training, "update_step",
                         lambda *a, **k: {n: v * float("nan") for n, v in real_step(*a, **k).items()})
     assert main(["train", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--outdir", str(tmp_path / "run"), *TINY]) == 1
     err = capsys.readouterr().err
