@@ -8,7 +8,9 @@ by the end of epoch 2.
     python benchmarks/quality.py                      # the project's default MNIST settings, 5 seeds
     python benchmarks/quality.py --epochs 20 --batch-size 64 --precision bf16 --seeds 0,1,2
 
-Any extra `infogan train` options are passed through. Prints a table; JSON to benchmarks/results/quality.json.
+Any extra `infogan train` options are passed through. `--classifier PATH` (from `infogan classifier train`)
+also scores each run's generated digits with that independent classifier (`evaluate --classifier`): purity,
+mode count, classifier score and fid_classifier next to the code's accuracy. Prints a table; JSON to benchmarks/results/quality.json.
 
 Several settings side by side, runs in parallel (a GPU runs many small trainings at once):
 
@@ -54,7 +56,8 @@ def infogan(args: list[str], log: Path, env: dict) -> subprocess.CompletedProces
                               stderr=fh, text=True)
 
 
-def run_seed(workdir: Path, variant: str, seed: int, train_args: list[str], env: dict) -> dict | None:
+def run_seed(workdir: Path, variant: str, seed: int, train_args: list[str], env: dict,
+             evaluate_args: tuple[str, ...] = ()) -> dict | None:
     """Train (or finish) one seed's run and score it on the held-out digits; None if it did not finish."""
     run_dir = workdir / variant / f"seed_{seed}"
     log = workdir / variant / f"seed_{seed}.log"
@@ -71,7 +74,8 @@ def run_seed(workdir: Path, variant: str, seed: int, train_args: list[str], env:
             print(f"{variant} seed {seed}: training stopped with exit status {proc.returncode} (log: {log})", flush=True)
             return None
     wall = time.perf_counter() - started
-    proc = infogan(["evaluate", str(run_dir), "--dataset", f"npz:{workdir / 'heldout1k.npz'}"], log, env)
+    proc = infogan(["evaluate", str(run_dir), "--dataset", f"npz:{workdir / 'heldout1k.npz'}", *evaluate_args],
+                   log, env)
     if proc.returncode != 0:
         print(f"{variant} seed {seed}: evaluation failed (log: {log})", flush=True)
         return None
@@ -86,8 +90,13 @@ def run_seed(workdir: Path, variant: str, seed: int, train_args: list[str], env:
         "continuous_effects": report["continuous_effects"], "wall_seconds": round(wall, 1),
         "steps": epochs[-1]["step"], "images_per_sec": statistics.median(r["images_per_sec"] for r in epochs),
     }
+    if "classifier" in report:  # --classifier: the independent judge of the generated digits
+        row["classifier"] = {k: report["classifier"][k] for k in (
+            "purity", "mode_count", "classifier_score", "fid_classifier", "classifier_samples") if k in report["classifier"]}
+    judged = (f"  purity {row['classifier']['purity']:.3f}  modes {row['classifier']['mode_count']}"
+              if "classifier" in row else "")
     print(f"{variant} seed {seed}: accuracy {row['heldout_accuracy']:.3f}  NMI {row['heldout_nmi']:.3f}  "
-          f"MI by epoch 2 {row['mi_bound_by_epoch'][:2]}  {wall:.0f}s", flush=True)
+          f"MI by epoch 2 {row['mi_bound_by_epoch'][:2]}{judged}  {wall:.0f}s", flush=True)
     return row
 
 
@@ -101,6 +110,12 @@ def summarise(runs: dict[int, dict], entropy: float) -> tuple[dict, dict]:
         "std_accuracy": statistics.pstdev(acc), "worst_accuracy": min(acc), "best_accuracy": max(acc),
         "median_nmi": statistics.median(nmi), "mi_gap_epoch2": max(gap2),
     }
+    judged = [r["classifier"] for r in runs.values() if "classifier" in r]
+    if judged:
+        summary.update(median_purity=statistics.median(j["purity"] for j in judged),
+                       worst_purity=min(j["purity"] for j in judged),
+                       min_mode_count=min(j["mode_count"] for j in judged),
+                       median_fid_classifier=statistics.median(j["fid_classifier"] for j in judged))
     met = {
         "median_accuracy": summary["median_accuracy"] >= TARGETS["median_accuracy"],
         "worst_accuracy": summary["worst_accuracy"] >= TARGETS["worst_accuracy"],
@@ -145,7 +160,12 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads per run (default: the cores divided by --jobs, as sweep --jobs does; "
                              "1-2 when --jobs > 1 on a GPU)")
+    parser.add_argument("--classifier", default=None, metavar="PATH",
+                        help="score generated digits with this classifier (infogan classifier train) (default: off)")
+    parser.add_argument("--classifier-samples", type=int, default=5000, help="generated images it judges (default: 5000)")
     args, common = parser.parse_known_args(argv)
+    evaluate_args = ("--classifier", str(Path(args.classifier).resolve()), "--samples",
+                     str(args.classifier_samples)) if args.classifier else ()
 
     variants = {}
     for spec in args.variant:
@@ -183,7 +203,7 @@ def main(argv=None) -> int:
     def task(name: str, seed: int) -> None:
         if args.deadline is not None and time.monotonic() - started > args.deadline:
             return
-        row = run_seed(workdir, name, seed, variants[name], env)
+        row = run_seed(workdir, name, seed, variants[name], env, evaluate_args)
         if row is None:
             return
         with lock:

@@ -35,13 +35,16 @@ from .checkpoint import atomic_write_bytes
 from .data import ImageData, default_data_dir, evaluation_split, load_dataset, to_unit_range
 from .errors import UsageError
 
-FORMAT = 1
+FORMAT = 2  # 2: a 4x4 pooled map before the feature layer (format 1 pooled to 1x1; it reached 0.92 on MNIST)
+POOLED = 4  # side of the pooled feature map: spatial layout kept for any image side >= 4
 FEATURES = 128
 MODE_SHARE = 0.1  # a label counts as a covered mode with at least this fraction of its fair share of images
 
 
 class Classifier(nn.Module):
-    """Two conv blocks (32, 64 channels), global average pooling, a 128-unit feature layer, the logits."""
+    """Two conv blocks (32, 64 channels), average pooling to a 4x4 map, a 128-unit feature layer, the logits.
+    The 4x4 map keeps where strokes are: pooled to 1x1, the same network classified held-out MNIST digits at
+    0.92 (where a digit's parts sit is what tells a 6 from a 9)."""
 
     def __init__(self, channels: int, classes: int):
         super().__init__()
@@ -50,8 +53,8 @@ class Classifier(nn.Module):
             return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
                     nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2)]
 
-        self.trunk = nn.Sequential(*block(channels, 32), *block(32, 64), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                                   nn.Linear(64, FEATURES), nn.ReLU())  # [N, C, H, W] -> [N, 128]
+        self.trunk = nn.Sequential(*block(channels, 32), *block(32, 64), nn.AdaptiveAvgPool2d(POOLED), nn.Flatten(),
+                                   nn.Linear(64 * POOLED * POOLED, FEATURES), nn.ReLU())  # [N, C, H, W] -> [N, 128]
         self.head = nn.Linear(FEATURES, classes)  # [N, 128] -> [N, classes]
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
@@ -98,6 +101,10 @@ def train_classifier(dataset: str, data_dir: str | None = None, epochs: int = 5,
     torch.manual_seed(seed)
     model = Classifier(train.shape[0], classes)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    # cosine decay to 0 over the whole run: at a constant 1e-3 the held-out accuracy of the last epoch swung
+    # between 0.92 and 0.98 from one epoch to the next (MNIST, 9,000 digits), so the saved model was a lottery
+    steps_per_epoch = len(train) // batch_size
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs * steps_per_epoch))
     gen = torch.Generator().manual_seed(seed)
     for epoch in range(epochs):
         model.train()
@@ -108,6 +115,7 @@ def train_classifier(dataset: str, data_dir: str | None = None, epochs: int = 5,
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            schedule.step()
         log(f"classifier epoch {epoch + 1}/{epochs}: loss {loss.item():.3f}, {split} accuracy "
             f"{accuracy(model, test.images, test.labels):.4f} ({time.perf_counter() - started:.0f} s)")
     test_accuracy = accuracy(model, test.images, test.labels)
@@ -132,6 +140,9 @@ def load_classifier(path: str | Path) -> tuple[Classifier, dict]:
     except Exception as exc:  # pickled objects (refused), damaged files
         raise UsageError(f"cannot load classifier {path}: {str(exc).strip().splitlines()[0][:160]}") from None
     fields = {"state_dict": dict, "channels": int, "classes": int, "image_shape": list, "dataset": str}
+    if isinstance(payload, dict) and type(payload.get("format")) is int and 0 < payload["format"] < FORMAT:
+        raise UsageError(f"{path} is a classifier of an earlier format ({payload['format']}, this version reads "
+                         f"{FORMAT}): train it again with `infogan classifier train --dataset ...`")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT or \
             not all(isinstance(payload.get(k), kind) for k, kind in fields.items()) or \
             payload["channels"] not in (1, 3) or not 2 <= payload["classes"] <= 10_000:

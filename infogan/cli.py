@@ -408,9 +408,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="label-free choice of a run: q_real_mi (Q's information about its categorical codes on "
                          "real images) or centrality (ModelCentrality: the run whose Q and generator agree most "
                          "with the others', by the FactorVAE score) (default: q_real_mi)")
-    sw.add_argument("--jobs", type=int, default=1, metavar="N",
-                    help="seeds trained at once, each in its own process; on a GPU several small trainings "
-                         "share the card well (default: 1, one after another in this process)")
+    sw.add_argument("--jobs", type=int, default=None, metavar="N",
+                    help="seeds trained at once, each in its own process with cores/N threads on a CPU; on a GPU "
+                         "several small trainings share the card well (default: on a CPU one per core, at most "
+                         "one per seed, measured faster than one after another; on a GPU or with --threads: 1, "
+                         "one after another in this process)")
     _add_train_options(sw, single_run=False)
     sw.set_defaults(func=cmd_sweep)
 

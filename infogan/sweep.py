@@ -68,9 +68,11 @@ def select_seed(reports: dict[int, dict], criterion: str = "q_real_mi") -> dict:
 
 
 def run_sweep(base: TrainConfig, seeds: list[int], parent: str | Path | None = None,
-              eval_dataset: str | None = None, jobs: int = 1, select: str = "q_real_mi") -> dict:
+              eval_dataset: str | None = None, jobs: int | None = None, select: str = "q_real_mi") -> dict:
+    """`jobs` None: `default_jobs` (on a CPU one process per core, one thread each; on a GPU one at a time)."""
     base.validate()
-    require_int("jobs", jobs, minimum=1)
+    if jobs is not None:
+        require_int("jobs", jobs, minimum=1)
     if select not in SELECTION_CRITERIA:
         raise UsageError(f"--select must be one of {', '.join(SELECTION_CRITERIA)}, got {select!r}")
     parent = Path(parent) if parent else Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -92,6 +94,7 @@ def _sweep(base: TrainConfig, seeds: list[int], parent: Path, eval_dataset: str 
             timings[seed] = 0.0
         else:
             pending.append(seed)
+    jobs = default_jobs(base, len(pending)) if jobs is None else jobs
     if jobs > 1 and len(pending) > 1:
         timings.update(_train_in_processes(base, pending, parent, jobs))
     else:
@@ -112,6 +115,16 @@ def _sweep(base: TrainConfig, seeds: list[int], parent: Path, eval_dataset: str 
                "runs": {str(s): {**reports[s], "train_seconds": round(timings[s], 1)} for s in seeds}}
     atomic_write_bytes(parent / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     return summary
+
+
+def default_jobs(base: TrainConfig, seeds: int) -> int:
+    """Seeds trained at once when --jobs is not given. On a CPU: one process per core (each with one thread),
+    at most one per seed: on a 2-core CPU two seeds as two 1-thread processes took 190 s against 242 s one
+    after the other with 2 threads (benchmarks/sweep_jobs.py, BENCHMARKS.md); these small convolutions use
+    a second thread poorly. On a GPU, or with --threads set: one at a time, as before."""
+    if base.threads is not None or _uses_gpu(base):
+        return 1
+    return max(1, min(seeds, available_cores()))
 
 
 def _train_here(base: TrainConfig, seed: int, run_dir: Path) -> None:

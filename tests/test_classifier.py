@@ -10,7 +10,7 @@ import pytest
 import torch
 from conftest import TINY, blob_images
 
-from infogan.classifier import classifier_scores, frechet_distance, load_classifier
+from infogan.classifier import FORMAT, classifier_scores, frechet_distance, load_classifier
 from infogan.cli import main
 
 
@@ -80,10 +80,14 @@ def test_classifier_refusals_are_one_line(trained, tmp_path, capsys):
     torch.save({"format": 1, "state_dict": {}, "x": argparse.Namespace()}, tmp_path / "evil.pt")
     assert main(["evaluate", str(run), "--classifier", str(tmp_path / "evil.pt")]) == 2
     assert "cannot load classifier" in capsys.readouterr().err
-    torch.save({"format": 1, "state_dict": {}, "channels": "1", "classes": 4, "image_shape": [1, 8, 8],
+    torch.save({"format": FORMAT, "state_dict": {}, "channels": "1", "classes": 4, "image_shape": [1, 8, 8],
                 "dataset": "x"}, tmp_path / "wrong.pt")  # a field of the wrong type
     assert main(["evaluate", str(run), "--classifier", str(tmp_path / "wrong.pt")]) == 2
     assert "is not an infogan classifier" in capsys.readouterr().err
+    torch.save({"format": 1, "state_dict": {}, "channels": 1, "classes": 4, "image_shape": [1, 8, 8],
+                "dataset": "x"}, tmp_path / "old.pt")  # cached by an earlier version
+    assert main(["evaluate", str(run), "--classifier", str(tmp_path / "old.pt")]) == 2
+    assert "earlier format (1, this version reads 2): train it again" in capsys.readouterr().err
     assert main(["evaluate", str(run), "--classifier", "--samples", "10000000000"]) == 2
     assert "samples" in capsys.readouterr().err
     x, y = blob_images(64, 16)

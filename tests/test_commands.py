@@ -100,7 +100,8 @@ def test_traverse_grid(tiny_run, tmp_path):
 def test_sweep_two_seeds(tiny_run, tmp_path, capsys):
     root, _ = tiny_run
     parent = tmp_path / "sweep"
-    args = ["sweep", "--seeds", "0,1", "--dataset", f"npz:{root / 'd.npz'}", "--outdir", str(parent), *TINY]
+    args = ["sweep", "--seeds", "0,1", "--dataset", f"npz:{root / 'd.npz'}", "--outdir", str(parent), *TINY,
+            "--jobs", "1"]  # in this process, so its output (the resume line below) reaches capsys
     assert main(args) == 0
     out = capsys.readouterr().out
     summary = json.loads((parent / "summary.json").read_text())
@@ -129,7 +130,7 @@ def test_sweep_jobs_trains_seeds_in_parallel_processes_with_the_same_results(tin
     # one thread each way: a run is bit-identical across processes with the same thread count (the thread
     # split that --jobs makes on a CPU by default is tested in test_runtime_options.py)
     common = ["--seeds", "0,1", "--dataset", f"npz:{root / 'd.npz'}", *TINY, "--threads", "1"]
-    assert main(["sweep", *common, "--outdir", str(tmp_path / "seq")]) == 0
+    assert main(["sweep", *common, "--outdir", str(tmp_path / "seq"), "--jobs", "1"]) == 0
     assert main(["sweep", *common, "--outdir", str(tmp_path / "par"), "--jobs", "2"]) == 0
     assert "2 at a time" in capsys.readouterr().out
     seq = json.loads((tmp_path / "seq" / "summary.json").read_text())

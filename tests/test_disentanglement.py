@@ -60,7 +60,7 @@ def test_sweep_select_centrality_on_three_tiny_runs(tmp_path, capsys):
     x, y = blob_images(64, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
     assert main(["sweep", "--seeds", "0,1,2", "--select", "centrality", "--dataset", f"npz:{tmp_path / 'd.npz'}",
-                 "--outdir", str(tmp_path / "sw"), *TINY, "--epochs", "1"]) == 0
+                 "--outdir", str(tmp_path / "sw"), *TINY, "--epochs", "1", "--jobs", "1"]) == 0
     sel = json.loads((tmp_path / "sw" / "summary.json").read_text())["selection"]
     assert sel["criterion"] == "centrality" and set(sel["centrality"]) == {"0", "1", "2"}
     assert all(0 <= v <= 1 for v in sel["centrality"].values()) and len(sel["pairwise_factorvae"]) == 6

@@ -66,3 +66,14 @@ def test_sweep_jobs_on_the_cpu_splits_the_cores(tmp_path):
     assert f"2 runs at a time, {per_run} thread(s) each" in proc.stdout
     for seed in (0, 1):  # the threads a run used are its config's
         assert json.loads((tmp_path / "sw" / f"seed_{seed}" / "config.json").read_text())["threads"] == per_run
+
+
+def test_sweep_default_jobs_on_a_cpu_is_one_process_per_core():
+    """benchmarks/sweep_jobs.py: on a 2-core CPU two 1-thread processes beat one 2-thread run after another."""
+    from infogan.sweep import default_jobs
+
+    cpu = TrainConfig(device="cpu")
+    assert default_jobs(cpu, 5) == min(5, available_cores())
+    assert default_jobs(cpu, 1) == 1  # one seed: in this process
+    assert default_jobs(TrainConfig(device="cpu", threads=2), 5) == 1  # the user chose the threads
+
