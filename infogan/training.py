@@ -429,6 +429,9 @@ class _Run:
         self.latent_rng = torch.Generator(self.rt.device).manual_seed(cfg.seed + dist.rank * RANK_SEED_OFFSET)
         self.step = StepRunner(cfg, self.gen_step, self.disc_step, self.opt_g, self.opt_d, self.rt, self.latent_rng,
                                disc_module=self.disc, cr=self.cr, graphs=self.graphs)
+        if self.graphs and dist.is_main:
+            print(f"CUDA graphs: the step is captured after {cuda_graphs.WARMUP_STEPS} eager steps and replayed "
+                  f"(--cuda-graphs off runs it eagerly)", flush=True)
         self.rank_batch = cfg.batch_size // dist.world  # this process's slice of each global batch
         self.images = _place_images(data.images, self.rt.device)  # uint8 [N, C, H, W]: the whole data set, once
         self.copy_batches = _needs_host_copy(self.images.device, self.rt.device)  # data left in pinned host memory
