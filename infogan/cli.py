@@ -11,8 +11,8 @@ import dataclasses
 import math
 import sys
 
-from .config import (ARCHS, CUDA_GRAPHS, DEVICES, MAX_SEED, NOISE_PRIORS, PRECISIONS, PRESETS, SELECTION_CRITERIA, TrainConfig,
-                     parse_categorical, require_int)
+from .config import (ARCHS, CUDA_GRAPHS, DEVICES, MAX_SEED, NOISE_PRIORS, PRECISIONS, PRESETS, SELECTION_CRITERIA,
+                     TrainConfig, parse_categorical, require_int)
 from .data import DATASETS, spec_form
 from .errors import UsageError
 

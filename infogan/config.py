@@ -33,9 +33,9 @@ MAX_CONFIG_BYTES = 1_000_000  # a config.json is about 1 kB
 MAX_IMAGE_SIZE, MAX_BATCH = 1024, 65_536
 # Seeds derive others (seed * 1_000_003 + epoch, seed + offsets) that must stay below 2**63 for torch.
 MAX_SEED = 2**32 - 1
-SELECTION_CRITERIA = ("q_real_mi", "centrality")
+SELECTION_CRITERIA = ("q_real_mi", "centrality")  # how `sweep --select` picks a run without labels
 IMAGE_METRIC_NAMES = ("fid", "kid", "isc", "prc")  # torch-fidelity's metrics (image_quality.py)
-MAX_METRIC_SAMPLES = 100_000  # generated images one image-metric evaluation may draw (papers use 50,000)  # how `sweep --select` picks a run without labels
+MAX_METRIC_SAMPLES = 100_000  # generated images one image-metric evaluation may draw (papers use 50,000)
 
 
 @dataclass(frozen=True)

@@ -125,16 +125,6 @@ class StepDraws:
     partner: Latent | None = None  # --cr-weight only
     shared: torch.Tensor | None = None  # [N] int64, the code each pair shares
 
-    def tensors(self) -> tuple[torch.Tensor, ...]:
-        """The draws as flat tensors (what a captured step copies into its static inputs)."""
-        pair = () if self.partner is None else (self.partner.z, self.partner.cat, self.partner.cont, self.shared)
-        return (self.latent.z, self.latent.cat, self.latent.cont, *pair)
-
-    @classmethod
-    def from_tensors(cls, tensors) -> "StepDraws":
-        latent = Latent(*tensors[:3])
-        return cls(latent) if len(tensors) == 3 else cls(latent, Latent(*tensors[3:6]), tensors[6])
-
 
 def draw_step(spec: LatentSpec, n: int, latent_rng: torch.Generator, device, contrastive: bool) -> StepDraws:
     """One step's draws from the run's latent generator, in the order the step has always used them (the
@@ -229,17 +219,17 @@ class StepRunner:
         self.graph_rt = dataclasses.replace(rt, autocast_cache=False)
 
     def __call__(self, batch: torch.Tensor, step: int) -> dict:
-        draws = draw_step(self.disc_module.spec, batch.shape[0], self.latent_rng, self.rt.device, self.cr is not None)
-        if self.captured is not None:  # the statistics are the graph's outputs: read them before the next call
-            return self.captured(batch, *draws.tensors())
-        return update_step(self.cfg, self.gen, self.disc, self.opt_g, self.opt_d, to_unit_range(batch), draws,
-                           self.rt, self.disc_module, self.cr,
-                           g_takes_cr=self.cr is not None and step >= self.cfg.cr_start_step)
+        if self.captured is None:
+            return train_step(self.cfg, self.gen, self.disc, self.opt_g, self.opt_d, to_unit_range(batch),
+                              self.latent_rng, self.rt, self.disc_module, self.cr, step)
+        # no contrastive draws here: cuda_graphs.unsupported_reason keeps --cr-weight runs eager
+        latent = draw_step(self.disc_module.spec, batch.shape[0], self.latent_rng, self.rt.device, False).latent
+        # the statistics are the graph's outputs: read them before the next call
+        return self.captured(batch, latent.z, latent.cat, latent.cont)
 
-    def _captured_update(self, batch: torch.Tensor, *draws: torch.Tensor) -> dict:
-        # no contrastive step here: cuda_graphs.unsupported_reason keeps --cr-weight runs eager
+    def _captured_update(self, batch: torch.Tensor, z: torch.Tensor, cat: torch.Tensor, cont: torch.Tensor) -> dict:
         return update_step(self.cfg, self.gen, self.disc, self.opt_g, self.opt_d, to_unit_range(batch),
-                           StepDraws.from_tensors(draws), self.graph_rt, self.disc_module)
+                           StepDraws(Latent(z, cat, cont)), self.graph_rt, self.disc_module)
 
 
 def use_cuda_graphs(cfg: TrainConfig, rt: Runtime, dist: Dist) -> bool:

@@ -41,7 +41,9 @@ def wait_until(condition, proc, timeout=120):
 
 def interval_steps(run):
     path = run / "metrics.jsonl"
-    lines = path.read_text().splitlines() if path.exists() else []
+    text = path.read_text() if path.exists() else ""
+    # polled while the run appends: a last line without its newline is still being written, not yet a record
+    lines = text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]
     return [json.loads(l)["step"] for l in lines if '"interval"' in l]
 
 
