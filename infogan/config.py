@@ -20,9 +20,7 @@ from pathlib import Path
 from .errors import UsageError
 from .files import read_file
 from .latent import LatentSpec
-
-# Architectures, with the number the image sides must divide by (each halving/doubling layer needs it).
-ARCHS = {"paper-mnist": 4, "seed-mnist": 4, "seed-cifar10": 8, "paper-svhn": 16, "paper-chairs": 8}
+from .networks import ARCHS  # the table of architectures: names and the image-side divisor of each
 NOISE_PRIORS = ("uniform", "normal")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 CUDA_GRAPHS = ("auto", "on", "off")  # see cuda_graphs.py
@@ -295,7 +293,7 @@ def resolve(cfg: TrainConfig, image_shape: tuple[int, int, int], data_preset: st
     filled = {f: getattr(preset, f) if getattr(cfg, f) is None else getattr(cfg, f) for f in PRESET_FIELDS}
     filled["categorical"] = list(filled["categorical"])
     out = dataclasses.replace(cfg, preset=name, image_shape=[int(channels), int(height), int(width)], **filled)
-    multiple = ARCHS[out.arch]
+    multiple = ARCHS[out.arch].divisor
     if height % multiple or width % multiple:
         raise UsageError(f"--arch {out.arch} needs image sides divisible by {multiple}, the data is "
                          f"{height}x{width}: pick another --arch or resize the images")

@@ -1,4 +1,5 @@
-"""Generator and discriminator/Q networks, one builder per architecture in `ARCH_BUILDERS`.
+"""Generator and discriminator/Q networks: `ARCHS` is the one table of architectures (adding one is one
+entry there plus its two builders).
 
 - paper-mnist: InfoGAN paper, appendix C (MNIST; also 3D Faces, whose tables are the same networks at
   32x32). D and Q share the conv trunk and the FC-1024 layer; D's head is one linear unit, Q's head is
@@ -10,8 +11,11 @@
   4x4/2 convs, Q's head FC-128 + BN + lReLU.
 - paper-chairs: appendix C's 3D Chairs networks (64x64): D five 4x4 convs (64, 128, 256 at stride 2, then
   256, 256 at stride 1) and FC-1024; G mirrors it from FC-1024, FC 8x8x256.
+- cr-dsprites: InfoGAN-CR's dSprites networks (Lin et al. 2020), small and balanced: G FC 128, FC 4x4x64,
+  then 4x4/2 upconvs (64, 32, 32 channels as the side allows) to the image; D/Q four 4x4/2 convs of 32, 32,
+  64, 64 channels without BatchNorm, FC 128; Q's head FC 128 + lReLU. Meant with --spectral-norm.
 
-Sizes follow the image shape in the config (sides must divide by `config.ARCHS[arch]`), and the code layout
+Sizes follow the image shape in the config (sides must divide by `ARCHS[arch].divisor`), and the code layout
 follows the config's `LatentSpec`, so every architecture serves any number of codes. Images are in [-1, 1]
 (tanh; where the paper's G ends in a sigmoid, tanh is the same curve rescaled to our range).
 Module names (`net`, `trunk`, `d_head`, `q_head`) are part of the checkpoint format: keep them.
@@ -21,12 +25,15 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 import torch
 from torch import nn
 
-from .config import TrainConfig
 from .latent import LatentSpec, QCodes
+
+if TYPE_CHECKING:  # config reads ARCHS from here; at run time this module needs nothing of config's
+    from .config import TrainConfig
 
 LRELU_SLOPE = 0.1  # paper appendix C (the official code uses 0.01; the paper and the seed say 0.1)
 
@@ -69,9 +76,10 @@ def _lrelu() -> nn.LeakyReLU:
     return nn.LeakyReLU(LRELU_SLOPE)
 
 
-def _q_head(features: int, q_dim: int) -> nn.Sequential:
+def _q_head(features: int, q_dim: int, batch_norm: bool = True) -> nn.Sequential:
     # the paper's Q head: FC-128 + BN + lReLU, then every code's outputs in one linear layer
-    return nn.Sequential(nn.Linear(features, 128), nn.BatchNorm1d(128), _lrelu(), nn.Linear(128, q_dim))
+    norm = [nn.BatchNorm1d(128)] if batch_norm else []
+    return nn.Sequential(nn.Linear(features, 128), *norm, _lrelu(), nn.Linear(128, q_dim))
 
 
 @dataclass
@@ -79,6 +87,7 @@ class _Trunk:
     net: nn.Sequential  # [N, C, H, W] -> [N, features]
     features: int
     separate_q_head: bool  # False: one linear layer emits the D logit and every Q output
+    q_head_batch_norm: bool = True  # the separate Q head's BN (InfoGAN-CR's D has no BN anywhere)
 
 
 # ---------------------------------------------------------------------------------------------- the architectures
@@ -185,20 +194,59 @@ def _paper_chairs_d(c: int, h: int, w: int) -> _Trunk:
     return _Trunk(trunk, 1024, True)
 
 
-# name: (generator builder, D/Q trunk builder); the image-side divisibility of each is config.ARCHS[name]
-ARCH_BUILDERS = {
-    "paper-mnist": (_paper_mnist_g, _paper_mnist_d),
-    "seed-mnist": (_paper_mnist_g, _seed_mnist_d),  # the seed kept the paper's G
-    "seed-cifar10": (_seed_cifar10_g, _seed_cifar10_d),
-    "paper-svhn": (_paper_svhn_g, _paper_svhn_d),
-    "paper-chairs": (_paper_chairs_g, _paper_chairs_d),
+def _cr_dsprites_g(spec: LatentSpec, c: int, h: int, w: int) -> nn.Sequential:
+    ups = (h // 4).bit_length() - 1  # 4x4 -> H x W in `ups` doublings (H / 4 a power of two: divisor 8)
+    widths = [64, 64, 32, 32][:ups]  # FC 4x4x64, then Lin et al.'s upconvs 64, 32, 32 (the last to C channels)
+    layers = []
+    for cin, cout in zip(widths[:-1], widths[1:]):
+        layers += [_deconv(cin, cout), _lrelu(), nn.BatchNorm2d(cout)]
+    return nn.Sequential(
+        nn.Linear(spec.input_dim, 128), nn.ReLU(), nn.BatchNorm1d(128),
+        nn.Linear(128, 64 * (h // 2 ** ups) * (w // 2 ** ups)), nn.ReLU(),
+        nn.BatchNorm1d(64 * (h // 2 ** ups) * (w // 2 ** ups)),
+        nn.Unflatten(1, (64, h // 2 ** ups, w // 2 ** ups)),  # [N, 64, 4, 4] for square images
+        *layers,  # [N, widths[-1], H/2, W/2]
+        _deconv(widths[-1], c), nn.Tanh(),  # [N, C, H, W]
+    )
+
+
+def _cr_dsprites_d(c: int, h: int, w: int) -> _Trunk:
+    layers, cin = [], c
+    for cout in (32, 32, 64, 64):  # each halves the image while it is at least 8 pixels on a side
+        if min(h, w) < 8:
+            break
+        layers += [_conv(cin, cout), _lrelu()]
+        cin, h, w = cout, h // 2, w // 2
+    trunk = nn.Sequential(*layers, nn.Flatten(), nn.Linear(cin * h * w, 128), _lrelu())  # [N, 128]
+    return _Trunk(trunk, 128, True, q_head_batch_norm=False)
+
+
+@dataclass(frozen=True)
+class Arch:
+    """One architecture: its two builders and the number the image sides must divide by (every
+    halving/doubling layer needs it)."""
+
+    generator: Callable[[LatentSpec, int, int, int], nn.Sequential]  # (spec, C, H, W) -> [N, in] -> [N, C, H, W]
+    trunk: Callable[[int, int, int], _Trunk]  # (C, H, W) -> the D/Q trunk
+    divisor: int
+    description: str
+
+
+# The one table of architectures (`--arch`); config validates names and image sides against it.
+ARCHS: dict[str, Arch] = {
+    "paper-mnist": Arch(_paper_mnist_g, _paper_mnist_d, 4, "InfoGAN paper, MNIST (appendix C)"),
+    "seed-mnist": Arch(_paper_mnist_g, _seed_mnist_d, 4, "the seed's MNIST model (the paper's G, a lighter D)"),
+    "seed-cifar10": Arch(_seed_cifar10_g, _seed_cifar10_d, 8, "the seed's CIFAR-10 model"),
+    "paper-svhn": Arch(_paper_svhn_g, _paper_svhn_d, 16, "InfoGAN paper, SVHN and CelebA"),
+    "paper-chairs": Arch(_paper_chairs_g, _paper_chairs_d, 8, "InfoGAN paper, 3D Chairs (64x64)"),
+    "cr-dsprites": Arch(_cr_dsprites_g, _cr_dsprites_d, 8, "InfoGAN-CR's small dSprites networks"),
 }
 
 
-def _builders(cfg: TrainConfig):
-    if cfg.arch not in ARCH_BUILDERS:
+def _arch(cfg: TrainConfig) -> Arch:
+    if cfg.arch not in ARCHS:
         raise ValueError(f"unknown arch {cfg.arch!r}")
-    return ARCH_BUILDERS[cfg.arch]
+    return ARCHS[cfg.arch]
 
 
 # ---------------------------------------------------------------------------------------------- the modules
@@ -207,7 +255,7 @@ class Generator(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.spec = cfg.latent
-        self.net = _builders(cfg)[0](self.spec, *cfg.image_shape)
+        self.net = _arch(cfg).generator(self.spec, *cfg.image_shape)
 
     def forward(self, latent_vector: torch.Tensor) -> torch.Tensor:
         # [N, noise_dim + sum K_i + L] -> [N, C, H, W] in [-1, 1]
@@ -225,11 +273,11 @@ class Discriminator(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.spec = cfg.latent
-        trunk = _builders(cfg)[1](*cfg.image_shape)
+        trunk = _arch(cfg).trunk(*cfg.image_shape)
         self.trunk = trunk.net
         if trunk.separate_q_head:
             self.d_head = nn.Linear(trunk.features, 1)
-            self.q_head = _q_head(trunk.features, self.spec.q_dim)
+            self.q_head = _q_head(trunk.features, self.spec.q_dim, trunk.q_head_batch_norm)
         else:
             self.d_head = nn.Linear(trunk.features, 1 + self.spec.q_dim)
             self.q_head = None
