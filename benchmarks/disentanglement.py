@@ -47,8 +47,11 @@ PAPER = {"InfoGAN (modified)": {"factorvae_score": 0.82, "mig": 0.22},
 
 
 def write_subsets(size: int, n_train: int, n_eval: int, workdir: Path) -> tuple[Path, Path]:
+    """The held-out set first (n_eval images), the training set from the rest (at most n_train)."""
     shapes = datasets.load_dataset(f"shapes:{size}", workdir / "cache")
     pick = np.random.default_rng(0).permutation(len(shapes))
+    pick = np.concatenate([pick[n_eval:][:n_train], pick[:n_eval]])
+    n_train = min(n_train, len(shapes) - n_eval)
     paths = []
     for name, rows in (("train", pick[:n_train]), ("eval", pick[n_train:n_train + n_eval])):
         path = workdir / f"shapes{size}_{name}.npz"
@@ -61,7 +64,7 @@ def write_subsets(size: int, n_train: int, n_eval: int, workdir: Path) -> tuple[
 def run_arm(name: str, train: Path, heldout: Path, args, extra: list[str], workdir: Path) -> dict:
     cmd = [sys.executable, "-m", "infogan", "sweep", "--seeds", args.seeds, "--select", "centrality",
            "--dataset", f"npz:{train}", "--eval-dataset", f"npz:{heldout}", "--outdir", str(workdir / name),
-           "--preset", "shapes", "--arch", args.arch, "--batch-size", str(args.batch_size), "--epochs", "1",
+           "--preset", "shapes", "--arch", args.arch, "--batch-size", str(args.batch_size), "--epochs", str(args.epochs),
            "--log-every", str(max(1, args.steps // 10)), "--no-progress", *extra]
     if name == "infogan-cr":
         cmd += ["--cr-weight", str(args.cr_weight), "--cr-start-step", str(args.cr_start_step)]
@@ -110,6 +113,10 @@ def main() -> int:
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="infogan-disentanglement-"))
     workdir.mkdir(parents=True, exist_ok=True)
     train, heldout = write_subsets(args.size, args.steps * args.batch_size, args.eval_images, workdir)
+    # more steps than one pass over the training set: whole epochs, at least --steps in all
+    per_epoch = len(np.load(train)["y"]) // args.batch_size
+    args.epochs = -(-args.steps // per_epoch)
+    args.steps = args.epochs * per_epoch
     started = time.perf_counter()
     arms = {name: run_arm(name, train, heldout, args, extra, workdir) for name in ("infogan", "infogan-cr")}
     import torch

@@ -37,7 +37,7 @@ from infogan.data import to_unit_range  # noqa: E402
 from infogan.networks import build_networks  # noqa: E402
 from infogan.artifacts import read_metrics  # noqa: E402
 from infogan.runtime import make_runtime, resolve_precision  # noqa: E402
-from infogan.training import StepRunner, make_optimizers, train_step  # noqa: E402
+from infogan.step import Nets, StepRunner, make_optimizers, train_step  # noqa: E402
 
 PEER = ROOT.parent / "shared" / "peers" / "seed_tf_throughput.py"
 
@@ -70,9 +70,9 @@ class Bench:
         self.gen, self.disc = (m.to(self.rt.device) for m in build_networks(self.cfg))
         if channels_last:
             self.gen, self.disc = self.gen.to(memory_format=torch.channels_last), self.disc.to(memory_format=torch.channels_last)
-        self.opt_g, self.opt_d = make_optimizers(self.cfg, self.gen, self.disc, capturable=cuda_graphs)
+        self.opts = make_optimizers(self.cfg, Nets(self.gen, self.disc), capturable=cuda_graphs)
         if fused:
-            for opt in (self.opt_g, self.opt_d):
+            for opt in (self.opts.g, self.opts.d):
                 for group in opt.param_groups:
                     group["foreach"], group["fused"] = False, True
         self.rng = torch.Generator(self.rt.device).manual_seed(0)
@@ -83,17 +83,16 @@ class Bench:
             self.gen_run, self.disc_run = torch.compile(self.gen), torch.compile(self.disc)
         else:
             self.gen_run, self.disc_run = self.gen, self.disc
+        self.nets = Nets(self.gen_run, self.disc_run)  # what the step runs: compiled or not
         # the loop's own step object (eager, or a replayed CUDA graph with cuda_graphs)
-        self.runner = StepRunner(self.cfg, self.gen_run, self.disc_run, self.opt_g, self.opt_d, self.rt, self.rng,
-                                 graphs=cuda_graphs)
+        self.runner = StepRunner(self.cfg, self.nets, self.opts, self.rt, self.rng, graphs=cuda_graphs)
         self.steps_done = 0
 
     def step(self):
         idx = torch.randint(0, len(self.images), (self.cfg.batch_size,), device=self.rt.device, generator=self.rng)
         if self.channels_last:
             real = to_unit_range(self.images[idx]).contiguous(memory_format=torch.channels_last)
-            return train_step(self.cfg, self.gen_run, self.disc_run, self.opt_g, self.opt_d, real, self.rng, self.rt,
-                              disc_module=self.disc_run)
+            return train_step(self.cfg, self.nets, self.opts, real, self.rng, self.rt)
         self.steps_done += 1
         return self.runner(self.images[idx], self.steps_done)
 
@@ -116,7 +115,7 @@ class Bench:
         counter = FlopCounterMode(display=False)
         real = to_unit_range(self.images[:self.cfg.batch_size])
         with counter:  # an eager step: a replayed graph's kernels are invisible to the counter
-            train_step(self.cfg, self.gen, self.disc, self.opt_g, self.opt_d, real, self.rng, self.rt)
+            train_step(self.cfg, Nets(self.gen, self.disc), self.opts, real, self.rng, self.rt)
         return counter.get_total_flops()
 
 

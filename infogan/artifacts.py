@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import io
 import json
-import math
+import re
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from . import data
 from .checkpoint import atomic_write_bytes
 
 PAD = 2  # pixels between grid cells
+SAMPLE_NAME = re.compile(r"epoch_(\d{4,})\.png")  # the grids training writes; other files there are left alone
+GRID_COLUMNS = 10
+# Offsets that give the picture latents their own seeds, apart from the training latents'.
+GRID_SEED_OFFSET, TRAVERSAL_SEED_OFFSET = 1_000_003, 2_000_003
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
-    # [N, C, H, W] float in [-1, 1] -> [N, H, W, C] uint8
-    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).numpy()
+    # [N, C, H, W] float in [-1, 1] -> [N, H, W, C] uint8, as pictures are laid out
+    return data.to_uint8(images).permute(0, 2, 3, 1).numpy()
 
 
 def make_grid(images: np.ndarray, rows: int, cols: int, pad: int = PAD, fill: int = 255) -> np.ndarray:
@@ -96,27 +100,32 @@ def read_metrics(path: str | Path, kind: str | None = "epoch") -> list[dict]:
     return records
 
 
-def plot_curves(records: list[dict], plots_dir: str | Path, spec) -> None:
-    """losses.png, accuracy.png, mutual_information.png over epochs from metrics.jsonl's epoch records.
+# The training plots: figure name -> (file, y-axis label). A statistic or metric joins one by naming it (step.py's
+# report(..., figure=...), registry.py's series=...); a figure none joins is not drawn.
+FIGURES = {"losses": ("losses.png", "loss"), "accuracy": ("accuracy.png", "fraction correct"),
+           "information": ("mutual_information.png", "nats"), "fid": ("fid.png", "FID (lower is better)"),
+           "inception_score": ("inception_score.png", "IS (higher is better)")}
 
-    `spec` is the run's LatentSpec: with several categorical codes the information plot shows every code's
-    bound (mi_bound_catI) beside the total, and the total entropy as a dashed line."""
+
+def plot_curves(records: list[dict], plots_dir: str | Path, series: dict[str, tuple[str, str]],
+                hlines: dict[str, tuple[float, str]] | None = None) -> None:
+    """One figure of FIGURES per group of `series` ({key: (label, figure)}), over epochs, from metrics.jsonl's
+    epoch records; only keys the records have (e.g. FID only on the epochs that computed it). `hlines`:
+    {figure: (value, label)}, a dashed reference line (the codes' entropy on the information plot)."""
     plt = _pyplot()
     plots_dir = Path(plots_dir)
     plots_dir.mkdir(parents=True, exist_ok=True)
-
-    def figure(name, series, ylabel, hline=None, hlabel=None):
-        # e.g. no contrastive terms without --cr-weight, no FID without --image-metrics-every
-        curves = [(label, [r for r in records if key in r], key) for key, label in series]
+    for figure, (file, ylabel) in FIGURES.items():
+        curves = [(label, [r for r in records if key in r], key) for key, (label, fig) in series.items() if fig == figure]
         curves = [c for c in curves if c[1]]
         if not curves:
-            return
+            continue
         fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
         for label, having, key in curves:
             ax.plot([r["epoch"] for r in having], [r[key] for r in having],
                     marker="o" if len(having) < 30 else None, label=label)
-        if hline is not None:
-            ax.axhline(hline, color="grey", linestyle="--", label=hlabel)
+        if hlines and figure in hlines:
+            ax.axhline(hlines[figure][0], color="grey", linestyle="--", label=hlines[figure][1])
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
@@ -124,25 +133,16 @@ def plot_curves(records: list[dict], plots_dir: str | Path, spec) -> None:
         # fixed margins instead of tight_layout, which draws the figure once more to measure it (a third of
         # the plots' time, and they are redrawn every epoch); wide enough for 6-character tick labels
         fig.subplots_adjust(left=0.13, right=0.97, bottom=0.12, top=0.96)
-        _save_figure(fig, plots_dir / name)
+        _save_figure(fig, plots_dir / file)
 
-    figure("losses.png", [("d_loss", "D loss"), ("g_loss", "G loss"), ("cat_loss", "categorical CE"),
-                          ("cont_loss", "continuous NLL"), ("cr_loss", "contrastive CE (InfoGAN-CR)")], "loss")
-    figure("accuracy.png", [("d_acc_real", "D accuracy on real"), ("d_acc_fake", "D accuracy on fake"),
-                            ("cr_acc", "H accuracy at the shared code (InfoGAN-CR)")], "fraction correct")
+
+def entropy_line(spec) -> tuple[float, str]:
+    """The information plot's reference: H(c) of the categorical codes, the most the bound can reach."""
     ks = spec.categorical
     if len(ks) > 1:
-        series = [("mi_bound", "total: sum of H(c_i) - CE_i")] + [
-            (f"mi_bound_cat{i}", f"code {i}: ln {k} - CE") for i, k in enumerate(ks, start=1)]
-        hlabel = f"H(c) = {' + '.join(f'ln {k}' for k in ks)} = {spec.total_entropy:.2f}" if len(ks) <= 4 else \
-            f"H(c) = {spec.total_entropy:.2f}"
-    else:
-        series = [("mi_bound", "H(c) - CE (lower bound on I(c; G(z, c)))")]
-        hlabel = f"H(c) = ln {ks[0]} = {spec.total_entropy:.2f}" if ks else "no categorical code"
-    figure("mutual_information.png", series, "nats", hline=spec.total_entropy, hlabel=hlabel)
-    # --image-metrics-every: only the epochs that computed them
-    figure("fid.png", [("fid", "FID (torch-fidelity's Inception)")], "FID (lower is better)")
-    figure("inception_score.png", [("isc", "Inception Score")], "IS (higher is better)")
+        return spec.total_entropy, (f"H(c) = {' + '.join(f'ln {k}' for k in ks)} = {spec.total_entropy:.2f}"
+                                    if len(ks) <= 4 else f"H(c) = {spec.total_entropy:.2f}")
+    return spec.total_entropy, f"H(c) = ln {ks[0]} = {spec.total_entropy:.2f}" if ks else "no categorical code"
 
 
 def _save_figure(fig, path: Path) -> None:
@@ -200,3 +200,40 @@ def plot_continuous_effects(effects: list[dict], path: str | Path) -> None:
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     _save_figure(fig, path)
+
+
+class RunPictures:
+    """The pictures a run leaves in its directory: samples/epoch_NNNN.png (one grid per epoch from fixed
+    latents: row i = value i of categorical code 1) and samples/progress.gif, traversals/ (one image per code:
+    continuous_N.png, rows = values of categorical code 1, columns = code N over CODE_RANGE; categorical_N.png
+    for codes 2 and up, rows = fixed noise, columns = the code's values) and plots/ (the curves)."""
+
+    def __init__(self, run_dir: Path, spec, seed: int, series: dict[str, tuple[str, str]]):
+        import torch
+
+        self.run_dir, self.spec, self.seed, self.series = Path(run_dir), spec, seed, series
+        self.grid_latent = spec.grid(torch.Generator().manual_seed(seed + GRID_SEED_OFFSET), GRID_COLUMNS)
+
+    def epoch_grid(self, gen, epoch: int) -> None:
+        from .inference import generate
+
+        save_image_grid(generate(gen, self.grid_latent), self.spec.picture_rows(), GRID_COLUMNS,
+                        self.run_dir / "samples" / f"epoch_{epoch:04d}.png")
+
+    def summaries(self, records: list[dict], gif: bool = True) -> None:
+        """Curves from the epoch records, and the GIF of the epoch grids so far (at the end, or when stopped)."""
+        if records:
+            plot_curves(records, self.run_dir / "plots", self.series, {"information": entropy_line(self.spec)})
+        frames = sorted(p for p in (self.run_dir / "samples").glob("epoch_*.png") if SAMPLE_NAME.fullmatch(p.name))
+        if gif and frames:
+            save_gif(frames, self.run_dir / "samples" / "progress.gif")
+
+    def traversals(self, gen) -> None:
+        from .inference import categorical_traversal, continuous_traversal
+
+        seed = self.seed + TRAVERSAL_SEED_OFFSET
+        for code in range(1, self.spec.continuous + 1):
+            continuous_traversal(gen, code, seed).save(self.run_dir / "traversals" / f"continuous_{code}.png")
+        for code in range(2, self.spec.n_categorical + 1):
+            categorical_traversal(gen, code, seed + code - 1).save(
+                self.run_dir / "traversals" / f"categorical_{code}.png")

@@ -32,7 +32,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import nn
 
 from .checkpoint import atomic_write_bytes
-from .data import ImageData, default_data_dir, evaluation_split, load_dataset, to_unit_range
+from .data import ImageData, batched, default_data_dir, evaluation_split, load_dataset, to_unit_range
 from .errors import UsageError
 
 FORMAT = 2  # 2: a 4x4 pooled map before the feature layer (format 1 pooled to 1x1; it reached 0.92 on MNIST)
@@ -69,15 +69,9 @@ def default_path(data: ImageData | str, data_dir: str | None) -> Path:
     return (Path(data_dir).expanduser() if data_dir else default_data_dir()) / "classifiers" / f"{name}.pt"
 
 
-@torch.no_grad()
-def _batched(fn, images_uint8: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    return torch.cat([fn(to_unit_range(images_uint8[i:i + batch_size]))
-                      for i in range(0, len(images_uint8), batch_size)])
-
-
 def accuracy(model: Classifier, images: torch.Tensor, labels: torch.Tensor) -> float:
     model.eval()
-    return float((_batched(model, images).argmax(1) == labels).float().mean())
+    return float((batched(model, images).argmax(1) == labels).float().mean())
 
 
 def train_classifier(dataset: str, data_dir: str | None = None, epochs: int = 5, batch_size: int = 128,
@@ -174,7 +168,7 @@ def classifier_scores(model: Classifier, generated: torch.Tensor, codes: torch.T
     """Scores of generated uint8 images [N, C, H, W]; `codes` [N] is categorical code 1's value of each
     (None without a categorical code: no purity); `real` are held-out real images for fid_classifier."""
     model.eval()
-    probs = _batched(lambda x: F.softmax(model(x), 1), generated).double()  # [N, classes]
+    probs = batched(lambda x: F.softmax(model(x), 1), generated).double()  # [N, classes]
     predicted = probs.argmax(1).numpy()
     classes = probs.shape[1]
     counts = np.bincount(predicted, minlength=classes)
@@ -184,8 +178,8 @@ def classifier_scores(model: Classifier, generated: torch.Tensor, codes: torch.T
            "mode_count": int((counts >= MODE_SHARE * len(generated) / classes).sum()), "modes_possible": classes,
            "label_histogram": counts.tolist(),
            "classifier_score": float(torch.exp(kl.mean())),
-           "fid_classifier": frechet_distance(_batched(model.features, generated).double().numpy(),
-                                              _batched(model.features, real).double().numpy())}
+           "fid_classifier": frechet_distance(batched(model.features, generated).double().numpy(),
+                                              batched(model.features, real).double().numpy())}
     if codes is not None:
         values = int(codes.max()) + 1
         table = np.zeros((values, classes), dtype=np.int64)

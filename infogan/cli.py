@@ -15,6 +15,7 @@ from .config import (ARCHS, CUDA_GRAPHS, DEVICES, MAX_SEED, NOISE_PRIORS, PRECIS
                      TrainConfig, parse_categorical, require_int)
 from .data import DATASETS, spec_form
 from .errors import UsageError
+from .latent import CODE_RANGE
 
 _DEFAULTS = TrainConfig()
 
@@ -59,10 +60,10 @@ def _option(group, name: str, help_text: str, default_text: str | None = None, a
 
 
 def _image_metrics(text: str) -> list[str]:
-    from .image_quality import parse_image_metrics
+    from .registry import parse_names
 
     try:
-        return parse_image_metrics(text)
+        return parse_names(text)
     except UsageError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -236,10 +237,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from .evaluation import describe_effects, evaluate_run
+    from .registry import parse_names
 
-    from .image_quality import parse_image_metrics
-
-    names = parse_image_metrics(args.image_metrics) if args.image_metrics else None
+    names = parse_names(args.image_metrics) if args.image_metrics else None
     report = evaluate_run(args.run_dir, args.dataset, args.batch_size, image_metrics=names, samples=args.samples,
                           inception_weights=args.inception_weights, classifier=args.classifier)
     print(json.dumps(report, indent=2))
@@ -275,34 +275,26 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_traverse(args: argparse.Namespace) -> int:
-    import torch
-
-    from .artifacts import save_image_grid
-    from .inference import generate, load_generator
+    from .inference import categorical_traversal, continuous_traversal, load_generator
 
     if (args.code is None) == (args.categorical_code is None):
         raise UsageError("name one code to traverse: --code I (continuous) or --categorical-code N")
     require_int("seed", args.seed, minimum=0, maximum=MAX_SEED)
     gen = load_generator(args.run_dir)
     spec = gen.spec
-    rng = torch.Generator().manual_seed(args.seed)
     if args.categorical_code is not None:
         if not 1 <= args.categorical_code <= spec.n_categorical:
             raise UsageError(f"--categorical-code must be in 1..{spec.n_categorical} (this run's categorical "
                              f"codes), got {args.categorical_code}")
         require_int("rows", args.rows, minimum=1, maximum=100)
-        latent = spec.categorical_traversal(args.categorical_code - 1, rng, rows=args.rows)
-        save_image_grid(generate(gen, latent), args.rows, spec.categorical[args.categorical_code - 1], args.out)
-        print(args.out)
-        return 0
-    if not 1 <= args.code <= spec.continuous:
-        raise UsageError(f"--code must be in 1..{spec.continuous} (this run's continuous codes), got {args.code}")
-    require_int("steps", args.steps, minimum=2, maximum=100)
-    if not all(math.isfinite(v) for v in args.range):
-        raise UsageError(f"--range must be two finite numbers, got {args.range[0]} {args.range[1]}")
-    values = torch.linspace(args.range[0], args.range[1], args.steps)
-    latent = spec.continuous_traversal(args.code - 1, values, rng)
-    save_image_grid(generate(gen, latent), spec.picture_rows(), args.steps, args.out)
+        categorical_traversal(gen, args.categorical_code, args.seed, rows=args.rows).save(args.out)
+    else:
+        if not 1 <= args.code <= spec.continuous:
+            raise UsageError(f"--code must be in 1..{spec.continuous} (this run's continuous codes), got {args.code}")
+        require_int("steps", args.steps, minimum=2, maximum=100)
+        if not all(math.isfinite(v) for v in args.range):
+            raise UsageError(f"--range must be two finite numbers, got {args.range[0]} {args.range[1]}")
+        continuous_traversal(gen, args.code, args.seed, args.range, args.steps).save(args.out)
     print(args.out)
     return 0
 
@@ -393,8 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="categorical code to draw every value of, 1-based (default: none)")
     tr.add_argument("--rows", type=int, default=10,
                     help="noise rows of a categorical traversal (default: 10)")
-    tr.add_argument("--range", type=float, nargs=2, default=[-2.0, 2.0], metavar=("LO", "HI"),
-                    help="code values from LO to HI (default: -2 2)")
+    tr.add_argument("--range", type=float, nargs=2, default=list(CODE_RANGE), metavar=("LO", "HI"),
+                    help=f"code values from LO to HI (default: {CODE_RANGE[0]:g} {CODE_RANGE[1]:g})")
     tr.add_argument("--steps", type=int, default=10, help="columns (default: 10)")
     tr.add_argument("--seed", type=int, default=0, help="seed for the noise of each row (default: 0)")
     tr.add_argument("--out", type=_png_path, required=True, metavar="FILE.png", help="output PNG (required)")

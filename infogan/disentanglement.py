@@ -22,23 +22,21 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .data import to_unit_range
+from .data import batched, to_uint8
 from .networks import eval_mode
 
 
-@torch.no_grad()
 def q_codes(disc, images_uint8: torch.Tensor, batch_size: int = 500) -> tuple[np.ndarray, list[bool]]:
     """Q's reading of real images: [N, m + L] (argmax of each categorical code, then each continuous mean),
     and which columns are discrete."""
-    device = next(disc.parameters()).device
-    rows = []
+
+    def read(x):  # [B, m + L]
+        out = disc(x)
+        return torch.cat([*(logits.argmax(1, keepdim=True).float() for logits in out.cat_logits),
+                          out.cont_mean.float()], 1)
+
     with eval_mode(disc):
-        for i in range(0, len(images_uint8), batch_size):
-            out = disc(to_unit_range(images_uint8[i:i + batch_size].to(device)))
-            cats = [logits.argmax(1).float() for logits in out.cat_logits]
-            rows.append(torch.cat([torch.stack(cats, 1) if cats else out.cont_mean[:, :0].float(),
-                                   out.cont_mean.float()], 1).cpu())
-    codes = torch.cat(rows).numpy()
+        codes = batched(read, images_uint8, batch_size, next(disc.parameters()).device).numpy()
     return codes, [True] * disc.spec.n_categorical + [False] * disc.spec.continuous
 
 
@@ -138,7 +136,6 @@ CODE_LEVELS = 10  # values a continuous code takes in the generated groups (a gr
 def generated_factors(gen, n: int = 5000, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
     """n images of one run's generator with its codes as known factors: uint8 images [n, C, H, W] and factor
     indices [n, m + L] (categorical values; continuous codes on a grid of CODE_LEVELS values in [-1, 1])."""
-    from .artifacts import to_uint8
     from .inference import generate
 
     spec = gen.spec
@@ -146,7 +143,7 @@ def generated_factors(gen, n: int = 5000, seed: int = 0) -> tuple[torch.Tensor, 
     latent = spec.sample(n, rng)
     levels = torch.randint(CODE_LEVELS, (n, spec.continuous), generator=rng)
     latent.cont = torch.linspace(-1, 1, CODE_LEVELS)[levels]
-    images = torch.from_numpy(to_uint8(generate(gen, latent))).permute(0, 3, 1, 2).contiguous()
+    images = to_uint8(generate(gen, latent))
     return images, torch.cat([latent.cat, levels], 1).numpy()
 
 

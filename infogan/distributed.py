@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as torch_dist
 
+from .errors import UsageError
+
 
 @dataclass(frozen=True)
 class Dist:
@@ -102,3 +104,26 @@ def parameter_digest(*modules: torch.nn.Module) -> str:
             h.update(name.encode())
             h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
+
+
+def on_main(dist: Dist, action):
+    """Run `action` on rank 0 only and hand its result (or its UsageError) to every rank."""
+    result = None
+    if dist.is_main:
+        try:
+            result = ("ok", action())
+        except UsageError as exc:
+            result = ("error", str(exc))
+    status, value = broadcast(result, dist)
+    if status == "error":
+        raise UsageError(value)
+    return value
+
+
+def replica_report(modules, dist: Dist) -> dict | None:
+    """Under DDP (collective): each rank's parameter digest, and whether they are all the same; else None."""
+    digests = gather(parameter_digest(*modules), dist)
+    if not dist.enabled:
+        return None
+    return {"world_size": dist.world, "backend": torch_dist.get_backend(), "parameter_sha256_per_rank": digests,
+            "identical": len(set(digests)) == 1}

@@ -24,11 +24,12 @@ import torch
 
 from .artifacts import encode_png, make_grid, to_uint8
 from .errors import UsageError
-from .inference import chosen_latent, generate, load_generator, load_run_config
+from .inference import (categorical_traversal, chosen_latent, continuous_traversal, generate, load_generator,
+                        load_run_config)
+from .latent import CODE_RANGE
 
 MAX_CODES = 10  # continuous codes the API accepts (c1..c10); a run with more serves its first ten
 MAX_CAT_CODES = 10  # categorical codes the API accepts (cat1..cat10: CelebA's ten); more are held at 0
-CODE_RANGE = (-2.0, 2.0)
 STATIC = Path(__file__).parent / "static"
 
 
@@ -118,7 +119,7 @@ def create_app(path: str | Path):
                   description="Generate images from a trained InfoGAN generator by choosing its codes.")
 
     code_q = {f"c{i}": (Query(None, ge=CODE_RANGE[0], le=CODE_RANGE[1], allow_inf_nan=False,
-                              description=f"continuous code {i}, in [-2, 2] (default: 0)"), float | None)
+                              description=f"continuous code {i}, in [{CODE_RANGE[0]:g}, {CODE_RANGE[1]:g}] (default: 0)"), float | None)
               for i in range(1, MAX_CODES + 1)}
     cat_q = {f"cat{i}": (Query(None, ge=0, le=999, description=f"categorical code {i}'s value (default: 0)"),
                          int | None)
@@ -185,17 +186,15 @@ def create_app(path: str | Path):
                        steps: int = Query(9, ge=2, le=32, description="images in the strip"),
                        scale: int = Query(1, ge=1, le=8, description="integer upscaling of the PNG"),
                        cats=None, codes=None):
-        """A row of images with code `code` from -2 to 2, the other codes as given, noise fixed."""
+        """A row of images with code `code` across CODE_RANGE, the other codes as given, noise fixed."""
         gen = generator(run)
         fixed = categorical_values(gen, cats, category)
         values = continuous_values(gen, codes)
         if code > gen.spec.continuous:
             raise HTTPException(422, f"this run has {gen.spec.continuous} continuous code(s); got code={code}")
-        latent = chosen_latent(gen.cfg, steps, seed, fixed, values)
-        latent.z[:] = latent.z[0]  # the same noise in every column
-        latent.cont[:, code - 1] = torch.linspace(*CODE_RANGE, steps)
+        base = chosen_latent(gen.cfg, 1, seed, fixed, values)  # one row: the same noise in every column
         with lock:
-            images = to_uint8(generate(gen, latent))
+            images = to_uint8(continuous_traversal(gen, code, steps=steps, base=base).images)
         return png(upscale(make_grid(images, 1, steps, pad=1), scale))
 
     @app.get("/api/categories", response_class=Response, responses={200: {"content": {"image/png": {}}}})
@@ -210,13 +209,10 @@ def create_app(path: str | Path):
         gen = generator(run)
         if code > gen.spec.n_categorical:
             raise HTTPException(422, f"this run has {gen.spec.n_categorical} categorical code(s); got code={code}")
-        k = gen.spec.categorical[code - 1]
-        latent = chosen_latent(gen.cfg, k, seed, categorical_values(gen, cats, None), continuous_values(gen, codes))
-        latent.z[:] = latent.z[0]  # the same noise for every value
-        latent.cat[:, code - 1] = torch.arange(k)
+        base = chosen_latent(gen.cfg, 1, seed, categorical_values(gen, cats, None), continuous_values(gen, codes))
         with lock:
-            images = to_uint8(generate(gen, latent))
-        return png(upscale(make_grid(images, 1, k, pad=0), scale))
+            images = to_uint8(categorical_traversal(gen, code, base=base).images)
+        return png(upscale(make_grid(images, 1, len(images), pad=0), scale))
 
     return app
 

@@ -29,7 +29,6 @@ from pathlib import Path
 import torch
 
 from .checkpoint import atomic_write_bytes
-from .config import IMAGE_METRIC_NAMES
 from .errors import UsageError
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -39,25 +38,12 @@ INCEPTION_SHA256_PREFIX = "6726825d"  # torch.hub's convention: the file name en
 WEIGHTS_ENV = "INFOGAN_INCEPTION_WEIGHTS"
 MAX_WEIGHTS_BYTES = 200 * 2**20  # an Inception v3 of 23.9M float32 parameters is about 96 MB
 # Our names for torch-fidelity's metrics and the result keys each yields: (torch-fidelity key, our key).
-IMAGE_METRICS = {  # keys: config.IMAGE_METRIC_NAMES
+IMAGE_METRICS = {  # each is a metric of registry.py's "image" group
     "fid": [("frechet_inception_distance", "fid")],
     "kid": [("kernel_inception_distance_mean", "kid"), ("kernel_inception_distance_std", "kid_std")],
     "isc": [("inception_score_mean", "isc"), ("inception_score_std", "isc_std")],
     "prc": [("precision", "precision"), ("recall", "recall"), ("f_score", "f_score")],
 }
-
-
-def parse_image_metrics(text: str) -> list[str]:
-    """'fid,kid' -> ['fid', 'kid']; names as torch-fidelity's."""
-    names = [part.strip().lower() for part in text.split(",") if part.strip()]
-    unknown = [n for n in names if n not in IMAGE_METRICS]
-    if unknown or not names:
-        raise UsageError(f"--image-metrics takes a comma-separated list of {', '.join(IMAGE_METRICS)}, "
-                         f"got {text!r}")
-    return list(dict.fromkeys(names))
-
-
-assert tuple(IMAGE_METRICS) == IMAGE_METRIC_NAMES
 
 
 def result_keys(names: list[str]) -> list[str]:

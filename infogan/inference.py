@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from .checkpoint import load_checkpoint, load_generator_weights
 from .config import TrainConfig
+from .data import to_uint8
 from .errors import UsageError
-from .latent import Latent
+from .latent import CODE_RANGE, Latent
+from .networks import Generator, eval_mode
 
 MAX_IMAGES = 10_000  # images one generate call draws (a 10,000-image grid is already a 3000x3000 PNG at 28x28)
-from .networks import Generator, eval_mode
+TRAVERSAL_STEPS = 10  # columns of a continuous traversal
+TRAVERSAL_ROWS = 10  # noise rows of a categorical traversal
 
 
 def load_run_config(run_dir: str | Path) -> TrainConfig:
@@ -63,7 +67,7 @@ def generated_sample(generator: Generator, n: int, batch_size: int = 500, seed: 
     """n generated images, uint8 [n, C, H, W], from prior draws of a fixed seed (the same images every call);
     and categorical code 1's value of each ([n] int64, None without a categorical code)."""
     latent = generator.spec.sample(n, torch.Generator().manual_seed(seed))
-    images = ((generate(generator, latent, batch_size).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    images = to_uint8(generate(generator, latent, batch_size))
     return images, (latent.cat[:, 0] if generator.spec.n_categorical else None)
 
 
@@ -102,3 +106,51 @@ def chosen_latent(cfg: TrainConfig, n: int, seed: int = 0, categories: dict[int,
             raise UsageError(f"--code {index}={value}: a code value must be a finite number")
         latent.cont[:, index - 1] = value
     return latent
+
+
+# ---------------------------------------------------------------------------------------------- traversals
+@dataclass
+class Traversal:
+    """Images [rows * columns, C, H, W] in [-1, 1], row-major: what one code does, one row per fixed rest."""
+
+    images: torch.Tensor
+    rows: int
+    columns: int
+
+    def save(self, path) -> None:
+        from .artifacts import save_image_grid
+
+        save_image_grid(self.images, self.rows, self.columns, path)
+
+
+def continuous_traversal(gen: Generator, code: int, seed: int = 0, value_range=CODE_RANGE,
+                         steps: int = TRAVERSAL_STEPS, base: Latent | None = None) -> Traversal:
+    """Continuous code `code` (1-based) from value_range[0] to [1] in `steps` columns. Rows: each value of
+    categorical code 1 (10 noise rows without one), noise and the other codes fixed per row, the other
+    continuous codes at 0 (LatentSpec.continuous_traversal); or, with `base`, one row per latent of it,
+    every other code as `base` has it."""
+    values = torch.linspace(float(value_range[0]), float(value_range[1]), steps)
+    if base is None:
+        latent = gen.spec.continuous_traversal(code - 1, values, torch.Generator().manual_seed(seed))
+    else:
+        latent = _repeat_rows(base, steps)
+        latent.cont[:, code - 1] = values.repeat(len(base))
+    return Traversal(generate(gen, latent), len(latent) // steps, steps)
+
+
+def categorical_traversal(gen: Generator, code: int, seed: int = 0, rows: int = TRAVERSAL_ROWS,
+                          base: Latent | None = None) -> Traversal:
+    """Every value of categorical code `code` (1-based) in the columns; each row fixes the noise and the other
+    codes (drawn from `seed`, or one row per latent of `base`)."""
+    k = gen.spec.categorical[code - 1]
+    if base is None:
+        latent = gen.spec.categorical_traversal(code - 1, torch.Generator().manual_seed(seed), rows=rows)
+    else:
+        latent = _repeat_rows(base, k)
+        latent.cat[:, code - 1] = torch.arange(k).repeat(len(base))
+    return Traversal(generate(gen, latent), len(latent) // k, k)
+
+
+def _repeat_rows(base: Latent, columns: int) -> Latent:
+    return Latent(base.z.repeat_interleave(columns, 0), base.cat.repeat_interleave(columns, 0),
+                  base.cont.repeat_interleave(columns, 0))

@@ -26,6 +26,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+# Where pictures, traversals and the explorer move a continuous code: twice its prior's support U(-1, 1),
+# far enough to show what the code does beyond what training saw.
+CODE_RANGE = (-2.0, 2.0)
+
 
 @dataclass
 class Latent:

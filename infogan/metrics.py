@@ -23,8 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import to_unit_range
-from .latent import LatentSpec
+from .data import batched
+from .latent import CODE_RANGE, LatentSpec
 from .networks import eval_mode
 
 
@@ -82,18 +82,18 @@ def label_metrics(pred, labels) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- Q on real images
-@torch.no_grad()
 def q_on_real(disc, images_uint8: torch.Tensor, batch_size: int = 500) -> list[torch.Tensor]:
     """Q's probabilities per categorical code ([N, K_i] each) for real uint8 images [N, C, H, W], D/Q in
     eval mode; an empty list without a categorical code."""
-    device = next(disc.parameters()).device
-    chunks = [[] for _ in disc.spec.categorical]
+    if not disc.spec.categorical:
+        return []
+
+    def probabilities(x):  # [B, sum K_i]: each code's softmax, side by side
+        return torch.cat([F.softmax(logits.float(), 1) for logits in disc(x).cat_logits], 1)
+
     with eval_mode(disc):
-        for i in range(0, len(images_uint8), batch_size):
-            out = disc(to_unit_range(images_uint8[i:i + batch_size].to(device)))
-            for code, logits in enumerate(out.cat_logits):
-                chunks[code].append(F.softmax(logits.float(), 1).cpu())
-    return [torch.cat(c) for c in chunks]
+        probs = batched(probabilities, images_uint8, batch_size, next(disc.parameters()).device)
+    return list(probs.split(list(disc.spec.categorical), 1))
 
 
 def q_real_information(probs: torch.Tensor) -> dict:
@@ -112,7 +112,8 @@ def code_scores(probs: list[torch.Tensor], factors: dict[str, np.ndarray]) -> di
     `factors` (per factor: the code with the highest Hungarian accuracy, its scores and matching), and the
     headline keys of single-code reports: `q_real_mi` (summed over codes: the information Q reads from real
     images about all codes), `q_confidence` (mean over codes) and, with labels, `categorical_accuracy`,
-    `nmi`, `ari`, `matching` and `best_code` for the first factor ("y" in an npz, "shape" in shapes).
+    `nmi`, `ari`, `matching` and `best_code` for the first factor ("y" in an npz, "shape" in shapes), and
+    `categorical_accuracy_<factor>` for each further factor.
     """
     per_code, best = [], {}
     for code, p in enumerate(probs, start=1):
@@ -131,6 +132,8 @@ def code_scores(probs: list[torch.Tensor], factors: dict[str, np.ndarray]) -> di
     first = next(iter(factors), None)
     if first in best:
         out.update(best[first])
+    for name in list(best)[1:]:  # each further factor's best accuracy, as a number of its own
+        out[f"categorical_accuracy_{name}"] = best[name]["categorical_accuracy"]
     return out
 
 
@@ -183,7 +186,7 @@ def slant_and_ink(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def continuous_effects(spec: LatentSpec, image_channels: int, gen, n_noise: int = 64, steps: int = 9, value_range=(-2.0, 2.0),
+def continuous_effects(spec: LatentSpec, image_channels: int, gen, n_noise: int = 64, steps: int = 9, value_range=CODE_RANGE,
                        seed: int = 0) -> dict:
     """Per continuous code: mean within-traversal Spearman correlation of code value with slant and ink."""
     from scipy.stats import spearmanr
@@ -206,19 +209,6 @@ def continuous_effects(spec: LatentSpec, image_channels: int, gen, n_noise: int 
         row["slant_degrees_per_unit"] = float(np.polyfit(np.tile(values.numpy(), n_noise), slant.ravel(), 1)[0])
         effects.append(row)
     return {"continuous_effects": effects}
-
-
-# ---------------------------------------------------------------------------------------------- the training-time hook
-def epoch_label_metrics(disc, images_uint8: torch.Tensor, factors: dict[str, torch.Tensor]) -> dict:
-    """What training logs per epoch when the data has labels: accuracy, NMI, ARI of the code that best
-    matches the first factor (and, with several factors, each further factor's best accuracy), q_real_mi."""
-    scores = code_scores(q_on_real(disc, images_uint8), {k: v.numpy() for k, v in factors.items()})
-    out = {k: scores[k] for k in ("categorical_accuracy", "nmi", "ari", "q_real_mi", "q_confidence") if k in scores}
-    if len(scores["per_code"]) > 1 and "best_code" in scores:
-        out["best_code"] = scores["best_code"]
-    for name, best in list(scores["factors"].items())[1:]:  # the first factor's are the headline keys above
-        out[f"categorical_accuracy_{name}"] = best["categorical_accuracy"]
-    return out
 
 
 def checkerboard_power(images_uint8: torch.Tensor) -> float:

@@ -18,6 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from . import registry
 from .checkpoint import atomic_write_bytes
 from .config import SELECTION_CRITERIA, TrainConfig, require_int
 from .errors import UsageError
@@ -189,13 +190,15 @@ def _uses_gpu(cfg: TrainConfig) -> bool:
 
 
 def format_table(summary: dict) -> str:
-    columns = ["categorical_accuracy", "nmi", "ari", "mutual_information_bound", "q_real_mi"]
-    present = [c for c in columns if c in summary["metrics"]]
-    lines = ["seed  " + "  ".join(f"{c[:12]:>12}" for c in present)]
+    """Seeds down, the registry's table columns across (full names), then mean/std/median/worst/best."""
+    present = registry.table_columns(summary["metrics"]) + (["centrality"] if "centrality" in summary["metrics"] else [])
+    width = {c: max(len(c), 8) for c in present}
+    lines = ["seed  " + "  ".join(f"{c:>{width[c]}}" for c in present)]
     for seed, report in summary["runs"].items():
-        lines.append(f"{seed:>4}  " + "  ".join(f"{report[c]:12.4f}" for c in present))
+        lines.append(f"{seed:>4}  " + "  ".join(f"{report[c]:{width[c]}.4f}" if c in report else " " * width[c]
+                                                 for c in present))
     for stat in ("mean", "std", "median", "worst", "best"):
-        lines.append(f"{stat:>6}" + "".join(f"  {summary['metrics'][c][stat]:12.4f}" for c in present))
+        lines.append(f"{stat:>6}" + "".join(f"  {summary['metrics'][c][stat]:{width[c]}.4f}" for c in present))
     sel = summary["selection"]
     line = f"label-free pick ({sel['criterion']}): seed {sel['picked_seed']}"
     if "best_seed_by_labels" in sel:

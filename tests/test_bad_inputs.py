@@ -214,7 +214,7 @@ def test_bad_input(name, setup, argv, expected, finished_run, tmp_path, monkeypa
 
 def test_non_finite_loss_stops_and_keeps_the_good_checkpoint(tmp_path, monkeypatch, capsys):
     """A loss that turns NaN is caught at the next log interval; last.pt stays the previous good one."""
-    from infogan import training
+    from infogan import step as training  # the step module holds update_step
 
     np.savez(tmp_path / "ok.npz", x=x8, y=y8)
     args = ["train", "--dataset", f"npz:{tmp_path / 'ok.npz'}", "--outdir", str(tmp_path / "run"), *TINY]

@@ -1,6 +1,7 @@
 """InfoGAN-CR's contrastive regulariser: the pair latents, the pair discriminator's shapes, the loss by hand,
 who gets which gradient, and a run with --cr-weight end to end (artefacts, statistics, exact resume)."""
 
+import copy
 import json
 import math
 
@@ -16,7 +17,7 @@ from infogan.config import TrainConfig
 from infogan.latent import LatentSpec
 from infogan.networks import ContrastiveDiscriminator, build_networks
 from infogan.runtime import make_runtime
-from infogan.training import Contrastive, make_optimizers, stat_names, train_step
+from infogan.step import Nets, draw_step, make_optimizers, statistics_of, train_step
 
 CR_RUN = ["--batch-size", "16", "--epochs", "1", "--noise-dim", "4", "--categorical", "3", "--continuous", "2",
           "--cr-weight", "2", "--no-progress", "--log-every", "2"]
@@ -62,33 +63,39 @@ def _tiny(cr_weight, cr_start_step=0):
                       batch_size=8, lr_d=2e-4, lr_g=1e-3, categorical_weight=1.0, continuous_weight=0.5,
                       cr_weight=cr_weight, cr_start_step=cr_start_step, precision="fp32", device="cpu")
     torch.manual_seed(0)
-    gen, disc = build_networks(cfg)
-    opt_g, opt_d = make_optimizers(cfg, gen, disc)
-    return cfg, gen, disc, opt_g, opt_d, Contrastive.build(cfg, "cpu")
+    nets = Nets(*build_networks(cfg), ContrastiveDiscriminator(cfg))
+    return cfg, nets, make_optimizers(cfg, nets)
 
 
 def test_step_trains_h_always_and_g_on_the_term_from_the_start_step():
     real = torch.rand(8, 1, 8, 8) * 2 - 1
-    cfg, gen, disc, opt_g, opt_d, cr = _tiny(cr_weight=2.0, cr_start_step=1)
+    cfg, nets, opts = _tiny(cr_weight=2.0, cr_start_step=1)
     rt = make_runtime(cfg)
-    h_before = [p.detach().clone() for p in cr.module.parameters()]
-    g_before = [p.detach().clone() for p in gen.parameters()]
-    stats = train_step(cfg, gen, disc, opt_g, opt_d, real, torch.Generator().manual_seed(1), rt, cr=cr, step=0)
-    assert set(stats) == set(stat_names(cfg.latent, contrastive=True))
-    assert 0 <= stats["cr_acc"] <= 1 and math.isfinite(stats["cr_loss"])
-    assert any(not torch.equal(a, b) for a, b in zip(h_before, cr.module.parameters()))  # H trained at step 0
+    h_before = [p.detach().clone() for p in nets.pair.parameters()]
+    g_before = [p.detach().clone() for p in nets.gen.parameters()]
+    # what H sees at this step, before its update: the step's own draws (same generator seed), G unchanged
+    draws = draw_step(cfg.latent, 8, torch.Generator().manual_seed(1), "cpu", contrastive=True)
+    with torch.no_grad():  # on copies: a forward in training mode moves BN statistics and H's power iteration
+        gen, pair = copy.deepcopy(nets.gen), copy.deepcopy(nets.pair)
+        logits = pair(*(gen(cfg.latent.vector(lat)) for lat in (draws.latent, draws.partner)))
+    stats = train_step(cfg, nets, opts, real, torch.Generator().manual_seed(1), rt, step=0)
+    assert list(stats) == list(statistics_of(cfg))  # every statistic the run logs, in its order
+    # cr_loss and cr_acc are H's cross-entropy and accuracy on this step's pairs, before H's update
+    assert stats["cr_loss"].item() == pytest.approx(losses.contrastive_loss(logits, draws.shared).item(), rel=1e-5)
+    assert stats["cr_acc"].item() == losses.contrastive_accuracy(logits, draws.shared).item()
+    assert any(not torch.equal(a, b) for a, b in zip(h_before, nets.pair.parameters()))  # H trained at step 0
 
     # G's update differs with the term (step >= start) and without it (weight 0), from the same state
     def g_after(weight, step):
-        cfg2, gen2, disc2, og, od, cr2 = _tiny(cr_weight=weight, cr_start_step=1)
-        train_step(cfg2, gen2, disc2, og, od, real, torch.Generator().manual_seed(1), rt, cr=cr2, step=step)
-        return torch.cat([p.detach().flatten() for p in gen2.parameters()])
+        cfg2, nets2, opts2 = _tiny(cr_weight=weight, cr_start_step=1)
+        train_step(cfg2, nets2, opts2, real, torch.Generator().manual_seed(1), rt, step=step)
+        return torch.cat([p.detach().flatten() for p in nets2.gen.parameters()])
 
     before_start, tiny_weight, with_term = g_after(2.0, 0), g_after(1e-12, 1), g_after(2.0, 1)
     assert torch.allclose(before_start, tiny_weight, atol=1e-6)  # before the start step: no CR gradient in G
     assert not torch.allclose(before_start, with_term, atol=1e-4)
-    assert any(not torch.equal(a, b) for a, b in zip(g_before, gen.parameters()))
-    assert all(p.requires_grad for p in cr.module.parameters())  # H's gradients switched back on
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, nets.gen.parameters()))
+    assert all(p.requires_grad for p in nets.pair.parameters())  # H's gradients switched back on
 
 
 def test_cr_weight_needs_two_codes():
@@ -114,9 +121,12 @@ def test_run_with_cr_weight_writes_every_artefact(cr_run):
     assert json.loads((run / "config.json").read_text())["cr_weight"] == 2.0
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     epoch = [r for r in records if r["kind"] == "epoch"][-1]
-    assert 0 <= epoch["cr_acc"] <= 1 and math.isfinite(epoch["cr_loss"])
+    # the epoch's mean over 4 steps of the fraction right among 16 pairs: a whole number of 64ths; and H,
+    # barely trained, near chance among its 3 codes (cross-entropy ln 3)
+    assert epoch["step"] == 4 and epoch["cr_acc"] * 64 == pytest.approx(round(epoch["cr_acc"] * 64), abs=1e-4)
+    assert abs(epoch["cr_loss"] - math.log(3)) < 0.3
     ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
-    assert ckpt["stat_names"][-2:] == ["cr_loss", "cr_acc"]
+    assert {"cr_loss", "cr_acc"} <= set(ckpt["stat_names"])
     assert set(ckpt["contrastive"]) and ckpt["opt_contrastive"]["state"]
     assert main(["evaluate", str(run), "--dataset", f"npz:{root / 'pairs.npz'}"]) == 0
 

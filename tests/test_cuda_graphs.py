@@ -20,7 +20,7 @@ from infogan.cuda_graphs import CapturedStep, unsupported_reason
 from infogan.errors import UsageError
 from infogan.networks import build_networks
 from infogan.runtime import make_runtime
-from infogan.training import StepRunner, make_optimizers, set_capturable
+from infogan.step import Nets, StepRunner, make_optimizers, set_capturable
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CUDA graphs)")
 
@@ -61,9 +61,10 @@ def _runner(device="cpu", precision="fp32", graphs=False, backend=None, capturab
     rt = make_runtime(cfg)
     torch.manual_seed(0)
     gen, disc = (m.to(rt.device) for m in build_networks(cfg))
-    opt_g, opt_d = make_optimizers(cfg, gen, disc, capturable=capturable)
+    nets = Nets(gen, disc)
+    opts = make_optimizers(cfg, nets, capturable=capturable)
     rng = torch.Generator(rt.device).manual_seed(5)
-    return StepRunner(cfg, gen, disc, opt_g, opt_d, rt, rng, graphs=graphs, backend=backend), gen, disc
+    return StepRunner(cfg, nets, opts, rt, rng, graphs=graphs, backend=backend), gen, disc
 
 
 def _batches(n, batch=16, device="cpu"):

@@ -157,18 +157,18 @@ def test_a_stray_file_among_the_samples_is_left_alone(done_run, tmp_path):
 
 # ---------------------------------------------------------------- last.pt is always finite
 def test_weights_that_turn_non_finite_are_never_checkpointed(tmp_path, monkeypatch, capsys):
-    from infogan import training
+    from infogan import step as training  # the step module holds update_step
 
     x, y = blob_images(64, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
     real_step, calls = training.update_step, {"n": 0}
 
-    def poison_weights(cfg, gen, *a, **k):  # the loss stays finite; the update leaves an inf weight
-        stats = real_step(cfg, gen, *a, **k)
+    def poison_weights(cfg, nets, *a, **k):  # the loss stays finite; the update leaves an inf weight
+        stats = real_step(cfg, nets, *a, **k)
         calls["n"] += 1
         if calls["n"] == 3:
             with torch.no_grad():
-                next(gen.parameters()).view(-1)[0] = float("inf")
+                next(nets.gen.parameters()).view(-1)[0] = float("inf")
         return stats
 
     monkeypatch.setattr(training, "update_step", poison_weights)
@@ -182,7 +182,7 @@ def test_weights_that_turn_non_finite_are_never_checkpointed(tmp_path, monkeypat
 
 
 def test_divergence_before_any_checkpoint_says_so(tmp_path, monkeypatch, capsys):
-    from infogan import training
+    from infogan import step as training  # the step module holds update_step
 
     x, y = blob_images(64, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)

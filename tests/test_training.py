@@ -14,7 +14,7 @@ from infogan import TrainConfig, load_generator, train
 from infogan.checkpoint import load_checkpoint
 from infogan.cli import main
 from infogan.inference import config_from_safetensors
-from infogan.training import LEGACY_STAT_NAMES as SINGLE_CODE_KEYS
+from infogan.step import LEGACY_STAT_NAMES as SINGLE_CODE_KEYS
 
 
 TIMING = re.compile(r"seconds$|images_per_sec$")  # wall-clock fields: the only ones two equal runs may differ in
@@ -173,13 +173,12 @@ def test_precision_auto_records_what_ran(tmp_path, tiny_npz):
 def test_q_head_learning_rate_defaults_to_g_and_can_be_set(tmp_path, tiny_npz):
     from infogan.config import resolve
     from infogan.networks import build_networks
-    from infogan.training import make_optimizers
+    from infogan.step import Nets, make_optimizers
 
     for lr_q, expected in ((None, 1e-3), (2e-4, 2e-4)):
         cfg = resolve(TrainConfig(arch="paper-mnist", lr_q=lr_q), (1, 28, 28))
         gen, disc = build_networks(cfg)
-        _, opt_d = make_optimizers(cfg, gen, disc)
-        trunk, q_head = opt_d.param_groups
+        trunk, q_head = make_optimizers(cfg, Nets(gen, disc)).d.param_groups
         assert trunk["lr"] == cfg.lr_d and q_head["lr"] == expected
         assert {id(p) for p in q_head["params"]} == {id(p) for p in disc.q_parameters()}
     out = tmp_path / "lrq"
@@ -189,7 +188,7 @@ def test_q_head_learning_rate_defaults_to_g_and_can_be_set(tmp_path, tiny_npz):
 
 
 def test_batches_are_copied_from_host_only_when_the_data_is_on_the_host():
-    from infogan.training import _needs_host_copy
+    from infogan.data import needs_host_copy as _needs_host_copy
 
     cuda, cuda0, cpu = torch.device("cuda"), torch.device("cuda", 0), torch.device("cpu")
     # The data set moved to the GPU reports cuda:0 while the run's device is plain cuda: no copy (this
