@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,19 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import common
+from common import ROOT, infogan
+from infogan.inference import generated_sample, load_generator
+from infogan.metrics import checkerboard_power
 
-from infogan.inference import generated_sample, load_generator  # noqa: E402
-from infogan.metrics import checkerboard_power  # noqa: E402
-
-DATA = ROOT.parent / "shared" / "data" / "cifar10-train-10k.npz"
-
-
-def infogan(*args: str) -> None:
-    cmd = [sys.executable, "-m", "infogan", *args]
-    print(" ".join(cmd), flush=True)
-    subprocess.run(cmd, cwd=ROOT, check=True)
+DATA = common.SHARED_DATA / "cifar10-train-10k.npz"
 
 
 def main() -> int:
@@ -74,11 +65,10 @@ def main() -> int:
 
     about = torch.load(classifier, weights_only=True)
     real = torch.from_numpy(data["x"][9000:]).permute(0, 3, 1, 2).contiguous()
-    result = {"benchmark": "cifar10", "date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.platform(),
-              "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "epochs": args.epochs,
-              "batch_size": args.batch_size, "train_images": 9000, "steps": args.epochs * (9000 // args.batch_size),
-              "classifier_heldout_accuracy": about["test_accuracy"],
-              "real_checkerboard_power": checkerboard_power(real), "archs": {}}
+    result = common.header("cifar10", cpu_threads=torch.get_num_threads(), epochs=args.epochs,
+                           batch_size=args.batch_size, train_images=9000, steps=args.epochs * (9000 // args.batch_size),
+                           classifier_heldout_accuracy=about["test_accuracy"],
+                           real_checkerboard_power=checkerboard_power(real), archs={})
     docs = Path(args.docs)
     docs.mkdir(parents=True, exist_ok=True)
     for arch in args.archs.split(","):
@@ -105,8 +95,7 @@ def main() -> int:
             if grid.exists():
                 shutil.copyfile(grid, docs / f"{arch}_epoch_{epoch}.png")
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    common.save(result, args.out)
     print(f"classifier held-out accuracy {about['test_accuracy']:.3f}; real images' period-2 power "
           f"{result['real_checkerboard_power']:.5f}")
     for arch, r in result["archs"].items():

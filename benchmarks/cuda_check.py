@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -34,25 +32,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from infogan.config import TrainConfig  # noqa: E402
+import common
+from common import ROOT
+from infogan.config import TrainConfig
 
 DEVICE = "cuda"  # --device cpu: a dry run of this script's own logic on a machine without a GPU
-ENV = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="2")
+ENV = dict(common.ENV, OMP_NUM_THREADS="2")
 
 
 def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "infogan", *args], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    proc = common.infogan(*args, capture=True, check=False, env=ENV)
     if check and proc.returncode != 0:
         raise RuntimeError(f"infogan {' '.join(args[:3])} ... exited {proc.returncode}: {proc.stderr.strip()[-800:]}")
     return proc
 
 
-def epochs_of(run: Path) -> list[dict]:
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return [r for r in rows if r["kind"] == "epoch"]
+epochs_of = common.epochs
 
 
 def generator_weights(run: Path) -> dict[str, torch.Tensor]:
@@ -227,16 +222,14 @@ def main() -> int:
     if DEVICE == "cuda" and not torch.cuda.is_available():
         print("no CUDA GPU visible: nothing to check", file=sys.stderr)
         return 2
-    result = {"benchmark": "cuda_check", "date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.platform(),
-              "torch": torch.__version__, "device": DEVICE, "cpu_count": os.cpu_count()}
+    result = common.header("cuda_check", device=DEVICE)
     if DEVICE == "cuda":
         result.update(cuda=torch.version.cuda, gpu=torch.cuda.get_device_name(), bf16=torch.cuda.is_bf16_supported(),
                       capability=list(torch.cuda.get_device_capability()), cudnn=torch.backends.cudnn.version())
     print(json.dumps(result), flush=True)
 
     def save():
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        common.save(result, args.out)
 
     data = np.load(args.data)
     with tempfile.TemporaryDirectory(prefix="infogan-cuda-") as tmp_name:

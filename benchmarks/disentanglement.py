@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,11 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from infogan import data as datasets  # noqa: E402
-from infogan.shapes import FACTOR_NAMES  # noqa: E402
+import common
+from common import ROOT
+from infogan import data as datasets
+from infogan.shapes import FACTOR_NAMES
 
 LABEL_KEYS = ("y", "y2", "y3", "y4", "y5")  # npz label arrays, in FACTOR_NAMES order
 # The InfoGAN-CR paper's dSprites table (Lin et al. 2020, 50 runs each, 64x64, ~230k steps): where we stand.
@@ -62,15 +59,14 @@ def write_subsets(size: int, n_train: int, n_eval: int, workdir: Path) -> tuple[
 
 
 def run_arm(name: str, train: Path, heldout: Path, args, extra: list[str], workdir: Path) -> dict:
-    cmd = [sys.executable, "-m", "infogan", "sweep", "--seeds", args.seeds, "--select", "centrality",
+    cmd = ["sweep", "--seeds", args.seeds, "--select", "centrality",
            "--dataset", f"npz:{train}", "--eval-dataset", f"npz:{heldout}", "--outdir", str(workdir / name),
            "--preset", "shapes", "--arch", args.arch, "--batch-size", str(args.batch_size), "--epochs", str(args.epochs),
            "--log-every", str(max(1, args.steps // 10)), "--no-progress", *extra]
     if name == "infogan-cr":
         cmd += ["--cr-weight", str(args.cr_weight), "--cr-start-step", str(args.cr_start_step)]
-    print(" ".join(cmd), flush=True)
     started = time.perf_counter()
-    subprocess.run(cmd, cwd=ROOT, check=True)
+    common.infogan(*cmd)
     summary = json.loads((workdir / name / "summary.json").read_text())
     runs = {}
     for seed, report in summary["runs"].items():
@@ -119,17 +115,14 @@ def main() -> int:
     args.steps = args.epochs * per_epoch
     started = time.perf_counter()
     arms = {name: run_arm(name, train, heldout, args, extra, workdir) for name in ("infogan", "infogan-cr")}
-    import torch
 
-    result = {"benchmark": "disentanglement", "date": time.strftime("%Y-%m-%d %H:%M"),
-              "machine": platform.platform(), "cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
-              "data": f"shapes:{args.size}", "steps": args.steps, "batch_size": args.batch_size, "arch": args.arch,
-              "cr_weight": args.cr_weight, "cr_start_step": args.cr_start_step, "eval_images": args.eval_images,
-              "extra_train_args": extra, "wall_seconds": round(time.perf_counter() - started, 1), "arms": arms,
-              "target_cr_median_mig_above_plain": arms["infogan-cr"]["median"]["mig"] > arms["infogan"]["median"]["mig"],
-              "paper_dsprites_64x64": PAPER}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    result = common.header(
+        "disentanglement", data=f"shapes:{args.size}", steps=args.steps, batch_size=args.batch_size, arch=args.arch,
+        cr_weight=args.cr_weight, cr_start_step=args.cr_start_step, eval_images=args.eval_images,
+        extra_train_args=extra, wall_seconds=round(time.perf_counter() - started, 1), arms=arms,
+        target_cr_median_mig_above_plain=arms["infogan-cr"]["median"]["mig"] > arms["infogan"]["median"]["mig"],
+        paper_dsprites_64x64=PAPER)
+    common.save(result, args.out)
 
     docs = Path(args.docs)
     docs.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shutil
 import socket
 import statistics
@@ -20,8 +19,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import common
+from common import ROOT
 
 
 def main() -> int:
@@ -53,13 +52,11 @@ def main() -> int:
         body = urllib.request.urlopen(f"{base}/api/generate?category={i % 10}&c1={value:.3f}&seed={i}").read()
         times.append((time.perf_counter() - t) * 1000)
         assert body[:4] == b"\x89PNG"
-    result = {"benchmark": "explorer_latency", "date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.platform(),
-              "run_dir": args.run_dir, "requests": args.requests,
-              "median_ms": round(statistics.median(times), 2),
-              "p95_ms": round(sorted(times)[int(0.95 * len(times)) - 1], 2), "max_ms": round(max(times), 2)}
+    result = common.header("explorer_latency", run_dir=args.run_dir, requests=args.requests,
+                           median_ms=round(statistics.median(times), 2),
+                           p95_ms=round(sorted(times)[int(0.95 * len(times)) - 1], 2), max_ms=round(max(times), 2))
     print(json.dumps(result, indent=2))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    common.save(result, args.out)
 
     chromium = shutil.which("chromium")
     if args.screenshot and chromium:

@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,8 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "mnist-train-10k.npz"
+import common
+from common import ROOT
+
+DATA = common.SHARED_DATA / "mnist-train-10k.npz"
 TARGETS = {"median_best_accuracy": 0.85, "max_cross_accuracy": 0.2}
 
 
@@ -92,12 +92,9 @@ def main() -> int:
 
     train_args = ["--categorical", "10,10", "--continuous", "2", "--epochs", str(args.epochs),
                   "--batch-size", str(args.batch_size), "--no-progress", *extra]
-    cmd = [sys.executable, "-m", "infogan", "sweep", "--seeds", args.seeds, "--dataset",
-           f"npz:{workdir / 'pairs_train.npz'}", "--eval-dataset", f"npz:{workdir / 'pairs_heldout.npz'}",
-           "--outdir", str(workdir / "sweep"), *train_args]
-    print(" ".join(cmd), flush=True)
     started = time.perf_counter()
-    subprocess.run(cmd, cwd=ROOT, check=True)
+    common.infogan("sweep", "--seeds", args.seeds, "--dataset", f"npz:{workdir / 'pairs_train.npz'}", "--eval-dataset",
+                   f"npz:{workdir / 'pairs_heldout.npz'}", "--outdir", workdir / "sweep", *train_args)
     wall = time.perf_counter() - started
 
     summary = json.loads((workdir / "sweep" / "summary.json").read_text())
@@ -111,15 +108,11 @@ def main() -> int:
         "max_cross_accuracy": all(r[f]["cross_accuracy"] <= TARGETS["max_cross_accuracy"]
                                   for r in runs.values() for f in ("y", "y2")),
     }
-    import torch
-
-    result = {"benchmark": "multicode", "date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.platform(),
-              "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "train_args": train_args,
-              "pairs": args.pairs, "image_shape": list(np.load(workdir / "pairs_heldout.npz")["x"].shape[1:]), "heldout_pairs": args.heldout_pairs, "wall_seconds": round(wall, 1),
-              "runs": runs, "medians": medians, "targets": TARGETS, "targets_met": met,
-              "label_free_pick": summary["selection"]}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    result = common.header("multicode", train_args=train_args, pairs=args.pairs,
+                           image_shape=list(np.load(workdir / "pairs_heldout.npz")["x"].shape[1:]),
+                           heldout_pairs=args.heldout_pairs, wall_seconds=round(wall, 1), runs=runs, medians=medians,
+                           targets=TARGETS, targets_met=met, label_free_pick=summary["selection"])
+    common.save(result, args.out)
 
     first = workdir / "sweep" / f"seed_{args.seeds.split(',')[0]}"
     docs = Path(args.docs)

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-sys.path.insert(0, str(ROOT))
+import common
+from common import ROOT
+from infogan.artifacts import read_metrics
+from infogan.config import PRESETS
 
-from infogan.artifacts import read_metrics  # noqa: E402
-from infogan.config import PRESETS  # noqa: E402
+SHARED = common.SHARED_DATA
 
 
 def stand_in_data(preset: str, n: int, folder: Path) -> Path:
@@ -73,18 +71,17 @@ def main() -> int:
     for preset in args.presets.split(","):
         run = work / preset
         started = time.perf_counter()
-        if (run / "generator.safetensors").exists():  # finished in an earlier call with this --workdir
-            proc = subprocess.CompletedProcess([], 0, "", "")
-        else:
+        status, trained = 0, not (run / "generator.safetensors").exists()  # finished earlier with this --workdir
+        if trained:
             data = stand_in_data(preset, args.steps * args.batch_size, work)
-            cmd = [sys.executable, "-m", "infogan", "train", "--preset", preset, "--dataset", f"npz:{data}",
-                   "--outdir", str(run), "--overwrite", "--batch-size", str(args.batch_size), "--epochs", "1",
-                   "--log-every", str(max(1, args.steps // 12)), "--no-progress"]
-            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+            proc = common.infogan("train", "--preset", preset, "--dataset", f"npz:{data}", "--outdir", run,
+                                  "--overwrite", "--batch-size", args.batch_size, "--epochs", 1,
+                                  "--log-every", max(1, args.steps // 12), "--no-progress", capture=True, check=False)
+            status = proc.returncode
         seconds = time.perf_counter() - started
-        if proc.returncode != 0:
-            rows[preset] = {"exit_status": proc.returncode, "stderr": proc.stderr[-2000:]}
-            print(f"{preset}: FAILED ({proc.returncode})\n{proc.stderr[-2000:]}", flush=True)
+        if status != 0:
+            rows[preset] = {"exit_status": status, "stderr": proc.stderr[-2000:]}
+            print(f"{preset}: FAILED ({status})\n{proc.stderr[-2000:]}", flush=True)
             continue
         cfg = json.loads((run / "config.json").read_text())
         intervals = read_metrics(run / "metrics.jsonl", kind="interval")
@@ -93,7 +90,7 @@ def main() -> int:
         rows[preset] = {
             "exit_status": 0, "arch": cfg["arch"], "categorical": cfg["categorical"], "continuous": cfg["continuous"],
             "noise_dim": cfg["noise_dim"], "image_shape": cfg["image_shape"], "steps": intervals[-1]["step"],
-            "wall_seconds": round(seconds, 1) if proc.args else None, "mi_bound_first_interval": mi[0] if mi else None,
+            "wall_seconds": round(seconds, 1) if trained else None, "mi_bound_first_interval": mi[0] if mi else None,
             "mi_bound_last_interval": mi[-1] if mi else None,
             "mi_bound_max": sum(float(np.log(k)) for k in cfg["categorical"]),
             "all_losses_finite": all(np.isfinite([r[k] for r in intervals for k in ("d_loss", "g_loss", "cont_loss")])),
@@ -101,13 +98,7 @@ def main() -> int:
         }
         shutil.copyfile(run / "samples" / "epoch_0001.png", docs / f"{preset}.png")
         print(f"{preset}: {json.dumps(rows[preset])}", flush=True)
-    import torch
-
-    result = {"benchmark": "presets", "date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.platform(),
-              "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "steps": args.steps,
-              "batch_size": args.batch_size, "presets": rows}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    common.save(common.header("presets", steps=args.steps, batch_size=args.batch_size, presets=rows), args.out)
     if not args.workdir:
         shutil.rmtree(work, ignore_errors=True)
     return 0 if all(r["exit_status"] == 0 for r in rows.values()) else 1

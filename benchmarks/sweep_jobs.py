@@ -11,15 +11,13 @@ JSON to benchmarks/results/sweep_jobs.json.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import common
+from common import ROOT
 
 
 def main() -> int:
@@ -31,19 +29,13 @@ def main() -> int:
     walls = {}
     with tempfile.TemporaryDirectory() as tmp:
         for jobs in (1, 2):
-            cmd = [sys.executable, "-m", "infogan", "sweep", "--seeds", "0,1", "--jobs", str(jobs), "--dataset",
-                   args.dataset, "--epochs", str(args.epochs), "--device", "cpu", "--no-progress",
-                   "--outdir", str(Path(tmp) / f"jobs{jobs}")]
             started = time.perf_counter()
-            subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+            common.infogan("sweep", "--seeds", "0,1", "--jobs", jobs, "--dataset", args.dataset, "--epochs", args.epochs,
+                           "--device", "cpu", "--no-progress", "--outdir", Path(tmp) / f"jobs{jobs}", capture=True)
             walls[jobs] = round(time.perf_counter() - started, 1)
             print(f"--jobs {jobs}: {walls[jobs]} s for 2 seeds x {args.epochs} epochs", flush=True)
-    import torch
-
-    result = {"benchmark": "sweep-jobs", "date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.platform(),
-              "cores": torch.get_num_threads(), "dataset": args.dataset, "epochs": args.epochs,
-              "wall_seconds": walls, "faster": min(walls, key=walls.get)}
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    common.save(common.header("sweep-jobs", dataset=args.dataset, epochs=args.epochs, wall_seconds=walls,
+                              faster=min(walls, key=walls.get)), args.out)
     return 0
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import statistics
 import subprocess
@@ -29,15 +28,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from infogan.config import TrainConfig, resolve  # noqa: E402
-from infogan.data import to_unit_range  # noqa: E402
-from infogan.networks import build_networks  # noqa: E402
-from infogan.artifacts import read_metrics  # noqa: E402
-from infogan.runtime import make_runtime, resolve_precision  # noqa: E402
-from infogan.step import Nets, StepRunner, make_optimizers, train_step  # noqa: E402
+import common
+from common import ROOT
+from infogan.artifacts import read_metrics
+from infogan.config import TrainConfig, resolve
+from infogan.data import to_unit_range
+from infogan.networks import build_networks
+from infogan.runtime import make_runtime, resolve_precision
+from infogan.step import Nets, StepRunner, make_optimizers, train_step
 
 PEER = ROOT.parent / "shared" / "peers" / "seed_tf_throughput.py"
 
@@ -154,8 +152,8 @@ def cli_end_to_end(arch: str, data: Path, tmp: Path, args, step_bench: Bench, ep
     more over minutes on a shared 2-core machine; their mean is the fair comparison)."""
     before = statistics.median(step_bench.images_per_second(args.warmup, args.steps, args.repeats))
     run = tmp / arch
-    subprocess.run([sys.executable, "-m", "infogan", "train", "--dataset", f"npz:{data}", "--arch", arch, "--epochs",
-                    str(epochs), "--outdir", str(run), *args.e2e_options], cwd=ROOT, check=True, capture_output=True)
+    common.infogan("train", "--dataset", f"npz:{data}", "--arch", arch, "--epochs", epochs, "--outdir", run,
+                   *args.e2e_options, capture=True)
     after = statistics.median(step_bench.images_per_second(args.warmup, args.steps, args.repeats))
     cfg = json.loads((run / "config.json").read_text())
     n_images = (np.load(data)["x"].shape[0] // cfg["batch_size"]) * cfg["batch_size"]
@@ -184,11 +182,10 @@ def peak_rss_full_mnist(tmp: Path) -> dict:
     rng = np.random.default_rng(0)
     np.savez(tmp / "mnist60k.npz", x=rng.integers(0, 256, (60000, 28, 28), dtype=np.uint8),
              y=rng.integers(0, 10, 60000, dtype=np.uint8))
-    cmd = [sys.executable, "-m", "infogan", "train", "--dataset", f"npz:{tmp / 'mnist60k.npz'}", "--epochs", "1",
-           "--batch-size", "256", "--precision", "bf16", "--outdir", str(tmp / "run"), "--no-progress"]
     t = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+    common.infogan("train", "--dataset", f"npz:{tmp / 'mnist60k.npz'}", "--epochs", 1, "--batch-size", 256,
+                   "--precision", "bf16", "--outdir", tmp / "run", "--no-progress", capture=True)
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     out = {"peak_rss_mb": round(max(peak_kb, before) / 1024, 1), "epoch_seconds": round(time.perf_counter() - t, 1)}
     print(f"peak RSS, one epoch on 60,000 digits: {out['peak_rss_mb']} MB ({out['epoch_seconds']} s)", flush=True)
@@ -223,21 +220,19 @@ def main() -> int:
         ours = (before + after) / 2  # ours measured around the peers: this machine's speed drifts over minutes
         ratios = {f"ours_vs_tf_{m}": round(ours / r["images_per_s"], 2) for m, r in peer.items() if r}
         print(f"seed-mnist {precision} batch 256: {ours:.1f} img/s; {ratios}", flush=True)
-        Path(args.out if args.out_given else Path(args.out).with_name("throughput_peer.json")).write_text(json.dumps({
-            "benchmark": "throughput-peer", "date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.platform(),
-            "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "precision": precision,
-            "ours_images_per_s": round(ours, 1), "ours_before_and_after": [round(before, 1), round(after, 1)],
-            "tf_peer": peer, "ratios": ratios}, indent=2) + "\n")
+        common.save(common.header("throughput-peer", cpu_threads=torch.get_num_threads(), precision=precision,
+                                  ours_images_per_s=round(ours, 1),
+                                  ours_before_and_after=[round(before, 1), round(after, 1)], tf_peer=peer,
+                                  ratios=ratios),
+                    args.out if args.out_given else Path(args.out).with_name("throughput_peer.json"))
         return 0
     if args.e2e_only:
         with tempfile.TemporaryDirectory() as tmp:
             rows = [cli_end_to_end(arch, Path(args.e2e_data), Path(tmp), args,
                                    Bench(arch, precision, batch=default.batch_size))
                     for arch in ("seed-mnist", "paper-mnist")]
-        out = Path(args.out if args.out_given else Path(args.out).with_name("throughput_e2e.json"))
-        out.write_text(json.dumps({"benchmark": "throughput-e2e", "date": time.strftime("%Y-%m-%d %H:%M"),
-                                   "machine": platform.platform(), "cpu_threads": torch.get_num_threads(),
-                                   "torch": torch.__version__, "rows": rows}, indent=2) + "\n")
+        common.save(common.header("throughput-e2e", cpu_threads=torch.get_num_threads(), rows=rows),
+                    args.out if args.out_given else Path(args.out).with_name("throughput_e2e.json"))
         return 0
 
     peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
@@ -280,12 +275,9 @@ def main() -> int:
             rows.append(cli_end_to_end(arch, Path(args.e2e_data), Path(tmp), args,
                                        Bench(arch, precision, batch=default.batch_size)))
         memory = peak_rss_full_mnist(Path(tmp))
-    result = {"benchmark": "throughput", "date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.platform(),
-              "processor": platform.processor(), "cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
-              "matmul_peak_gflops": {k: round(v, 1) for k, v in peaks.items()}, "rows": rows, "tf_peer": peer,
-              "ratios": ratios, "memory": memory}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    common.save(common.header("throughput", cpu_threads=torch.get_num_threads(),
+                              matmul_peak_gflops={k: round(v, 1) for k, v in peaks.items()}, rows=rows, tf_peer=peer,
+                              ratios=ratios, memory=memory), args.out)
     return 0
 
 

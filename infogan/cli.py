@@ -129,7 +129,8 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
             "--lr-g", type=_finite_float, metavar="LR")
     _option(optim, "beta1", "Adam beta1", type=_finite_float, metavar="B")
     _option(optim, "beta2", "Adam beta2", type=_finite_float, metavar="B")
-    _option(optim, "seed", "random seed; the same seed gives the same run on CPU", type=int, metavar="S")
+    if single_run:  # a sweep takes its seeds from --seeds
+        _option(optim, "seed", "random seed; the same seed gives the same run on CPU", type=int, metavar="S")
 
     runtime = parser.add_argument_group("runtime")
     _option(runtime, "device", "where to train", choices=DEVICES)
@@ -302,11 +303,12 @@ def cmd_traverse(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import format_table, parse_seeds, run_sweep
 
+    evaluate_options = {"samples": args.samples, **({"classifier": args.classifier} if args.classifier else {})}
     summary = run_sweep(TrainConfig(**_train_fields(args)), parse_seeds(args.seeds), args.outdir, args.eval_dataset,
-                        jobs=args.jobs, select=args.select)
+                        jobs=args.jobs, select=args.select, evaluate_options=evaluate_options)
     print(format_table(summary))
     print(f"summary: {summary['parent']}/summary.json")
-    return 0
+    return 1 if summary["failed"] else 0
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
@@ -400,6 +402,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="label-free choice of a run: q_real_mi (Q's information about its categorical codes on "
                          "real images) or centrality (ModelCentrality: the run whose Q and generator agree most "
                          "with the others', by the FactorVAE score) (default: q_real_mi)")
+    sw.add_argument("--classifier", metavar="PATH", nargs="?", const="cached", default=None,
+                    help="also score each run's generated images with an independent classifier, as evaluate "
+                         "--classifier does (default: off)")
+    sw.add_argument("--samples", type=int, default=10_000, metavar="N",
+                    help="generated images --classifier judges per run (default: 10000)")
     sw.add_argument("--jobs", type=int, default=None, metavar="N",
                     help="seeds trained at once, each in its own process with cores/N threads on a CPU; on a GPU "
                          "several small trainings share the card well (default: on a CPU one per core, at most "

@@ -35,12 +35,12 @@ SELECTION_CRITERIA = ("q_real_mi", "centrality")  # how `sweep --select` picks a
 MAX_METRIC_SAMPLES = 100_000  # generated images one image-metric evaluation may draw (papers use 50,000)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Preset:
     """Everything a model of the paper (or of the seed) fixes: codes, noise, networks, weights, optimiser,
     images. A field left `None` in TrainConfig is taken from the run's preset."""
 
-    description: str
+    description: str = dataclasses.field(kw_only=False)
     arch: str
     categorical: tuple[int, ...]
     continuous: int
@@ -64,33 +64,43 @@ class Preset:
 # 2; Chairs: 3 categorical codes, not 4); lambda is 1 where the paper gives none; batch sizes and epochs,
 # which the paper does not give, are 128 (the official code's batch) and about 25k-60k steps.
 PRESETS: dict[str, Preset] = {
-    "mnist": Preset("InfoGAN paper, MNIST (appendix C): 1 x Cat(10) + 2 continuous + 62 noise", "paper-mnist",
-                    (10,), 2, 62, 1.0, 0.5, 2e-4, 1e-3, 64, 50, 28, 1),
-    "cifar10": Preset("the seed's CIFAR-10 model", "seed-cifar10", (10,), 2, 64, 1.0, 1.0, 2e-4, 1e-3, 256, 150,
-                      32, 3),
-    "svhn": Preset("InfoGAN paper, SVHN: 4 x Cat(10) + 4 continuous + 124 noise", "paper-svhn",
-                   (10, 10, 10, 10), 4, 124, 1.0, 1.0, 2e-4, 1e-3, 128, 50, 32, 3),
+    "mnist": Preset("InfoGAN paper, MNIST (appendix C): 1 x Cat(10) + 2 continuous + 62 noise", arch="paper-mnist",
+                    categorical=(10,), continuous=2, noise_dim=62, categorical_weight=1.0, continuous_weight=0.5,
+                    lr_d=2e-4, lr_g=1e-3, batch_size=64, epochs=50, image_size=28, channels=1),
+    "cifar10": Preset("the seed's CIFAR-10 model", arch="seed-cifar10", categorical=(10,), continuous=2, noise_dim=64,
+                      categorical_weight=1.0, continuous_weight=1.0, lr_d=2e-4, lr_g=1e-3, batch_size=256, epochs=150,
+                      image_size=32, channels=3),
+    "svhn": Preset("InfoGAN paper, SVHN: 4 x Cat(10) + 4 continuous + 124 noise", arch="paper-svhn",
+                   categorical=(10, 10, 10, 10), continuous=4, noise_dim=124, categorical_weight=1.0,
+                   continuous_weight=1.0, lr_d=2e-4, lr_g=1e-3, batch_size=128, epochs=50, image_size=32, channels=3),
     # CelebA: the SVHN networks (the appendix table's caption says "SVHN" by mistake). Crop: the centre
     # 108x108 of img_align_celeba's 178x218 faces, then 32x32, as the common ports do.
-    "celeba": Preset("InfoGAN paper, CelebA: 10 x Cat(10) + 128 noise, SVHN networks", "paper-svhn",
-                     (10,) * 10, 0, 128, 1.0, 1.0, 2e-4, 1e-3, 128, 20, 32, 3, crop=108),
+    "celeba": Preset("InfoGAN paper, CelebA: 10 x Cat(10) + 128 noise, SVHN networks", arch="paper-svhn",
+                     categorical=(10,) * 10, continuous=0, noise_dim=128, categorical_weight=1.0, continuous_weight=1.0,
+                     lr_d=2e-4, lr_g=1e-3, batch_size=128, epochs=20, image_size=32, channels=3, crop=108),
     # 3D Chairs: the appendix's weights for the rotation factor; `chairs-width` has those for width.
-    "chairs": Preset("InfoGAN paper, 3D Chairs (rotation): 3 x Cat(20) + 1 continuous + 128 noise, "
-                     "lambda_cont 10", "paper-chairs", (20, 20, 20), 1, 128, 1.0, 10.0, 2e-4, 1e-3, 128, 50,
-                     64, 1),
-    "chairs-width": Preset("InfoGAN paper, 3D Chairs (width): lambda_cat 2, lambda_cont 0.05", "paper-chairs",
-                           (20, 20, 20), 1, 128, 2.0, 0.05, 2e-4, 1e-3, 128, 50, 64, 1),
+    "chairs": Preset("InfoGAN paper, 3D Chairs (rotation): 3 x Cat(20) + 1 continuous + 128 noise, lambda_cont 10",
+                     arch="paper-chairs", categorical=(20, 20, 20), continuous=1, noise_dim=128,
+                     categorical_weight=1.0, continuous_weight=10.0, lr_d=2e-4, lr_g=1e-3, batch_size=128, epochs=50,
+                     image_size=64, channels=1),
+    "chairs-width": Preset("InfoGAN paper, 3D Chairs (width): lambda_cat 2, lambda_cont 0.05", arch="paper-chairs",
+                           categorical=(20, 20, 20), continuous=1, noise_dim=128, categorical_weight=2.0,
+                           continuous_weight=0.05, lr_d=2e-4, lr_g=1e-3, batch_size=128, epochs=50, image_size=64,
+                           channels=1),
     # 3D Faces: the appendix's D and G are the MNIST networks at 32x32 (its sigmoid output is our tanh,
     # rescaled to [-1, 1]); lr and lambda are the azimuth factor's (elevation: --lr-d 4e-4 --lr-g 3e-4
     # --continuous-weight 0.1; lighting: --lr-d 8e-4 --lr-g 3e-4 --continuous-weight 0.1).
-    "faces": Preset("InfoGAN paper, 3D Faces (azimuth): 5 continuous + 128 noise", "paper-mnist", (), 5, 128,
-                    1.0, 0.2, 2e-4, 5e-4, 128, 50, 32, 1),
+    "faces": Preset("InfoGAN paper, 3D Faces (azimuth): 5 continuous + 128 noise", arch="paper-mnist",
+                    categorical=(), continuous=5, noise_dim=128, categorical_weight=1.0, continuous_weight=0.2,
+                    lr_d=2e-4, lr_g=5e-4, batch_size=128, epochs=50, image_size=32, channels=1),
     # InfoGAN-CR's dSprites setup (Lin et al., ICML 2020): 5 continuous codes and only 5 noise variables, a
     # spectral-norm D, Q with std fixed to 1, information weight 0.05, lr D 2e-3 / G 1e-3. Its networks are
     # a small DCGAN; ours are the paper's 64x64 (Chairs) networks. 20 epochs of 737,280 images at batch 64
     # are about 230,000 steps, the order of their schedule.
     "shapes": Preset("InfoGAN-CR's dSprites setup: 5 continuous + 5 noise, spectral-norm D, lambda 0.05",
-                     "paper-chairs", (), 5, 5, 1.0, 0.05, 2e-3, 1e-3, 64, 20, 64, 1, spectral_norm=True),
+                     arch="paper-chairs", categorical=(), continuous=5, noise_dim=5, categorical_weight=1.0,
+                     continuous_weight=0.05, lr_d=2e-3, lr_g=1e-3, batch_size=64, epochs=20, image_size=64,
+                     channels=1, spectral_norm=True),
 }
 # Filled from the preset when left None (image_size, channels and crop only matter for folder: data).
 PRESET_FIELDS = ("arch", "categorical", "continuous", "noise_dim", "categorical_weight", "continuous_weight",

@@ -27,7 +27,7 @@ from .runtime import available_cores
 from .disentanglement import model_centrality
 from .evaluation import evaluate_run, load_discriminator
 from .inference import load_generator
-from .training import resume, train
+from .training import TrainingDiverged, resume, train
 
 
 
@@ -69,53 +69,80 @@ def select_seed(reports: dict[int, dict], criterion: str = "q_real_mi") -> dict:
 
 
 def run_sweep(base: TrainConfig, seeds: list[int], parent: str | Path | None = None,
-              eval_dataset: str | None = None, jobs: int | None = None, select: str = "q_real_mi") -> dict:
-    """`jobs` None: `default_jobs` (on a CPU one process per core, one thread each; on a GPU one at a time)."""
+              eval_dataset: str | None = None, jobs: int | None = None, select: str = "q_real_mi",
+              evaluate_options: dict | None = None) -> dict:
+    """`jobs` None: `default_jobs` (on a CPU one process per core, one thread each; on a GPU one at a time).
+    `evaluate_options`: more keyword arguments of evaluate_run for every seed (classifier, samples).
+
+    A seed whose training fails (diverged, or its process exited with an error) does not stop the others:
+    summary.json lists it under `failed` with the reason, and the summary covers the seeds that finished."""
     base.validate()
     if jobs is not None:
         require_int("jobs", jobs, minimum=1)
     if select not in SELECTION_CRITERIA:
         raise UsageError(f"--select must be one of {', '.join(SELECTION_CRITERIA)}, got {select!r}")
+    if select == "centrality" and len(seeds) < 3:  # with two runs each one's mean score is the same number
+        raise UsageError(f"--select centrality compares every run with the others and needs 3 seeds or more "
+                         f"(with {len(seeds)}, every run scores the same): add seeds, or use --select q_real_mi")
     parent = Path(parent) if parent else Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create --outdir {parent}: {exc.strerror or exc}; choose another --outdir") from None
     with RunLock.acquire(parent, "sweep directory"):  # one sweep per parent; each run locks its own directory
-        return _sweep(base, seeds, parent, eval_dataset, jobs, select)
+        return _sweep(base, seeds, parent, eval_dataset, jobs, select, evaluate_options or {})
 
 
 def _sweep(base: TrainConfig, seeds: list[int], parent: Path, eval_dataset: str | None, jobs: int,
-           select: str) -> dict:
-    timings = {}
-    pending = []
+           select: str, evaluate_options: dict) -> dict:
+    timings, failed = _train_all(base, seeds, parent, jobs)
+    done = [seed for seed in seeds if seed not in failed]
+    if not done:
+        raise UsageError("no seed finished: " + "; ".join(f"seed {s}: {why}" for s, why in failed.items()))
+    reports = {seed: evaluate_run(parent / f"seed_{seed}", eval_dataset, **evaluate_options) for seed in done}
+    extra = {}
+    if select == "centrality" and len(done) > 2:  # every run's Q scored on every other run's generated groups
+        runs = {seed: (load_generator(parent / f"seed_{seed}"), load_discriminator(parent / f"seed_{seed}"))
+                for seed in done}
+        extra = model_centrality(runs)
+        for seed in done:
+            reports[seed]["centrality"] = extra["centrality"][str(seed)]
+    elif select == "centrality":
+        select, extra = "q_real_mi", {"centrality_note": f"only {len(done)} seeds finished: picked by q_real_mi"}
+    summary = {"parent": str(parent), "seeds": seeds, "metrics": summarise(reports),
+               "selection": {**select_seed(reports, select), **extra},
+               "failed": {str(s): why for s, why in failed.items()},
+               "runs": {str(s): {**reports[s], "train_seconds": round(timings[s], 1)} for s in done}}
+    atomic_write_bytes(parent / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
+    return summary
+
+
+def _train_all(base: TrainConfig, seeds: list[int], parent: Path, jobs: int | None) -> tuple[dict, dict]:
+    """Train every seed not finished earlier; ({seed: seconds}, {seed: why it failed})."""
+    timings, failed, pending = {}, {}, []
     for seed in seeds:
         if (parent / f"seed_{seed}" / "generator.safetensors").exists():  # finished earlier: not retrained
             print(f"seed {seed}: {parent / f'seed_{seed}'} is complete, not retrained", flush=True)
             timings[seed] = 0.0
         else:
             pending.append(seed)
-    jobs = default_jobs(base, len(pending)) if jobs is None else jobs
+    if jobs is None:
+        jobs = default_jobs(base, len(pending))
+        if jobs > 1 and len(pending) > 1:
+            print(f"on a CPU a sweep trains {jobs} seeds at once, one process per core (measured faster than one "
+                  f"after another; --jobs 1 trains them in turn)", flush=True)
     if jobs > 1 and len(pending) > 1:
-        timings.update(_train_in_processes(base, pending, parent, jobs))
-    else:
-        for seed in pending:
-            started = time.perf_counter()
-            _train_here(base, seed, parent / f"seed_{seed}")
-            timings[seed] = time.perf_counter() - started
-    reports = {seed: evaluate_run(parent / f"seed_{seed}", eval_dataset) for seed in seeds}
-    extra = {}
-    if select == "centrality":  # every run's Q scored on every other run's generated groups (FactorVAE)
-        runs = {seed: (load_generator(parent / f"seed_{seed}"), load_discriminator(parent / f"seed_{seed}"))
-                for seed in seeds}
-        extra = model_centrality(runs)
-        for seed in seeds:
-            reports[seed]["centrality"] = extra["centrality"][str(seed)]
-    summary = {"parent": str(parent), "seeds": seeds, "metrics": summarise(reports),
-               "selection": {**select_seed(reports, select), **extra},
-               "runs": {str(s): {**reports[s], "train_seconds": round(timings[s], 1)} for s in seeds}}
-    atomic_write_bytes(parent / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
-    return summary
+        more_timings, failed = _train_in_processes(base, pending, parent, jobs)
+        timings.update(more_timings)
+        return timings, failed
+    for seed in pending:
+        started = time.perf_counter()
+        why = _train_here(base, seed, parent / f"seed_{seed}")
+        if why is not None:
+            failed[seed] = why
+            print(f"seed {seed} failed: {why}", flush=True)
+        timings[seed] = time.perf_counter() - started
+    return timings, failed
 
 
 def default_jobs(base: TrainConfig, seeds: int) -> int:
@@ -128,14 +155,19 @@ def default_jobs(base: TrainConfig, seeds: int) -> int:
     return max(1, min(seeds, available_cores()))
 
 
-def _train_here(base: TrainConfig, seed: int, run_dir: Path) -> None:
-    if (run_dir / "checkpoints" / "last.pt").exists():  # interrupted earlier: continue it
-        resume(run_dir)
-    else:
-        train(dataclasses.replace(base, seed=seed, outdir=str(run_dir)), overwrite=run_dir.exists())
+def _train_here(base: TrainConfig, seed: int, run_dir: Path) -> str | None:
+    """Train (or continue) one seed in this process; None, or why it failed (it diverged)."""
+    try:
+        if (run_dir / "checkpoints" / "last.pt").exists():  # interrupted earlier: continue it
+            resume(run_dir)
+        else:
+            train(dataclasses.replace(base, seed=seed, outdir=str(run_dir)), overwrite=run_dir.exists())
+    except TrainingDiverged as exc:
+        return f"diverged: {exc}"
+    return None
 
 
-def _train_in_processes(base: TrainConfig, seeds: list[int], parent: Path, jobs: int) -> dict[int, float]:
+def _train_in_processes(base: TrainConfig, seeds: list[int], parent: Path, jobs: int) -> tuple[dict, dict]:
     """Each seed as its own `infogan train` process, `jobs` at a time; output to parent/seed_<S>.log.
 
     Processes rather than threads: each run owns its RNG and signal handling, and a GPU interleaves the
@@ -174,13 +206,16 @@ def _train_in_processes(base: TrainConfig, seeds: list[int], parent: Path, jobs:
     print(f"training seeds {', '.join(map(str, seeds))}, {jobs} at a time; logs: {parent}/seed_<S>.log", flush=True)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         results = list(pool.map(one, seeds))
-    failed = [(seed, status) for seed, status, _ in results if status != 0]
-    if failed:
-        listed = ", ".join(f"seed {seed} (exit status {status}, log {parent / f'seed_{seed}.log'})" for seed, status in failed)
-        raise UsageError(f"{listed} did not finish; run the same sweep again to resume what was interrupted")
-    for seed, _, seconds in results:
-        print(f"seed {seed}: trained in {seconds:.0f} s", flush=True)
-    return {seed: seconds for seed, _, seconds in results}
+    stopped = [seed for seed, status, _ in results if status in (130, 143)]  # SIGINT/SIGTERM: checkpointed
+    if stopped:
+        raise UsageError(f"seed(s) {', '.join(map(str, stopped))} were interrupted; run the same sweep again to "
+                         f"resume them")
+    failed = {seed: f"exit status {status} (log {parent / f'seed_{seed}.log'})" for seed, status, _ in results
+              if status != 0}
+    for seed, status, seconds in results:
+        print(f"seed {seed}: " + (f"trained in {seconds:.0f} s" if status == 0 else f"failed, {failed[seed]}"),
+              flush=True)
+    return {seed: seconds for seed, _, seconds in results}, failed
 
 
 def _uses_gpu(cfg: TrainConfig) -> bool:
@@ -199,6 +234,7 @@ def format_table(summary: dict) -> str:
                                                  for c in present))
     for stat in ("mean", "std", "median", "worst", "best"):
         lines.append(f"{stat:>6}" + "".join(f"  {summary['metrics'][c][stat]:{width[c]}.4f}" for c in present))
+    lines += [f"seed {seed} failed: {why}" for seed, why in summary.get("failed", {}).items()]
     sel = summary["selection"]
     line = f"label-free pick ({sel['criterion']}): seed {sel['picked_seed']}"
     if "best_seed_by_labels" in sel:
