@@ -39,12 +39,13 @@ install-fidelity:
 	$(FID_BIN)/python -m pip install -q $(FID_TORCH)
 	$(FID_BIN)/python -m pip install -q -e ".[fidelity]" pytest
 
-# Everything: the suite, then the image-metric tests again where torch-fidelity imports.
+# Everything: the suite, then the image-metric tests again where torch-fidelity imports (there a failed import
+# fails the run instead of skipping it). -rs prints why each skipped test was skipped.
 test: test-core install-fidelity
-	$(FID_BIN)/python -m pytest -q tests/test_image_metrics.py
+	INFOGAN_REQUIRE_FIDELITY=1 $(FID_BIN)/python -m pytest -q -rs tests/test_image_metrics.py
 
 test-core: install-dev
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
 
 clean:
 	rm -rf $(VENV) $(FID_VENV) runs .pytest_cache

@@ -114,10 +114,17 @@ def cr_run(tmp_path_factory):
 
 def test_run_with_cr_weight_writes_every_artefact(cr_run):
     root, run = cr_run
-    for name in ("samples/epoch_0001.png", "samples/progress.gif", "traversals/continuous_1.png",
-                 "traversals/continuous_2.png", "plots/losses.png", "plots/accuracy.png",
-                 "plots/mutual_information.png", "checkpoints/last.pt", "generator.safetensors"):
-        assert (run / name).is_file(), name
+    from PIL import Image
+    from safetensors.torch import load_file
+
+    grid = (10 * (16 + 2) + 2, 3 * (8 + 2) + 2)  # 10 columns x 3 rows (code 1's values) of 8x16 images
+    for name, size in (("samples/epoch_0001.png", grid), ("traversals/continuous_1.png", grid),
+                       ("traversals/continuous_2.png", grid), ("plots/losses.png", (600, 400)),
+                       ("plots/accuracy.png", (600, 400)), ("plots/mutual_information.png", (600, 400))):
+        with Image.open(run / name) as img:
+            assert img.size == size, name
+    with Image.open(run / "samples" / "progress.gif") as gif:
+        assert gif.n_frames == 1 and gif.size == grid
     assert json.loads((run / "config.json").read_text())["cr_weight"] == 2.0
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     epoch = [r for r in records if r["kind"] == "epoch"][-1]
@@ -128,6 +135,8 @@ def test_run_with_cr_weight_writes_every_artefact(cr_run):
     ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
     assert {"cr_loss", "cr_acc"} <= set(ckpt["stat_names"])
     assert set(ckpt["contrastive"]) and ckpt["opt_contrastive"]["state"]
+    weights = load_file(str(run / "generator.safetensors"))
+    assert all(torch.equal(weights[k], v) for k, v in ckpt["generator"].items())
     assert main(["evaluate", str(run), "--dataset", f"npz:{root / 'pairs.npz'}"]) == 0
 
 

@@ -8,7 +8,8 @@ from infogan.networks import build_networks
 @pytest.mark.parametrize("arch,shape", [
     ("paper-mnist", (1, 28, 28)), ("seed-mnist", (1, 28, 28)), ("seed-cifar10", (3, 32, 32)),
     ("paper-mnist", (3, 32, 32)), ("seed-cifar10", (1, 16, 24)), ("paper-svhn", (3, 32, 32)),
-    ("paper-svhn", (1, 16, 48)), ("paper-chairs", (1, 16, 16)),
+    ("paper-svhn", (1, 16, 48)), ("paper-chairs", (1, 16, 16)), ("cr-dsprites", (1, 32, 32)),
+    ("cr-dsprites", (1, 64, 64)), ("cr-dsprites", (3, 16, 24)),
 ])
 @pytest.mark.parametrize("learn_std", [False, True])
 def test_shapes_of_every_arch(arch, shape, learn_std):
@@ -16,7 +17,8 @@ def test_shapes_of_every_arch(arch, shape, learn_std):
     gen, disc = build_networks(cfg)
     images = gen(torch.randn(5, cfg.latent.input_dim))
     assert images.shape == (5, *shape)
-    assert images.min() >= -1 and images.max() <= 1  # tanh
+    assert isinstance(gen.net[-1], torch.nn.Tanh)  # images in [-1, 1], as the data are scaled
+    assert (images[0] != images[1]).any()  # different latents, different images
     out = disc(images)
     assert out.logit.shape == (5,)
     assert [t.shape for t in out.cat_logits] == [(5, 10), (5, 4)]
