@@ -173,6 +173,8 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
             type=int, metavar="N")
     _option(out, "tensorboard", "also log to DIR/tensorboard (needs: pip install -e '.[tensorboard]')",
             action="store_true")
+    _option(out, "stop_on_failure", "stop the run (checkpointed, exit status 3) when the health monitor finds a "
+            "failure: D wins, collapse, an ignored code (default: report it and go on)", action="store_true")
     out.add_argument("--no-progress", "--no_progress", dest="progress", action="store_false",
                      default=argparse.SUPPRESS, help="no progress bar, only one line per epoch (default: a bar when "
                      "standard error is a terminal; one line per epoch in logs and pipes either way)")
@@ -424,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .training import TrainingDiverged, TrainingInterrupted
+    from .training import TrainingDiverged, TrainingFailing, TrainingInterrupted
 
     args = build_parser().parse_args(argv)
     try:
@@ -438,6 +440,9 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingDiverged as exc:
         print(f"infogan {args.command}: {exc}", file=sys.stderr)
         return 1
+    except TrainingFailing as exc:
+        print(f"infogan {args.command}: {exc}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print("aborted; the last checkpoint written is complete (infogan train --resume DIR continues it)",
               file=sys.stderr)

@@ -174,6 +174,7 @@ class TrainConfig:
     keep_every: int = 0  # keep checkpoints/epoch_NNNN.pt every N epochs (0: only last.pt)
     tensorboard: bool = False
     progress: bool = True
+    stop_on_failure: bool = False  # stop (checkpointed) when the health monitor finds a failure (health.py)
     # --- filled by resolve() from the data: [channels, height, width] ---
     image_shape: list[int] | None = field(default=None)
     # --- set when a run is created: its identity, carried by config.json and every checkpoint ---

@@ -90,6 +90,7 @@ class TrainingImages:
     copy_batches: bool  # batches come from pinned host memory to an accelerator
     labelled: tuple[torch.Tensor, dict] | None  # (images, {factor: labels}) scored per epoch, rank 0 only
     fidelity_real: torch.Tensor | None  # real images for --image-metrics-every, rank 0 only
+    health_real: torch.Tensor  # 64 real images: the health monitor's measure of the data's diversity
 
     @classmethod
     def place(cls, data: ImageData, device: torch.device, seed: int, is_main: bool,
@@ -105,7 +106,7 @@ class TrainingImages:
                         {name: y[pick[:EPOCH_EVAL_IMAGES]].numpy() for name, y in data.factors.items()})
         if fidelity_images and is_main:
             fidelity = data.images[pick[:min(fidelity_images, len(data))]]
-        return cls(images, needs_host_copy(images.device, device), labelled, fidelity)
+        return cls(images, needs_host_copy(images.device, device), labelled, fidelity, data.images[pick[:64]])
 
 
 def place_images(images: torch.Tensor, device: torch.device) -> torch.Tensor:

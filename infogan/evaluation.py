@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import image_quality, registry
+from . import health, image_quality, registry
+from .artifacts import read_metrics
 from .checkpoint import atomic_write_bytes, load_checkpoint
 from .classifier import default_path, load_classifier
 from .config import MAX_METRIC_SAMPLES, require_int
@@ -67,6 +68,7 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, batch_size: in
         report["label_metrics_omitted"] = f"{spec} has no labels: categorical_accuracy, nmi and ari need them"
     if image_metrics:
         report["image_metrics_samples"] = samples
+    report.update(health.summary(read_metrics(run_dir / "metrics.jsonl", kind=None)))  # what training detected
     out = run_dir / "eval" / f"{data.name}.json"
     atomic_write_bytes(out, (json.dumps(report, indent=2) + "\n").encode())
     return report

@@ -27,7 +27,7 @@ from .runtime import available_cores
 from .disentanglement import model_centrality
 from .evaluation import evaluate_run, load_discriminator
 from .inference import load_generator
-from .training import TrainingDiverged, resume, train
+from .training import TrainingDiverged, TrainingFailing, resume, train
 
 
 
@@ -164,6 +164,8 @@ def _train_here(base: TrainConfig, seed: int, run_dir: Path) -> str | None:
             train(dataclasses.replace(base, seed=seed, outdir=str(run_dir)), overwrite=run_dir.exists())
     except TrainingDiverged as exc:
         return f"diverged: {exc}"
+    except TrainingFailing as exc:  # --stop-on-failure
+        return f"failing: {exc}"
     return None
 
 

@@ -33,6 +33,7 @@ from .config import TrainConfig, resolve
 from .data import ImageData, TrainingImages, load_dataset, source_of
 from .distributed import SINGLE, Dist
 from .errors import UsageError
+from .health import Finding, HealthMonitor
 from .networks import check_model_size
 from .runlock import RunLock
 from .runtime import Runtime, make_runtime, resolve_precision, set_threads
@@ -52,6 +53,10 @@ class TrainingInterrupted(Exception):
 
 class TrainingDiverged(Exception):
     """A loss went NaN/inf; the last good checkpoint was kept."""
+
+
+class TrainingFailing(Exception):
+    """--stop-on-failure: the health monitor found a failure; the run was checkpointed and stopped."""
 
 
 class _Stopwatch:
@@ -100,6 +105,8 @@ class Trainer:
         self.log = rundir.MetricsLog(run_dir, cfg.tensorboard) if dist.is_main else None
         series = {**{k: (s.label, s.figure) for k, s in self.shown.items() if s.figure}, **registry.series()}
         self.pictures = RunPictures(run_dir, cfg.latent, cfg.seed, series) if dist.is_main else None
+        self.health = HealthMonitor(cfg.latent, self.data.health_real, self.steps_per_epoch * cfg.epochs, cfg.seed) \
+            if dist.is_main else None
 
     @classmethod
     def from_config(cls, cfg: TrainConfig, run_dir: Path, data: ImageData, dist: Dist = SINGLE,
@@ -179,6 +186,7 @@ class Trainer:
         if p.step % cfg.log_every == 0:
             record = self._record("interval")
             bar.set_postfix({k: f"{record[k]:.3f}" for k, s in self.shown.items() if s.bar})
+            self._check_health(record)
         if cfg.checkpoint_every and p.step % cfg.checkpoint_every == 0:
             self.save_checkpoint()
         if distributed.any_rank(stop.signum is not None, self.dist, self.rt.device):
@@ -186,6 +194,18 @@ class Trainer:
             if self.dist.is_main:  # the curves and GIF so far, as a finished run has them
                 self.pictures.summaries(self.log.records())
             raise TrainingInterrupted(stop.signum or signal.SIGTERM, self.run_dir, p.step)
+
+    def _check_health(self, record: dict) -> None:
+        """The monitor's new findings: a line each on the console and a record in metrics.jsonl; with
+        --stop-on-failure the run is checkpointed and stops (every rank at the same step)."""
+        found = self.health.check(record, self.nets.gen, self.nets.disc) if self.dist.is_main else []
+        for finding in found:
+            print(finding.line(), file=sys.stderr, flush=True)
+            self.log.append(finding.record(record["epoch"]))
+        if self.cfg.stop_on_failure and distributed.any_rank(bool(found), self.dist, self.rt.device):
+            self.save_checkpoint()
+            raise TrainingFailing(f"stopped at step {self.progress.step} on a failure (--stop-on-failure); "
+                                  f"resume with: infogan train --resume {self.run_dir}")
 
     def _record(self, kind: str, **extra) -> dict:
         """The statistics' means since the last record of `kind`, with `extra`, into metrics.jsonl."""
@@ -256,6 +276,8 @@ def _all_finite(tensors: list[torch.Tensor]) -> bool:
 def _diverged(trainer: Trainer, epoch: int) -> TrainingDiverged:
     kept = (f"checkpoints/last.pt keeps the last good state (step {trainer.saved_step})"
             if trainer.saved_step is not None else "no checkpoint had been written yet")
+    if trainer.dist.is_main:
+        trainer.log.append(Finding("diverged", trainer.progress.step, {"non_finite": "a loss or weight"}).record(epoch))
     return TrainingDiverged(f"a loss or weight became NaN/inf by step {trainer.progress.step} (epoch {epoch}): "
                             f"training stopped; {kept}. Try lower learning rates or --precision fp32")
 

@@ -1,0 +1,167 @@
+"""Is the run failing? The failures users of every InfoGAN port meet most, detected while training.
+
+At each interval record (every --log-every steps) the monitor looks at the record's statistics and at a
+small fixed batch of generated images (64 latents, G and Q in eval mode: about a third of one training
+step), and names what it sees:
+
+- d_wins: D tells real from fake almost perfectly: both its accuracies >= D_WINS_ACCURACY. G then gets
+  no useful gradient, and its loss climbs.
+- collapse: the generated batch has almost no diversity: its mean pairwise distance is below
+  COLLAPSE_RATIO of the same measure on 64 real images (1.0: as varied as the data; a grid of one
+  texture reads near 0).
+- code_ignored: a code carries no information: a categorical code's MI bound (ln K - CE) stays below
+  IGNORED_SHARE of ln K, or a continuous code's correlation with Q's reading of it on the generated batch
+  stays below IGNORED_CORRELATION in magnitude.
+
+collapse and code_ignored are judged only after a warm-up (WARMUP_STEPS, or WARMUP_SHARE of the run if
+that is more): a fresh G draws nearly the same image for every latent, and Q needs a few dozen steps to
+read a code (on MNIST the MI bound averages 2.0 of 2.3 over the first 50 steps).
+- diverged: a loss or weight became NaN/inf (found where the run stops on it, training.py).
+
+A failure is reported once it holds at SUSTAINED consecutive checks, and again only after it cleared:
+one console line naming it, the step, the evidence and what to try (ADVICE), and a `"kind": "health"`
+record in metrics.jsonl, which `infogan evaluate` repeats in its report. The run goes on unless
+--stop-on-failure asks it to stop (checkpointed, exit status 3).
+
+The thresholds were set on the runs in BENCHMARKS.md ("The run says when it is failing"): the failing
+catalogue there is flagged and the healthy runs raise nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from .data import to_unit_range
+from .networks import eval_mode
+
+D_WINS_ACCURACY = 0.95
+COLLAPSE_RATIO = 0.25
+IGNORED_SHARE = 0.1
+IGNORED_CORRELATION = 0.2
+WARMUP_STEPS, WARMUP_SHARE = 50, 0.02
+SUSTAINED = 2
+CHECK_BATCH = 64
+SEED_OFFSET = 3_000_017  # the check's latents have their own seed, apart from training's and the pictures'
+
+ADVICE = {
+    "d_wins": "try a lower --lr-d, --spectral-norm, a larger --batch-size, or a lighter D (--arch)",
+    "collapse": "try a lower --lr-g, --spectral-norm, a larger --batch-size, or another --seed",
+    "code_ignored": "try a larger --categorical-weight / --continuous-weight, a higher --lr-q, or fewer noise "
+                    "variables (--noise-dim)",
+    "diverged": "try lower learning rates (--lr-d, --lr-g) or --precision fp32",
+}
+
+
+@dataclass
+class Finding:
+    failure: str  # a key of ADVICE
+    step: int
+    evidence: dict
+    subject: str = ""  # what failed, where it is one of several (a code)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.failure, self.subject
+
+    def record(self, epoch: int) -> dict:
+        return {"kind": "health", "epoch": epoch, "step": self.step, "failure": self.failure,
+                **({"subject": self.subject} if self.subject else {}), "evidence": self.evidence,
+                "advice": ADVICE[self.failure]}
+
+    def line(self) -> str:
+        what = f"{self.failure} ({self.subject})" if self.subject else self.failure
+        shown = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in self.evidence.items())
+        return f"health: {what} at step {self.step}: {shown}; {ADVICE[self.failure]}"
+
+
+@dataclass
+class HealthMonitor:
+    """Checks a run at each interval record; `check` returns the failures newly found there."""
+
+    spec: object  # the run's LatentSpec
+    real: torch.Tensor  # CHECK_BATCH real images, uint8 [N, C, H, W]
+    total_steps: int
+    seed: int = 0
+    streak: dict = field(default_factory=dict)  # (failure, subject) -> consecutive checks it held
+    reported: set = field(default_factory=set)  # failures reported and not yet cleared
+
+    def __post_init__(self):
+        self.real_spread = _spread(to_unit_range(self.real).flatten(1))
+        self.latent = self.spec.sample(CHECK_BATCH, torch.Generator().manual_seed(self.seed + SEED_OFFSET))
+
+    def check(self, record: dict, gen, disc) -> list[Finding]:
+        step = record["step"]
+        seen = _d_wins(record, step)
+        if step >= max(WARMUP_STEPS, WARMUP_SHARE * self.total_steps):
+            seen += self._generated(gen, disc, step) + _ignored_categorical(record, self.spec, step)
+        held = {f.key for f in seen}
+        for key in list(self.streak):
+            if key not in held:  # cleared: reported again if it comes back
+                del self.streak[key]
+                self.reported.discard(key)
+        new = []
+        for finding in seen:
+            self.streak[finding.key] = self.streak.get(finding.key, 0) + 1
+            if self.streak[finding.key] >= SUSTAINED and finding.key not in self.reported:
+                self.reported.add(finding.key)
+                new.append(finding)
+        return new
+
+    @torch.no_grad()
+    def _generated(self, gen, disc, step: int) -> list[Finding]:
+        """collapse, and continuous codes Q cannot read, from the fixed generated batch."""
+        device = next(gen.parameters()).device
+        with eval_mode(gen, disc):
+            fake = gen(self.spec.vector(self.latent.to(device))).float()
+            q_mean = disc(fake).cont_mean.float().cpu()
+        out = []
+        ratio = _spread(fake.flatten(1).cpu()) / max(self.real_spread, 1e-8)
+        if ratio < COLLAPSE_RATIO:
+            out.append(Finding("collapse", step, {"diversity_vs_real": round(ratio, 4)}))
+        for i in range(self.spec.continuous):
+            r = _correlation(self.latent.cont[:, i], q_mean[:, i])
+            if abs(r) < IGNORED_CORRELATION:
+                out.append(Finding("code_ignored", step, {"correlation_with_q": round(r, 4)}, f"continuous {i + 1}"))
+        return out
+
+
+def _d_wins(record: dict, step: int) -> list[Finding]:
+    real, fake = record.get("d_acc_real"), record.get("d_acc_fake")
+    if real is None or fake is None or min(real, fake) < D_WINS_ACCURACY:
+        return []
+    return [Finding("d_wins", step, {"d_acc_real": round(real, 4), "d_acc_fake": round(fake, 4),
+                                     "g_loss": round(record.get("g_loss", math.nan), 4)})]
+
+
+def _ignored_categorical(record: dict, spec, step: int) -> list[Finding]:
+    out = []
+    for i, k in enumerate(spec.categorical, start=1):
+        bound = record.get(f"mi_bound_cat{i}", record.get("mi_bound") if len(spec.categorical) == 1 else None)
+        if bound is not None and bound < IGNORED_SHARE * math.log(k):
+            out.append(Finding("code_ignored", step, {"mi_bound": round(bound, 4), "max": round(math.log(k), 4)},
+                               f"categorical {i}"))
+    return out
+
+
+def _spread(x: torch.Tensor) -> float:
+    """Mean pairwise Euclidean distance of the rows of x [N, D]."""
+    n = x.shape[0]
+    return float(torch.cdist(x.double(), x.double()).sum() / max(n * (n - 1), 1))
+
+
+def _correlation(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a.double() - a.double().mean(), b.double() - b.double().mean()
+    denominator = float(a.norm() * b.norm())
+    return float((a * b).sum()) / denominator if denominator > 0 else 0.0
+
+
+def summary(records: list[dict]) -> dict:
+    """What evaluate reports of a run's health records: each failure seen, or that none was."""
+    found = [r for r in records if r.get("kind") == "health"]
+    if not found:
+        return {"health": "no failure detected during training"}
+    return {"health": [{k: r[k] for k in ("failure", "subject", "step", "evidence", "advice") if k in r}
+                       for r in found]}

@@ -1,0 +1,156 @@
+"""The health monitor: each failure named from constructed evidence, reported once it holds and again only
+after it cleared, and end to end: a run with ignored codes says so on the console, in metrics.jsonl and in
+evaluate's report, and --stop-on-failure stops it checkpointed."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY, blob_images
+
+from infogan import health
+from infogan.checkpoint import load_checkpoint
+from infogan.cli import main
+from infogan.latent import LatentSpec
+
+
+class ConstantGenerator(torch.nn.Module):
+    """One image whatever the latent: a collapsed G."""
+
+    def __init__(self, spec, image):
+        super().__init__()
+        self.spec, self.image = spec, torch.nn.Parameter(image)
+
+    def forward(self, latent_vector):
+        return self.image.expand(latent_vector.shape[0], *self.image.shape)
+
+
+class CodeGenerator(torch.nn.Module):
+    """Images whose first pixels are the continuous codes: varied, every code visible."""
+
+    def __init__(self, spec):
+        super().__init__()
+        self.spec, self.scale = spec, torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, latent_vector):
+        n = latent_vector.shape[0]
+        image = torch.zeros(n, 1, 8, 8)
+        image.view(n, -1)[:, :latent_vector.shape[1]] = 3 * latent_vector * self.scale
+        return image
+
+
+class Reader(torch.nn.Module):
+    """Q reading continuous code i from pixel `offset + i` (or nothing, `blind`)."""
+
+    def __init__(self, offset, blind=False):
+        super().__init__()
+        self.offset, self.blind, self.w = offset, blind, torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, images):
+        from types import SimpleNamespace
+
+        flat = images.flatten(1)
+        mean = torch.zeros(len(flat), 2) if self.blind else flat[:, self.offset:self.offset + 2] * self.w
+        return SimpleNamespace(cont_mean=mean)
+
+
+SPEC = LatentSpec(noise_dim=3, categorical=(4,), continuous=2)
+REAL = torch.from_numpy(blob_images(64, 8)[0]).unsqueeze(1)
+HEALTHY = {"d_acc_real": 0.7, "d_acc_fake": 0.6, "g_loss": 1.0, "mi_bound": 1.2}
+
+
+def monitor(total_steps=1000):
+    return health.HealthMonitor(SPEC, REAL, total_steps)
+
+
+def test_each_failure_is_named_from_its_evidence():
+    gen, reader = CodeGenerator(SPEC), Reader(offset=3 + 4)  # codes after the noise and the one-hot
+    m = monitor()
+    for step in (100, 200):  # (the warm-up of 1,000 steps is 50: every failure is judged)
+        assert m.check({"step": step, **HEALTHY}, gen, reader) == []  # healthy: nothing, ever
+    m = monitor()
+    wins = {**HEALTHY, "d_acc_real": 0.99, "d_acc_fake": 0.97}
+    assert m.check({"step": 100, **wins}, gen, reader) == []  # once is a blip
+    [found] = m.check({"step": 150, **wins}, gen, reader)
+    assert (found.failure, found.step, found.evidence["d_acc_real"]) == ("d_wins", 150, 0.99)
+    collapsed = ConstantGenerator(SPEC, torch.zeros(1, 8, 8))
+    m = monitor()
+    m.check({"step": 100, **HEALTHY}, collapsed, reader)
+    found = {f.failure: f for f in m.check({"step": 150, **HEALTHY}, collapsed, reader)}
+    assert found["collapse"].evidence["diversity_vs_real"] == 0.0  # (its codes are lost too: code_ignored)
+
+
+def test_ignored_codes_are_judged_after_the_warm_up_and_named():
+    gen = CodeGenerator(SPEC)
+    flat = {**HEALTHY, "mi_bound": 0.01}  # categorical code 1 at the floor (ln 4 = 1.39)
+    m = monitor(total_steps=25_000)  # warm-up: 2% = 500 steps
+    assert m.check({"step": 100, **flat}, gen, Reader(0, blind=True)) == []
+    assert m.check({"step": 200, **flat}, gen, Reader(0, blind=True)) == []
+    m.check({"step": 500, **flat}, gen, Reader(0, blind=True))
+    found = m.check({"step": 600, **flat}, gen, Reader(0, blind=True))
+    assert sorted(f.subject for f in found) == ["categorical 1", "continuous 1", "continuous 2"]
+    assert all(f.failure == "code_ignored" for f in found)
+
+
+def test_a_failure_is_reported_once_and_again_after_it_cleared():
+    gen, reader = CodeGenerator(SPEC), Reader(offset=7)
+    wins = {**HEALTHY, "d_acc_real": 1.0, "d_acc_fake": 1.0}
+    m = monitor()
+    reports = [len(m.check({"step": s, **record}, gen, reader)) for s, record in
+               enumerate([wins, wins, wins, wins, HEALTHY, wins, wins], start=1)]
+    assert reports == [0, 1, 0, 0, 0, 0, 1]
+
+
+def test_the_line_and_the_record_say_what_to_try():
+    finding = health.Finding("d_wins", 120, {"d_acc_real": 0.988, "d_acc_fake": 0.983})
+    assert finding.line().startswith("health: d_wins at step 120: d_acc_real 0.988, d_acc_fake 0.983; try a lower")
+    record = finding.record(epoch=2)
+    assert record["kind"] == "health" and record["advice"] == health.ADVICE["d_wins"] and record["epoch"] == 2
+
+
+@pytest.fixture(scope="module")
+def blind_run(tmp_path_factory):
+    """A run whose information weights are 0: Q learns nothing, so every code is ignored."""
+    root = tmp_path_factory.mktemp("health")
+    x, y = blob_images(256, 8)
+    np.savez(root / "d.npz", x=x, y=y)
+    tiny = [a if a != "2" else "20" for a in TINY]  # 20 epochs of 16 steps (320), a record every 4 steps
+    assert main(["train", "--dataset", f"npz:{root / 'd.npz'}", "--outdir", str(root / "run"), *tiny,
+                 "--categorical-weight", "0", "--continuous-weight", "0", "--log-every", "4"]) == 0
+    return root, root / "run"
+
+
+def test_a_run_with_ignored_codes_says_so(blind_run, capsys):
+    root, run = blind_run
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    found = [r for r in records if r["kind"] == "health"]
+    subjects = {r["subject"] for r in found if r["failure"] == "code_ignored"}
+    assert subjects == {"categorical 1", "continuous 1", "continuous 2"}
+    first = min(r["step"] for r in found if r["failure"] == "code_ignored")
+    assert first <= 0.2 * 320  # within the first 20% of its steps
+    assert main(["evaluate", str(run)]) == 0
+    report = json.loads((run / "eval" / "npz-d.json").read_text())
+    assert {h["subject"] for h in report["health"] if h["failure"] == "code_ignored"} == subjects
+
+
+def test_a_healthy_tiny_run_reports_no_failure(tmp_path):
+    x, y = blob_images(64, 8)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    assert main(["train", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--outdir", str(tmp_path / "run"), *TINY]) == 0
+    assert main(["evaluate", str(tmp_path / "run")]) == 0
+    assert json.loads((tmp_path / "run" / "eval" / "npz-d.json").read_text())["health"] == \
+        "no failure detected during training"
+
+
+def test_stop_on_failure_checkpoints_and_stops(blind_run, tmp_path, capsys):
+    root, _ = blind_run
+    run = tmp_path / "stopped"
+    tiny = [a if a != "2" else "20" for a in TINY]
+    assert main(["train", "--dataset", f"npz:{root / 'd.npz'}", "--outdir", str(run), *tiny, "--log-every", "4",
+                 "--categorical-weight", "0", "--continuous-weight", "0", "--stop-on-failure"]) == 3
+    err = capsys.readouterr().err
+    assert "health: code_ignored" in err and "stopped at step" in err and "--resume" in err
+    step = load_checkpoint(run / "checkpoints" / "last.pt")["step"]
+    found = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"health"' in line]
+    assert step == found[0]["step"] < 320 and not (run / "generator.safetensors").exists()
