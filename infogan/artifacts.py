@@ -108,10 +108,11 @@ FIGURES = {"losses": ("losses.png", "loss"), "accuracy": ("accuracy.png", "fract
 
 
 def plot_curves(records: list[dict], plots_dir: str | Path, series: dict[str, tuple[str, str]],
-                hlines: dict[str, tuple[float, str]] | None = None) -> None:
+                hlines: dict[str, tuple[float, str]] | None = None, x_label: str = "epoch") -> None:
     """One figure of FIGURES per group of `series` ({key: (label, figure)}), over epochs, from metrics.jsonl's
     epoch records; only keys the records have (e.g. FID only on the epochs that computed it). `hlines`:
-    {figure: (value, label)}, a dashed reference line (the codes' entropy on the information plot)."""
+    {figure: (value, label)}, a dashed reference line (the codes' entropy on the information plot). The
+    records' "epoch" is the x axis (`x_label` names it)."""
     plt = _pyplot()
     plots_dir = Path(plots_dir)
     plots_dir.mkdir(parents=True, exist_ok=True)
@@ -126,7 +127,7 @@ def plot_curves(records: list[dict], plots_dir: str | Path, series: dict[str, tu
                     marker="o" if len(having) < 30 else None, label=label)
         if hlines and figure in hlines:
             ax.axhline(hlines[figure][0], color="grey", linestyle="--", label=hlines[figure][1])
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(x_label)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         ax.legend()
@@ -227,6 +228,22 @@ class RunPictures:
         frames = sorted(p for p in (self.run_dir / "samples").glob("epoch_*.png") if SAMPLE_NAME.fullmatch(p.name))
         if gif and frames:
             save_gif(frames, self.run_dir / "samples" / "progress.gif")
+
+    def interrupted(self, gen, records: list[dict]) -> None:
+        """What a stopped run leaves: samples/interrupted.png (the grid at the stop), the curves (of the epoch
+        records, or of the interval records when no epoch has ended) and the GIF (of the epoch grids, or of
+        the one grid)."""
+        from .inference import generate
+
+        grid = self.run_dir / "samples" / "interrupted.png"
+        save_image_grid(generate(gen, self.grid_latent), self.spec.picture_rows(), GRID_COLUMNS, grid)
+        epochs = [r for r in records if r.get("kind") == "epoch"]
+        intervals = [{**r, "epoch": r["step"]} for r in records if r.get("kind") == "interval"]
+        if epochs or intervals:
+            plot_curves(epochs or intervals, self.run_dir / "plots", self.series,
+                        {"information": entropy_line(self.spec)}, x_label="epoch" if epochs else "step")
+        frames = sorted(p for p in (self.run_dir / "samples").glob("epoch_*.png") if SAMPLE_NAME.fullmatch(p.name))
+        save_gif(frames or [grid], self.run_dir / "samples" / "progress.gif")
 
     def traversals(self, gen) -> None:
         from .inference import categorical_traversal, continuous_traversal

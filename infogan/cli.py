@@ -142,7 +142,8 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
             "networks are launch-bound); auto: on for single-process CUDA runs in fp32/bf16 without --cr-weight, "
             "and says why when not; on: the same, but any other run is refused", choices=CUDA_GRAPHS)
 
-    quality = parser.add_argument_group("image quality during training (torch-fidelity: pip install 'infogan[fidelity]')")
+    quality = parser.add_argument_group("image quality during training (torch-fidelity, with the torchvision made for "
+                                        "your torch: README, Image quality)")
     _option(quality, "image_metrics_every", "compute --image-metrics every N epochs and at the last, into "
             "metrics.jsonl and plots/fid.png (0: never; `infogan evaluate --image-metrics` does it after)",
             type=int, metavar="N")
@@ -244,7 +245,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     names = parse_names(args.image_metrics) if args.image_metrics else None
     report = evaluate_run(args.run_dir, args.dataset, args.batch_size, image_metrics=names, samples=args.samples,
-                          inception_weights=args.inception_weights, classifier=args.classifier)
+                          inception_weights=args.inception_weights, classifier=args.classifier,
+                          data_dir=args.data_dir)
     print(json.dumps(report, indent=2))
     for line in describe_effects(report.get("continuous_effects", [])):
         print(line, file=sys.stderr)
@@ -330,17 +332,20 @@ def build_parser() -> argparse.ArgumentParser:
                                   description="Train InfoGAN; writes config, metrics, sample grids, traversals, "
                                               "plots, checkpoints and generator weights to a run directory.")
     _add_train_options(train_parser)
-    train_parser.set_defaults(func=cmd_train)
+    train_parser.set_defaults(func=cmd_train, command_parser=train_parser)
 
     ev = sub.add_parser("evaluate", help="measure what a run's codes learned (JSON to stdout and RUN_DIR/eval/)")
     ev.add_argument("run_dir", metavar="RUN_DIR")
-    ev.add_argument("--dataset", metavar="SPEC", default=None, help="data set to score on, as in train; mnist and "
-                    "cifar10 use their official test splits (default: the run's own data set)")
+    held_out = ", ".join(name for name, src in DATASETS.items() if src.test_split)
+    ev.add_argument("--dataset", metavar="SPEC", default=None, help=f"data set to score on, as in train; {held_out} "
+                    f"are scored on their held-out test splits (default: the run's own data set)")
+    ev.add_argument("--data-dir", "--data_dir", default=None, metavar="DIR",
+                    help="where mnist/cifar10/svhn files are read from and downloaded to (default: the run's)")
     ev.add_argument("--batch-size", "--batch_size", type=int, default=500, metavar="N",
                     help="images per forward pass (default: 500)")
     ev.add_argument("--image-metrics", metavar="NAMES", default=None,
                     help="image quality by torch-fidelity against the data set's images: any of fid,kid,isc,prc "
-                         "(needs pip install 'infogan[fidelity]'; default: none)")
+                         "(needs torch-fidelity and the torchvision made for your torch: README, Image quality; default: none)")
     ev.add_argument("--samples", type=int, default=10_000, metavar="N",
                     help="generated images for --image-metrics and --classifier (default: 10000; papers use 50000)")
     ev.add_argument("--inception-weights", metavar="PATH", default=None,
@@ -350,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="score generated images with an independent classifier: purity, mode count, classifier "
                          "score, fid_classifier (PATH, or no value: the one `infogan classifier train` cached for "
                          "the data set; default: off)")
-    ev.set_defaults(func=cmd_evaluate)
+    ev.set_defaults(func=cmd_evaluate, command_parser=ev)
 
     cl = sub.add_parser("classifier", help="an independent classifier that judges generated images")
     cl_sub = cl.add_subparsers(dest="action", required=True)
@@ -366,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     ct.add_argument("--seed", type=int, default=0, metavar="S", help="default: 0")
     ct.add_argument("--out", default=None, metavar="PATH",
                     help="where to write it (default: DATA_DIR/classifiers/<data set>.pt, what evaluate --classifier reads)")
-    ct.set_defaults(func=cmd_classifier_train)
+    ct.set_defaults(func=cmd_classifier_train, command_parser=ct)
 
     gen = sub.add_parser("generate", help="draw images for chosen codes into one PNG grid")
     gen.add_argument("run_dir", metavar="RUN_DIR")
@@ -378,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0, help="seed for whatever is sampled (default: 0)")
     gen.add_argument("-n", type=int, default=10, help="number of images (default: 10)")
     gen.add_argument("--out", type=_png_path, required=True, metavar="FILE.png", help="output PNG (required)")
-    gen.set_defaults(func=cmd_generate)
+    gen.set_defaults(func=cmd_generate, command_parser=gen)
 
     tr = sub.add_parser("traverse", help="vary one code: a continuous one (rows = values of categorical code 1, "
                         "columns = code values) or a categorical one (rows = fixed noise, columns = its values)")
@@ -394,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--steps", type=int, default=10, help="columns (default: 10)")
     tr.add_argument("--seed", type=int, default=0, help="seed for the noise of each row (default: 0)")
     tr.add_argument("--out", type=_png_path, required=True, metavar="FILE.png", help="output PNG (required)")
-    tr.set_defaults(func=cmd_traverse)
+    tr.set_defaults(func=cmd_traverse, command_parser=tr)
 
     sw = sub.add_parser("sweep", help="train and evaluate one run per seed; summary.json and a table")
     sw.add_argument("--seeds", required=True, metavar="S,S,...", help="comma-separated seeds (required)")
@@ -415,20 +420,22 @@ def build_parser() -> argparse.ArgumentParser:
                          "one per seed, measured faster than one after another; on a GPU or with --threads: 1, "
                          "one after another in this process)")
     _add_train_options(sw, single_run=False)
-    sw.set_defaults(func=cmd_sweep)
+    sw.set_defaults(func=cmd_sweep, command_parser=sw)
 
     ex = sub.add_parser("explore", help="a local web app to play with a run's codes (needs the [explore] extra)")
     ex.add_argument("path", metavar="RUN_DIR", help="a run directory, or a folder of runs (a selector switches)")
     ex.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
     ex.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    ex.set_defaults(func=cmd_explore)
+    ex.set_defaults(func=cmd_explore, command_parser=ex)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     from .training import TrainingDiverged, TrainingFailing, TrainingInterrupted
 
-    args = build_parser().parse_args(argv)
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:  # named by the command's own parser, so the hint is `infogan evaluate --help`, not `infogan --help`
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.func(args)
     except UsageError as exc:

@@ -152,8 +152,9 @@ class DataSource:
 DATASETS: dict[str, DataSource] = {
     "mnist": DataSource("the 60,000 MNIST training digits (IDX files; downloaded, SHA-256 checked)",
                         lambda r: load_mnist(r.root, r.split), preset="mnist", test_split=True),
-    "mnist-sample": DataSource("5,000 real MNIST digits shipped in the package (offline)",
-                               lambda r: load_mnist_sample(), preset="mnist"),
+    "mnist-sample": DataSource("5,000 real MNIST digits shipped in the package, and 1,000 others held out for "
+                               "evaluate (offline)", lambda r: load_mnist_sample(r.split), preset="mnist",
+                               test_split=True),
     "cifar10": DataSource("CIFAR-10's 50,000 training images (binary version; downloaded, SHA-256 checked)",
                           lambda r: load_cifar10(r.root, r.split), preset="cifar10", test_split=True),
     "svhn": DataSource("SVHN's 73,257 cropped training digits (train_32x32.mat; downloaded, SHA-256 checked)",
@@ -200,6 +201,19 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
     if sep or source is None:
         raise UsageError(f"unknown data set {spec!r}: use {spec_names()}")
     return kind, None
+
+
+def absolute_spec(spec: str) -> str:
+    """The spec with its path made absolute (`~` expanded), so a run's config names its data from anywhere:
+    'npz:digits.npz' -> 'npz:/home/me/digits.npz'; specs without a path are returned as they are."""
+    kind, argument = parse_spec(spec)
+    if DATASETS[kind].argument != "PATH":
+        return spec
+    return f"{kind}:{os.path.abspath(Path(argument).expanduser())}"
+
+
+def absolute_dir(path: str | None) -> str | None:
+    return None if path is None else os.path.abspath(Path(path).expanduser())
 
 
 def source_of(spec: str) -> DataSource:
@@ -324,9 +338,12 @@ def load_mnist(root: Path, split: str = "train") -> ImageData:
     return ImageData("mnist", torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)))
 
 
-def load_mnist_sample() -> ImageData:
-    with resources.files("infogan").joinpath("assets/mnist_sample.npz").open("rb") as fh:
-        data = load_npz_bytes(fh.read(), "the bundled mnist-sample")
+def load_mnist_sample(split: str = "train") -> ImageData:
+    """The bundled digits: 5,000 to train on (500 per class), and 1,000 others (100 per class) held out, both
+    from the same 10,000 real MNIST training digits and disjoint (README: Data sets)."""
+    name = "mnist_sample.npz" if split == "train" else "mnist_sample_test.npz"
+    with resources.files("infogan").joinpath(f"assets/{name}").open("rb") as fh:
+        data = load_npz_bytes(fh.read(), f"the bundled mnist-sample ({split})")
     data.name = "mnist-sample"
     return data
 

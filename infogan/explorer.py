@@ -33,8 +33,12 @@ MAX_CAT_CODES = 10  # categorical codes the API accepts (cat1..cat10: CelebA's t
 STATIC = Path(__file__).parent / "static"
 
 
+SEARCH_DEPTH = 3  # folders of runs are searched this deep: runs/<sweep>/seed_N is two levels down
+
+
 def find_runs(path: str | Path) -> dict[str, Path]:
-    """{name: run dir}: `path` itself if it is a finished run, else every finished run directly below it."""
+    """{name: run dir}: `path` itself if it is a run, else every run below it, up to SEARCH_DEPTH folders deep
+    (a sweep's seed_N runs included), named by their path below `path` (e.g. "sweep/seed_0")."""
     path = Path(path)
     if not path.is_dir():
         raise UsageError(f"{path} is not a directory: pass a run directory or a folder of runs")
@@ -45,7 +49,11 @@ def find_runs(path: str | Path) -> dict[str, Path]:
 
     if is_run(path):
         return {path.resolve().name: path}
-    runs = {p.name: p for p in sorted(path.iterdir()) if p.is_dir() and is_run(p)}
+    runs, folders = {}, [path]
+    for _ in range(SEARCH_DEPTH):
+        below = [p for folder in folders for p in sorted(folder.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+        runs.update({p.relative_to(path).as_posix(): p for p in below if is_run(p)})
+        folders = [p for p in below if not is_run(p)]  # a run's own folders hold no runs
     if not runs:
         raise UsageError(f"{path} holds no trained run (a folder with config.json and generator.safetensors)")
     return runs

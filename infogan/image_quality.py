@@ -2,7 +2,7 @@
 
 torch-fidelity is the implementation the field's tables are made with (a port of the TensorFlow Inception
 the original FID code used, bit-exact to it); we do not write our own Inception. It is an optional
-dependency (`pip install infogan[fidelity]`; it needs torchvision).
+dependency: `INSTALL_HINT` says how to install it (it needs the torchvision release built for the torch in use).
 
 The Inception weights (`weights-inception-2015-12-05-6726825d.pth`) come from
 `--inception-weights PATH`, `$INFOGAN_INCEPTION_WEIGHTS`, a copy already downloaded to the data dir, or a
@@ -36,6 +36,11 @@ INCEPTION_MIRRORS = ["https://github.com/toshas/torch-fidelity/releases/download
 INCEPTION_URL = INCEPTION_MIRRORS[0] + INCEPTION_FILE
 INCEPTION_SHA256_PREFIX = "6726825d"  # torch.hub's convention: the file name ends in its SHA-256's first 8 digits
 WEIGHTS_ENV = "INFOGAN_INCEPTION_WEIGHTS"
+# One install story, here and in README: torchvision must be the release built for the installed torch (a
+# CPU-only torch from one index and PyPI's torchvision do not import together).
+INSTALL_HINT = ("pip install torch-fidelity together with the torchvision release made for your torch "
+                "(e.g. torch 2.14.1 with torchvision 0.29.1); `make install-fidelity` builds such an environment, "
+                ".venv-fidelity")
 MAX_WEIGHTS_BYTES = 200 * 2**20  # an Inception v3 of 23.9M float32 parameters is about 96 MB
 # Our names for torch-fidelity's metrics and the result keys each yields: (torch-fidelity key, our key).
 IMAGE_METRICS = {  # each is a metric of registry.py's "image" group
@@ -55,8 +60,8 @@ def torch_fidelity():
     try:
         import torch_fidelity as module
     except ImportError as exc:  # also torchvision's own import errors beside a CPU-only torch build
-        raise UsageError(f"--image-metrics needs torch-fidelity and torchvision ({exc}): "
-                         f"pip install 'infogan[fidelity]'") from None
+        raise UsageError(f"--image-metrics needs torch-fidelity and a torchvision built for this torch "
+                         f"{torch.__version__} ({exc}): {INSTALL_HINT}") from None
     return module
 
 

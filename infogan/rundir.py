@@ -33,7 +33,7 @@ RESUME_OVERRIDABLE = ("epochs", "data_dir", "device", "progress", "log_every", "
 
 def create(cfg: TrainConfig, data_name: str, overwrite: bool) -> tuple[Path, RunLock]:
     """Create (or, with --overwrite, empty) the run directory and lock it for this process."""
-    path = Path(cfg.outdir) if cfg.outdir else Path("runs") / f"{data_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path = Path(cfg.outdir) if cfg.outdir else Path("runs").absolute() / f"{data_name}-{time.strftime('%Y%m%d-%H%M%S')}"
     if path.exists() and not path.is_dir():
         raise UsageError(f"--outdir {path} is a file, not a folder: pick another --outdir")
     if path.is_dir() and any(p.name != LOCK_NAME for p in path.iterdir()):
@@ -109,7 +109,7 @@ def check_same_run(run_dir: Path, ckpt_cfg: TrainConfig) -> None:
 def tidy(run_dir: Path, step: int, epoch: int) -> None:
     """Back to the checkpoint's state: only whole records up to its step in metrics.jsonl (a line torn by a
     kill mid-append, or records written after the checkpoint, are dropped, so every line parses and no
-    epoch appears twice), and no sample grid of an epoch after it."""
+    epoch appears twice), and no sample grid of an epoch after it or of an earlier stop."""
     path = run_dir / "metrics.jsonl"
     if not path.exists():
         atomic_write_bytes(path, b"")
@@ -123,6 +123,7 @@ def tidy(run_dir: Path, step: int, epoch: int) -> None:
         match = SAMPLE_NAME.fullmatch(stale.name)
         if match and int(match[1]) > epoch:
             stale.unlink()
+    (run_dir / "samples" / "interrupted.png").unlink(missing_ok=True)  # the grid at an earlier stop
 
 
 def keep_checkpoint(run_dir: Path, epoch: int) -> None:

@@ -30,7 +30,7 @@ from . import distributed, image_quality, registry, rundir
 from .artifacts import RunPictures
 from .checkpoint import atomic_write_bytes, save_checkpoint, save_generator
 from .config import TrainConfig, resolve
-from .data import ImageData, TrainingImages, load_dataset, source_of
+from .data import ImageData, TrainingImages, absolute_dir, absolute_spec, load_dataset, source_of
 from .distributed import SINGLE, Dist
 from .errors import UsageError
 from .health import Finding, HealthMonitor
@@ -191,8 +191,8 @@ class Trainer:
             self.save_checkpoint()
         if distributed.any_rank(stop.signum is not None, self.dist, self.rt.device):
             self.save_checkpoint()
-            if self.dist.is_main:  # the curves and GIF so far, as a finished run has them
-                self.pictures.summaries(self.log.records())
+            if self.dist.is_main:  # the grid of now, the curves and GIF so far, as a finished run has them
+                self.pictures.interrupted(self.nets.gen, self.log.records(kind=None))
             raise TrainingInterrupted(stop.signum or signal.SIGTERM, self.run_dir, p.step)
 
     def _check_health(self, record: dict) -> None:
@@ -392,6 +392,9 @@ def _execute(cfg: TrainConfig, run_dir: Path, data: ImageData, dist: Dist, held:
 def train(cfg: TrainConfig, overwrite: bool = False) -> Path:
     """Train a new run and return its directory (under torchrun: every rank calls this)."""
     cfg.validate()
+    # paths as absolute ones in config.json: the run names its data and folders from any working directory
+    cfg = dataclasses.replace(cfg, dataset=absolute_spec(cfg.dataset), data_dir=absolute_dir(cfg.data_dir),
+                              outdir=absolute_dir(cfg.outdir))
     data = load_dataset(cfg.dataset, cfg.data_dir, "train", *cfg.folder_options())
     cfg = resolve(cfg, data.shape, source_of(cfg.dataset).preset)
     check_model_size(cfg)
@@ -419,7 +422,9 @@ def resume(run_dir: str | Path, **overrides) -> Path:
     Everything is checked before anything is written: the directory's layout, that the checkpoint belongs
     to this run (its run id, or for runs older than run ids its config, matches config.json), that its
     running sums hold the statistics this code logs. The directory is locked for the whole run."""
-    run_dir = Path(run_dir)
+    run_dir = Path(absolute_dir(str(run_dir)))
+    if "data_dir" in overrides:
+        overrides = {**overrides, "data_dir": absolute_dir(overrides["data_dir"])}
     checkpoint, saved = rundir.resumable(run_dir, overrides)
     cfg = TrainConfig.from_dict({**saved.to_dict(), **overrides, "outdir": str(run_dir)})
     cfg.validate()
@@ -437,6 +442,10 @@ def resume(run_dir: str | Path, **overrides) -> Path:
         rundir.tidy(run_dir, checkpoint["step"], checkpoint["epoch"])
         if cfg != saved:
             atomic_write_bytes(run_dir / "config.json", cfg.to_json().encode())
-        print(f"resuming {run_dir} at epoch {checkpoint['epoch'] + 1}, step {checkpoint['step']}", flush=True)
+        if checkpoint["epoch"] >= cfg.epochs:
+            print(f"{run_dir} has trained all its {cfg.epochs} epoch(s) (step {checkpoint['step']}): writing its "
+                  f"final files again; --epochs N trains it for longer", flush=True)
+        else:
+            print(f"resuming {run_dir} at epoch {checkpoint['epoch'] + 1}, step {checkpoint['step']}", flush=True)
 
     return _execute(cfg, run_dir, data, dist, held, checkpoint, prepared, before=tidy)
