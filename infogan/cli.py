@@ -136,6 +136,9 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
     _option(runtime, "device", "where to train", choices=DEVICES)
     _option(runtime, "threads", "CPU threads of this process (sweep --jobs N gives each run cores/N)",
             "the cores this process may run on", type=int, metavar="N")
+    _option(runtime, "dist_timeout", "under torchrun: seconds a rank waits in a collective for its peers before "
+            "it stops, naming the lost rank (raise it when rank 0's per-epoch work takes longer, e.g. "
+            "--image-metrics-every on a CPU)", type=int, metavar="S")
     _option(runtime, "precision", "auto (bf16 where the CPU/GPU computes it natively, else fp32), fp32, bf16 "
             "autocast (CPU or CUDA) or fp16 autocast with loss scaling (CUDA)", choices=PRECISIONS)
     _option(runtime, "cuda_graphs", "run the training step as one replayed CUDA graph (GPU steps of these small "
@@ -162,6 +165,10 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
                          help="continue the run in DIR from its last checkpoint; --epochs may extend it (default: off)")
         out.add_argument("--overwrite", action="store_true",
                          help="replace an existing run directory at --outdir (default: off, refuse)")
+        out.add_argument("--auto-resume", "--auto_resume", action="store_true",
+                         help="one command line for the first start and every restart (torchrun --max-restarts, "
+                              "a requeued job): resume --outdir when it holds a checkpoint of a run with this "
+                              "config, else start it (default: off)")
     else:
         out.add_argument("--outdir", metavar="DIR", default=None,
                          help="parent directory of the runs (default: runs/sweep-<YYYYmmdd-HHMMSS>)")
@@ -203,14 +210,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError("--config starts a new run and --resume continues one: pick one")
     fields = _train_fields(args)
     if args.resume:
-        if args.overwrite:
-            raise UsageError("--resume and --overwrite contradict each other: pick one")
+        if args.overwrite or args.auto_resume:
+            raise UsageError(f"--resume continues one run; {'--overwrite' if args.overwrite else '--auto-resume'} "
+                             f"does not go with it: pick one")
         if "outdir" in fields and fields.pop("outdir") != args.resume:
             raise UsageError("--resume DIR already names the run directory: drop --outdir")
         resume(args.resume, **fields)
     else:
+        if args.auto_resume and args.overwrite:
+            raise UsageError("--auto-resume continues the run in --outdir and --overwrite replaces it: pick one")
         cfg = TrainConfig(**fields)
-        train(cfg, overwrite=args.overwrite)
+        train(cfg, overwrite=args.overwrite, auto_resume=args.auto_resume)
     return 0
 
 
@@ -431,6 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .distributed import PeerLost
     from .training import TrainingDiverged, TrainingFailing, TrainingInterrupted
 
     args, unknown = build_parser().parse_known_args(argv)
@@ -450,6 +461,9 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingFailing as exc:
         print(f"infogan {args.command}: {exc}", file=sys.stderr)
         return 3
+    except PeerLost as exc:
+        print(f"infogan {args.command}: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("aborted; the last checkpoint written is complete (infogan train --resume DIR continues it)",
               file=sys.stderr)

@@ -175,6 +175,7 @@ class TrainConfig:
     tensorboard: bool = False
     progress: bool = True
     stop_on_failure: bool = False  # stop (checkpointed) when the health monitor finds a failure (health.py)
+    dist_timeout: int = 600  # seconds a collective waits for its peers before the rank gives up (torchrun runs)
     # --- filled by resolve() from the data: [channels, height, width] ---
     image_shape: list[int] | None = field(default=None)
     # --- set when a run is created: its identity, carried by config.json and every checkpoint ---
@@ -204,6 +205,7 @@ class TrainConfig:
                                      f"(use 0 or '' for no categorical code)")
         for name in ("checkpoint_every", "keep_every", "cr_start_step", "image_metrics_every"):
             require_int(name, getattr(self, name), minimum=0)
+        require_int("dist_timeout", self.dist_timeout, minimum=1, maximum=7 * 24 * 3600)
         if self.threads is not None:
             require_int("threads", self.threads, minimum=1, maximum=1024)
         require_int("seed", self.seed, minimum=0, maximum=MAX_SEED)

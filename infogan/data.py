@@ -508,24 +508,39 @@ def fetch(folder: Path, name: str, sha256: str | None, mirrors: list[str], what:
 
 DOWNLOAD_TIMEOUT = 30.0  # seconds to connect, and at most between two received bytes
 DOWNLOAD_DEADLINE = 3600.0  # seconds for one whole file
+# A download that receives fewer than STALL_BYTES in any STALL_SECONDS gives up (curl's --speed-limit 1024
+# --speed-time 60): a server trickling a byte every few seconds would otherwise hold it up to the deadline.
+STALL_BYTES, STALL_SECONDS = 1024, 60.0
+
+
+class DownloadStalled(TimeoutError):
+    pass
 
 
 def _download(url: str, output_file, pooch_instance=None, check_only: bool = False):
-    """pooch's downloader, with an overall deadline. pooch's own (requests) has only a per-read timeout, so
-    a server that trickles a byte at a time never ends it; this one stops at DOWNLOAD_DEADLINE."""
+    """pooch's downloader, with an overall deadline and a minimum rate. pooch's own (requests) has only a
+    per-read timeout, so a server that trickles a byte at a time never ends it; this one stops when fewer than
+    STALL_BYTES arrive in STALL_SECONDS, and at DOWNLOAD_DEADLINE whatever the rate."""
     import urllib.request
 
-    deadline = time.monotonic() + DOWNLOAD_DEADLINE
+    started = time.monotonic()
     with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
         if check_only:
             return True
         total = int(response.headers.get("Content-Length") or 0) or None
+        window_start, window_bytes = time.monotonic(), 0
         with open(output_file, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=Path(url).name,
                                                   disable=not sys.stderr.isatty(), leave=False) as bar:
             while chunk := response.read1(1 << 16):  # whatever has arrived, up to 64 kB
                 out.write(chunk)
                 bar.update(len(chunk))
-                if time.monotonic() > deadline:
+                now, window_bytes = time.monotonic(), window_bytes + len(chunk)
+                if now - window_start >= STALL_SECONDS:
+                    if window_bytes < STALL_BYTES:
+                        raise DownloadStalled(f"stalled: {window_bytes} bytes in {now - window_start:.0f} s, under "
+                                              f"{STALL_BYTES} bytes per {STALL_SECONDS:.0f} s")
+                    window_start, window_bytes = now, 0
+                if now - started > DOWNLOAD_DEADLINE:
                     raise TimeoutError(f"download not finished within {DOWNLOAD_DEADLINE:.0f} s")
     return None
 
@@ -533,6 +548,8 @@ def _download(url: str, output_file, pooch_instance=None, check_only: bool = Fal
 def _download_failure(exc: Exception) -> str:
     """A short reason for a failed download, instead of urllib3's nested repr."""
     text = str(exc)
+    if isinstance(exc, DownloadStalled):
+        return text
     if "hash" in text.lower():
         return "SHA-256 mismatch (file corrupt or tampered with; not used)"
     name = type(exc).__name__

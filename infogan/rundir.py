@@ -28,7 +28,8 @@ RUN_LAYOUT = {"metrics.jsonl": "file", "config.json": "file", "samples": "folder
 # What --resume may change; everything else is the run's identity.
 RESUME_OVERRIDABLE = ("epochs", "data_dir", "device", "progress", "log_every", "checkpoint_every",
                       "keep_every", "tensorboard", "threads", "eval_every", "image_metrics", "image_metrics_every",
-                      "image_metrics_samples", "inception_weights", "cuda_graphs", "stop_on_failure")
+                      "image_metrics_samples", "inception_weights", "cuda_graphs", "stop_on_failure",
+                      "dist_timeout")
 
 
 def create(cfg: TrainConfig, data_name: str, overwrite: bool) -> tuple[Path, RunLock]:
@@ -90,6 +91,32 @@ def resumable(run_dir: Path, overrides: dict) -> tuple[dict, TrainConfig]:
     saved.validate()
     check_same_run(run_dir, saved)
     return checkpoint, saved
+
+
+def auto_resume(cfg: TrainConfig) -> dict:
+    """--auto-resume: what to do with --outdir for this resolved config. {"resume": True, "overrides": the
+    resumable fields that differ} when it holds a checkpoint of a run with this config; {"resume": False,
+    "replace": whether a run of this config that never checkpointed is there} to start; UsageError when it
+    holds something else."""
+    if not cfg.outdir:
+        raise UsageError("--auto-resume needs --outdir DIR: the directory every restart of the run shares")
+    path = Path(cfg.outdir)
+    if not path.exists() or not any(p.name != LOCK_NAME for p in path.iterdir()):
+        return {"resume": False, "replace": False}
+    if not (path / "config.json").is_file():
+        raise UsageError(f"--auto-resume: --outdir {path} holds files but no run (no config.json): choose "
+                         f"another --outdir")
+    saved = TrainConfig.load(path / "config.json")
+    ignored = set(RESUME_OVERRIDABLE) | {"outdir", "run_id"}
+    new, old = cfg.to_dict(), saved.to_dict()
+    differ = [k for k in new if k not in ignored and new[k] != old.get(k)]
+    if differ:
+        shown = ", ".join(f"{k} {old.get(k)!r} there, {new[k]!r} here" for k in differ[:3])
+        raise UsageError(f"--auto-resume: --outdir {path} holds another run ({shown}): choose another --outdir, "
+                         f"or --overwrite to replace it")
+    if not (path / "checkpoints" / "last.pt").is_file():
+        return {"resume": False, "replace": True}  # a start that never checkpointed: nothing to lose
+    return {"resume": True, "overrides": {k: new[k] for k in RESUME_OVERRIDABLE if new[k] != old.get(k)}}
 
 
 def check_same_run(run_dir: Path, ckpt_cfg: TrainConfig) -> None:

@@ -1,5 +1,7 @@
 """Signals a training run answers: the first SIGINT/SIGTERM asks it to stop after the current step (every
-rank at the same step, a checkpoint written), a second one aborts at once."""
+rank at the same step, a checkpoint written); a second Ctrl-C (SIGINT) aborts at once. A repeated SIGTERM is
+not an abort: schedulers and launchers repeat it (SLURM signals every process of a job step, and torchrun
+then forwards its own SIGTERM to its workers), and the graceful stop under way is what they asked for."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import sys
 
 
 class StopFlag:
-    """Turns the first SIGINT/SIGTERM into a request to stop after the current step; a second one aborts."""
+    """Turns the first SIGINT/SIGTERM into a request to stop after the current step; a second SIGINT aborts."""
 
     def __init__(self):
         self.signum: int | None = None
@@ -24,10 +26,12 @@ class StopFlag:
 
     def _handle(self, signum, frame):
         if self.signum is not None:
-            raise KeyboardInterrupt  # second signal: stop now (the last checkpoint on disk is complete)
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt  # a second Ctrl-C: stop now (the last checkpoint on disk is complete)
+            return  # a repeated SIGTERM: the stop is already under way
         self.signum = signum
         print(f"\n{signal.Signals(signum).name} received: finishing this step and checkpointing "
-              f"(send it again to abort at once)", file=sys.stderr, flush=True)
+              f"(Ctrl-C again aborts at once)", file=sys.stderr, flush=True)
 
     def __exit__(self, *exc):
         for sig, handler in self._previous.items():

@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import os
 import signal
 import sys
 import time
@@ -366,13 +367,15 @@ def _prepare(cfg: TrainConfig, dist: Dist) -> _Prepared:
 
 
 def _join(cfg: TrainConfig) -> Dist:
-    return distributed.from_environment(torch.cuda.is_available() and cfg.device in ("auto", "cuda"))
+    return distributed.from_environment(torch.cuda.is_available() and cfg.device in ("auto", "cuda"),
+                                        cfg.dist_timeout)
 
 
 def _execute(cfg: TrainConfig, run_dir: Path, data: ImageData, dist: Dist, held: list[RunLock],
              checkpoint: dict | None, prepared: _Prepared, before=None) -> Path:
     """Build the trainer (refusing a checkpoint that does not fit, before any write), run `before` on rank 0,
     train to the end, release the lock."""
+    completed, trainer = False, None
     try:
         trainer = Trainer.from_config(cfg, run_dir, data, dist, checkpoint, prepared.inception_weights, prepared.rt)
         if before is not None:
@@ -380,8 +383,13 @@ def _execute(cfg: TrainConfig, run_dir: Path, data: ImageData, dist: Dist, held:
         with StopFlag() as stop:
             trainer.fit(stop)
             trainer.finish()
+        completed = True
+    except RuntimeError as exc:
+        if not dist.enabled or not _collective_failure(exc):
+            raise
+        raise _peer_lost(exc, dist, cfg, run_dir, trainer) from None
     finally:
-        distributed.shutdown(dist)
+        distributed.shutdown(dist, completed)
         for lock in held:
             lock.release()
     if dist.is_main:
@@ -389,8 +397,34 @@ def _execute(cfg: TrainConfig, run_dir: Path, data: ImageData, dist: Dist, held:
     return run_dir
 
 
-def train(cfg: TrainConfig, overwrite: bool = False) -> Path:
-    """Train a new run and return its directory (under torchrun: every rank calls this)."""
+def _collective_failure(exc: RuntimeError) -> bool:
+    """Whether an error of a distributed run came from a collective whose peers are gone (gloo and NCCL say it
+    in words, in a DistBackendError or a plain RuntimeError depending on the PyTorch version)."""
+    text = str(exc).lower()
+    return isinstance(exc, getattr(torch.distributed, "DistError", ())) or any(
+        word in text for word in ("gloo", "nccl", "connection closed", "connection reset", "timed out", "timeout",
+                                  "broken pipe", "peer"))
+
+
+def _peer_lost(exc: RuntimeError, dist: Dist, cfg: TrainConfig, run_dir: Path, trainer) -> distributed.PeerLost:
+    """One line: which rank is gone (asked of the launcher's store), where the run stands, how to go on."""
+    lost = distributed.lost_ranks(dist, f"infogan/{cfg.run_id}/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}")
+    who = ("rank(s) " + ", ".join(map(str, lost)) if lost else "a peer rank") + " stopped answering"
+    step = f" at step {trainer.progress.step}" if trainer is not None else ""
+    kept = (f"{run_dir}/checkpoints/last.pt keeps step {trainer.saved_step}" if trainer is not None and
+            trainer.saved_step is not None else "no checkpoint was written")
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+    return distributed.PeerLost(f"rank {dist.rank}: {who}{step} ({first}); {kept}. Relaunch the same command with "
+                                f"--auto-resume, or: infogan train --resume {run_dir}")
+
+
+def train(cfg: TrainConfig, overwrite: bool = False, auto_resume: bool = False) -> Path:
+    """Train a new run and return its directory (under torchrun: every rank calls this).
+
+    `auto_resume`: the same call for the first start and every restart (torchrun --max-restarts, a requeued
+    job): when --outdir holds a checkpoint of a run with this config, that run is resumed; when it holds one
+    of another config, the start is refused; else the run starts (replacing a start that never wrote a
+    checkpoint)."""
     cfg.validate()
     # paths as absolute ones in config.json: the run names its data and folders from any working directory
     cfg = dataclasses.replace(cfg, dataset=absolute_spec(cfg.dataset), data_dir=absolute_dir(cfg.data_dir),
@@ -401,6 +435,11 @@ def train(cfg: TrainConfig, overwrite: bool = False) -> Path:
     dist = _join(cfg)
     _check_data_fits(cfg, data, dist)
     cfg.precision = resolve_precision(cfg, dist)  # config.json records what actually ran
+    if auto_resume:
+        decision = distributed.on_main(dist, lambda: rundir.auto_resume(cfg))
+        if decision["resume"]:
+            return resume(cfg.outdir, **decision["overrides"])
+        overwrite = overwrite or decision["replace"]
     prepared = _prepare(cfg, dist)
     cfg.run_id = distributed.on_main(dist, lambda: uuid.uuid4().hex)  # the run's identity, carried by every checkpoint
     held: list[RunLock] = []

@@ -362,6 +362,61 @@ def test_a_trickling_download_hits_its_deadline(tmp_path, monkeypatch):
         server.server_close()
 
 
+def _serve_at_rate(payload: bytes, chunk: int, pause: float):
+    """A local server that sends `payload` `chunk` bytes at a time with `pause` seconds between chunks."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            try:
+                for i in range(0, len(payload), chunk):
+                    self.wfile.write(payload[i:i + chunk])
+                    self.wfile.flush()
+                    time.sleep(pause)
+            except OSError:
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_a_stalled_download_gives_up_at_the_minimum_rate_long_before_the_deadline(tmp_path, monkeypatch, capsys):
+    # the rate window shrunk from 60 s to 1 s for the test: 10 bytes every 0.2 s is 50 B/s, under 1,000 B/s
+    monkeypatch.setattr(data, "STALL_BYTES", 1000)
+    monkeypatch.setattr(data, "STALL_SECONDS", 1.0)
+    server = _serve_at_rate(b"\0" * 100_000, 10, 0.2)
+    try:
+        monkeypatch.setattr(data, "MNIST_MIRRORS", [f"http://127.0.0.1:{server.server_address[1]}/"])
+        started = time.monotonic()
+        assert main(["train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--no-progress"]) == 2
+        assert time.monotonic() - started < 10  # not the hour of DOWNLOAD_DEADLINE
+    finally:
+        server.shutdown()
+        server.server_close()
+    line = one_error_line(capsys.readouterr().err)
+    assert "stalled" in line and "under 1000 bytes per 1 s" in line and "mnist-sample" in line
+
+
+def test_a_slow_but_steady_download_finishes(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "STALL_BYTES", 1000)
+    monkeypatch.setattr(data, "STALL_SECONDS", 1.0)
+    payload = bytes(range(256)) * 40  # 10,240 bytes at 2 kB / 0.25 s = 8 kB/s: slow, above the minimum
+    server = _serve_at_rate(payload, 2048, 0.25)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/file.bin"
+        data._download(url, tmp_path / "file.bin")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (tmp_path / "file.bin").read_bytes() == payload
+
+
 # ---------------------------------------------------------------- the explorer
 def test_explore_on_a_port_in_use_is_one_line(done_run, capsys):
     pytest.importorskip("uvicorn", reason="the explorer's extra is not installed")
