@@ -87,8 +87,10 @@ def mnist_split(workdir: Path, n_train: int = 9000, data: Path | None = None) ->
     import numpy as np
 
     source = np.load(data or SHARED_DATA / "mnist-train-10k.npz")
+    if not 0 < n_train < len(source["x"]):
+        raise SystemExit(f"--n-train must leave held-out digits: 1..{len(source['x']) - 1}, got {n_train}")
     workdir.mkdir(parents=True, exist_ok=True)
-    train, heldout = workdir / f"train{n_train // 1000}k.npz", workdir / "heldout.npz"
+    train, heldout = workdir / f"train{n_train}.npz", workdir / "heldout.npz"
     if not train.exists():
         np.savez(train, x=source["x"][:n_train], y=source["y"][:n_train])
         np.savez(heldout, x=source["x"][n_train:], y=source["y"][n_train:])

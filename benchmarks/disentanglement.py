@@ -62,7 +62,8 @@ def run_arm(name: str, train: Path, heldout: Path, args, extra: list[str], workd
     cmd = ["sweep", "--seeds", args.seeds, "--select", "centrality",
            "--dataset", f"npz:{train}", "--eval-dataset", f"npz:{heldout}", "--outdir", str(workdir / name),
            "--preset", "shapes", "--arch", args.arch, "--batch-size", str(args.batch_size), "--epochs", str(args.epochs),
-           "--log-every", str(max(1, args.steps // 10)), "--no-progress", *extra]
+           "--log-every", str(max(1, args.steps // 10)), "--no-progress",
+           *(["--jobs", str(args.jobs)] if args.jobs else []), *extra]
     if name == "infogan-cr":
         cmd += ["--cr-weight", str(args.cr_weight), "--cr-start-step", str(args.cr_start_step)]
     started = time.perf_counter()
@@ -100,6 +101,7 @@ def main() -> int:
     parser.add_argument("--cr-weight", type=float, default=2.0)
     parser.add_argument("--cr-start-step", type=int, default=0)
     parser.add_argument("--eval-images", type=int, default=10000)
+    parser.add_argument("--jobs", type=int, default=None, help="seeds trained at once (sweep --jobs; a GPU: all)")
     parser.add_argument("--workdir", default=None, help="keeps the runs; finished seeds are not retrained")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "disentanglement.json"))
     parser.add_argument("--docs", default=str(ROOT / "docs" / "disentanglement"))

@@ -77,6 +77,7 @@ def main() -> int:
     parser.add_argument("--digit-size", type=int, default=28, choices=(14, 28),
                         help="28: pairs of 28x56 (default); 14: digits halved, padded to 16x32 pairs (4x cheaper)")
     parser.add_argument("--data", default=str(DATA))
+    parser.add_argument("--jobs", type=int, default=None, help="seeds trained at once (sweep --jobs; a GPU: all)")
     parser.add_argument("--workdir", default=None, help="keeps the runs (default: a temp dir)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "multicode.json"))
     parser.add_argument("--docs", default=str(ROOT / "docs" / "multicode"))
@@ -87,14 +88,16 @@ def main() -> int:
     x, y = shrink(data["x"], args.digit_size), data["y"]
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="infogan-multicode-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    np.savez(workdir / "pairs_train.npz", **make_pairs(x[:9000], y[:9000], args.pairs, seed=0))
-    np.savez(workdir / "pairs_heldout.npz", **make_pairs(x[9000:], y[9000:], args.heldout_pairs, seed=1))
+    cut = int(0.9 * len(x))  # 9,000 of the shared 10,000 digits to draw training pairs from, 1,000 held out
+    np.savez(workdir / "pairs_train.npz", **make_pairs(x[:cut], y[:cut], args.pairs, seed=0))
+    np.savez(workdir / "pairs_heldout.npz", **make_pairs(x[cut:], y[cut:], args.heldout_pairs, seed=1))
 
     train_args = ["--categorical", "10,10", "--continuous", "2", "--epochs", str(args.epochs),
                   "--batch-size", str(args.batch_size), "--no-progress", *extra]
     started = time.perf_counter()
     common.infogan("sweep", "--seeds", args.seeds, "--dataset", f"npz:{workdir / 'pairs_train.npz'}", "--eval-dataset",
-                   f"npz:{workdir / 'pairs_heldout.npz'}", "--outdir", workdir / "sweep", *train_args)
+                   f"npz:{workdir / 'pairs_heldout.npz'}", "--outdir", workdir / "sweep",
+                   *(["--jobs", str(args.jobs)] if args.jobs else []), *train_args)
     wall = time.perf_counter() - started
 
     summary = json.loads((workdir / "sweep" / "summary.json").read_text())

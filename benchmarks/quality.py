@@ -110,6 +110,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--data", default=str(common.SHARED_DATA / "mnist-train-10k.npz"), help="npz with x, y")
+    parser.add_argument("--n-train", type=int, default=9000, help="digits to train on; the rest are held out")
     parser.add_argument("--out", default=None, help="result JSON (default: benchmarks/results/quality.json, or "
                         "quality_<variant>.json per variant in --results-dir)")
     parser.add_argument("--results-dir", default=str(common.RESULTS), help="where variants' JSON go")
@@ -131,7 +132,7 @@ def main(argv=None) -> int:
     variants = variants or {"default": extra}
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="infogan-quality-"))
-    train, heldout = common.mnist_split(workdir, 9000, Path(args.data))
+    train, heldout = common.mnist_split(workdir, args.n_train, Path(args.data))
     started, finished = time.monotonic(), 0
     for name, options in variants.items():
         if args.deadline is not None and time.monotonic() - started > args.deadline:

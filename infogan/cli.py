@@ -173,6 +173,10 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
         out.add_argument("--outdir", metavar="DIR", default=None,
                          help="parent directory of the runs (default: runs/sweep-<YYYYmmdd-HHMMSS>)")
     _option(out, "log_every", "steps between interval records in metrics.jsonl", type=int, metavar="STEPS")
+    if single_run:  # a sweep's --eval-dataset is this too
+        _option(out, "eval_dataset", "labelled images the per-epoch label metrics score instead of 2,000 training "
+                "images, e.g. held-out ones (mnist, mnist-sample, cifar10, svhn: their test splits)", "none",
+                metavar="SPEC")
     _option(out, "eval_every", "epochs between label metrics and plots; the last epoch always has them "
             "(the sample grid and the checkpoint are written every epoch)", type=int, metavar="N")
     _option(out, "checkpoint_every", "steps between extra checkpoints besides each epoch's (0: epochs only)",
@@ -318,7 +322,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import format_table, parse_seeds, run_sweep
 
     evaluate_options = {"samples": args.samples, **({"classifier": args.classifier} if args.classifier else {})}
-    summary = run_sweep(TrainConfig(**_train_fields(args)), parse_seeds(args.seeds), args.outdir, args.eval_dataset,
+    fields = {**_train_fields(args), **({"eval_dataset": args.eval_dataset} if args.eval_dataset else {})}
+    summary = run_sweep(TrainConfig(**fields), parse_seeds(args.seeds), args.outdir, args.eval_dataset,
                         jobs=args.jobs, select=args.select, evaluate_options=evaluate_options)
     print(format_table(summary))
     print(f"summary: {summary['parent']}/summary.json")
@@ -331,6 +336,13 @@ def cmd_explore(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be in 0..65535, got {args.port}")
     serve(args.path, args.host, args.port)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .pretrained import export_run
+
+    print(export_run(args.run_dir, args.out, half=not args.fp32))
     return 0
 
 
@@ -414,7 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw = sub.add_parser("sweep", help="train and evaluate one run per seed; summary.json and a table")
     sw.add_argument("--seeds", required=True, metavar="S,S,...", help="comma-separated seeds (required)")
     sw.add_argument("--eval-dataset", "--eval_dataset", metavar="SPEC", default=None,
-                    help="data set to evaluate each run on (default: each run's own; mnist -> its test split)")
+                    help="data set to evaluate each run on, at the end and each epoch (default: each run's own; "
+                         "mnist -> its test split)")
     sw.add_argument("--select", choices=SELECTION_CRITERIA, default="q_real_mi",
                     help="label-free choice of a run: q_real_mi (Q's information about its categorical codes on "
                          "real images) or centrality (ModelCentrality: the run whose Q and generator agree most "
@@ -433,10 +446,18 @@ def build_parser() -> argparse.ArgumentParser:
     sw.set_defaults(func=cmd_sweep, command_parser=sw)
 
     ex = sub.add_parser("explore", help="a local web app to play with a run's codes (needs the [explore] extra)")
-    ex.add_argument("path", metavar="RUN_DIR", help="a run directory, or a folder of runs (a selector switches)")
+    ex.add_argument("path", metavar="RUN_DIR", nargs="?", default="pretrained:mnist",
+                    help="a run directory, or a folder of runs (a selector switches) (default: pretrained:mnist, "
+                         "the model shipped in the package)")
     ex.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
     ex.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     ex.set_defaults(func=cmd_explore, command_parser=ex)
+
+    xp = sub.add_parser("export", help="a finished run's config, G and D/Q as safetensors (fp16), to ship or share")
+    xp.add_argument("run_dir", metavar="RUN_DIR")
+    xp.add_argument("--out", required=True, metavar="DIR", help="folder to write (required)")
+    xp.add_argument("--fp32", action="store_true", help="keep the weights in fp32 (default: fp16, half the size)")
+    xp.set_defaults(func=cmd_export, command_parser=xp)
     return parser
 
 

@@ -94,16 +94,18 @@ class TrainingImages:
 
     @classmethod
     def place(cls, data: ImageData, device: torch.device, seed: int, is_main: bool,
-              fidelity_images: int = 0) -> "TrainingImages":
-        """`fidelity_images`: how many real images --image-metrics-every compares with (0: none)."""
+              fidelity_images: int = 0, scored: ImageData | None = None) -> "TrainingImages":
+        """`fidelity_images`: how many real images --image-metrics-every compares with (0: none); `scored`:
+        labelled images the per-epoch metrics read instead of the training images (--eval-dataset)."""
         images = place_images(data.images, device)
         labelled = fidelity = None
         # Labels (never used for training) let each epoch report how well Q's categories match them,
         # on a fixed subset so the number is comparable across epochs and cheap on large data sets.
         pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
-        if data.labels is not None and is_main:
-            labelled = (data.images[pick[:EPOCH_EVAL_IMAGES]],
-                        {name: y[pick[:EPOCH_EVAL_IMAGES]].numpy() for name, y in data.factors.items()})
+        source = scored if scored is not None else data
+        if source.labels is not None and is_main:
+            chosen = pick[:EPOCH_EVAL_IMAGES] if scored is None else torch.arange(min(len(scored), EPOCH_EVAL_IMAGES))
+            labelled = (source.images[chosen], {name: y[chosen].numpy() for name, y in source.factors.items()})
         if fidelity_images and is_main:
             fidelity = data.images[pick[:min(fidelity_images, len(data))]]
         return cls(images, needs_host_copy(images.device, device), labelled, fidelity, data.images[pick[:64]])

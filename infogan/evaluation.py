@@ -12,13 +12,14 @@ from pathlib import Path
 
 from . import health, image_quality, registry
 from .artifacts import read_metrics
-from .checkpoint import atomic_write_bytes, load_checkpoint
+from .checkpoint import atomic_write_bytes
 from .classifier import default_path, load_classifier
 from .config import MAX_METRIC_SAMPLES, require_int
-from .data import absolute_dir, absolute_spec, evaluation_split, load_dataset
+from .data import absolute_dir, absolute_spec, default_data_dir, evaluation_split, load_dataset
 from .errors import UsageError
 from .inference import load_generator, load_run_config
 from .networks import Discriminator
+from .pretrained import discriminator_state, is_shipped, resolve_run
 
 # describe_effects: a code's mean Spearman rho (64 traversals of 9 values) must reach this to be called an
 # effect. An unrelated code's rho over 9 values has a standard deviation of 1/sqrt(8) = 0.35, its mean over
@@ -29,13 +30,13 @@ WEAK_CLASSIFIER = 0.5
 
 
 def load_discriminator(run_dir: str | Path, device="cpu") -> Discriminator:
-    """D/Q from the run's last checkpoint (Q lives there; generator.safetensors holds only G)."""
-    run_dir = Path(run_dir)
+    """D/Q from the run's last checkpoint (Q lives there; generator.safetensors holds only G), or from a shipped
+    run's discriminator.safetensors."""
+    run_dir = resolve_run(run_dir)
     cfg = load_run_config(run_dir)
-    ckpt = load_checkpoint(run_dir / "checkpoints" / "last.pt")
     disc = Discriminator(cfg)
     try:
-        disc.load_state_dict(ckpt["discriminator"])
+        disc.load_state_dict(discriminator_state(run_dir))
     except RuntimeError as exc:
         raise UsageError(f"checkpoint of {run_dir} does not fit its config.json ({str(exc).splitlines()[0]})") from None
     return disc.to(device).eval()
@@ -54,8 +55,10 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, batch_size: in
     `split` in the report says what was scored: "test" (the data set's own held-out split), "all" (every image
     of a data set named with `dataset`, other than the one the run trained on) or "train" (the run's own
     training images, for data without a held-out split: said on stderr too)."""
-    run_dir = Path(run_dir)
+    shown, run_dir = str(run_dir), resolve_run(run_dir)
     cfg = load_run_config(run_dir)
+    # a shipped model lives in the (read-only) package: its reports go to the data dir
+    out_dir = (default_data_dir() / "pretrained" / run_dir.name / "eval") if is_shipped(run_dir) else run_dir / "eval"
     if batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
     require_int("samples", samples, minimum=2, maximum=MAX_METRIC_SAMPLES)
@@ -77,10 +80,10 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, batch_size: in
     model = _classifier(classifier, data, cfg, data_dir) if classifier else None
     ctx = registry.EvalContext(
         cfg, load_generator(run_dir, device), load_discriminator(run_dir, device), data.images,
-        {name: y.numpy() for name, y in data.factors.items()}, out_dir=run_dir / "eval", batch_size=batch_size,
+        {name: y.numpy() for name, y in data.factors.items()}, out_dir=out_dir, batch_size=batch_size,
         device=device, samples=samples, requested={"image": list(image_metrics or [])}, inception_weights=weights,
         real_cache_name=f"infogan-{data.name}-{split}-{len(data)}", classifier=model)
-    report: dict = {"run_dir": str(run_dir), "dataset": spec, "split": split, "n_samples": len(data),
+    report: dict = {"run_dir": shown, "dataset": spec, "split": split, "n_samples": len(data),
                     "categorical": list(cfg.latent.categorical), "continuous": cfg.latent.continuous,
                     **registry.evaluate(ctx)}
     if not ctx.factors:
@@ -88,7 +91,7 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, batch_size: in
     if image_metrics:
         report["image_metrics_samples"] = samples
     report.update(health.summary(read_metrics(run_dir / "metrics.jsonl", kind=None)))  # what training detected
-    out = run_dir / "eval" / f"{data.name}.json"
+    out = out_dir / f"{data.name}.json"
     atomic_write_bytes(out, (json.dumps(report, indent=2) + "\n").encode())
     return report
 

@@ -27,6 +27,7 @@ from .errors import UsageError
 from .inference import (categorical_traversal, chosen_latent, continuous_traversal, generate, load_generator,
                         load_run_config)
 from .latent import CODE_RANGE
+from .pretrained import resolve_run
 
 MAX_CODES = 10  # continuous codes the API accepts (c1..c10); a run with more serves its first ten
 MAX_CAT_CODES = 10  # categorical codes the API accepts (cat1..cat10: CelebA's ten); more are held at 0
@@ -39,7 +40,7 @@ SEARCH_DEPTH = 3  # folders of runs are searched this deep: runs/<sweep>/seed_N 
 def find_runs(path: str | Path) -> dict[str, Path]:
     """{name: run dir}: `path` itself if it is a run, else every run below it, up to SEARCH_DEPTH folders deep
     (a sweep's seed_N runs included), named by their path below `path` (e.g. "sweep/seed_0")."""
-    path = Path(path)
+    path = resolve_run(path)
     if not path.is_dir():
         raise UsageError(f"{path} is not a directory: pass a run directory or a folder of runs")
 

@@ -14,6 +14,7 @@ from .data import to_uint8
 from .errors import UsageError
 from .latent import CODE_RANGE, Latent
 from .networks import Generator, eval_mode
+from .pretrained import resolve_run
 
 MAX_IMAGES = 10_000  # images one generate call draws (a 10,000-image grid is already a 3000x3000 PNG at 28x28)
 TRAVERSAL_STEPS = 10  # columns of a continuous traversal
@@ -21,7 +22,8 @@ TRAVERSAL_ROWS = 10  # noise rows of a categorical traversal
 
 
 def load_run_config(run_dir: str | Path) -> TrainConfig:
-    run_dir = Path(run_dir)
+    """The config of a run directory (or of pretrained:NAME, a model shipped in the package)."""
+    run_dir = resolve_run(run_dir)
     if not run_dir.is_dir():
         raise UsageError(f"run directory {run_dir} does not exist")
     cfg = TrainConfig.load(run_dir / "config.json")
@@ -33,9 +35,9 @@ def load_run_config(run_dir: str | Path) -> TrainConfig:
 def load_generator(run_dir: str | Path, device: str | torch.device = "cpu") -> Generator:
     """The run's generator in eval mode, from generator.safetensors (final) or else checkpoints/last.pt.
 
-    Its config is at `generator.cfg`.
+    Its config is at `generator.cfg`. `run_dir` may be pretrained:NAME, a model shipped in the package.
     """
-    run_dir = Path(run_dir)
+    run_dir = resolve_run(run_dir)
     cfg = load_run_config(run_dir)
     weights_path = run_dir / "generator.safetensors"
     if weights_path.exists():

@@ -29,7 +29,7 @@ RUN_LAYOUT = {"metrics.jsonl": "file", "config.json": "file", "samples": "folder
 RESUME_OVERRIDABLE = ("epochs", "data_dir", "device", "progress", "log_every", "checkpoint_every",
                       "keep_every", "tensorboard", "threads", "eval_every", "image_metrics", "image_metrics_every",
                       "image_metrics_samples", "inception_weights", "cuda_graphs", "stop_on_failure",
-                      "dist_timeout")
+                      "dist_timeout", "eval_dataset")
 
 
 def create(cfg: TrainConfig, data_name: str, overwrite: bool) -> tuple[Path, RunLock]:

@@ -31,7 +31,8 @@ from . import distributed, image_quality, registry, rundir
 from .artifacts import RunPictures
 from .checkpoint import atomic_write_bytes, save_checkpoint, save_generator
 from .config import TrainConfig, resolve
-from .data import ImageData, TrainingImages, absolute_dir, absolute_spec, load_dataset, source_of
+from .data import (ImageData, TrainingImages, absolute_dir, absolute_spec, evaluation_split, load_dataset,
+                   source_of)
 from .distributed import SINGLE, Dist
 from .errors import UsageError
 from .health import Finding, HealthMonitor
@@ -97,7 +98,8 @@ class Trainer:
         self.latent_rng = torch.Generator(rt.device).manual_seed(cfg.seed + dist.rank * RANK_SEED_OFFSET)
         self.step = StepRunner(cfg, self.nets, self.opts, rt, self.latent_rng, graphs=self.graphs)
         self.data = TrainingImages.place(data, rt.device, cfg.seed, dist.is_main,
-                                         cfg.image_metrics_samples if cfg.image_metrics_every else 0)
+                                         cfg.image_metrics_samples if cfg.image_metrics_every else 0,
+                                         _scored_data(cfg, data) if dist.is_main else None)
         self.steps_per_epoch = len(data) // cfg.batch_size
         self.progress = _Progress()
         self.saved_step: int | None = None  # step of the checkpoint on disk (None: none written yet)
@@ -259,6 +261,17 @@ class Trainer:
         self.pictures.summaries(self.log.records())
         save_generator(self.run_dir / "generator.safetensors", self.nets.gen, self.cfg)
         self.log.close()
+
+
+def _scored_data(cfg: TrainConfig, data: ImageData) -> ImageData | None:
+    """--eval-dataset: its held-out split (or all of it), checked to have labels and the run's image shape."""
+    if cfg.eval_dataset is None:
+        return None
+    scored = load_dataset(cfg.eval_dataset, cfg.data_dir, evaluation_split(cfg.eval_dataset), *cfg.folder_options())
+    if scored.labels is None or scored.shape != data.shape:
+        raise UsageError(f"--eval-dataset {cfg.eval_dataset} needs labels and images of shape {list(data.shape)} "
+                         f"(it has {'no labels' if scored.labels is None else list(scored.shape)})")
+    return scored
 
 
 def _progress_bar(trainer: Trainer) -> tqdm:
@@ -428,7 +441,8 @@ def train(cfg: TrainConfig, overwrite: bool = False, auto_resume: bool = False) 
     cfg.validate()
     # paths as absolute ones in config.json: the run names its data and folders from any working directory
     cfg = dataclasses.replace(cfg, dataset=absolute_spec(cfg.dataset), data_dir=absolute_dir(cfg.data_dir),
-                              outdir=absolute_dir(cfg.outdir))
+                              outdir=absolute_dir(cfg.outdir),
+                              eval_dataset=absolute_spec(cfg.eval_dataset) if cfg.eval_dataset else None)
     data = load_dataset(cfg.dataset, cfg.data_dir, "train", *cfg.folder_options())
     cfg = resolve(cfg, data.shape, source_of(cfg.dataset).preset)
     check_model_size(cfg)

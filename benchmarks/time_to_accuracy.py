@@ -1,0 +1,131 @@
+"""Time to a good model: wall-clock seconds until held-out accuracy first reaches 0.80 and 0.90.
+
+Each candidate recipe trains on the bundled `mnist-sample` (5,000 digits, the demo's data) with the per-epoch
+label metrics on its 1,000 held-out digits (`--eval-dataset mnist-sample`: digits of the shared 10,000-digit
+set that the sample does not hold), one run per seed, one run at a time (nothing else running: these are
+timings). The time of an epoch is the run's own record of it (metrics.jsonl "work": first batch to the end
+of the epoch's work, held-out scoring included); start-up is reported apart. Per candidate: the median over
+seeds of the seconds to 0.80 and to 0.90 (a seed that never gets there counts as never), and the final
+accuracy; one picture of accuracy against seconds for every run (docs/time_to_accuracy.png).
+
+    python benchmarks/time_to_accuracy.py                                   # every candidate, seeds 0,1,2
+    python benchmarks/time_to_accuracy.py --candidates default,seed-arch --seeds 0 --precision fp32
+
+A candidate that is faster but ends lower (median final accuracy) is reported, not adopted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import common
+
+THRESHOLDS = (0.80, 0.90)
+CANDIDATES = {  # name -> infogan train options over the demo's data and the mnist preset
+    "default": [],  # paper-mnist, batch 64, lr D 2e-4 / G 1e-3: the demo's recipe before this benchmark
+    "seed-arch": ["--arch", "seed-mnist"],  # the seed's lighter D: about half the work per image
+    "batch32": ["--batch-size", "32"],  # twice the updates per image
+    "lr-d-4e-4": ["--lr-d", "4e-4"],
+    "seed-arch-batch32": ["--arch", "seed-mnist", "--batch-size", "32"],
+}
+
+
+def reached(curve: list[tuple[float, float]], threshold: float) -> float | None:
+    """Seconds at the end of the first epoch whose held-out accuracy reached `threshold`."""
+    return next((seconds for seconds, accuracy in curve if accuracy >= threshold), None)
+
+
+def one_run(name: str, seed: int, options: list[str], args, workdir: Path) -> dict:
+    run = workdir / name / f"seed_{seed}"
+    started = time.perf_counter()
+    if not (run / "generator.safetensors").exists():
+        common.infogan("train", "--dataset", "mnist-sample", "--eval-dataset", "mnist-sample", "--epochs", args.epochs,
+                       "--seed", seed, "--precision", args.precision, "--outdir", run, "--overwrite", "--no-progress",
+                       *options, log=workdir / f"{name}_seed{seed}.log")
+    process_seconds = time.perf_counter() - started
+    records = common.epochs(run)
+    from infogan.artifacts import read_metrics
+
+    work = read_metrics(run / "metrics.jsonl", kind="work")
+    clock, curve = 0.0, []
+    for record, spent in zip(records, work):
+        clock += spent["wall_seconds"]
+        curve.append((round(clock, 1), record["categorical_accuracy"]))
+    return {"curve": curve, "final_accuracy": curve[-1][1], "train_seconds": round(clock, 1),
+            "process_seconds": round(process_seconds, 1),
+            **{f"seconds_to_{t:.2f}": reached(curve, t) for t in THRESHOLDS}}
+
+
+def summarise(runs: dict[int, dict]) -> dict:
+    out = {"median_final_accuracy": statistics.median(r["final_accuracy"] for r in runs.values()),
+           "median_train_seconds": statistics.median(r["train_seconds"] for r in runs.values())}
+    for t in THRESHOLDS:
+        times = [r[f"seconds_to_{t:.2f}"] for r in runs.values()]
+        ordered = sorted(times, key=lambda v: float("inf") if v is None else v)
+        median = ordered[len(ordered) // 2]  # a seed that never reached it sorts last (as never)
+        out[f"median_seconds_to_{t:.2f}"] = median
+        out[f"seeds_reaching_{t:.2f}"] = sum(v is not None for v in times)
+    return out
+
+
+def draw(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (name, cand) in enumerate(results.items()):
+        for j, run in enumerate(cand["runs"].values()):
+            seconds, accuracy = zip(*run["curve"])
+            ax.plot(seconds, accuracy, color=colours[i % len(colours)], alpha=0.8, label=name if j == 0 else None)
+    for t in THRESHOLDS:
+        ax.axhline(t, color="grey", linestyle="--", linewidth=0.8)
+    ax.set_xlabel("training wall seconds (the runs' own epoch records)")
+    ax.set_ylabel("held-out accuracy (1,000 digits)")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--candidates", default=",".join(CANDIDATES))
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--precision", default="fp32", help="fp32: what a CPU without native bf16 runs (default)")
+    ap.add_argument("--workdir", default=None, help="keeps the runs; finished ones are not retrained")
+    ap.add_argument("--out", default=str(common.RESULTS / "time_to_accuracy.json"))
+    ap.add_argument("--picture", default=str(common.ROOT / "docs" / "time_to_accuracy.png"))
+    args = ap.parse_args()
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="infogan-tta-"))
+    seeds = [int(s) for s in args.seeds.split(",")]
+    results = {}
+    for seed in seeds:  # seed-major: a stopped benchmark has every candidate at the same seeds
+        for name in args.candidates.split(","):
+            entry = results.setdefault(name, {"options": CANDIDATES[name], "runs": {}})
+            entry["runs"][seed] = one_run(name, seed, CANDIDATES[name], args, workdir)
+            r = entry["runs"][seed]
+            print(f"{name} seed {seed}: final {r['final_accuracy']:.3f}, 0.80 at {r['seconds_to_0.80']} s, "
+                  f"0.90 at {r['seconds_to_0.90']} s ({r['train_seconds']} s training)", flush=True)
+    for entry in results.values():
+        entry["summary"] = summarise(entry["runs"])
+    draw(results, Path(args.picture))
+    common.save(common.header("time_to_accuracy", data="mnist-sample (5,000) / held out 1,000", epochs=args.epochs,
+                              precision=args.precision, seeds=seeds, candidates=results), args.out)
+    for name, entry in results.items():
+        print(f"{name:18s} {entry['summary']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
