@@ -107,7 +107,7 @@ def reproducibility(tmp: Path, npz: Path) -> dict:
 
 def pinned_fallback(tmp: Path, npz: Path) -> dict:
     """Make the data set's move to the GPU fail as if out of memory; training must go on from pinned memory."""
-    from infogan import training
+    from infogan import launch
 
     original = torch.Tensor.to
     refused = []
@@ -121,7 +121,7 @@ def pinned_fallback(tmp: Path, npz: Path) -> dict:
     torch.Tensor.to = to
     try:
         t = time.perf_counter()
-        run = training.train(TrainConfig(dataset=f"npz:{npz}", device=DEVICE, precision="bf16", epochs=1,
+        run = launch.train(TrainConfig(dataset=f"npz:{npz}", device=DEVICE, precision="bf16", epochs=1,
                                          batch_size=128, outdir=str(tmp / "pinned"), progress=False))
     finally:
         torch.Tensor.to = original

@@ -11,7 +11,7 @@ from .config import PRESETS, TrainConfig
 from .errors import UsageError
 from .inference import generate, load_generator
 from .latent import LatentSpec
-from .training import resume, train
+from .launch import resume, train
 
 __all__ = ["PRESETS", "LatentSpec", "TrainConfig", "UsageError", "generate", "load_generator", "resume", "train"]
 __version__ = "0.1.0"

@@ -208,7 +208,7 @@ def _train_fields(args: argparse.Namespace) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .training import resume, train
+    from .launch import resume, train
 
     if args.resume and args.config:
         raise UsageError("--config starts a new run and --resume continues one: pick one")

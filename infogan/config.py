@@ -107,7 +107,7 @@ PRESETS: dict[str, Preset] = {
     # 0.40-0.55), and a step count that fits 15 minutes of a 2-core CPU per run.
     "shapes-32": Preset("the shapes preset's CPU form for 32x32 sprites: lr D 1e-3 / G 5e-4", arch="cr-dsprites",
                         categorical=(), continuous=5, noise_dim=5, categorical_weight=1.0, continuous_weight=0.05,
-                        lr_d=1e-3, lr_g=5e-4, batch_size=64, epochs=7, image_size=32, channels=1,
+                        lr_d=1e-3, lr_g=5e-4, batch_size=64, epochs=6, image_size=32, channels=1,
                         spectral_norm=True),
 }
 # Filled from the preset when left None (image_size, channels and crop only matter for folder: data).

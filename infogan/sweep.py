@@ -27,7 +27,8 @@ from .runtime import available_cores
 from .disentanglement import model_centrality
 from .evaluation import evaluate_run, load_discriminator
 from .inference import load_generator
-from .training import TrainingDiverged, TrainingFailing, resume, train
+from .launch import resume, train
+from .training import TrainingDiverged, TrainingFailing
 
 
 

@@ -1,5 +1,5 @@
-"""Training: the `Trainer` (networks, optimisers and data of one run, its epoch loop and per-epoch work) and
-the two ways in, `train(cfg)` (a new run) and `resume(run_dir)` (continue one exactly).
+"""Training: the `Trainer`, the networks, optimisers and data of one run, its epoch loop and per-epoch work.
+How a run starts or continues (`train`, `resume`) is launch.py.
 
 The step itself is step.py; the run directory's life (creating, locking, checks, tidying, the metrics log)
 is rundir.py; pictures are artifacts.RunPictures; per-epoch metrics come from registry.py.
@@ -13,32 +13,26 @@ checkpoints carry every RNG state and the partial sums of an unfinished epoch, s
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import math
-import os
 import signal
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from . import distributed, image_quality, registry, rundir
+from . import distributed, registry, rundir
 from .artifacts import RunPictures
 from .checkpoint import atomic_write_bytes, save_checkpoint, save_generator
-from .config import TrainConfig, resolve
-from .data import (ImageData, TrainingImages, absolute_dir, absolute_spec, evaluation_split, load_dataset,
-                   source_of)
+from .config import TrainConfig
+from .data import ImageData, TrainingImages, evaluation_split, load_dataset
 from .distributed import SINGLE, Dist
 from .errors import UsageError
 from .health import Finding, HealthMonitor
-from .networks import check_model_size
-from .runlock import RunLock
-from .runtime import Runtime, make_runtime, resolve_precision, set_threads
+from .runtime import Runtime, make_runtime, set_threads
 from .signals import StopFlag
 from .step import Nets, StepRunner, StepSums, make_optimizers, statistics_of, use_cuda_graphs
 
@@ -187,9 +181,9 @@ class Trainer:
         """The interval record, extra checkpoints, and a stop request honoured by every rank at the same step."""
         p, cfg = self.progress, self.cfg
         if p.step % cfg.log_every == 0:
-            record = self._record("interval")
+            record = _record(self, "interval")
             bar.set_postfix({k: f"{record[k]:.3f}" for k, s in self.shown.items() if s.bar})
-            self._check_health(record)
+            _check_health(self, record)
         if cfg.checkpoint_every and p.step % cfg.checkpoint_every == 0:
             self.save_checkpoint()
         if distributed.any_rank(stop.signum is not None, self.dist, self.rt.device):
@@ -197,29 +191,6 @@ class Trainer:
             if self.dist.is_main:  # the grid of now, the curves and GIF so far, as a finished run has them
                 self.pictures.interrupted(self.nets.gen, self.log.records(kind=None))
             raise TrainingInterrupted(stop.signum or signal.SIGTERM, self.run_dir, p.step)
-
-    def _check_health(self, record: dict) -> None:
-        """The monitor's new findings: a line each on the console and a record in metrics.jsonl; with
-        --stop-on-failure the run is checkpointed and stops (every rank at the same step)."""
-        found = self.health.check(record, self.nets.gen, self.nets.disc) if self.dist.is_main else []
-        for finding in found:
-            print(finding.line(), file=sys.stderr, flush=True)
-            self.log.append(finding.record(record["epoch"]))
-        if self.cfg.stop_on_failure and distributed.any_rank(bool(found), self.dist, self.rt.device):
-            self.save_checkpoint()
-            raise TrainingFailing(f"stopped at step {self.progress.step} on a failure (--stop-on-failure); "
-                                  f"resume with: infogan train --resume {self.run_dir}")
-
-    def _record(self, kind: str, **extra) -> dict:
-        """The statistics' means since the last record of `kind`, with `extra`, into metrics.jsonl."""
-        means = self.sums.take(kind, self.dist)
-        record = {"kind": kind, "epoch": self.progress.epoch + (1 if kind == "interval" else 0),
-                  "step": self.progress.step, **means, **extra}
-        if not all(math.isfinite(v) for v in means.values()):
-            raise _diverged(self, record["epoch"])
-        if self.dist.is_main:
-            self.log.append(record)
-        return record
 
     def _end_epoch(self, seconds: float, images_seen: int, epoch_started: float) -> None:
         """The epoch's record, checkpoint and sample grid; label metrics and plots every --eval-every epochs
@@ -233,7 +204,7 @@ class Trainer:
         if cfg.image_metrics_every and (p.epoch % cfg.image_metrics_every == 0 or p.epoch == cfg.epochs):
             with work("image_metrics"):
                 extra.update(_epoch_metrics(self, ("image",)))
-        record = self._record("epoch", **extra, seconds=round(seconds, 3),
+        record = _record(self, "epoch", **extra, seconds=round(seconds, 3),
                               images_per_sec=round(images_seen / max(seconds, 1e-9), 1))
         with work("checkpoint"):
             self.save_checkpoint()
@@ -261,6 +232,31 @@ class Trainer:
         self.pictures.summaries(self.log.records())
         save_generator(self.run_dir / "generator.safetensors", self.nets.gen, self.cfg)
         self.log.close()
+
+
+def _record(trainer: Trainer, kind: str, **extra) -> dict:
+    """The statistics' means since the last record of `kind`, with `extra`, into metrics.jsonl."""
+    means = trainer.sums.take(kind, trainer.dist)
+    record = {"kind": kind, "epoch": trainer.progress.epoch + (1 if kind == "interval" else 0),
+              "step": trainer.progress.step, **means, **extra}
+    if not all(math.isfinite(v) for v in means.values()):
+        raise _diverged(trainer, record["epoch"])
+    if trainer.dist.is_main:
+        trainer.log.append(record)
+    return record
+
+
+def _check_health(trainer: Trainer, record: dict) -> None:
+    """The monitor's new findings: a line each on the console and a record in metrics.jsonl; with
+    --stop-on-failure the run is checkpointed and stops (every rank at the same step)."""
+    found = trainer.health.check(record, trainer.nets.gen, trainer.nets.disc) if trainer.dist.is_main else []
+    for finding in found:
+        print(finding.line(), file=sys.stderr, flush=True)
+        trainer.log.append(finding.record(record["epoch"]))
+    if trainer.cfg.stop_on_failure and distributed.any_rank(bool(found), trainer.dist, trainer.rt.device):
+        trainer.save_checkpoint()
+        raise TrainingFailing(f"stopped at step {trainer.progress.step} on a failure (--stop-on-failure); "
+                              f"resume with: infogan train --resume {trainer.run_dir}")
 
 
 def _scored_data(cfg: TrainConfig, data: ImageData) -> ImageData | None:
@@ -342,163 +338,3 @@ def _epoch_line(trainer: Trainer, record: dict) -> str:
     shown += [fmt.format(record[k]) for k, fmt in registry.console().items() if k in record]
     return f"epoch {trainer.progress.epoch}/{trainer.cfg.epochs}  " + "  ".join(shown) + \
         f"  {record['images_per_sec']:.0f} img/s"
-
-
-# ---------------------------------------------------------------------------------------------- the ways in
-def _check_data_fits(cfg: TrainConfig, data: ImageData, dist: Dist) -> None:
-    if len(data) < 2:
-        raise UsageError(f"the data set holds {len(data)} image; training needs at least 2 (BatchNorm normalises "
-                         f"over a batch)")
-    if cfg.batch_size > len(data):
-        raise UsageError(f"--batch-size {cfg.batch_size} is larger than the data set ({len(data)} images): "
-                         f"use --batch-size {len(data)} or less")
-    if cfg.batch_size % dist.world or cfg.batch_size // dist.world < 2:
-        raise UsageError(f"--batch-size {cfg.batch_size} (the global batch) must divide evenly among the "
-                         f"{dist.world} processes, at least 2 each: use a multiple of {dist.world}")
-
-
-@dataclass
-class _Prepared:
-    rt: Runtime
-    inception_weights: Path | None  # a verified copy, for --image-metrics-every (rank 0)
-
-
-def _prepare(cfg: TrainConfig, dist: Dist) -> _Prepared:
-    """What must hold before a run writes anything, each checked once: the device and precision, --cuda-graphs
-    on, TensorBoard, the image metrics' names, torch-fidelity and its weights."""
-    rt = make_runtime(cfg, dist)
-    if cfg.cuda_graphs == "on":
-        use_cuda_graphs(cfg, rt, dist, announce=False)
-    if cfg.tensorboard:
-        rundir.tensorboard_available()
-    weights = None
-    if cfg.image_metrics_every:
-        registry.check_names(list(cfg.image_metrics))
-        if dist.is_main:
-            weights = image_quality.prepare(cfg.inception_weights, cfg.data_dir)
-    return _Prepared(rt, weights)
-
-
-def _join(cfg: TrainConfig) -> Dist:
-    return distributed.from_environment(torch.cuda.is_available() and cfg.device in ("auto", "cuda"),
-                                        cfg.dist_timeout)
-
-
-def _execute(cfg: TrainConfig, run_dir: Path, data: ImageData, dist: Dist, held: list[RunLock],
-             checkpoint: dict | None, prepared: _Prepared, before=None) -> Path:
-    """Build the trainer (refusing a checkpoint that does not fit, before any write), run `before` on rank 0,
-    train to the end, release the lock."""
-    completed, trainer = False, None
-    try:
-        trainer = Trainer.from_config(cfg, run_dir, data, dist, checkpoint, prepared.inception_weights, prepared.rt)
-        if before is not None:
-            distributed.on_main(dist, before)
-        with StopFlag() as stop:
-            trainer.fit(stop)
-            trainer.finish()
-        completed = True
-    except RuntimeError as exc:
-        if not dist.enabled or not _collective_failure(exc):
-            raise
-        raise _peer_lost(exc, dist, cfg, run_dir, trainer) from None
-    finally:
-        distributed.shutdown(dist, completed)
-        for lock in held:
-            lock.release()
-    if dist.is_main:
-        print(f"done: {run_dir} (samples/, traversals/, plots/, generator.safetensors)", flush=True)
-    return run_dir
-
-
-def _collective_failure(exc: RuntimeError) -> bool:
-    """Whether an error of a distributed run came from a collective whose peers are gone (gloo and NCCL say it
-    in words, in a DistBackendError or a plain RuntimeError depending on the PyTorch version)."""
-    text = str(exc).lower()
-    return isinstance(exc, getattr(torch.distributed, "DistError", ())) or any(
-        word in text for word in ("gloo", "nccl", "connection closed", "connection reset", "timed out", "timeout",
-                                  "broken pipe", "peer"))
-
-
-def _peer_lost(exc: RuntimeError, dist: Dist, cfg: TrainConfig, run_dir: Path, trainer) -> distributed.PeerLost:
-    """One line: which rank is gone (asked of the launcher's store), where the run stands, how to go on."""
-    lost = distributed.lost_ranks(dist, f"infogan/{cfg.run_id}/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}")
-    who = ("rank(s) " + ", ".join(map(str, lost)) if lost else "a peer rank") + " stopped answering"
-    step = f" at step {trainer.progress.step}" if trainer is not None else ""
-    kept = (f"{run_dir}/checkpoints/last.pt keeps step {trainer.saved_step}" if trainer is not None and
-            trainer.saved_step is not None else "no checkpoint was written")
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-    return distributed.PeerLost(f"rank {dist.rank}: {who}{step} ({first}); {kept}. Relaunch the same command with "
-                                f"--auto-resume, or: infogan train --resume {run_dir}")
-
-
-def train(cfg: TrainConfig, overwrite: bool = False, auto_resume: bool = False) -> Path:
-    """Train a new run and return its directory (under torchrun: every rank calls this).
-
-    `auto_resume`: the same call for the first start and every restart (torchrun --max-restarts, a requeued
-    job): when --outdir holds a checkpoint of a run with this config, that run is resumed; when it holds one
-    of another config, the start is refused; else the run starts (replacing a start that never wrote a
-    checkpoint)."""
-    cfg.validate()
-    # paths as absolute ones in config.json: the run names its data and folders from any working directory
-    cfg = dataclasses.replace(cfg, dataset=absolute_spec(cfg.dataset), data_dir=absolute_dir(cfg.data_dir),
-                              outdir=absolute_dir(cfg.outdir),
-                              eval_dataset=absolute_spec(cfg.eval_dataset) if cfg.eval_dataset else None)
-    data = load_dataset(cfg.dataset, cfg.data_dir, "train", *cfg.folder_options())
-    cfg = resolve(cfg, data.shape, source_of(cfg.dataset).preset)
-    check_model_size(cfg)
-    dist = _join(cfg)
-    _check_data_fits(cfg, data, dist)
-    cfg.precision = resolve_precision(cfg, dist)  # config.json records what actually ran
-    if auto_resume:
-        decision = distributed.on_main(dist, lambda: rundir.auto_resume(cfg))
-        if decision["resume"]:
-            return resume(cfg.outdir, **decision["overrides"])
-        overwrite = overwrite or decision["replace"]
-    prepared = _prepare(cfg, dist)
-    cfg.run_id = distributed.on_main(dist, lambda: uuid.uuid4().hex)  # the run's identity, carried by every checkpoint
-    held: list[RunLock] = []
-
-    def create() -> str:
-        run_dir, lock = rundir.create(cfg, data.name, overwrite)
-        held.append(lock)
-        atomic_write_bytes(run_dir / "config.json", dataclasses.replace(cfg, outdir=str(run_dir)).to_json().encode())
-        atomic_write_bytes(run_dir / "metrics.jsonl", b"")
-        return str(run_dir)
-
-    cfg.outdir = distributed.on_main(dist, create)
-    return _execute(cfg, Path(cfg.outdir), data, dist, held, None, prepared)
-
-
-def resume(run_dir: str | Path, **overrides) -> Path:
-    """Continue a run from checkpoints/last.pt; only rundir.RESUME_OVERRIDABLE fields may change.
-
-    Everything is checked before anything is written: the directory's layout, that the checkpoint belongs
-    to this run (its run id, or for runs older than run ids its config, matches config.json), that its
-    running sums hold the statistics this code logs. The directory is locked for the whole run."""
-    run_dir = Path(absolute_dir(str(run_dir)))
-    if "data_dir" in overrides:
-        overrides = {**overrides, "data_dir": absolute_dir(overrides["data_dir"])}
-    checkpoint, saved = rundir.resumable(run_dir, overrides)
-    cfg = TrainConfig.from_dict({**saved.to_dict(), **overrides, "outdir": str(run_dir)})
-    cfg.validate()
-    data = load_dataset(cfg.dataset, cfg.data_dir, "train", *cfg.folder_options())
-    if list(data.shape) != list(cfg.image_shape):
-        raise UsageError(f"--resume {run_dir}: the data's images are {list(data.shape)} but the run was trained on "
-                         f"{cfg.image_shape}; resume with the same data set")
-    dist = _join(cfg)
-    _check_data_fits(cfg, data, dist)
-    prepared = _prepare(cfg, dist)
-    held: list[RunLock] = []
-    distributed.on_main(dist, lambda: held.append(RunLock.acquire(run_dir)))  # before any write; a second writer is refused
-
-    def tidy() -> None:
-        rundir.tidy(run_dir, checkpoint["step"], checkpoint["epoch"])
-        if cfg != saved:
-            atomic_write_bytes(run_dir / "config.json", cfg.to_json().encode())
-        if checkpoint["epoch"] >= cfg.epochs:
-            print(f"{run_dir} has trained all its {cfg.epochs} epoch(s) (step {checkpoint['step']}): writing its "
-                  f"final files again; --epochs N trains it for longer", flush=True)
-        else:
-            print(f"resuming {run_dir} at epoch {checkpoint['epoch'] + 1}, step {checkpoint['step']}", flush=True)
-
-    return _execute(cfg, run_dir, data, dist, held, checkpoint, prepared, before=tidy)

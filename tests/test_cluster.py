@@ -122,6 +122,7 @@ def test_preemption_stops_every_rank_at_the_same_step_and_the_same_command_resum
         os.kill(pid, signal.SIGTERM)
     wait_for(lambda: not any(alive(pid) for pid in pids.values()), timeout=60, what="the ranks to exit")
     stopped_in = time.monotonic() - sent
+    print(f"preemption: every rank gone {stopped_in:.1f} s after SIGTERM")  # pytest -s shows it (BENCHMARKS.md)
     _, err = launcher.communicate(timeout=60)
     assert stopped_in < 10, stopped_in  # the grace period README states
     ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
@@ -149,6 +150,7 @@ def test_a_frozen_peer_is_named_within_the_dist_timeout(data, tmp_path):
     try:
         wait_for(lambda: "stopped answering" in rank0_err(), timeout=60, what="rank 0 to give up")
         gave_up_in = time.monotonic() - frozen
+        print(f"frozen peer: rank 0 gave up {gave_up_in:.1f} s after rank 1 froze (--dist-timeout 8)")
     finally:
         os.kill(pids[1], signal.SIGCONT)
         os.kill(pids[1], signal.SIGKILL)
