@@ -56,6 +56,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, half: bool = True) -> P
     ckpt = load_checkpoint(run_dir / "checkpoints" / "last.pt")
     if ckpt["epoch"] < cfg.epochs:
         raise UsageError(f"{run_dir} has trained {ckpt['epoch']} of its {cfg.epochs} epochs: finish it first")
+    cfg.outdir = None  # where it trained is nobody's business where it is shipped
     meta = {"config": json.dumps(cfg.to_dict())}
     for part, key in (("generator", "generator"), ("discriminator", "discriminator")):
         tensors = {k: (v.half() if half and v.is_floating_point() else v).contiguous() for k, v in ckpt[key].items()}
