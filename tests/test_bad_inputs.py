@@ -8,7 +8,6 @@ its files are hashed before and compared after.
 
 from __future__ import annotations
 
-import errno
 import gzip
 import hashlib
 import importlib.util

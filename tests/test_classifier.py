@@ -3,7 +3,6 @@ right answer is known), and `evaluate --classifier` end to end with its refusals
 
 import argparse
 import json
-import math
 
 import numpy as np
 import pytest

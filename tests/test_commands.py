@@ -1,6 +1,8 @@
 """evaluate, generate, traverse and sweep end to end on a tiny run."""
 
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -175,3 +177,33 @@ def test_train_from_a_saved_config(tiny_run, tmp_path, capsys):
     assert main(["train", "--config", str(tmp_path / "missing.json")]) == 2
     err = capsys.readouterr().err
     assert "pick one" in err and "does not exist" in err
+
+
+def test_a_failed_seed_is_recorded_and_does_not_stop_the_sweep(tiny_run, tmp_path, capsys, monkeypatch):
+    from infogan import sweep
+
+    root, _ = tiny_run
+    real = sweep._train_here
+
+    def seed_1_diverges(base, seed, run_dir):
+        return "diverged: a loss or weight became NaN/inf by step 3" if seed == 1 else real(base, seed, run_dir)
+
+    monkeypatch.setattr(sweep, "_train_here", seed_1_diverges)
+    parent = tmp_path / "sweep"
+    assert main(["sweep", "--seeds", "0,1", "--dataset", f"npz:{root / 'd.npz'}", "--outdir", str(parent), *TINY,
+                 "--jobs", "1"]) == 1
+    summary = json.loads((parent / "summary.json").read_text())
+    assert set(summary["runs"]) == {"0"} and summary["failed"] == {"1": "diverged: a loss or weight became NaN/inf by step 3"}
+    assert "seed 1 failed: diverged" in capsys.readouterr().out
+
+
+def test_quality_counts_a_failed_seed_as_the_worst():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import quality
+
+    rows = {s: {"heldout_accuracy": a, "heldout_nmi": 0.9, "mi_bound_by_epoch": [2.3, 2.3]}
+            for s, a in (("0", 0.95), ("1", 0.93))}
+    summary, met = quality.summarise(rows, {"2": "exit status 1"}, entropy=2.302585)
+    assert summary["worst_accuracy"] == 0.0 and summary["seeds_failed"] == 1 and not met["worst_accuracy"]
+    summary, met = quality.summarise(rows, {}, entropy=2.302585)
+    assert summary["worst_accuracy"] == 0.93 and met["worst_accuracy"]
