@@ -11,7 +11,9 @@ Data: ../shared/data/cifar10-train-10k.npz, split into 9,000 training and 1,000 
 3. The sample grids of the chosen epochs go to docs/cifar10/.
 
     python benchmarks/cifar10.py                              # CPU budget: 6 epochs (about 210 steps) per arch
-    python benchmarks/cifar10.py --epochs 150 --archs seed-cifar10    # the seed's full run (a GPU)
+    python benchmarks/cifar10.py --epochs 150 --archs seed-cifar10 -- --device cuda   # the seed's full run
+
+Options after `--` go to every `infogan train`.
 
 JSON to benchmarks/results/cifar10.json.
 """
@@ -45,16 +47,21 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=2000, help="generated images scored (default: 2000)")
     parser.add_argument("--pictures", default="1,3,6", help="epochs whose sample grids go to docs/ (default: 1,3,6)")
     parser.add_argument("--data", default=str(DATA))
+    parser.add_argument("--n-train", type=int, default=9000, help="images trained on; the rest are held out")
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cifar10.json"))
     parser.add_argument("--docs", default=str(ROOT / "docs" / "cifar10"))
-    args = parser.parse_args()
+    args, extra = parser.parse_known_args()
+    extra = [a for a in extra if a != "--"]
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="infogan-cifar10-"))
     workdir.mkdir(parents=True, exist_ok=True)
     data = np.load(args.data)
-    np.savez(workdir / "train.npz", x=data["x"][:9000], y=data["y"][:9000])
-    np.savez(workdir / "heldout.npz", x=data["x"][9000:], y=data["y"][9000:])
+    n = args.n_train
+    if not 0 < n < len(data["x"]):
+        parser.error(f"--n-train must leave held-out images: 1..{len(data['x']) - 1}, got {n}")
+    np.savez(workdir / "train.npz", x=data["x"][:n], y=data["y"][:n])
+    np.savez(workdir / "heldout.npz", x=data["x"][n:], y=data["y"][n:])
     train, heldout = f"npz:{workdir / 'train.npz'}", f"npz:{workdir / 'heldout.npz'}"
     classifier = workdir / "classifier.pt"
     started = time.perf_counter()
@@ -64,9 +71,9 @@ def main() -> int:
     import torch
 
     about = torch.load(classifier, weights_only=True)
-    real = torch.from_numpy(data["x"][9000:]).permute(0, 3, 1, 2).contiguous()
+    real = torch.from_numpy(data["x"][n:]).permute(0, 3, 1, 2).contiguous()
     result = common.header("cifar10", cpu_threads=torch.get_num_threads(), epochs=args.epochs,
-                           batch_size=args.batch_size, train_images=9000, steps=args.epochs * (9000 // args.batch_size),
+                           batch_size=args.batch_size, train_images=n, steps=args.epochs * (n // args.batch_size), train_args=extra,
                            classifier_heldout_accuracy=about["test_accuracy"],
                            real_checkerboard_power=checkerboard_power(real), archs={})
     docs = Path(args.docs)
@@ -76,7 +83,7 @@ def main() -> int:
         t = time.perf_counter()
         if not (run / "generator.safetensors").exists():
             infogan("train", "--dataset", train, "--preset", "cifar10", "--arch", arch, "--epochs", str(args.epochs),
-                    "--batch-size", str(args.batch_size), "--outdir", str(run), "--overwrite", "--no-progress")
+                    "--batch-size", str(args.batch_size), "--outdir", str(run), "--overwrite", "--no-progress", *extra)
         train_seconds = time.perf_counter() - t
         infogan("evaluate", str(run), "--dataset", heldout, "--classifier", str(classifier), "--samples",
                 str(args.samples))

@@ -9,6 +9,9 @@ Sections, each a benchmark of its own run with the device's sizes (its JSON in -
   each at equal steps, MIG and FactorVAE on held-out shapes, the ModelCentrality pick;
 - multicode: two digits side by side (28x56), two categorical codes, 3 seeds;
 - quality: five MNIST seeds at the paper's 50 epochs, scored on held-out digits;
+- cifar10: the seed's headline command (`--dataset CIFAR10 --noise_dim 64`: its transposed-convolution networks,
+  batch 256) for as many epochs as the budget holds, judged by an independent classifier (purity, modes,
+  classifier score, fid_classifier) and by the checkerboard power of its samples against real images;
 - cuda_graphs: tests/test_cuda_graphs.py's GPU tests and the graph's speed rows (benchmarks/cuda_check.py).
 A section that fails is recorded with its error and the others still run. evidence.json lists what ran,
 how long each took, and where each result is.
@@ -37,11 +40,16 @@ SECTIONS = [
     ("quality", "quality.py",
      ["--epochs", "50", "--seeds", "0,1,2,3,4", "--jobs", "5"],
      ["--epochs", "1", "--seeds", "0,1", "--n-train", "256"]),
+    ("cifar10", "cifar10.py",
+     ["--epochs", "60", "--archs", "seed-cifar10", "--pictures", "1,10,30,60", "--samples", "10000"],
+     ["--epochs", "1", "--archs", "seed-cifar10", "--pictures", "1", "--samples", "64", "--classifier-epochs", "1",
+      "--n-train", "256", "--batch-size", "32"]),
 ]
 
 
 def run_section(name: str, script: str, options: list[str], args, results: Path, workdir: Path) -> dict:
-    data = ["--data", args.mnist] if name in ("multicode", "quality") else []
+    data = {"multicode": ["--data", args.mnist], "quality": ["--data", args.mnist],
+            "cifar10": ["--data", args.cifar10]}.get(name, [])
     cmd = [sys.executable, str(common.ROOT / "benchmarks" / script), *options, *data, "--workdir", str(workdir / name),
            "--out", str(results / f"{name}.json"), *(["--docs", str(results / "docs" / name)]
                                                     if name != "quality" else []),
@@ -75,11 +83,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
     ap.add_argument("--quick", action="store_true", help="the smallest sizes: a dry run of the whole chain")
-    ap.add_argument("--sections", default="disentanglement,multicode,quality,cuda_graphs")
+    ap.add_argument("--sections", default="disentanglement,multicode,quality,cifar10,cuda_graphs")
     ap.add_argument("--results", default=str(common.RESULTS / "evidence"))
     ap.add_argument("--workdir", default=str(common.ROOT / "runs" / "evidence"))
     ap.add_argument("--mnist", default=str(common.SHARED_DATA / "mnist-train-10k.npz"),
                     help="real MNIST digits (npz x, y) for the multicode and quality sections")
+    ap.add_argument("--cifar10", default=str(common.SHARED_DATA / "cifar10-train-10k.npz"),
+                    help="real CIFAR-10 images (npz x NHWC uint8, y) for the cifar10 section")
     args = ap.parse_args()
     if args.device == "cuda":
         import torch

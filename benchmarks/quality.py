@@ -123,6 +123,7 @@ def main(argv=None) -> int:
                         help="score generated digits with this classifier (infogan classifier train) (default: off)")
     parser.add_argument("--classifier-samples", type=int, default=5000, help="generated images it judges")
     args, extra = parser.parse_known_args(argv)
+    extra = [a for a in extra if a != "--"]  # `quality.py ... -- --device cuda` as the other benchmarks take it
     variants = {}
     for spec in args.variant:
         name, _, options = spec.partition("=")

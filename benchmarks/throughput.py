@@ -203,8 +203,11 @@ def main() -> int:
     ap.add_argument("--e2e-options", default="--no-progress", help="options for those runs (default: --no-progress)")
     ap.add_argument("--peer-only", action="store_true", help="only the seed configuration's step (batch 256, "
                     "the precision auto picks here) against the seed's TensorFlow (--tf-python), in one run")
+    ap.add_argument("--demo-batch", action="store_true", help="only the demo's step (paper-mnist, fp32, batch 64) "
+                    "as a share of this CPU's fp32 matmul bound, with 1 and 2 threads and channels_last")
     ap.add_argument("--out", default=None, help="the JSON to write (default: results/throughput.json, "
-                    "throughput_e2e.json with --e2e-only, throughput_peer.json with --peer-only)")
+                    "throughput_e2e.json with --e2e-only, throughput_peer.json with --peer-only, "
+                    "throughput_batch64.json with --demo-batch)")
     args = ap.parse_args()
     args.out_given = args.out is not None
     args.out = args.out or str(ROOT / "benchmarks" / "results" / "throughput.json")
@@ -212,6 +215,18 @@ def main() -> int:
     args.e2e_options = args.e2e_options.split()
     default = resolve(TrainConfig(), (1, 28, 28))  # the CLI's defaults for grey data
     precision = resolve_precision(default)
+    if args.demo_batch:
+        rows = []
+        for threads in (2, 1):
+            torch.set_num_threads(threads)
+            peak = matmul_peak(torch.float32)
+            for channels_last in (False, True):
+                name = f"paper-mnist fp32 batch 64, {threads} thread(s)" + (", channels_last" if channels_last else "")
+                rows.append({**measure(name, Bench("paper-mnist", "fp32", batch=64, channels_last=channels_last),
+                                       args, peak), "threads": threads, "matmul_peak_gflops": round(peak, 1)})
+        common.save(common.header("throughput-batch64", rows=rows),
+                    args.out if args.out_given else Path(args.out).with_name("throughput_batch64.json"))
+        return 0
     if args.peer_only:
         bench = Bench("seed-mnist", precision, batch=256)
         before = statistics.median(bench.images_per_second(args.warmup, args.steps, args.repeats))

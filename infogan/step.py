@@ -236,11 +236,12 @@ def generator_phase(ctx: StepContext) -> torch.Tensor:
     g_adv = losses.generator_loss(d_gen.logit.float())
     info = _information(ctx, d_gen.q)
     ctx.report("g_loss", g_adv, "G loss", "losses", "g_loss {:.3f}", bar=True)
-    ctx.report("cat_loss", info.categorical, "categorical CE", "losses", "cat {:.3f}")
-    ctx.report("cont_loss", info.continuous, "continuous NLL", "losses", "cont {:.3f}")
+    has_cat, has_cont = spec.n_categorical > 0, spec.continuous > 0  # the epoch line shows the codes there are
+    ctx.report("cat_loss", info.categorical, "categorical CE", "losses", "cat {:.3f}" if has_cat else None)
+    ctx.report("cont_loss", info.continuous, "continuous NLL", "losses", "cont {:.3f}" if has_cont else None)
     ctx.report("mi_bound", spec.total_entropy - info.categorical,  # sum over codes of ln K_i - CE_i
                "H(c) - CE (lower bound on I(c; G(z, c)))" if spec.n_categorical < 2 else "total: sum of H(c_i) - CE_i",
-               "information", f"MI {{:.3f}}/{spec.total_entropy:.3f}", bar=True)
+               "information", f"MI {{:.3f}}/{spec.total_entropy:.3f}" if has_cat else None, bar=has_cat)
     if spec.n_categorical > 1:  # with one code the totals above are that code's values
         for i, (ce, k) in enumerate(zip(info.categorical_per_code, spec.categorical), start=1):
             ctx.report(f"cat_loss_cat{i}", ce, f"code {i}: CE")

@@ -42,7 +42,7 @@ def test_seed_main_help_and_bad_dataset():
     for flag in ("--dataset", "--epochs", "--noise_dim", "--continuous_weight", "--batch_size", "--outdir"):
         assert flag in proc.stdout
     proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "--dataset", "SVHN"], capture_output=True, text=True)
-    assert proc.returncode == 2 and "MNIST or CIFAR10" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "MNIST, CIFAR10 or mnist-sample" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_every_option_of_every_command_states_its_default():

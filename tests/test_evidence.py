@@ -12,20 +12,25 @@ from conftest import ROOT, blob_images
 def test_evidence_dry_run_writes_every_section(tmp_path):
     x, y = blob_images(300, 28)  # stand-in digits: 28x28, labels 0-3
     np.savez(tmp_path / "digits.npz", x=x, y=y)
+    x, y = blob_images(300, 32, channels=3)  # stand-in CIFAR-10: 32x32 RGB
+    np.savez(tmp_path / "cifar.npz", x=x, y=y)
     results = tmp_path / "results"
     proc = subprocess.run([sys.executable, "benchmarks/evidence.py", "--device", "cpu", "--quick", "--results",
-                           str(results), "--workdir", str(tmp_path / "work"), "--mnist", str(tmp_path / "digits.npz")],
+                           str(results), "--workdir", str(tmp_path / "work"), "--mnist", str(tmp_path / "digits.npz"),
+                           "--cifar10", str(tmp_path / "cifar.npz")],
                           cwd=ROOT, capture_output=True, text=True, timeout=900)
     report = json.loads((results / "evidence.json").read_text())
-    logs = {name: (results / f"{name}.log").read_text()[-2000:] for name in ("disentanglement", "multicode", "quality")
+    logs = {name: (results / f"{name}.log").read_text()[-2000:] for name in ("disentanglement", "multicode", "quality", "cifar10")
             if (results / f"{name}.log").exists()}
     assert proc.returncode == 0, (proc.stderr[-2000:], logs)
     sections = report["sections"]
     assert {k: v["status"] for k, v in sections.items()} == {"disentanglement": 0, "multicode": 0, "quality": 0,
-                                                              "cuda_graphs": "skipped"}
+                                                              "cifar10": 0, "cuda_graphs": "skipped"}
     shapes = json.loads((results / "disentanglement.json").read_text())
     assert set(shapes["arms"]) == {"infogan", "infogan-cr"}
     assert all(len(arm["runs"]) == 3 for arm in shapes["arms"].values())
     assert set(json.loads((results / "multicode.json").read_text())["runs"]) == {"0"}
     quality = json.loads((results / "quality.json").read_text())
     assert quality["summary"]["seeds_done"] == 2 and quality["failed"] == {}
+    cifar = json.loads((results / "cifar10.json").read_text())["archs"]["seed-cifar10"]
+    assert cifar["checkerboard_power"] > 0 and 1 <= cifar["mode_count"] <= 10
