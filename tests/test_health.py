@@ -74,6 +74,12 @@ def test_each_failure_is_named_from_its_evidence():
     assert m.check({"step": 100, **wins}, gen, reader) == []  # once is a blip
     [found] = m.check({"step": 150, **wins}, gen, reader)
     assert (found.failure, found.step, found.evidence["d_acc_real"]) == ("d_wins", 150, 0.99)
+    m = monitor()  # D ahead (0.92) and G's loss showing it: caught before the accuracies reach 0.95
+    leads = {**HEALTHY, "d_acc_real": 0.93, "d_acc_fake": 0.92}
+    assert m.check({"step": 100, **leads}, gen, reader) == [] and m.check({"step": 110, **leads}, gen, reader) == []
+    m.check({"step": 120, **leads, "g_loss": 3.5}, gen, reader)
+    [found] = m.check({"step": 130, **leads, "g_loss": 4.1}, gen, reader)
+    assert (found.failure, found.step, found.evidence["g_loss"]) == ("d_wins", 130, 4.1)
     collapsed = ConstantGenerator(SPEC, torch.zeros(1, 8, 8))
     m = monitor()
     m.check({"step": 100, **HEALTHY}, collapsed, reader)
