@@ -8,8 +8,11 @@ step), and names what it sees:
   >= D_LEADS_ACCURACY while G's loss is >= D_WINS_G_LOSS (D gives G's images a probability of being real
   of about e^-3 = 0.05; healthy MNIST and shapes runs stay under 1.8). G then gets no useful gradient.
 - collapse: the generated batch has almost no diversity: its mean pairwise distance is below
-  COLLAPSE_RATIO of the same measure on 64 real images (1.0: as varied as the data; a grid of one
-  texture reads near 0).
+  COLLAPSE_RATIO of the same measure on 64 real images (1.0: as varied as the data), both measured on
+  the images averaged down to about 8x8 (POOLED_SIDE). Averaging is what makes a texture count as one
+  image: a G that draws the same fine checkerboard everywhere, shifted a pixel here and there, is far
+  apart pixel by pixel (0.67 of real MNIST's spread in the health catalogue) and alike at 9x9 (0.28);
+  healthy MNIST and shapes runs read 0.97-1.09.
 - code_ignored: a code carries no information: a categorical code's MI bound (ln K - CE) stays below
   IGNORED_SHARE of ln K, or a continuous code's correlation with Q's reading of it on the generated batch
   stays below IGNORED_CORRELATION in magnitude.
@@ -17,7 +20,9 @@ step), and names what it sees:
 collapse and code_ignored are judged only after a warm-up (WARMUP_STEPS, or WARMUP_SHARE of the run if
 that is more): a fresh G draws nearly the same image for every latent, and Q needs a few dozen steps to
 read a code (on MNIST the MI bound averages 2.0 of 2.3 over the first 50 steps).
-- diverged: a loss or weight became NaN/inf (found where the run stops on it, training.py).
+- diverged: a loss or weight became NaN/inf (found where the run stops on it, training.py), or a loss
+  exploded while staying finite: D's or G's loss above LOSS_EXPLODED (a logistic loss of 100 means logits
+  of about 100: D's outputs saturated, its gradients vanished; healthy runs stay under 10).
 
 A failure is reported once it holds at SUSTAINED consecutive checks, and again only after it cleared:
 one console line naming it, the step, the evidence and what to try (ADVICE), and a `"kind": "health"`
@@ -39,8 +44,10 @@ from .data import to_unit_range
 from .networks import eval_mode
 
 D_WINS_ACCURACY = 0.95
+LOSS_EXPLODED = 100.0
 D_LEADS_ACCURACY, D_WINS_G_LOSS = 0.9, 3.0  # D ahead, and G's loss showing it: caught a few checks earlier
-COLLAPSE_RATIO = 0.25
+COLLAPSE_RATIO = 0.3
+POOLED_SIDE = 8  # images are averaged over (H // POOLED_SIDE)-pixel squares before the spread is taken
 IGNORED_SHARE = 0.1
 IGNORED_CORRELATION = 0.2
 WARMUP_STEPS, WARMUP_SHARE = 50, 0.02
@@ -91,12 +98,12 @@ class HealthMonitor:
     reported: set = field(default_factory=set)  # failures reported and not yet cleared
 
     def __post_init__(self):
-        self.real_spread = _spread(to_unit_range(self.real).flatten(1))
+        self.real_spread = _pooled_spread(to_unit_range(self.real).float())
         self.latent = self.spec.sample(CHECK_BATCH, torch.Generator().manual_seed(self.seed + SEED_OFFSET))
 
     def check(self, record: dict, gen, disc) -> list[Finding]:
         step = record["step"]
-        seen = _d_wins(record, step)
+        seen = _d_wins(record, step) + _exploded(record, step)
         if step >= max(WARMUP_STEPS, WARMUP_SHARE * self.total_steps):
             seen += self._generated(gen, disc, step) + _ignored_categorical(record, self.spec, step)
         held = {f.key for f in seen}
@@ -120,7 +127,7 @@ class HealthMonitor:
             fake = gen(self.spec.vector(self.latent.to(device))).float()
             q_mean = disc(fake).cont_mean.float().cpu()
         out = []
-        ratio = _spread(fake.flatten(1).cpu()) / max(self.real_spread, 1e-8)
+        ratio = _pooled_spread(fake.cpu()) / max(self.real_spread, 1e-8)
         if ratio < COLLAPSE_RATIO:
             out.append(Finding("collapse", step, {"diversity_vs_real": round(ratio, 4)}))
         for i in range(self.spec.continuous):
@@ -141,6 +148,13 @@ def _d_wins(record: dict, step: int) -> list[Finding]:
                                      "g_loss": round(g_loss, 4)})]
 
 
+def _exploded(record: dict, step: int) -> list[Finding]:
+    losses = {k: record[k] for k in ("d_loss", "g_loss") if k in record}
+    if not any(v > LOSS_EXPLODED for v in losses.values()):
+        return []
+    return [Finding("diverged", step, {k: round(v, 1) for k, v in losses.items()})]
+
+
 def _ignored_categorical(record: dict, spec, step: int) -> list[Finding]:
     out = []
     for i, k in enumerate(spec.categorical, start=1):
@@ -155,6 +169,12 @@ def _spread(x: torch.Tensor) -> float:
     """Mean pairwise Euclidean distance of the rows of x [N, D]."""
     n = x.shape[0]
     return float(torch.cdist(x.double(), x.double()).sum() / max(n * (n - 1), 1))
+
+
+def _pooled_spread(images: torch.Tensor) -> float:
+    """_spread of images [N, C, H, W] averaged over squares of H // POOLED_SIDE pixels."""
+    side = max(1, images.shape[-1] // POOLED_SIDE)
+    return _spread(torch.nn.functional.avg_pool2d(images, side).flatten(1) if side > 1 else images.flatten(1))
 
 
 def _correlation(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -80,6 +80,11 @@ def test_each_failure_is_named_from_its_evidence():
     m.check({"step": 120, **leads, "g_loss": 3.5}, gen, reader)
     [found] = m.check({"step": 130, **leads, "g_loss": 4.1}, gen, reader)
     assert (found.failure, found.step, found.evidence["g_loss"]) == ("d_wins", 130, 4.1)
+    m = monitor()  # losses exploded but finite (lr D 10 on MNIST: d_loss 9233): diverged, by name
+    exploded = {**HEALTHY, "d_loss": 9233.1, "g_loss": 31419.6}
+    m.check({"step": 20, **exploded}, gen, reader)
+    [found] = m.check({"step": 30, **exploded}, gen, reader)
+    assert (found.failure, found.evidence) == ("diverged", {"d_loss": 9233.1, "g_loss": 31419.6})
     collapsed = ConstantGenerator(SPEC, torch.zeros(1, 8, 8))
     m = monitor()
     m.check({"step": 100, **HEALTHY}, collapsed, reader)
