@@ -4,9 +4,10 @@ At each interval record (every --log-every steps) the monitor looks at the recor
 small fixed batch of generated images (64 latents, G and Q in eval mode: about a third of one training
 step), and names what it sees:
 
-- d_wins: D tells real from fake almost perfectly: both its accuracies >= D_WINS_ACCURACY, or both
-  >= D_LEADS_ACCURACY while G's loss is >= D_WINS_G_LOSS (D gives G's images a probability of being real
-  of about e^-3 = 0.05; healthy MNIST and shapes runs stay under 1.8). G then gets no useful gradient.
+- d_wins: D tells real from fake and G pays for it: both D's accuracies >= D_WINS_ACCURACY and G's loss
+  >= D_WINS_G_LOSS (D gives G's images a probability of being real of about e^-2 = 0.14 on average).
+  Accuracy alone is not enough: the seed's recipe (seed-mnist, batch 256) trains with D at 0.95-0.97
+  while G's loss stays near 1 and the run learns; healthy MNIST and shapes runs keep G's loss under 1.8.
 - collapse: the generated batch has almost no diversity: its mean pairwise distance is below
   COLLAPSE_RATIO of the same measure on 64 real images (1.0: as varied as the data), both measured on
   the images averaged down to about 8x8 (POOLED_SIDE). Averaging is what makes a texture count as one
@@ -19,7 +20,8 @@ step), and names what it sees:
 
 collapse and code_ignored are judged only after a warm-up (WARMUP_STEPS, or WARMUP_SHARE of the run if
 that is more): a fresh G draws nearly the same image for every latent, and Q needs a few dozen steps to
-read a code (on MNIST the MI bound averages 2.0 of 2.3 over the first 50 steps).
+read a code (on MNIST the MI bound averages 2.0 of 2.3 over the first 50 steps; on shapes-32 a healthy
+run's fifth continuous code was still at correlation 0.16 at step 80 of 1,200, hence 10% of the run).
 - diverged: a loss or weight became NaN/inf (found where the run stops on it, training.py), or a loss
   exploded while staying finite: D's or G's loss above LOSS_EXPLODED (a logistic loss of 100 means logits
   of about 100: D's outputs saturated, its gradients vanished; healthy runs stay under 10).
@@ -43,14 +45,13 @@ import torch
 from .data import to_unit_range
 from .networks import eval_mode
 
-D_WINS_ACCURACY = 0.95
+D_WINS_ACCURACY, D_WINS_G_LOSS = 0.9, 2.0
 LOSS_EXPLODED = 100.0
-D_LEADS_ACCURACY, D_WINS_G_LOSS = 0.9, 3.0  # D ahead, and G's loss showing it: caught a few checks earlier
 COLLAPSE_RATIO = 0.3
 POOLED_SIDE = 8  # images are averaged over (H // POOLED_SIDE)-pixel squares before the spread is taken
 IGNORED_SHARE = 0.1
 IGNORED_CORRELATION = 0.2
-WARMUP_STEPS, WARMUP_SHARE = 50, 0.02
+WARMUP_STEPS, WARMUP_SHARE = 50, 0.1
 SUSTAINED = 2
 CHECK_BATCH = 64
 SEED_OFFSET = 3_000_017  # the check's latents have their own seed, apart from training's and the pictures'
@@ -141,8 +142,7 @@ def _d_wins(record: dict, step: int) -> list[Finding]:
     real, fake, g_loss = record.get("d_acc_real"), record.get("d_acc_fake"), record.get("g_loss", math.nan)
     if real is None or fake is None:
         return []
-    # (math.nan >= D_WINS_G_LOSS is False: a record without G's loss is judged on the accuracies alone)
-    if min(real, fake) < D_WINS_ACCURACY and not (min(real, fake) >= D_LEADS_ACCURACY and g_loss >= D_WINS_G_LOSS):
+    if min(real, fake) < D_WINS_ACCURACY or not g_loss >= D_WINS_G_LOSS:  # (a NaN loss is diverged's business)
         return []
     return [Finding("d_wins", step, {"d_acc_real": round(real, 4), "d_acc_fake": round(fake, 4),
                                      "g_loss": round(g_loss, 4)})]

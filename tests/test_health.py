@@ -67,19 +67,16 @@ def monitor(total_steps=1000):
 def test_each_failure_is_named_from_its_evidence():
     gen, reader = CodeGenerator(SPEC), Reader(offset=3 + 4)  # codes after the noise and the one-hot
     m = monitor()
-    for step in (100, 200):  # (the warm-up of 1,000 steps is 50: every failure is judged)
+    for step in (100, 200):  # (the warm-up of 1,000 steps is 100: every failure is judged)
         assert m.check({"step": step, **HEALTHY}, gen, reader) == []  # healthy: nothing, ever
-    m = monitor()
-    wins = {**HEALTHY, "d_acc_real": 0.99, "d_acc_fake": 0.97}
-    assert m.check({"step": 100, **wins}, gen, reader) == []  # once is a blip
-    [found] = m.check({"step": 150, **wins}, gen, reader)
-    assert (found.failure, found.step, found.evidence["d_acc_real"]) == ("d_wins", 150, 0.99)
-    m = monitor()  # D ahead (0.92) and G's loss showing it: caught before the accuracies reach 0.95
-    leads = {**HEALTHY, "d_acc_real": 0.93, "d_acc_fake": 0.92}
-    assert m.check({"step": 100, **leads}, gen, reader) == [] and m.check({"step": 110, **leads}, gen, reader) == []
-    m.check({"step": 120, **leads, "g_loss": 3.5}, gen, reader)
-    [found] = m.check({"step": 130, **leads, "g_loss": 4.1}, gen, reader)
-    assert (found.failure, found.step, found.evidence["g_loss"]) == ("d_wins", 130, 4.1)
+    m = monitor()  # D far ahead, but G's loss near 1 (the seed's recipe, learning): not a failure
+    ahead = {**HEALTHY, "d_acc_real": 0.97, "d_acc_fake": 0.97, "g_loss": 0.95}
+    assert m.check({"step": 100, **ahead}, gen, reader) == [] and m.check({"step": 110, **ahead}, gen, reader) == []
+    wins = {**HEALTHY, "d_acc_real": 0.93, "d_acc_fake": 0.92, "g_loss": 3.5}  # and G paying for it
+    assert m.check({"step": 120, **wins}, gen, reader) == []  # once is a blip
+    [found] = m.check({"step": 130, **wins, "g_loss": 4.1}, gen, reader)
+    assert (found.failure, found.step, found.evidence) == ("d_wins", 130, {"d_acc_real": 0.93, "d_acc_fake": 0.92,
+                                                                          "g_loss": 4.1})
     m = monitor()  # losses exploded but finite (lr D 10 on MNIST: d_loss 9233): diverged, by name
     exploded = {**HEALTHY, "d_loss": 9233.1, "g_loss": 31419.6}
     m.check({"step": 20, **exploded}, gen, reader)
@@ -95,9 +92,9 @@ def test_each_failure_is_named_from_its_evidence():
 def test_ignored_codes_are_judged_after_the_warm_up_and_named():
     gen = CodeGenerator(SPEC)
     flat = {**HEALTHY, "mi_bound": 0.01}  # categorical code 1 at the floor (ln 4 = 1.39)
-    m = monitor(total_steps=25_000)  # warm-up: 2% = 500 steps
+    m = monitor(total_steps=5_000)  # warm-up: 10% = 500 steps
     assert m.check({"step": 100, **flat}, gen, Reader(0, blind=True)) == []
-    assert m.check({"step": 200, **flat}, gen, Reader(0, blind=True)) == []
+    assert m.check({"step": 499, **flat}, gen, Reader(0, blind=True)) == []
     m.check({"step": 500, **flat}, gen, Reader(0, blind=True))
     found = m.check({"step": 600, **flat}, gen, Reader(0, blind=True))
     assert sorted(f.subject for f in found) == ["categorical 1", "continuous 1", "continuous 2"]
@@ -106,7 +103,7 @@ def test_ignored_codes_are_judged_after_the_warm_up_and_named():
 
 def test_a_failure_is_reported_once_and_again_after_it_cleared():
     gen, reader = CodeGenerator(SPEC), Reader(offset=7)
-    wins = {**HEALTHY, "d_acc_real": 1.0, "d_acc_fake": 1.0}
+    wins = {**HEALTHY, "d_acc_real": 1.0, "d_acc_fake": 1.0, "g_loss": 5.0}
     m = monitor()
     reports = [len(m.check({"step": s, **record}, gen, reader)) for s, record in
                enumerate([wins, wins, wins, wins, HEALTHY, wins, wins], start=1)]
