@@ -4,6 +4,10 @@ the sizes a GPU affords, into one results folder.
     python benchmarks/evidence.py --device cuda                 # an H200: sized for about 9 minutes
     python benchmarks/evidence.py --device cpu --quick          # the dry run (a test runs it)
 
+The sizes are estimates from the H200 step times in BENCHMARKS.md (9-16 ms a step whatever the batch), not
+yet run on a GPU; the cifar10 section (60 epochs of 35 steps) adds about a minute to them. With less time,
+`--sections` picks which run.
+
 Sections, each a benchmark of its own run with the device's sizes (its JSON in --results):
 - disentanglement: shapes 64x64 (InfoGAN-CR's dSprites networks), plain InfoGAN against InfoGAN-CR, 3 seeds
   each at equal steps, MIG and FactorVAE on held-out shapes, the ModelCentrality pick;
