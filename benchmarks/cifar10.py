@@ -55,14 +55,9 @@ def main() -> int:
     extra = [a for a in extra if a != "--"]
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="infogan-cifar10-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    data = np.load(args.data)
     n = args.n_train
-    if not 0 < n < len(data["x"]):
-        parser.error(f"--n-train must leave held-out images: 1..{len(data['x']) - 1}, got {n}")
-    np.savez(workdir / "train.npz", x=data["x"][:n], y=data["y"][:n])
-    np.savez(workdir / "heldout.npz", x=data["x"][n:], y=data["y"][n:])
-    train, heldout = f"npz:{workdir / 'train.npz'}", f"npz:{workdir / 'heldout.npz'}"
+    train_npz, heldout_npz = common.split_npz(workdir, n, Path(args.data))
+    train, heldout = f"npz:{train_npz}", f"npz:{heldout_npz}"
     classifier = workdir / "classifier.pt"
     started = time.perf_counter()
     if not classifier.exists():
@@ -71,9 +66,10 @@ def main() -> int:
     import torch
 
     about = torch.load(classifier, weights_only=True)
-    real = torch.from_numpy(data["x"][n:]).permute(0, 3, 1, 2).contiguous()
+    real = torch.from_numpy(np.load(heldout_npz)["x"]).permute(0, 3, 1, 2).contiguous()
     result = common.header("cifar10", cpu_threads=torch.get_num_threads(), epochs=args.epochs,
-                           batch_size=args.batch_size, train_images=n, steps=args.epochs * (n // args.batch_size), train_args=extra,
+                           batch_size=args.batch_size, train_images=n, steps=args.epochs * (n // args.batch_size),
+                           train_args=extra,
                            classifier_heldout_accuracy=about["test_accuracy"],
                            real_checkerboard_power=checkerboard_power(real), archs={})
     docs = Path(args.docs)

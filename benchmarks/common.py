@@ -82,13 +82,14 @@ def epochs(run_dir: str | Path) -> list[dict]:
     return read_metrics(Path(run_dir) / "metrics.jsonl")
 
 
-def mnist_split(workdir: Path, n_train: int = 9000, data: Path | None = None) -> tuple[Path, Path]:
-    """The shared 10,000 real MNIST digits as train (the first n_train) and held-out (the rest) npz files."""
+def split_npz(workdir: Path, n_train: int = 9000, data: Path | None = None) -> tuple[Path, Path]:
+    """An npz of images and labels (default: the shared 10,000 real MNIST digits) as train (the first n_train)
+    and held-out (the rest) npz files in workdir."""
     import numpy as np
 
     source = np.load(data or SHARED_DATA / "mnist-train-10k.npz")
     if not 0 < n_train < len(source["x"]):
-        raise SystemExit(f"--n-train must leave held-out digits: 1..{len(source['x']) - 1}, got {n_train}")
+        raise SystemExit(f"--n-train must leave held-out images: 1..{len(source['x']) - 1}, got {n_train}")
     workdir.mkdir(parents=True, exist_ok=True)
     train, heldout = workdir / f"train{n_train}.npz", workdir / "heldout.npz"
     if not train.exists():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -67,8 +68,9 @@ def explorer_start(cwd: Path, env: dict, port: int) -> dict:
             except OSError:
                 time.sleep(0.1)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        if proc.poll() is None:  # (one that exited by itself, e.g. on a taken port, is already reaped)
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
     print(f"{seconds or float('nan'):7.1f} s  page answers: {ok}  $ {line}", flush=True)
     return {"command": line, "seconds": round(seconds, 1) if seconds else None, "status": 0 if ok else 1,
             "as_expected": ok, "last_line": "page answered" if ok else (proc.stderr.read() or "")[-300:]}
@@ -92,11 +94,12 @@ def main() -> int:
     if args.fresh_clone:
         root = work / "infogan"
         rows.append({"what": "clone and install (make install: .venv, torch, the package)",
-                     **timed(f"git clone -q {common.ROOT} {root} && make -C {root} install", work, env, 0)})
+                     **timed(f"git clone -q {shlex.quote(str(common.ROOT))} {shlex.quote(str(root))} && "
+                             f"make -C {shlex.quote(str(root))} install", work, env, 0)})
         bin_dir = root / ".venv" / "bin"
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"  # the venv's python and infogan first
     for what, line, expected in COMMANDS:
-        rows.append({"what": what, **timed(line.format(root=root), work, env, expected)})
+        rows.append({"what": what, **timed(line.format(root=shlex.quote(str(root))), work, env, expected)})
     rows.append({"what": "the explorer, on the shipped model", **explorer_start(work, env, args.port)})
     common.save(common.header("first_hour", fresh_clone=args.fresh_clone, rows=rows), args.out)
     return 0 if all(r["as_expected"] for r in rows) else 1

@@ -58,11 +58,17 @@ def findings(run: Path) -> list[dict]:
 
 
 def total_steps(run: Path) -> int:
+    """The run's planned steps: its first epoch record's step (steps per epoch) times its epochs."""
     import json
 
-    cfg = json.loads((run / "config.json").read_text())
-    images = 5000 if cfg["dataset"] == "mnist-sample" else 19_200  # the sample, or the shapes subset
-    return images // cfg["batch_size"] * cfg["epochs"]
+    epochs = read_metrics(run / "metrics.jsonl")
+    return epochs[0]["step"] * json.loads((run / "config.json").read_text())["epochs"] if epochs else 0
+
+
+def train(options: list[str], run: Path, shapes600: Path, check: bool) -> None:
+    """`infogan train` of one catalogue row (seed 0, its own log beside the run)."""
+    common.infogan("train", *(o.format(shapes600=shapes600) for o in options), "--outdir", run, "--overwrite",
+                   "--no-progress", "--seed", "0", log=run.with_name(run.name + ".log"), check=check)
 
 
 def healthy_runs(paths: list[str]) -> list[Path]:
@@ -84,8 +90,7 @@ def main() -> int:
     for i, (name, (options, expected)) in enumerate(CATALOGUE.items()):
         run = workdir / f"failing_{i}"
         if not (run / "metrics.jsonl").exists() or not findings(run):
-            common.infogan("train", *(o.format(shapes600=shapes600) for o in options), "--outdir", run, "--overwrite", "--no-progress", "--seed", "0",
-                           log=workdir / f"failing_{i}.log", check=False)
+            train(options, run, shapes600, check=False)
         found = findings(run)
         steps = total_steps(run)
         first = next((f["step"] for f in found if f["failure"] == expected), None)
@@ -97,12 +102,12 @@ def main() -> int:
     for i, (name, options) in enumerate(HEALTHY.items()):
         run = workdir / f"healthy_{i}"
         if not (run / "generator.safetensors").exists():
-            common.infogan("train", *(o.format(shapes600=shapes600) for o in options), "--outdir", run,
-                           "--overwrite", "--no-progress", "--seed", "0", log=workdir / f"healthy_{i}.log")
+            train(options, run, shapes600, check=True)
         print(f"{name} (healthy): {[(f['failure'], f.get('subject', ''), f['step']) for f in findings(run)]}",
               flush=True)
+    trained_here = [str(workdir / f"healthy_{i}") for i in range(len(HEALTHY))]
     healthy = {str(run): [(f["failure"], f.get("subject", ""), f["step"]) for f in findings(run)]
-               for run in healthy_runs([str(workdir / f"healthy_{i}") for i in range(len(HEALTHY))] + args.healthy)}
+               for run in healthy_runs(trained_here + args.healthy)}
     missed = [n for n, r in rows.items() if not r["flagged_in_first_20_percent"]]
     alarms = {run: found for run, found in healthy.items() if found}
     common.save(common.header("health", catalogue=rows, misses=missed, healthy_runs=len(healthy),

@@ -133,7 +133,7 @@ def main(argv=None) -> int:
     variants = variants or {"default": extra}
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="infogan-quality-"))
-    train, heldout = common.mnist_split(workdir, args.n_train, Path(args.data))
+    train, heldout = common.split_npz(workdir, args.n_train, Path(args.data))
     started, finished = time.monotonic(), 0
     for name, options in variants.items():
         if args.deadline is not None and time.monotonic() - started > args.deadline:

@@ -172,7 +172,7 @@ def _spread(x: torch.Tensor) -> float:
 
 
 def _pooled_spread(images: torch.Tensor) -> float:
-    """_spread of images [N, C, H, W] averaged over squares of H // POOLED_SIDE pixels."""
+    """_spread of square images [N, C, S, S] averaged over squares of S // POOLED_SIDE pixels."""
     side = max(1, images.shape[-1] // POOLED_SIDE)
     return _spread(torch.nn.functional.avg_pool2d(images, side).flatten(1) if side > 1 else images.flatten(1))
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from conftest import ROOT, blob_images
 
 
@@ -32,5 +33,9 @@ def test_evidence_dry_run_writes_every_section(tmp_path):
     assert set(json.loads((results / "multicode.json").read_text())["runs"]) == {"0"}
     quality = json.loads((results / "quality.json").read_text())
     assert quality["summary"]["seeds_done"] == 2 and quality["failed"] == {}
-    cifar = json.loads((results / "cifar10.json").read_text())["archs"]["seed-cifar10"]
-    assert cifar["checkerboard_power"] > 0 and 1 <= cifar["mode_count"] <= 10
+    cifar10 = json.loads((results / "cifar10.json").read_text())
+    judged = cifar10["archs"]["seed-cifar10"]  # 64 generated images, judged by a classifier of the 4 labels
+    assert sum(judged["label_histogram"]) == 64 and len(judged["label_histogram"]) == 4
+    assert judged["checkerboard_ratio_to_real"] == pytest.approx(judged["checkerboard_power"]
+                                                                 / cifar10["real_checkerboard_power"])
+    assert (results / "docs" / "cifar10" / "seed-cifar10_epoch_1.png").is_file()
