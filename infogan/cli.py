@@ -428,10 +428,11 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--eval-dataset", "--eval_dataset", metavar="SPEC", default=None,
                     help="data set to evaluate each run on, at the end and each epoch (default: each run's own; "
                          "mnist -> its test split)")
-    sw.add_argument("--select", choices=SELECTION_CRITERIA, default="q_real_mi",
+    sw.add_argument("--select", choices=SELECTION_CRITERIA, default=None,
                     help="label-free choice of a run: q_real_mi (Q's information about its categorical codes on "
                          "real images) or centrality (ModelCentrality: the run whose Q and generator agree most "
-                         "with the others', by the FactorVAE score) (default: q_real_mi)")
+                         "with the others', by the FactorVAE score) (default: q_real_mi with categorical codes, "
+                         "else centrality with 3 seeds or more, else no pick)")
     sw.add_argument("--classifier", metavar="PATH", nargs="?", const="cached", default=None,
                     help="also score each run's generated images with an independent classifier, as evaluate "
                          "--classifier does (default: off)")

@@ -13,6 +13,8 @@ several metrics: Q's reading of the real images, a generated sample, torch-fidel
 classifier.py; this module says when each runs:
 
 - needs_labels: only on data with ground-truth factors (evaluate then notes why it was left out);
+- needs_categorical: only for runs with categorical codes (a run of continuous codes only reports no
+  q_real_mi or MI bound rather than a 0 that reads like a measurement);
 - per_epoch: also during training, on a fixed subset of the training images, into metrics.jsonl (numbers
   only); `requested` metrics per epoch only when asked for (--image-metrics-every);
 - requested: a group name ("image": --image-metrics NAMES; "classifier": --classifier) whose metrics run
@@ -86,6 +88,7 @@ class Metric:
     name: str
     fn: Callable[[EvalContext], dict]
     needs_labels: bool = False
+    needs_categorical: bool = False
     per_epoch: bool = False
     requested: str | None = None
     nest: str | None = None
@@ -97,15 +100,15 @@ class Metric:
 METRICS: dict[str, Metric] = {}
 
 
-def register_metric(name: str, *, needs_labels: bool = False, per_epoch: bool = False, requested: str | None = None,
-                    nest: str | None = None, table: tuple[str, ...] = (), series: dict | None = None,
-                    console: dict | None = None):
+def register_metric(name: str, *, needs_labels: bool = False, needs_categorical: bool = False,
+                    per_epoch: bool = False, requested: str | None = None, nest: str | None = None,
+                    table: tuple[str, ...] = (), series: dict | None = None, console: dict | None = None):
     """Decorator: add `fn(ctx) -> dict` to METRICS under `name` (see the module docstring)."""
     def add(fn):
         if name in METRICS:
             raise ValueError(f"metric {name!r} is registered twice")
-        METRICS[name] = Metric(name, fn, needs_labels, per_epoch, requested, nest, tuple(table), dict(series or {}),
-                               dict(console or {}))
+        METRICS[name] = Metric(name, fn, needs_labels, needs_categorical, per_epoch, requested, nest, tuple(table),
+                               dict(series or {}), dict(console or {}))
         return fn
     return add
 
@@ -146,6 +149,8 @@ def console() -> dict[str, str]:
 def applicable(metric: Metric, ctx: EvalContext, during_training: bool) -> bool:
     if metric.needs_labels and not ctx.factors:
         return False
+    if metric.needs_categorical and not ctx.spec.n_categorical:
+        return False
     if metric.requested is not None and metric.name not in ctx.requested.get(metric.requested, ()) \
             and not (metric.requested == "classifier" and ctx.classifier is not None):
         return False
@@ -173,7 +178,7 @@ def epoch_metrics(ctx: EvalContext, groups: tuple[str | None, ...] = (None,)) ->
 
 
 # ---------------------------------------------------------------------------------------------- the metrics
-@register_metric("codes", per_epoch=True, table=("categorical_accuracy", "nmi", "ari", "q_real_mi"),
+@register_metric("codes", needs_categorical=True, per_epoch=True, table=("categorical_accuracy", "nmi", "ari", "q_real_mi"),
                  console={"categorical_accuracy": "cat acc {:.3f}"})
 def codes(ctx: EvalContext) -> dict:
     """Q's categorical codes on real images: q_real_mi, q_confidence (label-free), and with labels every code
@@ -202,7 +207,7 @@ def disentanglement(ctx: EvalContext) -> dict:
     return disentanglement_report(codes_, discrete, ctx.factors) if codes_.shape[1] else {}
 
 
-@register_metric("generated_information", table=("mutual_information_bound",))
+@register_metric("generated_information", needs_categorical=True, table=("mutual_information_bound",))
 def generated_information(ctx: EvalContext) -> dict:
     """The paper's L_I on fresh samples: sum over codes of ln K_i - CE_i, and Q's accuracy on them."""
     return metrics.generated_information(ctx.spec, ctx.gen, ctx.disc, n=2000, batch_size=ctx.batch_size)
@@ -219,7 +224,7 @@ def continuous_effects(ctx: EvalContext) -> dict:
     return report
 
 
-@register_metric("category_histogram")
+@register_metric("category_histogram", needs_categorical=True)
 def category_histogram(ctx: EvalContext) -> dict:
     """How many real images Q puts in each category of each code (one list for a single code)."""
     hist = [np.bincount(p.argmax(1).numpy(), minlength=p.shape[1]).tolist() for p in ctx.q_probs]

@@ -3,7 +3,7 @@
 InfoGAN's result depends on the seed (published re-runs: 0.91 +- 0.04 accuracy on MNIST), so a claim
 about a setting needs several seeds, and a user without labels needs a way to pick a good run. The
 summary reports mean/std/median/worst/best of every metric, and which seed a label-free criterion
-(`q_real_mi`, see metrics.py) picks next to the seed the labels say is best.
+(`q_real_mi`, see metrics.py, or ModelCentrality) picks next to the seed the labels say is best.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import registry
+from .artifacts import read_metrics
 from .checkpoint import atomic_write_bytes
 from .config import SELECTION_CRITERIA, TrainConfig, require_int
 from .errors import UsageError
@@ -54,11 +55,28 @@ def summarise(reports: dict[int, dict]) -> dict:
     return stats
 
 
-def select_seed(reports: dict[int, dict], criterion: str = "q_real_mi") -> dict:
+def default_criterion(reports: dict[int, dict]) -> str | None:
+    """`--select` when not given, from what the finished runs report: q_real_mi where they have categorical
+    codes (Q's reading of them); runs of continuous codes only are picked by ModelCentrality, which needs 3 runs
+    or more; with fewer there is no label-free pick."""
+    if all("q_real_mi" in r for r in reports.values()):
+        return "q_real_mi"
+    return "centrality" if len(reports) >= 3 else None
+
+
+def _no_categorical_codes(base: TrainConfig) -> bool:
+    """Known before training only when --categorical was given (else the data set's preset decides)."""
+    return base.categorical is not None and not any(base.categorical)
+
+
+def select_seed(reports: dict[int, dict], criterion: str | None = "q_real_mi") -> dict:
     """The run a label-free criterion picks (the highest value), next to the other criteria's picks and,
-    with labels, the best run by them."""
+    with labels, the best run by them. criterion None: no pick (no criterion applies to these runs)."""
     picks = {c: max(reports, key=lambda s: reports[s][c]) for c in SELECTION_CRITERIA
              if all(c in r for r in reports.values())}
+    if criterion not in picks:
+        return {"criterion": criterion, "picked_seed": None, "picks": picks,
+                "note": "no label-free criterion applies: q_real_mi needs categorical codes, centrality 3 runs"}
     picked = picks[criterion]
     out = {"criterion": criterion, "picked_seed": picked, "picks": picks}
     if all("categorical_accuracy" in r for r in reports.values()):
@@ -70,9 +88,10 @@ def select_seed(reports: dict[int, dict], criterion: str = "q_real_mi") -> dict:
 
 
 def run_sweep(base: TrainConfig, seeds: list[int], parent: str | Path | None = None,
-              eval_dataset: str | None = None, jobs: int | None = None, select: str = "q_real_mi",
+              eval_dataset: str | None = None, jobs: int | None = None, select: str | None = None,
               evaluate_options: dict | None = None) -> dict:
     """`jobs` None: `default_jobs` (on a CPU one process per core, one thread each; on a GPU one at a time).
+    `select` None: `default_criterion` of the finished runs.
     `evaluate_options`: more keyword arguments of evaluate_run for every seed (classifier, samples).
 
     A seed whose training fails (diverged, or its process exited with an error) does not stop the others:
@@ -80,11 +99,15 @@ def run_sweep(base: TrainConfig, seeds: list[int], parent: str | Path | None = N
     base.validate()
     if jobs is not None:
         require_int("jobs", jobs, minimum=1)
-    if select not in SELECTION_CRITERIA:
+    if select is not None and select not in SELECTION_CRITERIA:
         raise UsageError(f"--select must be one of {', '.join(SELECTION_CRITERIA)}, got {select!r}")
+    if select == "q_real_mi" and _no_categorical_codes(base):
+        raise UsageError("--select q_real_mi reads Q's categorical codes and these runs have none: use --select "
+                         "centrality (3 seeds or more)")
     if select == "centrality" and len(seeds) < 3:  # with two runs each one's mean score is the same number
         raise UsageError(f"--select centrality compares every run with the others and needs 3 seeds or more "
-                         f"(with {len(seeds)}, every run scores the same): add seeds, or use --select q_real_mi")
+                         f"(with {len(seeds)}, every run scores the same): add seeds"
+                         + ("" if _no_categorical_codes(base) else ", or use --select q_real_mi"))
     parent = Path(parent) if parent else Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -95,12 +118,14 @@ def run_sweep(base: TrainConfig, seeds: list[int], parent: str | Path | None = N
 
 
 def _sweep(base: TrainConfig, seeds: list[int], parent: Path, eval_dataset: str | None, jobs: int,
-           select: str, evaluate_options: dict) -> dict:
+           select: str | None, evaluate_options: dict) -> dict:
     timings, failed = _train_all(base, seeds, parent, jobs)
     done = [seed for seed in seeds if seed not in failed]
     if not done:
         raise UsageError("no seed finished: " + "; ".join(f"seed {s}: {why}" for s, why in failed.items()))
     reports = {seed: evaluate_run(parent / f"seed_{seed}", eval_dataset, **evaluate_options) for seed in done}
+    if select is None:
+        select = default_criterion(reports)
     extra = {}
     if select == "centrality" and len(done) > 2:  # every run's Q scored on every other run's generated groups
         runs = {seed: (load_generator(parent / f"seed_{seed}"), load_discriminator(parent / f"seed_{seed}"))
@@ -108,8 +133,10 @@ def _sweep(base: TrainConfig, seeds: list[int], parent: Path, eval_dataset: str 
         extra = model_centrality(runs)
         for seed in done:
             reports[seed]["centrality"] = extra["centrality"][str(seed)]
-    elif select == "centrality":
-        select, extra = "q_real_mi", {"centrality_note": f"only {len(done)} seeds finished: picked by q_real_mi"}
+    elif select == "centrality":  # too few runs finished to compare: Q's categorical codes, where there are any
+        select = "q_real_mi" if all("q_real_mi" in r for r in reports.values()) else None
+        extra = {"centrality_note": f"only {len(done)} seeds finished: "
+                                    + ("picked by q_real_mi" if select else "no label-free pick")}
     summary = {"parent": str(parent), "seeds": seeds, "metrics": summarise(reports),
                "selection": {**select_seed(reports, select), **extra},
                "failed": {str(s): why for s, why in failed.items()},
@@ -124,7 +151,7 @@ def _train_all(base: TrainConfig, seeds: list[int], parent: Path, jobs: int | No
     for seed in seeds:
         if (parent / f"seed_{seed}" / "generator.safetensors").exists():  # finished earlier: not retrained
             print(f"seed {seed}: {parent / f'seed_{seed}'} is complete, not retrained", flush=True)
-            timings[seed] = 0.0
+            timings[seed] = recorded_training_seconds(parent / f"seed_{seed}")
         else:
             pending.append(seed)
     if jobs is None:
@@ -144,6 +171,13 @@ def _train_all(base: TrainConfig, seeds: list[int], parent: Path, jobs: int | No
             print(f"seed {seed} failed: {why}", flush=True)
         timings[seed] = time.perf_counter() - started
     return timings, failed
+
+
+def recorded_training_seconds(run_dir: Path) -> float:
+    """A finished run's training time as it recorded it: the sum of its epochs' wall seconds ("work" records:
+    steps, scoring, checkpoint, pictures; start-up apart), so a sweep that only evaluates again still reports
+    what training took rather than 0."""
+    return sum(r.get("wall_seconds", 0.0) for r in read_metrics(run_dir / "metrics.jsonl", kind="work"))
 
 
 def default_jobs(base: TrainConfig, seeds: int) -> int:
@@ -239,6 +273,8 @@ def format_table(summary: dict) -> str:
         lines.append(f"{stat:>6}" + "".join(f"  {summary['metrics'][c][stat]:{width[c]}.4f}" for c in present))
     lines += [f"seed {seed} failed: {why}" for seed, why in summary.get("failed", {}).items()]
     sel = summary["selection"]
+    if sel["picked_seed"] is None:
+        return "\n".join(lines + [f"label-free pick: none ({sel['note']})"])
     line = f"label-free pick ({sel['criterion']}): seed {sel['picked_seed']}"
     if "best_seed_by_labels" in sel:
         line += (f"; best by labels: seed {sel['best_seed_by_labels']} "

@@ -137,6 +137,11 @@ def test_sweep_two_seeds(tiny_run, tmp_path, capsys):
     # (seed 1 had trained its epochs, only its final files were missing: they are written again)
     assert "seed 0: " in out and "not retrained" in out and f"{parent / 'seed_1'} has trained all its 2 epoch(s)" in out
     assert (parent / "seed_1" / "generator.safetensors").exists()
+    # the reused seed reports the training time its own records hold, not 0
+    from infogan.artifacts import read_metrics
+    recorded = sum(r["wall_seconds"] for r in read_metrics(parent / "seed_0" / "metrics.jsonl", kind="work"))
+    again = json.loads((parent / "summary.json").read_text())["runs"]["0"]["train_seconds"]
+    assert recorded > 0 and again == pytest.approx(recorded, abs=0.06)
 
 
 def test_sweep_bad_seeds(capsys):

@@ -71,3 +71,27 @@ def test_sweep_select_centrality_on_three_tiny_runs(tmp_path, capsys):
     assert sel["picked_seed"] == int(max(sel["centrality"], key=sel["centrality"].get))
     assert set(sel["picks"]) == {"q_real_mi", "centrality"}  # reported side by side
     assert "label-free pick (centrality)" in capsys.readouterr().out
+
+
+def test_a_sweep_of_continuous_codes_only_reports_no_categorical_numbers_and_no_false_pick(tmp_path, capsys):
+    import json
+
+    from conftest import TINY, blob_images
+
+    from infogan.cli import main
+
+    x, y = blob_images(64, 8)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    common = ["--seeds", "0,1", "--dataset", f"npz:{tmp_path / 'd.npz'}", *TINY, "--categorical", "0",
+              "--epochs", "1", "--jobs", "1"]
+    # asked for explicitly, q_real_mi is refused before anything trains: there is no categorical code to read
+    assert main(["sweep", *common, "--select", "q_real_mi", "--outdir", str(tmp_path / "refused")]) == 2
+    assert "--select centrality" in capsys.readouterr().err and not (tmp_path / "refused" / "seed_0").exists()
+    assert main(["sweep", *common, "--outdir", str(tmp_path / "sw")]) == 0
+    summary = json.loads((tmp_path / "sw" / "summary.json").read_text())
+    for key in ("q_real_mi", "mutual_information_bound", "categorical_accuracy", "category_histogram"):
+        assert key not in summary["runs"]["0"] and key not in summary["metrics"]  # absent, not a measured 0
+    assert summary["selection"]["picked_seed"] is None and summary["selection"]["picks"] == {}
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("seed  "))  # the table's columns
+    assert "label-free pick: none" in out and "mig" in header and "q_real_mi" not in header
