@@ -6,6 +6,7 @@ and every healthy run given with --healthy (run directories, or folders of them,
 version's monitor), whose health records are counted as false alarms. JSON to benchmarks/results/health.json.
 
     python benchmarks/health.py --healthy /work/runs/tta /work/runs/dis
+    python benchmarks/health.py --given-only --healthy /work/runs/tta --out results/health_tta.json   # count only
 """
 
 from __future__ import annotations
@@ -78,12 +79,29 @@ def healthy_runs(paths: list[str]) -> list[Path]:
     return runs
 
 
+def count_given(paths: list[str], out: str) -> int:
+    """Every health record of runs trained elsewhere (each with this version's monitor), by run."""
+    found = {str(run): [(f["failure"], f.get("subject", ""), f["step"]) for f in findings(run)]
+             for run in healthy_runs(paths)}
+    steps = {str(run): total_steps(run) for run in healthy_runs(paths)}
+    alarms = {run: f for run, f in found.items() if f}
+    common.save(common.header("health-given-runs", runs=found, planned_steps=steps, runs_with_alarms=alarms), out)
+    for run, f in found.items():
+        print(f"{run} ({steps[run]} steps): {f or 'no alarm'}", flush=True)
+    print(f"{len(alarms)} of {len(found)} runs raised an alarm", flush=True)
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--healthy", nargs="*", default=[], help="healthy runs (or folders of runs) to count alarms in")
+    ap.add_argument("--given-only", action="store_true",
+                    help="train nothing: count the alarms of the --healthy runs only (e.g. another benchmark's runs)")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--out", default=str(common.RESULTS / "health.json"))
     args = ap.parse_args()
+    if args.given_only:
+        return count_given(args.healthy, args.out)
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="infogan-health-"))
     shapes600 = shapes_subset(workdir)
     rows = {}
