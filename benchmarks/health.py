@@ -81,9 +81,14 @@ def healthy_runs(paths: list[str]) -> list[Path]:
 
 def count_given(paths: list[str], out: str) -> int:
     """Every health record of runs trained elsewhere (each with this version's monitor), by run."""
-    found = {str(run): [(f["failure"], f.get("subject", ""), f["step"]) for f in findings(run)]
-             for run in healthy_runs(paths)}
-    steps = {str(run): total_steps(run) for run in healthy_runs(paths)}
+    missing = [p for p in paths if not Path(p).exists()]
+    if not paths or missing:
+        print(f"--given-only counts the runs given with --healthy: {'none given' if not paths else 'no such path: ' + missing[0]}",
+              file=sys.stderr)
+        return 2
+    runs = healthy_runs(paths)
+    found = {str(run): [(f["failure"], f.get("subject", ""), f["step"]) for f in findings(run)] for run in runs}
+    steps = {str(run): total_steps(run) for run in runs}
     alarms = {run: f for run, f in found.items() if f}
     common.save(common.header("health-given-runs", runs=found, planned_steps=steps, runs_with_alarms=alarms), out)
     for run, f in found.items():

@@ -187,7 +187,7 @@ def codes(ctx: EvalContext) -> dict:
     if ctx.during_training and len(ctx.q_probs) < 2:
         report.pop("best_code", None)  # with one code there is no choice to log each epoch
     first = next(iter(ctx.factors), None)
-    if ctx.out_dir is not None and first in report["factors"] and ctx.q_probs:
+    if ctx.out_dir is not None and first in report["factors"]:
         from .artifacts import plot_confusion
 
         code = report["factors"][first]["best_code"]

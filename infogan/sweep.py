@@ -134,7 +134,7 @@ def _sweep(base: TrainConfig, seeds: list[int], parent: Path, eval_dataset: str 
         for seed in done:
             reports[seed]["centrality"] = extra["centrality"][str(seed)]
     elif select == "centrality":  # too few runs finished to compare: Q's categorical codes, where there are any
-        select = "q_real_mi" if all("q_real_mi" in r for r in reports.values()) else None
+        select = default_criterion(reports)  # fewer than 3 runs: q_real_mi or no pick
         extra = {"centrality_note": f"only {len(done)} seeds finished: "
                                     + ("picked by q_real_mi" if select else "no label-free pick")}
     summary = {"parent": str(parent), "seeds": seeds, "metrics": summarise(reports),
