@@ -1,19 +1,23 @@
 """Where and in what precision a run computes: device choice, autocast, loss scaling.
 
-`--precision auto` (the default) picks bf16 where the hardware computes it natively and fp32 elsewhere,
-because emulated bf16 is slower than fp32 (measurements in BENCHMARKS.md).
+`--precision auto` (the default) picks bf16 where the hardware computes it natively and faster than fp32, and
+fp32 elsewhere: emulated bf16 is slower than fp32, and so is native bf16 on some CPUs (measurements in
+BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
+import time
 from dataclasses import dataclass
 
 import torch
 
 from .config import TrainConfig
+from . import distributed
 from .distributed import SINGLE, Dist
 from .errors import UsageError
 
@@ -58,9 +62,9 @@ def select_device(name: str, dist: Dist = SINGLE) -> torch.device:
 
 
 def native_bf16(device: torch.device) -> bool:
-    """Whether bf16 autocast is fast here: a CUDA GPU with bf16 units, or a CPU with AVX512-BF16/AMX.
+    """Whether bf16 is computed natively here: a CUDA GPU with bf16 units, or a CPU with AVX512-BF16/AMX.
 
-    On other CPUs bf16 is emulated and slower than fp32, so `--precision auto` keeps fp32 there.
+    On other CPUs bf16 is emulated and slower than fp32; on a CPU, native is not yet fast (see bf16_pays).
     """
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
@@ -72,11 +76,45 @@ def native_bf16(device: torch.device) -> bool:
     return False
 
 
+# bf16 must beat fp32 by this much on a matmul before `auto` takes it: a step gains less than its matmuls
+# (measured: matmul 4.2x -> step 1.8-2.1x on a CPU with AMX; matmul 0.61x -> step 0.74x on one without)
+BF16_MIN_MATMUL_GAIN = 1.5
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_bf16_matmul_gain(n: int = 1024, reps: int = 3) -> float:
+    """How many times faster a bf16 matmul runs than an fp32 one on this CPU (best of `reps`, about 0.1 s).
+
+    Measured rather than read from CPU flags: AVX512-BF16 alone does not say it. On a 2-core AMD EPYC with
+    it bf16 steps ran 1.8-2.1x faster than fp32; on a 2-core Intel Xeon with it (no AMX) 0.74x as fast."""
+    def best(dtype: torch.dtype) -> float:
+        a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+        a @ b  # warm-up: oneDNN picks and caches its kernel
+        times = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            a @ b
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    return best(torch.float32) / best(torch.bfloat16)
+
+
+def bf16_pays(device: torch.device) -> bool:
+    """Whether `--precision auto` should train in bf16 on `device`: native there, and on a CPU measurably faster."""
+    if not native_bf16(device):
+        return False
+    return device.type != "cpu" or cpu_bf16_matmul_gain() >= BF16_MIN_MATMUL_GAIN
+
+
 def resolve_precision(cfg: TrainConfig, dist: Dist = SINGLE) -> str:
-    """`auto` -> bf16 where native (1.8-2.1x faster on an AVX512-BF16 CPU, same accuracy: BENCHMARKS.md), else fp32."""
+    """`auto` -> bf16 where it pays (1.8-2.1x faster steps where it does, same accuracy: BENCHMARKS.md), else fp32.
+
+    Under torchrun (collective) rank 0 decides for every rank: a measured choice could differ between ranks."""
     if cfg.precision != "auto":
         return cfg.precision
-    return "bf16" if native_bf16(select_device(cfg.device, dist)) else "fp32"
+    device = select_device(cfg.device, dist)
+    return distributed.on_main(dist, lambda: "bf16" if bf16_pays(device) else "fp32")
 
 
 def available_cores() -> int:
