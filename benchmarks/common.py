@@ -27,10 +27,11 @@ ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.en
 
 
 def infogan(*args: str, log: Path | None = None, check: bool = True, capture: bool = False,
-            env: dict | None = None) -> subprocess.CompletedProcess:
+            env: dict | None = None, script: Path | None = None) -> subprocess.CompletedProcess:
     """`python -m infogan ARGS` from the repository root, as a user runs it. `log`: its output appended
-    there; `capture`: its output returned (text); else it goes to this terminal. `check`: a failure raises."""
-    cmd = [sys.executable, "-m", "infogan", *map(str, args)]
+    there; `capture`: its output returned (text); else it goes to this terminal. `check`: a failure raises.
+    `script`: a file that extends the package's tables and then runs its CLI (e.g. health_archs.py)."""
+    cmd = [sys.executable, *([str(script)] if script else ["-m", "infogan"]), *map(str, args)]
     print("$ infogan " + " ".join(map(str, args)), flush=True)
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -49,11 +50,12 @@ def header(name: str, **extra) -> dict:
     """The head of every result file: what was measured, when, on what."""
     import torch
 
-    from infogan.runtime import available_cores, native_bf16
+    from infogan.runtime import available_cores, bf16_pays, native_bf16
 
     cpu = next((line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")), platform.processor())
     return {"benchmark": name, "date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.platform(),
             "cpu": cpu, "cores": available_cores(), "cpu_native_bf16": native_bf16(torch.device("cpu")),
+            "cpu_auto_precision": "bf16" if bf16_pays(torch.device("cpu")) else "fp32",
             "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
             "torch": torch.__version__, **extra}
 

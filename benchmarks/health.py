@@ -30,7 +30,12 @@ CATALOGUE = {  # name -> (train options, the failure it should raise)
         (["--dataset", "npz:{shapes600}", "--preset", "shapes", "--arch", "paper-mnist", "--batch-size", "32",
           "--epochs", "1", "--log-every", "20"], "collapse"),
     "lr D 10": (MNIST + ["--lr-d", "10"], "diverged"),
+    # two architectures made to fail, added to the table of architectures by health_archs.py
+    "noise-only G (its codes zeroed at its input)": (MNIST + ["--arch", "noise-only-g"], "code_ignored"),
+    "D far larger than G (G at 1/8 of the paper's widths: 58x fewer parameters)":
+        (MNIST + ["--arch", "small-g"], "d_wins"),
 }
+CUSTOM_ARCHS = ("noise-only-g", "small-g")  # registered by health_archs.py, which then runs the CLI
 HEALTHY = {  # name -> train options of a run that learns: every health record it writes is a false alarm
     "the demo's recipe, 10 epochs": MNIST,
     "the seed's recipe (seed-mnist, batch 256), 10 epochs": MNIST[:4] + ["--batch-size", "256", "--arch",
@@ -68,8 +73,10 @@ def total_steps(run: Path) -> int:
 
 def train(options: list[str], run: Path, shapes600: Path, check: bool) -> None:
     """`infogan train` of one catalogue row (seed 0, its own log beside the run)."""
+    custom = any(arch in options for arch in CUSTOM_ARCHS)
     common.infogan("train", *(o.format(shapes600=shapes600) for o in options), "--outdir", run, "--overwrite",
-                   "--no-progress", "--seed", "0", log=run.with_name(run.name + ".log"), check=check)
+                   "--no-progress", "--seed", "0", log=run.with_name(run.name + ".log"), check=check,
+                   script=Path(__file__).with_name("health_archs.py") if custom else None)
 
 
 def healthy_runs(paths: list[str]) -> list[Path]:

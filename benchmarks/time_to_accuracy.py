@@ -32,6 +32,8 @@ CANDIDATES = {  # name -> infogan train options over the demo's data and the mni
     "batch32": ["--batch-size", "32"],  # twice the updates per image
     "lr-d-4e-4": ["--lr-d", "4e-4"],
     "seed-arch-batch32": ["--arch", "seed-mnist", "--batch-size", "32"],
+    # the categorical code's information term twice as strong: categories that separate sooner, if any
+    "cat-weight-2": ["--categorical-weight", "2"],
 }
 
 

@@ -3,11 +3,13 @@ after it cleared, and end to end: a run with ignored codes says so on the consol
 evaluate's report, and --stop-on-failure stops it checkpointed."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, blob_images
+from conftest import ROOT, TINY, blob_images
 
 from infogan import health
 from infogan.checkpoint import load_checkpoint
@@ -162,3 +164,35 @@ def test_stop_on_failure_checkpoints_and_stops(blind_run, tmp_path, capsys):
     step = load_checkpoint(run / "checkpoints" / "last.pt")["step"]
     found = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"health"' in line]
     assert step == found[0]["step"] < 320 and not (run / "generator.safetensors").exists()
+
+
+def test_the_catalogues_noise_only_generator_is_blind_to_its_codes_and_is_named(tmp_path):
+    # benchmarks/health_archs.py adds the catalogue's two made-to-fail networks to the table of architectures
+    # and runs the CLI: the noise-only G must draw the same image whatever its codes, and its run must say
+    # `code_ignored` for every code within its first 20% of steps
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import health_archs
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    spec = LatentSpec(noise_dim=4, categorical=(4,), continuous=2)
+    blind = health_archs.noise_only_g(spec, 1, 8, 8).eval()
+    codes = torch.randn(5, spec.input_dim)
+    recoded = torch.cat([codes[:, :4], torch.randn(5, spec.input_dim - 4)], 1)  # same noise, other codes
+    assert torch.equal(blind(codes), blind(recoded))
+    assert health_archs.small_g(spec, 1, 8, 8)(torch.randn(3, spec.input_dim)).shape == (3, 1, 8, 8)
+
+    x, y = blob_images(256, 8)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    tiny = [a if a != "2" else "20" for a in TINY]  # 20 epochs of 16 steps (320), a record every 4 steps
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "health_archs.py"), "train", "--dataset",
+                           f"npz:{tmp_path / 'd.npz'}", "--outdir", str(tmp_path / "run"), *tiny, "--log-every", "4",
+                           "--arch", "noise-only-g"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+             if '"health"' in line]
+    assert {r["subject"] for r in found if r["failure"] == "code_ignored"} == {"categorical 1", "continuous 1",
+                                                                             "continuous 2"}
+    steps = 20 * (256 // 16)
+    assert min(r["step"] for r in found if r["failure"] == "code_ignored") <= 0.2 * steps
+    assert "health: code_ignored" in proc.stderr
