@@ -34,6 +34,9 @@ CANDIDATES = {  # name -> infogan train options over the demo's data and the mni
     "seed-arch-batch32": ["--arch", "seed-mnist", "--batch-size", "32"],
     # the categorical code's information term twice as strong: categories that separate sooner, if any
     "cat-weight-2": ["--categorical-weight", "2"],
+    "lr-q-2e-4": ["--lr-q", "2e-4"],  # Q's head at D's rate, as the official code trains it (the paper: G's)
+    "lr-g-2e-3": ["--lr-g", "2e-3"],  # G (and Q's head) twice as fast
+    "beta2-0.99": ["--beta2", "0.99"],  # Adam's second moment forgets faster (common in GAN code)
 }
 
 

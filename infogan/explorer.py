@@ -60,6 +60,109 @@ def find_runs(path: str | Path) -> dict[str, Path]:
     return runs
 
 
+class ServedRuns:
+    """The runs an explorer serves: their directories by name, each generator loaded on first use, and the
+    runs that cannot be served with why (the others are served all the same)."""
+
+    def __init__(self, path: str | Path):
+        self.dirs = find_runs(path)
+        self.broken: dict[str, str] = {}
+        for name, run_dir in self.dirs.items():
+            try:
+                load_run_config(run_dir)
+            except UsageError as exc:
+                self.broken[name] = str(exc)
+        good = [name for name in self.dirs if name not in self.broken]
+        if not good:
+            raise UsageError(f"no run under {path} can be served: {next(iter(self.broken.values()))}")
+        self.default = good[0]
+        self.cache: dict[str, torch.nn.Module] = {}
+        self.lock = threading.Lock()  # one generator call at a time: BatchNorm modules are not thread-safe to switch
+
+    def generator(self, run: str | None) -> torch.nn.Module:
+        from fastapi import HTTPException
+
+        name = run or self.default
+        if name not in self.dirs:
+            raise HTTPException(422, f"unknown run {name!r}; known: {', '.join(self.dirs)}")
+        if name not in self.cache and name not in self.broken:
+            try:
+                self.cache[name] = load_generator(self.dirs[name])
+            except UsageError as exc:
+                self.broken[name] = str(exc)
+        if name in self.broken:
+            raise HTTPException(503, f"run {name!r} cannot be served: {self.broken[name]}")
+        return self.cache[name]
+
+
+def continuous_values(gen, codes: dict[int, float | None]) -> dict[int, float]:
+    """Every continuous code's value (1-based code -> value): as given, else 0."""
+    from fastapi import HTTPException
+
+    given = {i: v for i, v in codes.items() if v is not None}
+    extra = [i for i in given if i > gen.spec.continuous]
+    if extra:
+        raise HTTPException(422, f"this run has {gen.spec.continuous} continuous code(s); got c{extra[0]}")
+    return {i: given.get(i, 0.0) for i in range(1, gen.spec.continuous + 1)}
+
+
+def categorical_values(gen, cats: dict[int, int | None], category: int | None) -> dict[int, int]:
+    """Every categorical code's value (1-based code -> value): as given, else 0."""
+    from fastapi import HTTPException
+
+    given = {i: v for i, v in cats.items() if v is not None}
+    if category is not None:
+        if given.get(1, category) != category:
+            raise HTTPException(422, f"category={category} and cat1={given[1]} disagree: give one of them")
+        given[1] = category
+    ks = gen.spec.categorical
+    for i, value in given.items():
+        if i > len(ks):
+            raise HTTPException(422, f"this run has {len(ks)} categorical code(s); got "
+                                     f"{'category' if i == 1 else f'cat{i}'}={value}")
+        if value >= ks[i - 1]:
+            raise HTTPException(422, f"categorical code {i} takes values 0..{ks[i - 1] - 1}, got {value}")
+    return {i: given.get(i, 0) for i in range(1, min(len(ks), MAX_CAT_CODES) + 1)}
+
+
+def png_response(array, scale: int = 1):
+    """An [H, W(, C)] uint8 image as an uncached PNG response, each pixel repeated `scale` times a side."""
+    from fastapi import Response
+
+    if scale > 1:
+        array = array.repeat(scale, axis=0).repeat(scale, axis=1)
+    return Response(encode_png(array), media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+def with_code_params(func):
+    """Give `func` the query parameters cat1..catMAX and c1..cMAX (documented in OpenAPI) without writing
+    them twenty times; it receives them as `cats` and `codes` dicts keyed by the 1-based code."""
+    import inspect
+
+    from fastapi import Query
+
+    code_q = {f"c{i}": (Query(None, ge=CODE_RANGE[0], le=CODE_RANGE[1], allow_inf_nan=False,
+                              description=f"continuous code {i}, in [{CODE_RANGE[0]:g}, {CODE_RANGE[1]:g}] "
+                                          "(default: 0)"), float | None)
+              for i in range(1, MAX_CODES + 1)}
+    cat_q = {f"cat{i}": (Query(None, ge=0, le=999, description=f"categorical code {i}'s value (default: 0)"),
+                         int | None)
+             for i in range(1, MAX_CAT_CODES + 1)}
+    sig = inspect.signature(func)
+    params = [p for p in sig.parameters.values() if p.name not in ("codes", "cats")]
+    params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=q, annotation=kind)
+               for name, (q, kind) in {**cat_q, **code_q}.items()]
+
+    def wrapper(**kwargs):
+        cats = {i: kwargs.pop(f"cat{i}") for i in range(1, MAX_CAT_CODES + 1)}
+        codes = {i: kwargs.pop(f"c{i}") for i in range(1, MAX_CODES + 1)}
+        return func(cats=cats, codes=codes, **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=params)
+    wrapper.__name__, wrapper.__doc__ = func.__name__, func.__doc__
+    return wrapper
+
+
 def create_app(path: str | Path):
     try:
         from fastapi import FastAPI, HTTPException, Query, Response
@@ -67,91 +170,10 @@ def create_app(path: str | Path):
     except ImportError:
         raise UsageError("the explorer needs FastAPI and uvicorn: pip install -e '.[explore]'") from None
 
-    runs = find_runs(path)
-    broken: dict[str, str] = {}  # run -> why it cannot be served; the others are served all the same
-    for name, run_dir in runs.items():
-        try:
-            load_run_config(run_dir)
-        except UsageError as exc:
-            broken[name] = str(exc)
-    good = [name for name in runs if name not in broken]
-    if not good:
-        raise UsageError(f"no run under {path} can be served: {next(iter(broken.values()))}")
-    default_run = good[0]
-    cache: dict[str, torch.nn.Module] = {}
-    lock = threading.Lock()  # one generator call at a time: BatchNorm modules are not thread-safe to switch
-
-    def generator(run: str | None):
-        name = run or default_run
-        if name not in runs:
-            raise HTTPException(422, f"unknown run {name!r}; known: {', '.join(runs)}")
-        if name not in cache and name not in broken:
-            try:
-                cache[name] = load_generator(runs[name])
-            except UsageError as exc:
-                broken[name] = str(exc)
-        if name in broken:
-            raise HTTPException(503, f"run {name!r} cannot be served: {broken[name]}")
-        return cache[name]
-
-    def png(array) -> Response:
-        return Response(encode_png(array), media_type="image/png", headers={"Cache-Control": "no-store"})
-
-    def continuous_values(gen, codes: dict[int, float]) -> dict[int, float]:
-        """Every continuous code's value: as given, else 0."""
-        given = {i: v for i, v in codes.items() if v is not None}
-        extra = [i for i in given if i > gen.spec.continuous]
-        if extra:
-            raise HTTPException(422, f"this run has {gen.spec.continuous} continuous code(s); got c{extra[0]}")
-        return {i: given.get(i, 0.0) for i in range(1, gen.spec.continuous + 1)}
-
-    def categorical_values(gen, cats: dict[int, int], category: int | None) -> dict[int, int]:
-        """Every categorical code's value (1-based code -> value): as given, else 0."""
-        given = {i: v for i, v in cats.items() if v is not None}
-        if category is not None:
-            if given.get(1, category) != category:
-                raise HTTPException(422, f"category={category} and cat1={given[1]} disagree: give one of them")
-            given[1] = category
-        ks = gen.spec.categorical
-        for i, value in given.items():
-            if i > len(ks):
-                raise HTTPException(422, f"this run has {len(ks)} categorical code(s); got "
-                                         f"{'category' if i == 1 else f'cat{i}'}={value}")
-            if value >= ks[i - 1]:
-                raise HTTPException(422, f"categorical code {i} takes values 0..{ks[i - 1] - 1}, got {value}")
-        return {i: given.get(i, 0) for i in range(1, min(len(ks), MAX_CAT_CODES) + 1)}
-
-    def upscale(array, scale: int):
-        return array.repeat(scale, axis=0).repeat(scale, axis=1) if scale > 1 else array
-
+    runs = ServedRuns(path)
     app = FastAPI(title="infogan explorer", version="1",
                   description="Generate images from a trained InfoGAN generator by choosing its codes.")
-
-    code_q = {f"c{i}": (Query(None, ge=CODE_RANGE[0], le=CODE_RANGE[1], allow_inf_nan=False,
-                              description=f"continuous code {i}, in [{CODE_RANGE[0]:g}, {CODE_RANGE[1]:g}] (default: 0)"), float | None)
-              for i in range(1, MAX_CODES + 1)}
-    cat_q = {f"cat{i}": (Query(None, ge=0, le=999, description=f"categorical code {i}'s value (default: 0)"),
-                         int | None)
-             for i in range(1, MAX_CAT_CODES + 1)}
-
-    def codes_params(func):
-        """Give `func` the query parameters cat1..catMAX and c1..cMAX (documented in OpenAPI) without writing
-        them twenty times; it receives them as `cats` and `codes` dicts keyed by the 1-based code."""
-        import inspect
-
-        sig = inspect.signature(func)
-        params = [p for p in sig.parameters.values() if p.name not in ("codes", "cats")]
-        params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=q, annotation=kind)
-                   for name, (q, kind) in {**cat_q, **code_q}.items()]
-
-        def wrapper(**kwargs):
-            cats = {i: kwargs.pop(f"cat{i}") for i in range(1, MAX_CAT_CODES + 1)}
-            codes = {i: kwargs.pop(f"c{i}") for i in range(1, MAX_CODES + 1)}
-            return func(cats=cats, codes=codes, **kwargs)
-
-        wrapper.__signature__ = sig.replace(parameters=params)
-        wrapper.__name__, wrapper.__doc__ = func.__name__, func.__doc__
-        return wrapper
+    png = {200: {"content": {"image/png": {}}}}
 
     @app.get("/", include_in_schema=False)
     def page():
@@ -160,34 +182,34 @@ def create_app(path: str | Path):
     @app.get("/api/runs")
     def list_runs() -> dict:
         """The runs this explorer serves, the default (the first that loads), and those that cannot be served."""
-        return {"runs": list(runs), "default": default_run, "unavailable": dict(broken)}
+        return {"runs": list(runs.dirs), "default": runs.default, "unavailable": dict(runs.broken)}
 
     @app.get("/api/info")
     def info(run: str | None = Query(None, description="run name (default: the first)")) -> dict:
         """What a run's generator takes and makes."""
-        gen = generator(run)
+        gen = runs.generator(run)
         cfg, spec = gen.cfg, gen.spec
-        return {"run": run or default_run, "categorical": list(spec.categorical[:MAX_CAT_CODES]),
+        return {"run": run or runs.default, "categorical": list(spec.categorical[:MAX_CAT_CODES]),
                 "categories": spec.categorical[0] if spec.categorical else 0,  # code 1's values, as before
                 "continuous": min(spec.continuous, MAX_CODES), "code_range": list(CODE_RANGE),
                 "noise_dim": spec.noise_dim, "image_shape": cfg.image_shape, "dataset": cfg.dataset, "arch": cfg.arch}
 
-    @app.get("/api/generate", response_class=Response, responses={200: {"content": {"image/png": {}}}})
-    @codes_params
+    @app.get("/api/generate", response_class=Response, responses=png)
+    @with_code_params
     def generate_image(run: str | None = Query(None, description="run name (default: the first)"),
                        category: int | None = Query(None, ge=0, description="categorical code 1's value (= cat1)"),
                        seed: int = Query(0, ge=0, le=2**31 - 1, description="noise seed"),
                        scale: int = Query(1, ge=1, le=16, description="integer upscaling of the PNG"),
                        cats=None, codes=None):
         """One image for the chosen codes (unset: 0) and noise seed."""
-        gen = generator(run)
+        gen = runs.generator(run)
         latent = chosen_latent(gen.cfg, 1, seed, categorical_values(gen, cats, category), continuous_values(gen, codes))
-        with lock:
+        with runs.lock:
             image = generate(gen, latent)
-        return png(upscale(to_uint8(image)[0], scale))
+        return png_response(to_uint8(image)[0], scale)
 
-    @app.get("/api/traverse", response_class=Response, responses={200: {"content": {"image/png": {}}}})
-    @codes_params
+    @app.get("/api/traverse", response_class=Response, responses=png)
+    @with_code_params
     def traverse_strip(run: str | None = Query(None, description="run name (default: the first)"),
                        code: int = Query(1, ge=1, le=MAX_CODES, description="continuous code to vary (1-based)"),
                        category: int | None = Query(None, ge=0, description="categorical code 1's value (= cat1)"),
@@ -196,18 +218,18 @@ def create_app(path: str | Path):
                        scale: int = Query(1, ge=1, le=8, description="integer upscaling of the PNG"),
                        cats=None, codes=None):
         """A row of images with code `code` across CODE_RANGE, the other codes as given, noise fixed."""
-        gen = generator(run)
+        gen = runs.generator(run)
         fixed = categorical_values(gen, cats, category)
         values = continuous_values(gen, codes)
         if code > gen.spec.continuous:
             raise HTTPException(422, f"this run has {gen.spec.continuous} continuous code(s); got code={code}")
         base = chosen_latent(gen.cfg, 1, seed, fixed, values)  # one row: the same noise in every column
-        with lock:
+        with runs.lock:
             images = to_uint8(continuous_traversal(gen, code, steps=steps, base=base).images)
-        return png(upscale(make_grid(images, 1, steps, pad=1), scale))
+        return png_response(make_grid(images, 1, steps, pad=1), scale)
 
-    @app.get("/api/categories", response_class=Response, responses={200: {"content": {"image/png": {}}}})
-    @codes_params
+    @app.get("/api/categories", response_class=Response, responses=png)
+    @with_code_params
     def category_strip(run: str | None = Query(None, description="run name (default: the first)"),
                        code: int = Query(1, ge=1, le=MAX_CAT_CODES, description="categorical code to show (1-based)"),
                        seed: int = Query(0, ge=0, le=2**31 - 1, description="noise seed"),
@@ -215,13 +237,13 @@ def create_app(path: str | Path):
                        cats=None, codes=None):
         """One sample per value of categorical code `code`, left to right, the other codes as given (unset: 0),
         the same noise throughout: what the code's buttons show."""
-        gen = generator(run)
+        gen = runs.generator(run)
         if code > gen.spec.n_categorical:
             raise HTTPException(422, f"this run has {gen.spec.n_categorical} categorical code(s); got code={code}")
         base = chosen_latent(gen.cfg, 1, seed, categorical_values(gen, cats, None), continuous_values(gen, codes))
-        with lock:
+        with runs.lock:
             images = to_uint8(categorical_traversal(gen, code, base=base).images)
-        return png(upscale(make_grid(images, 1, len(images), pad=0), scale))
+        return png_response(make_grid(images, 1, len(images), pad=0), scale)
 
     return app
 
