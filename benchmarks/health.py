@@ -32,7 +32,7 @@ CATALOGUE = {  # name -> (train options, the failure it should raise)
     "lr D 10": (MNIST + ["--lr-d", "10"], "diverged"),
     # two architectures made to fail, added to the table of architectures by health_archs.py
     "noise-only G (its codes zeroed at its input)": (MNIST + ["--arch", "noise-only-g"], "code_ignored"),
-    "D far larger than G (G at 1/8 of the paper's widths: 58x fewer parameters)":
+    "D far larger than G (G at 1/32 of the paper's widths: 705x fewer parameters)":
         (MNIST + ["--arch", "small-g"], "d_wins"),
 }
 CUSTOM_ARCHS = ("noise-only-g", "small-g")  # registered by health_archs.py, which then runs the CLI
