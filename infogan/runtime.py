@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import TrainConfig
 from . import distributed
+from .config import TrainConfig
 from .distributed import SINGLE, Dist
 from .errors import UsageError
 
@@ -77,7 +77,8 @@ def native_bf16(device: torch.device) -> bool:
 
 
 # bf16 must beat fp32 by this much on a matmul before `auto` takes it: a step gains less than its matmuls
-# (measured: matmul 4.2x -> step 1.8-2.1x on a CPU with AMX; matmul 0.61x -> step 0.74x on one without)
+# (measured: matmul 4.2x -> step 1.8-2.1x on the bf16 CPU of BENCHMARKS.md's Speed table; matmul 0.61x ->
+# step 0.74x on a Xeon with AVX512-BF16 and no AMX)
 BF16_MIN_MATMUL_GAIN = 1.5
 
 
@@ -85,8 +86,9 @@ BF16_MIN_MATMUL_GAIN = 1.5
 def cpu_bf16_matmul_gain(n: int = 1024, reps: int = 3) -> float:
     """How many times faster a bf16 matmul runs than an fp32 one on this CPU (best of `reps`, about 0.1 s).
 
-    Measured rather than read from CPU flags: AVX512-BF16 alone does not say it. On a 2-core AMD EPYC with
-    it bf16 steps ran 1.8-2.1x faster than fp32; on a 2-core Intel Xeon with it (no AMX) 0.74x as fast."""
+    Measured rather than read from CPU flags: AVX512-BF16 alone does not say it. A 2-core AMD EPYC with it
+    ran the demo 1.6x faster in bf16 than in fp32; a 2-core Intel Xeon with it (no AMX) ran the demo's step
+    at 0.74x of fp32 (BENCHMARKS.md)."""
     def best(dtype: torch.dtype) -> float:
         a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
         a @ b  # warm-up: oneDNN picks and caches its kernel
