@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import common
+import health_archs  # the made-to-fail architectures, registered when its script runs
 from infogan.artifacts import read_metrics
 
 MNIST = ["--dataset", "mnist-sample", "--epochs", "10", "--batch-size", "64", "--log-every", "10"]
@@ -35,7 +36,6 @@ CATALOGUE = {  # name -> (train options, the failure it should raise)
     "D far larger than G (G at 1/32 of the paper's widths: 705x fewer parameters)":
         (MNIST + ["--arch", "small-g"], "d_wins"),
 }
-CUSTOM_ARCHS = ("noise-only-g", "small-g")  # registered by health_archs.py, which then runs the CLI
 HEALTHY = {  # name -> train options of a run that learns: every health record it writes is a false alarm
     "the demo's recipe, 10 epochs": MNIST,
     "the seed's recipe (seed-mnist, batch 256), 10 epochs": MNIST[:4] + ["--batch-size", "256", "--arch",
@@ -73,7 +73,7 @@ def total_steps(run: Path) -> int:
 
 def train(options: list[str], run: Path, shapes600: Path, check: bool) -> None:
     """`infogan train` of one catalogue row (seed 0, its own log beside the run)."""
-    custom = any(arch in options for arch in CUSTOM_ARCHS)
+    custom = any(arch in options for arch in health_archs.ARCHS)
     common.infogan("train", *(o.format(shapes600=shapes600) for o in options), "--outdir", run, "--overwrite",
                    "--no-progress", "--seed", "0", log=run.with_name(run.name + ".log"), check=check,
                    script=Path(__file__).with_name("health_archs.py") if custom else None)
@@ -90,8 +90,8 @@ def count_given(paths: list[str], out: str) -> int:
     """Every health record of runs trained elsewhere (each with this version's monitor), by run."""
     missing = [p for p in paths if not Path(p).exists()]
     if not paths or missing:
-        print(f"--given-only counts the runs given with --healthy: {'none given' if not paths else 'no such path: ' + missing[0]}",
-              file=sys.stderr)
+        why = "none given" if not paths else f"no such path: {missing[0]}"
+        print(f"--given-only counts the runs given with --healthy: {why}", file=sys.stderr)
         return 2
     runs = healthy_runs(paths)
     found = {str(run): [(f["failure"], f.get("subject", ""), f["step"]) for f in findings(run)] for run in runs}

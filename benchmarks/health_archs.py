@@ -53,12 +53,17 @@ def small_g(spec: LatentSpec, c: int, h: int, w: int, divisor: int = 32) -> nn.S
     )
 
 
+# name -> (generator builder, description); each takes the paper's MNIST D trunk
+ARCHS = {
+    "noise-only-g": (noise_only_g, "the paper's MNIST networks, G blind to the codes (fails)"),
+    "small-g": (small_g, "the paper's MNIST D, G at 1/32 of its widths (fails)"),
+}
+
+
 def register() -> None:
     paper = networks.ARCHS["paper-mnist"]
-    networks.ARCHS["noise-only-g"] = networks.Arch(noise_only_g, paper.trunk, paper.divisor,
-                                                   "the paper's MNIST networks, G blind to the codes (fails)")
-    networks.ARCHS["small-g"] = networks.Arch(small_g, paper.trunk, paper.divisor,
-                                              "the paper's MNIST D, G at 1/32 of its widths (fails)")
+    for name, (generator, description) in ARCHS.items():
+        networks.ARCHS[name] = networks.Arch(generator, paper.trunk, paper.divisor, description)
 
 
 if __name__ == "__main__":

@@ -178,7 +178,8 @@ def epoch_metrics(ctx: EvalContext, groups: tuple[str | None, ...] = (None,)) ->
 
 
 # ---------------------------------------------------------------------------------------------- the metrics
-@register_metric("codes", needs_categorical=True, per_epoch=True, table=("categorical_accuracy", "nmi", "ari", "q_real_mi"),
+@register_metric("codes", needs_categorical=True, per_epoch=True,
+                 table=("categorical_accuracy", "nmi", "ari", "q_real_mi"),
                  console={"categorical_accuracy": "cat acc {:.3f}"})
 def codes(ctx: EvalContext) -> dict:
     """Q's categorical codes on real images: q_real_mi, q_confidence (label-free), and with labels every code
