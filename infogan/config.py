@@ -192,19 +192,12 @@ class TrainConfig:
 
     # ------------------------------------------------------------------ checks and (de)serialisation
     def validate(self) -> None:
-        """Raise UsageError naming the first bad field (type, then range); says nothing about the data."""
+        """Raise UsageError naming the first bad field (type, then range); says nothing about the data.
+        A field's range is one entry of the tables below it (INT_RANGES, CHOICES, ...)."""
         _check_types(self)
-        for name in ("log_every", "eval_every", "epochs", "crop"):
-            if getattr(self, name) is not None:
-                require_int(name, getattr(self, name), minimum=1)
-        if self.image_size is not None:
-            require_int("image_size", self.image_size, minimum=4, maximum=MAX_IMAGE_SIZE)
-        if self.batch_size is not None:  # BatchNorm needs two samples to normalise a batch
-            require_int("batch_size", self.batch_size, minimum=2, maximum=MAX_BATCH)
-        if self.noise_dim is not None:
-            require_int("noise_dim", self.noise_dim, minimum=1, maximum=MAX_NOISE_DIM)
-        if self.continuous is not None:
-            require_int("continuous", self.continuous, minimum=0, maximum=MAX_CODES)
+        for name, (minimum, maximum) in INT_RANGES.items():
+            if getattr(self, name) is not None:  # None: left to the preset (resolve)
+                require_int(name, getattr(self, name), minimum, maximum)
         if self.categorical is not None:
             if len(self.categorical) > MAX_CODES:
                 raise UsageError(f"--categorical names {len(self.categorical)} codes, at most {MAX_CODES} are allowed")
@@ -212,39 +205,29 @@ class TrainConfig:
                 if not 2 <= k <= MAX_CODE_VALUES:
                     raise UsageError(f"--categorical: each code needs 2..{MAX_CODE_VALUES} values, got {k} "
                                      f"(use 0 or '' for no categorical code)")
-        for name in ("checkpoint_every", "keep_every", "cr_start_step", "image_metrics_every"):
-            require_int(name, getattr(self, name), minimum=0)
-        require_int("dist_timeout", self.dist_timeout, minimum=1, maximum=7 * 24 * 3600)
-        if self.threads is not None:
-            require_int("threads", self.threads, minimum=1, maximum=1024)
-        require_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
-        require_int("image_metrics_samples", self.image_metrics_samples, minimum=2, maximum=MAX_METRIC_SAMPLES)
+        for name in NON_NEGATIVE:
+            value = getattr(self, name)
+            if value is not None and (not math.isfinite(value) or value < 0):
+                raise UsageError(f"--{_flag(name)} must be a finite number >= 0, got {value!r}")
+        for name in LEARNING_RATES:
+            if getattr(self, name) == 0:
+                raise UsageError(f"--{_flag(name)} must be > 0, got 0")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise UsageError(f"--{_flag(name)} must be in [0, 1), got {getattr(self, name)!r}")
+        for name, choices in CHOICES.items():
+            if getattr(self, name) is not None:
+                _require_choice(name, getattr(self, name), choices)
+        self._check_combinations()
+
+    def _check_combinations(self) -> None:
+        """What no single field's range says: fields that only make sense together."""
         if self.image_metrics_every and not self.image_metrics:  # the names: registry.check_names
             raise UsageError("--image-metrics-every needs at least one name in --image-metrics")
         if self.cr_weight > 0 and self.categorical is not None and self.continuous is not None \
                 and len(self.categorical) + self.continuous < 2:
             raise UsageError("--cr-weight needs at least two codes (the regulariser asks which one a pair of "
                              "images shares): add codes with --categorical/--continuous, or drop --cr-weight")
-        for name in ("categorical_weight", "continuous_weight", "lr_d", "lr_g", "lr_q", "cr_weight"):
-            value = getattr(self, name)
-            if value is not None and (not math.isfinite(value) or value < 0):
-                raise UsageError(f"--{_flag(name)} must be a finite number >= 0, got {value!r}")
-        for name in ("lr_d", "lr_g", "lr_q"):
-            if getattr(self, name) == 0:
-                raise UsageError(f"--{_flag(name)} must be > 0, got 0")
-        for name in ("beta1", "beta2"):
-            if not 0 <= getattr(self, name) < 1:
-                raise UsageError(f"--{_flag(name)} must be in [0, 1), got {getattr(self, name)!r}")
-        _require_choice("noise_prior", self.noise_prior, NOISE_PRIORS)
-        _require_choice("precision", self.precision, PRECISIONS)
-        _require_choice("cuda_graphs", self.cuda_graphs, CUDA_GRAPHS)
-        _require_choice("device", self.device, DEVICES)
-        if self.arch is not None:
-            _require_choice("arch", self.arch, ARCHS)
-        if self.preset is not None:
-            _require_choice("preset", self.preset, PRESETS)
-        if self.channels is not None and self.channels not in (1, 3):
-            raise UsageError(f"--channels must be 1 (grey) or 3 (RGB), got {self.channels!r}")
         if self.image_shape is not None and (len(self.image_shape) != 3 or min(self.image_shape) < 1):
             raise UsageError(f"image_shape must be [channels, height, width], got {self.image_shape!r}")
 
@@ -303,6 +286,22 @@ class TrainConfig:
         return size, channels, crop
 
 
+# Each field's range, checked by TrainConfig.validate (a new field: one entry here).
+INT_RANGES = {  # integer field -> (minimum, maximum or None)
+    "log_every": (1, None), "eval_every": (1, None), "epochs": (1, None), "crop": (1, None),
+    "image_size": (4, MAX_IMAGE_SIZE),
+    "batch_size": (2, MAX_BATCH),  # BatchNorm needs two samples to normalise a batch
+    "noise_dim": (1, MAX_NOISE_DIM), "continuous": (0, MAX_CODES),
+    "checkpoint_every": (0, None), "keep_every": (0, None), "cr_start_step": (0, None),
+    "image_metrics_every": (0, None), "image_metrics_samples": (2, MAX_METRIC_SAMPLES),
+    "dist_timeout": (1, 7 * 24 * 3600), "threads": (1, 1024), "seed": (0, MAX_SEED),
+}
+LEARNING_RATES = ("lr_d", "lr_g", "lr_q")  # > 0
+NON_NEGATIVE = ("categorical_weight", "continuous_weight", "cr_weight", *LEARNING_RATES)  # finite, >= 0
+CHOICES = {"noise_prior": NOISE_PRIORS, "precision": PRECISIONS, "cuda_graphs": CUDA_GRAPHS, "device": DEVICES,
+           "arch": ARCHS, "preset": PRESETS, "channels": (1, 3)}
+
+
 def resolve(cfg: TrainConfig, image_shape: tuple[int, int, int], data_preset: str | None = None) -> TrainConfig:
     """Fill every `None` from the run's preset (--preset, else the data set's own, else by channels) and
     check that the architecture fits the images."""
@@ -334,7 +333,7 @@ def require_int(name: str, value, minimum: int, maximum: int | None = None) -> N
 
 def _require_choice(name: str, value, choices) -> None:
     if value not in choices:
-        raise UsageError(f"--{_flag(name)} must be one of {', '.join(choices)}; got {value!r}")
+        raise UsageError(f"--{_flag(name)} must be one of {', '.join(map(str, choices))}; got {value!r}")
 
 
 def _is(value, kind: str) -> bool:
