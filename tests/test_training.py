@@ -223,3 +223,43 @@ def test_batches_are_copied_from_host_only_when_the_data_is_on_the_host():
     assert not _needs_host_copy(cuda0, cuda)
     assert not _needs_host_copy(cpu, cpu)
     assert _needs_host_copy(cpu, cuda) and _needs_host_copy(cpu, cuda0)
+
+
+@pytest.mark.parametrize("arch, fused", [("cr-dsprites", True), ("paper-mnist", False)])
+def test_d_sees_real_and_fake_in_one_pass_only_where_it_has_no_batchnorm(arch, fused):
+    """Without BatchNorm one pass over real and fake images is the same maths as two: the step after it
+    equals the two-pass step to float rounding. With BatchNorm the passes stay apart (each batch its own
+    statistics)."""
+    import copy
+
+    from infogan.config import resolve
+    from infogan.networks import build_networks
+    from infogan.runtime import make_runtime
+    from infogan.step import Nets, make_optimizers, train_step
+
+    cfg = resolve(TrainConfig(arch=arch, noise_dim=4, categorical=[3], continuous=2, batch_size=8, precision="fp32",
+                              device="cpu", spectral_norm=arch == "cr-dsprites"), (1, 32, 32))
+    torch.manual_seed(0)
+    nets = Nets(*build_networks(cfg))
+    assert nets.disc.per_image is fused
+    real = torch.rand(8, 1, 32, 32) * 2 - 1
+
+    def one_step(per_image: bool):
+        twin = copy.deepcopy(nets)
+        twin.disc.per_image = per_image
+        calls = []
+        twin.disc.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
+        stats = train_step(cfg, twin, make_optimizers(cfg, twin), real, torch.Generator().manual_seed(1),
+                           make_runtime(cfg))
+        # compared by D's gradients of the D/Q phase (the G phase leaves them: D is frozen there), not by
+        # weights: Adam's first step turns a rounding difference on a near-zero gradient into a step of lr
+        return calls, stats, torch.cat([p.grad.flatten() for p in twin.disc.parameters()])
+
+    calls, stats, grads = one_step(nets.disc.per_image)
+    assert calls == ([16, 8] if fused else [8, 8, 8])  # D/Q phase on real and fake, then the G phase on fake
+    if fused:  # the same update as two passes would make
+        apart_calls, apart_stats, apart_grads = one_step(False)
+        assert apart_calls == [8, 8, 8]
+        assert torch.allclose(grads, apart_grads, rtol=1e-4, atol=1e-7)
+        for name in ("d_loss", "d_acc_real", "d_acc_fake", "g_loss", "cat_loss"):
+            assert stats[name].item() == pytest.approx(apart_stats[name].item(), rel=1e-5, abs=1e-6), name
