@@ -55,14 +55,6 @@ class DOutput:
     def cont_logstd(self) -> torch.Tensor | None:
         return self.q.cont_logstd
 
-    def split(self, n: int) -> tuple["DOutput", "DOutput"]:
-        """The outputs of the first n images and of the rest (one pass over two batches, concatenated)."""
-        def rows(part: slice) -> DOutput:
-            q = self.q
-            return DOutput(self.logit[part], QCodes([logits[part] for logits in q.cat_logits], q.cont_mean[part],
-                                                    None if q.cont_logstd is None else q.cont_logstd[part]))
-        return rows(slice(None, n)), rows(slice(n, None))
-
 
 def _deconv(cin: int, cout: int) -> nn.ConvTranspose2d:
     # 4x4, stride 2, padding 1: doubles H and W exactly
@@ -293,9 +285,6 @@ class Discriminator(nn.Module):
             for module in [*self.trunk.modules(), self.d_head]:
                 if isinstance(module, (nn.Conv2d, nn.Linear)):
                     nn.utils.parametrizations.spectral_norm(module)
-        # Without BatchNorm an image's outputs depend on that image alone, so one pass over real and fake
-        # images together computes what two passes do (step.discriminator_phase uses it).
-        self.per_image = not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.modules())
 
     def q_parameters(self) -> list[nn.Parameter]:
         """Parameters that only Q uses (trained at Q's learning rate); empty when all layers are shared."""

@@ -37,7 +37,7 @@ from .data import to_unit_range
 from .distributed import SINGLE, Dist
 from .errors import UsageError
 from .latent import Latent, LatentSpec, QCodes
-from .networks import ContrastiveDiscriminator, Discriminator, DOutput, Generator, build_networks
+from .networks import ContrastiveDiscriminator, Discriminator, Generator, build_networks
 from .runtime import Runtime
 
 
@@ -204,20 +204,10 @@ def _information(ctx: StepContext, q: QCodes) -> losses.InfoLoss:
     return losses.information_loss(fp32, ctx.draws.latent, ctx.cfg.categorical_weight, ctx.cfg.continuous_weight)
 
 
-def _discriminate_real_and_fake(ctx: StepContext) -> tuple[DOutput, DOutput]:
-    """D on the real images and on the detached fakes. With BatchNorm in D each batch is normalised by its
-    own statistics, so two passes; without it one pass over both (the same maths, and a batch twice as large
-    runs closer to the matmul bound: BENCHMARKS.md, "The demo's step")."""
-    fake = ctx.fake.detach()
-    if not ctx.nets.disc.per_image:
-        return ctx.nets.disc_ddp(ctx.real), ctx.nets.disc_ddp(fake)
-    both = ctx.nets.disc_ddp(torch.cat([ctx.real, fake]))  # [2N, C, H, W] in
-    return both.split(ctx.real.shape[0])
-
-
 def discriminator_phase(ctx: StepContext) -> torch.Tensor:
     """L_D + L_info on the detached fakes: the info gradient trains Q's head and the shared trunk."""
-    d_real, d_fake = _discriminate_real_and_fake(ctx)
+    d_real = ctx.nets.disc_ddp(ctx.real)
+    d_fake = ctx.nets.disc_ddp(ctx.fake.detach())
     d_adv = losses.discriminator_loss(d_real.logit.float(), d_fake.logit.float())
     acc_real, acc_fake = losses.discriminator_accuracy(d_real.logit, d_fake.logit)
     ctx.report("d_loss", d_adv, "D loss", "losses", "d_loss {:.3f}", bar=True)
