@@ -92,6 +92,7 @@ def main() -> int:
             "q_categorical_accuracy": report.get("categorical_accuracy"),
             "checkerboard_power": checkerboard_power(fake),
             "checkerboard_ratio_to_real": checkerboard_power(fake) / result["real_checkerboard_power"],
+            "health": report.get("health"),  # what the run's monitor said while it trained
         }
         for epoch in (int(e) for e in args.pictures.split(",")):
             grid = run / "samples" / f"epoch_{epoch:04d}.png"
@@ -105,6 +106,8 @@ def main() -> int:
         print(f"{arch:13s} purity {r['purity']:.3f}  modes {r['mode_count']}/10  classifier score "
               f"{r['classifier_score']:.2f}  fid_classifier {r['fid_classifier']:.2f}  checkerboard x"
               f"{r['checkerboard_ratio_to_real']:.1f} of real  ({r['train_seconds']:.0f} s)")
+        for alarm in r["health"] if isinstance(r["health"], list) else []:
+            print(f"  health: {alarm['failure']} at step {alarm['step']}: {alarm.get('evidence', '')}")
     return 0
 
 

@@ -57,7 +57,13 @@ def header(name: str, **extra) -> dict:
             "cpu": cpu, "cores": available_cores(), "cpu_native_bf16": native_bf16(torch.device("cpu")),
             "cpu_auto_precision": "bf16" if bf16_pays(torch.device("cpu")) else "fp32",
             "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-            "torch": torch.__version__, **extra}
+            "torch": torch.__version__, "threading_env": _threading_env(), **extra}
+
+
+def _threading_env() -> dict[str, str]:
+    """The environment variables that change how the CPU kernels use their threads, where set."""
+    return {k: v for k, v in sorted(os.environ.items())
+            if k.startswith(("OMP_", "GOMP_", "KMP_", "MKL_", "DNNL_", "ONEDNN_"))}
 
 
 def _cpuinfo() -> list[str]:
