@@ -12,6 +12,12 @@ accuracy; one picture of accuracy against seconds for every run (docs/time_to_ac
     python benchmarks/time_to_accuracy.py --candidates default,seed-arch --seeds 0 --precision fp32
 
 A candidate that is faster but ends lower (median final accuracy) is reported, not adopted.
+
+Label-free early stopping is judged on runs already trained, without training anything: where would a stop
+on a plateau of a label-free statistic (Q's mutual information on real images, Q's confidence) have ended
+each run, and how much held-out accuracy would that have cost against the run's last epoch?
+
+    python benchmarks/time_to_accuracy.py --early-stop /work/runs/tta/*/seed_* infogan/pretrained/mnist
 """
 
 from __future__ import annotations
@@ -26,6 +32,10 @@ from pathlib import Path
 import common
 
 THRESHOLDS = (0.80, 0.90)
+# label-free early stopping: the statistic, how many epochs without a gain of min_gain end the run
+EARLY_STOP_SIGNALS = ("q_real_mi", "q_confidence")
+EARLY_STOP_PATIENCE = (3, 5)
+EARLY_STOP_MIN_GAIN = 0.01  # nats for q_real_mi (at most ln 10 = 2.30), probability for q_confidence
 CANDIDATES = {  # name -> infogan train options over the demo's data and the mnist preset
     "default": [],  # paper-mnist, batch 64, lr D 2e-4 / G 1e-3: the demo's recipe before this benchmark
     "seed-arch": ["--arch", "seed-mnist"],  # the seed's lighter D: about half the work per image
@@ -82,6 +92,48 @@ def summarise(runs: dict[int, dict]) -> dict:
     return out
 
 
+def plateau_epoch(records: list[dict], signal: str, patience: int, min_gain: float) -> int | None:
+    """The epoch at whose end an early stop would end the run: `signal` has not beaten its best by
+    `min_gain` for `patience` epochs. None: the run would have gone to its end."""
+    best, waited = float("-inf"), 0
+    for record in records:
+        if record[signal] > best + min_gain:
+            best, waited = record[signal], 0
+        else:
+            waited += 1
+            if waited >= patience:
+                return record["epoch"]
+    return None
+
+
+def early_stop_analysis(run_dirs: list[Path], out: str) -> dict:
+    """Each rule of EARLY_STOP_* applied to each run's recorded epochs: the stop epoch, the held-out
+    accuracy there and at the run's end."""
+    runs, rules = {}, {}
+    for run in run_dirs:
+        records = common.epochs(run)
+        accuracy = {r["epoch"]: r["categorical_accuracy"] for r in records}
+        last = records[-1]["epoch"]
+        runs[str(run)] = {"epochs": last, "final_accuracy": accuracy[last], "stops": {}}
+        for signal in EARLY_STOP_SIGNALS:
+            for patience in EARLY_STOP_PATIENCE:
+                rule = f"{signal}, patience {patience}"
+                stop = plateau_epoch(records, signal, patience, EARLY_STOP_MIN_GAIN)
+                runs[str(run)]["stops"][rule] = {"epoch": stop, "accuracy": accuracy[stop] if stop else None}
+                rules.setdefault(rule, []).append((last, stop, accuracy[last] - accuracy[stop] if stop else 0.0))
+    summary = {rule: {"runs_stopped": sum(stop is not None for _, stop, _ in rows),
+                      "epochs_saved_share": round(sum(last - (stop or last) for last, stop, _ in rows)
+                                                  / sum(last for last, _, _ in rows), 3),
+                      "median_accuracy_lost": round(statistics.median(lost for *_, lost in rows), 3),
+                      "worst_accuracy_lost": round(max(lost for *_, lost in rows), 3)}
+               for rule, rows in rules.items()}
+    for rule, row in summary.items():
+        print(f"{rule:28s} {row}")
+    common.save(common.header("time_to_accuracy_early_stop", min_gain=EARLY_STOP_MIN_GAIN, runs=runs,
+                              rules=summary), out)
+    return summary
+
+
 def draw(results: dict, path: Path) -> None:
     import matplotlib
 
@@ -115,7 +167,12 @@ def main() -> int:
     ap.add_argument("--workdir", default=None, help="keeps the runs; finished ones are not retrained")
     ap.add_argument("--out", default=str(common.RESULTS / "time_to_accuracy.json"))
     ap.add_argument("--picture", default=str(common.ROOT / "docs" / "time_to_accuracy.png"))
+    ap.add_argument("--early-stop", nargs="+", type=Path, metavar="RUN_DIR", default=None,
+                    help="train nothing: judge label-free early stopping on these trained runs (JSON to --out)")
     args = ap.parse_args()
+    if args.early_stop:
+        early_stop_analysis(args.early_stop, args.out)
+        return 0
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="infogan-tta-"))
     seeds = [int(s) for s in args.seeds.split(",")]
     results = {}
