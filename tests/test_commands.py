@@ -212,3 +212,17 @@ def test_quality_counts_a_failed_seed_as_the_worst():
     assert summary["worst_accuracy"] == 0.0 and summary["seeds_failed"] == 1 and not met["worst_accuracy"]
     summary, met = quality.summarise(rows, {}, entropy=2.302585)
     assert summary["worst_accuracy"] == 0.93 and met["worst_accuracy"]
+
+
+def test_early_stop_ends_a_run_after_patience_epochs_without_a_gain():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import time_to_accuracy
+
+    def records(values):
+        return [{"epoch": i, "q_real_mi": v} for i, v in enumerate(values, start=1)]
+
+    # gains of 0.5, then 0.005 (below the minimum gain), twice, then a real gain: patience 3 never runs out
+    assert time_to_accuracy.plateau_epoch(records([1.0, 1.5, 1.505, 1.509, 1.6, 1.7]), "q_real_mi", 3, 0.01) is None
+    # three epochs without beating 1.5 by 0.01: the stop comes at the end of the third (epoch 5)
+    assert time_to_accuracy.plateau_epoch(records([1.0, 1.5, 1.505, 1.509, 1.2, 1.9]), "q_real_mi", 3, 0.01) == 5
+    assert time_to_accuracy.plateau_epoch(records([1.0, 1.5, 1.505, 1.509, 1.2, 1.9]), "q_real_mi", 2, 0.01) == 4
