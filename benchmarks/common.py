@@ -61,9 +61,9 @@ def header(name: str, **extra) -> dict:
 
 
 def _threading_env() -> dict[str, str]:
-    """The environment variables that change how the CPU kernels use their threads, where set."""
+    """The environment variables that change how the CPU kernels use threads and memory, where set."""
     return {k: v for k, v in sorted(os.environ.items())
-            if k.startswith(("OMP_", "GOMP_", "KMP_", "MKL_", "DNNL_", "ONEDNN_"))}
+            if k.startswith(("OMP_", "GOMP_", "KMP_", "MKL_", "DNNL_", "ONEDNN_", "MALLOC_"))}
 
 
 def _cpuinfo() -> list[str]:
