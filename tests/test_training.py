@@ -223,3 +223,21 @@ def test_batches_are_copied_from_host_only_when_the_data_is_on_the_host():
     assert not _needs_host_copy(cuda0, cuda)
     assert not _needs_host_copy(cpu, cpu)
     assert _needs_host_copy(cpu, cuda) and _needs_host_copy(cpu, cuda0)
+
+
+def test_adam_is_fused_on_a_cpu_and_a_checkpoint_of_foreach_adam_still_loads():
+    from infogan.config import resolve
+    from infogan.networks import build_networks
+    from infogan.step import Nets, make_optimizers
+
+    cfg = resolve(TrainConfig(arch="paper-mnist", noise_dim=4, categorical=[3], continuous=1), (1, 28, 28))
+    nets = Nets(*build_networks(cfg))
+    opts = make_optimizers(cfg, nets)
+    assert all(group["fused"] and not group["foreach"] for opt in (opts.g, opts.d) for group in opt.param_groups)
+    # a run saved before (foreach Adam) resumes: its optimiser state loads and steps
+    old = torch.optim.Adam(nets.gen.parameters(), lr=1e-3, foreach=True)
+    nets.gen(torch.rand(2, cfg.latent.input_dim)).sum().backward()
+    old.step()
+    opts.g.load_state_dict(old.state_dict())
+    opts.g.step()
+    assert all(torch.isfinite(p).all() for p in nets.gen.parameters())
