@@ -106,22 +106,35 @@ def plateau_epoch(records: list[dict], signal: str, patience: int, min_gain: flo
     return None
 
 
-def early_stop_analysis(run_dirs: list[Path], out: str) -> dict:
+def early_stop_records(run_dirs: list[Path]) -> dict[str, list[dict]] | str:
+    """Each run's epoch records, or one line naming the first run that cannot be judged."""
+    needed = ("categorical_accuracy", *EARLY_STOP_SIGNALS)
+    found = {}
+    for run in run_dirs:
+        records = common.epochs(run)
+        if not records or any(key not in r for r in records for key in needed):
+            return (f"{run}: no epoch records with {', '.join(needed)} in metrics.jsonl (a run trained with "
+                    f"--eval-dataset and a categorical code?)")
+        found[str(run)] = records
+    return found
+
+
+def early_stop_analysis(run_records: dict[str, list[dict]], out: str) -> dict:
     """Each rule of EARLY_STOP_* applied to each run's recorded epochs: the stop epoch, the held-out
     accuracy there and at the run's end."""
     runs, rules = {}, {}
-    for run in run_dirs:
-        records = common.epochs(run)
+    for run, records in run_records.items():
         accuracy = {r["epoch"]: r["categorical_accuracy"] for r in records}
         last = records[-1]["epoch"]
-        runs[str(run)] = {"epochs": last, "final_accuracy": accuracy[last], "stops": {}}
+        runs[run] = {"epochs": last, "final_accuracy": accuracy[last], "stops": {}}
         for signal in EARLY_STOP_SIGNALS:
             for patience in EARLY_STOP_PATIENCE:
                 rule = f"{signal}, patience {patience}"
                 stop = plateau_epoch(records, signal, patience, EARLY_STOP_MIN_GAIN)
-                runs[str(run)]["stops"][rule] = {"epoch": stop, "accuracy": accuracy[stop] if stop else None}
-                rules.setdefault(rule, []).append((last, stop, accuracy[last] - accuracy[stop] if stop else 0.0))
-    summary = {rule: {"runs_stopped": sum(stop is not None for _, stop, _ in rows),
+                runs[run]["stops"][rule] = {"epoch": stop, "accuracy": None if stop is None else accuracy[stop]}
+                ended = last if stop is None else stop
+                rules.setdefault(rule, []).append((last, stop, accuracy[last] - accuracy[ended]))
+    summary = {rule: {"runs_stopped": sum(stop is not None for _, stop, _ in rows),  # a stop at the last epoch too
                       "epochs_saved_share": round(sum(last - (stop or last) for last, stop, _ in rows)
                                                   / sum(last for last, _, _ in rows), 3),
                       "median_accuracy_lost": round(statistics.median(lost for *_, lost in rows), 3),
@@ -171,7 +184,11 @@ def main() -> int:
                     help="train nothing: judge label-free early stopping on these trained runs (JSON to --out)")
     args = ap.parse_args()
     if args.early_stop:
-        early_stop_analysis(args.early_stop, args.out)
+        found = early_stop_records(args.early_stop)
+        if isinstance(found, str):
+            print(f"time_to_accuracy.py: {found}", file=sys.stderr)
+            return 2
+        early_stop_analysis(found, args.out)
         return 0
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="infogan-tta-"))
     seeds = [int(s) for s in args.seeds.split(",")]

@@ -116,10 +116,10 @@ def make_optimizers(cfg: TrainConfig, nets: Nets, capturable: bool = False) -> O
     groups = [{"params": nets.disc.shared_and_d_parameters(), "lr": cfg.lr_d}]
     if nets.disc.q_parameters():
         groups.append({"params": nets.disc.q_parameters(), "lr": cfg.lr_g if cfg.lr_q is None else cfg.lr_q})
-    adam = dict(betas=betas, capturable=capturable, **_adam_kernels(next(nets.gen.parameters()).device))
+    kernels = _adam_kernels(next(nets.gen.parameters()).device)  # every network lives on the run's device
+    adam = dict(betas=betas, capturable=capturable, **kernels)
     return Optimizers(torch.optim.Adam(nets.gen.parameters(), lr=cfg.lr_g, **adam), torch.optim.Adam(groups, **adam),
-                      torch.optim.Adam(nets.pair.parameters(), lr=cfg.lr_d, betas=betas,
-                                       **_adam_kernels(next(nets.pair.parameters()).device))
+                      torch.optim.Adam(nets.pair.parameters(), lr=cfg.lr_d, betas=betas, **kernels)
                       if nets.pair is not None else None)
 
 

@@ -226,3 +226,15 @@ def test_early_stop_ends_a_run_after_patience_epochs_without_a_gain():
     # three epochs without beating 1.5 by 0.01: the stop comes at the end of the third (epoch 5)
     assert time_to_accuracy.plateau_epoch(records([1.0, 1.5, 1.505, 1.509, 1.2, 1.9]), "q_real_mi", 3, 0.01) == 5
     assert time_to_accuracy.plateau_epoch(records([1.0, 1.5, 1.505, 1.509, 1.2, 1.9]), "q_real_mi", 2, 0.01) == 4
+
+
+def test_early_stop_refuses_a_directory_without_epoch_records_in_one_line(tmp_path):
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_accuracy.py"
+    out = tmp_path / "es.json"
+    proc = subprocess.run([sys.executable, str(script), "--early-stop", str(tmp_path / "no-run"), "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and not out.exists()
+    assert proc.stderr.strip().count("\n") == 0 and "no-run: no epoch records" in proc.stderr
+    assert "Traceback" not in proc.stderr
