@@ -1,8 +1,8 @@
 """Is the run failing? The failures users of every InfoGAN port meet most, detected while training.
 
-At each interval record (every --log-every steps) the monitor looks at the record's statistics and at a
-small fixed batch of generated images (64 latents, G and Q in eval mode: about a third of one training
-step), and names what it sees:
+At each interval record (every --log-every steps) the monitor measures a small fixed batch of generated
+images (64 latents, G and Q in eval mode: about a third of one training step), puts what it measured into
+the record, and names what the record shows:
 
 - d_wins: D tells real from fake and G pays for it: both D's accuracies >= D_WINS_ACCURACY and G's loss
   >= D_WINS_G_LOSS (D gives G's images a probability of being real of about e^-2 = 0.14 on average).
@@ -25,6 +25,14 @@ run's fifth continuous code was still at correlation 0.16 at step 80 of 1,200, h
 - diverged: a loss or weight became NaN/inf (found where the run stops on it, training.py), or a loss
   exploded while staying finite: D's or G's loss above LOSS_EXPLODED (a logistic loss of 100 means logits
   of about 100: D's outputs saturated, its gradients vanished; healthy runs stay under 10).
+- g_stalled: G has stopped changing: the fixed batch's images (averaged down as for collapse) moved less
+  than STALLED_CHANGE of the real images' spread per step since the last check. A G whose gradients
+  vanished (D saturated) or whose learning rate is near 0 draws the same images step after step, long
+  before D's accuracies show it. Judged from the second check on, with no warm-up: a fresh G moves fastest.
+
+The measures taken on the generated batch go into every interval record by name (`g_diversity`,
+`g_change`, `q_correlation_cont<i>`), so a run's metrics.jsonl shows what the monitor saw between alarms,
+and `judge` can be run again on an old run's records.
 
 A failure is reported once it holds at SUSTAINED consecutive checks, and again only after it cleared:
 one console line naming it, the step, the evidence and what to try (ADVICE), and a `"kind": "health"`
@@ -51,6 +59,7 @@ COLLAPSE_RATIO = 0.3
 POOLED_SIDE = 8  # images are averaged over (H // POOLED_SIDE)-pixel squares before the spread is taken
 IGNORED_SHARE = 0.1
 IGNORED_CORRELATION = 0.2
+STALLED_CHANGE = 1e-3  # per step, relative to the real images' spread (set in BENCHMARKS.md's catalogue)
 WARMUP_STEPS, WARMUP_SHARE = 50, 0.1
 SUSTAINED = 2
 CHECK_BATCH = 64
@@ -62,6 +71,8 @@ ADVICE = {
     "code_ignored": "try a larger --categorical-weight / --continuous-weight, a higher --lr-q, or fewer noise "
                     "variables (--noise-dim)",
     "diverged": "try lower learning rates (--lr-d, --lr-g) or --precision fp32",
+    "g_stalled": "G's images stopped changing: check --lr-g, then try a lower --lr-d or --spectral-norm (D may "
+                 "have saturated and G's gradients vanished)",
 }
 
 
@@ -89,7 +100,8 @@ class Finding:
 
 @dataclass
 class HealthMonitor:
-    """Checks a run at each interval record; `check` returns the failures newly found there."""
+    """Measures a run at each interval record (`measure`, into the record) and judges the record (`check`:
+    the failures newly found there)."""
 
     spec: object  # the run's LatentSpec
     real: torch.Tensor  # CHECK_BATCH real images, uint8 [N, C, H, W]
@@ -97,16 +109,34 @@ class HealthMonitor:
     seed: int = 0
     streak: dict = field(default_factory=dict)  # (failure, subject) -> consecutive checks it held
     reported: set = field(default_factory=set)  # failures reported and not yet cleared
+    last: tuple | None = None  # (step, pooled images) of the previous measure: how far G moved since
 
     def __post_init__(self):
-        self.real_spread = _pooled_spread(to_unit_range(self.real).float())
+        self.real_spread = _spread(_pooled(to_unit_range(self.real).float()))
         self.latent = self.spec.sample(CHECK_BATCH, torch.Generator().manual_seed(self.seed + SEED_OFFSET))
 
-    def check(self, record: dict, gen, disc) -> list[Finding]:
-        step = record["step"]
-        seen = _d_wins(record, step) + _exploded(record, step)
-        if step >= max(WARMUP_STEPS, WARMUP_SHARE * self.total_steps):
-            seen += self._generated(gen, disc, step) + _ignored_categorical(record, self.spec, step)
+    @torch.no_grad()
+    def measure(self, gen, disc, step: int) -> dict:
+        """The fixed generated batch's statistics, by name: its diversity against the real images', how far
+        it moved per step since the last measure (relative to the real spread), and for each continuous code
+        the correlation of the code with Q's reading of it."""
+        device = next(gen.parameters()).device
+        with eval_mode(gen, disc):
+            fake = gen(self.spec.vector(self.latent.to(device))).float()
+            q_mean = disc(fake).cont_mean.float().cpu()
+        pooled = _pooled(fake.cpu())
+        scale = max(self.real_spread, 1e-8)
+        out = {"g_diversity": round(_spread(pooled) / scale, 4)}
+        if self.last is not None and step > self.last[0]:
+            moved = float((pooled - self.last[1]).double().norm(dim=1).mean())
+            out["g_change"] = round(moved / scale / (step - self.last[0]), 6)
+        self.last = (step, pooled)
+        for i in range(self.spec.continuous):
+            out[f"q_correlation_cont{i + 1}"] = round(_correlation(self.latent.cont[:, i], q_mean[:, i]), 4)
+        return out
+
+    def check(self, record: dict) -> list[Finding]:
+        seen = judge(record, self.spec, warm=record["step"] >= max(WARMUP_STEPS, WARMUP_SHARE * self.total_steps))
         held = {f.key for f in seen}
         for key in list(self.streak):
             if key not in held:  # cleared: reported again if it comes back
@@ -120,22 +150,39 @@ class HealthMonitor:
                 new.append(finding)
         return new
 
-    @torch.no_grad()
-    def _generated(self, gen, disc, step: int) -> list[Finding]:
-        """collapse, and continuous codes Q cannot read, from the fixed generated batch."""
-        device = next(gen.parameters()).device
-        with eval_mode(gen, disc):
-            fake = gen(self.spec.vector(self.latent.to(device))).float()
-            q_mean = disc(fake).cont_mean.float().cpu()
-        out = []
-        ratio = _pooled_spread(fake.cpu()) / max(self.real_spread, 1e-8)
-        if ratio < COLLAPSE_RATIO:
-            out.append(Finding("collapse", step, {"diversity_vs_real": round(ratio, 4)}))
-        for i in range(self.spec.continuous):
-            r = _correlation(self.latent.cont[:, i], q_mean[:, i])
-            if abs(r) < IGNORED_CORRELATION:
-                out.append(Finding("code_ignored", step, {"correlation_with_q": round(r, 4)}, f"continuous {i + 1}"))
-        return out
+
+def judge(record: dict, spec, warm: bool) -> list[Finding]:
+    """Every failure one interval record shows (with the monitor's measures in it); collapse and ignored
+    codes only once the run is past its warm-up (`warm`)."""
+    step = record["step"]
+    seen = _d_wins(record, step) + _exploded(record, step) + _stalled(record, step)
+    if warm:
+        seen += _collapsed(record, step) + _ignored_categorical(record, spec, step) + \
+            _ignored_continuous(record, spec, step)
+    return seen
+
+
+def _stalled(record: dict, step: int) -> list[Finding]:
+    change = record.get("g_change")
+    if change is None or not change < STALLED_CHANGE:  # (NaN: diverged's business)
+        return []
+    return [Finding("g_stalled", step, {"g_change_per_step": change})]
+
+
+def _collapsed(record: dict, step: int) -> list[Finding]:
+    ratio = record.get("g_diversity")
+    if ratio is None or not ratio < COLLAPSE_RATIO:
+        return []
+    return [Finding("collapse", step, {"diversity_vs_real": ratio})]
+
+
+def _ignored_continuous(record: dict, spec, step: int) -> list[Finding]:
+    out = []
+    for i in range(1, spec.continuous + 1):
+        r = record.get(f"q_correlation_cont{i}")
+        if r is not None and abs(r) < IGNORED_CORRELATION:
+            out.append(Finding("code_ignored", step, {"correlation_with_q": r}, f"continuous {i}"))
+    return out
 
 
 def _d_wins(record: dict, step: int) -> list[Finding]:
@@ -171,10 +218,10 @@ def _spread(x: torch.Tensor) -> float:
     return float(torch.cdist(x.double(), x.double()).sum() / max(n * (n - 1), 1))
 
 
-def _pooled_spread(images: torch.Tensor) -> float:
-    """_spread of square images [N, C, S, S] averaged over squares of S // POOLED_SIDE pixels."""
+def _pooled(images: torch.Tensor) -> torch.Tensor:
+    """Square images [N, C, S, S] averaged over squares of S // POOLED_SIDE pixels, flattened: [N, D]."""
     side = max(1, images.shape[-1] // POOLED_SIDE)
-    return _spread(torch.nn.functional.avg_pool2d(images, side).flatten(1) if side > 1 else images.flatten(1))
+    return (torch.nn.functional.avg_pool2d(images, side) if side > 1 else images).flatten(1)
 
 
 def _correlation(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -181,7 +181,8 @@ class Trainer:
         """The interval record, extra checkpoints, and a stop request honoured by every rank at the same step."""
         p, cfg = self.progress, self.cfg
         if p.step % cfg.log_every == 0:
-            record = _record(self, "interval")
+            measured = self.health.measure(self.nets.gen, self.nets.disc, p.step) if self.dist.is_main else {}
+            record = _record(self, "interval", **measured)
             bar.set_postfix({k: f"{record[k]:.3f}" for k, s in self.shown.items() if s.bar})
             _check_health(self, record)
         if cfg.checkpoint_every and p.step % cfg.checkpoint_every == 0:
@@ -249,7 +250,7 @@ def _record(trainer: Trainer, kind: str, **extra) -> dict:
 def _check_health(trainer: Trainer, record: dict) -> None:
     """The monitor's new findings: a line each on the console and a record in metrics.jsonl; with
     --stop-on-failure the run is checkpointed and stops (every rank at the same step)."""
-    found = trainer.health.check(record, trainer.nets.gen, trainer.nets.disc) if trainer.dist.is_main else []
+    found = trainer.health.check(record) if trainer.dist.is_main else []
     for finding in found:
         print(finding.line(), file=sys.stderr, flush=True)
         trainer.log.append(finding.record(record["epoch"]))

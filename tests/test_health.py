@@ -29,16 +29,19 @@ class ConstantGenerator(torch.nn.Module):
 
 
 class CodeGenerator(torch.nn.Module):
-    """Images whose first pixels are the continuous codes: varied, every code visible."""
+    """Images whose first pixels are the continuous codes: varied, every code visible; and still learning:
+    its last pixel flips sign at each call, so its images move from one check to the next."""
 
     def __init__(self, spec):
         super().__init__()
-        self.spec, self.scale = spec, torch.nn.Parameter(torch.ones(()))
+        self.spec, self.scale, self.calls = spec, torch.nn.Parameter(torch.ones(())), 0
 
     def forward(self, latent_vector):
         n = latent_vector.shape[0]
         image = torch.zeros(n, 1, 8, 8)
         image.view(n, -1)[:, :latent_vector.shape[1]] = 3 * latent_vector * self.scale
+        self.calls += 1
+        image[:, :, -1, -1] = (-1) ** self.calls
         return image
 
 
@@ -66,39 +69,60 @@ def monitor(total_steps=1000):
     return health.HealthMonitor(SPEC, REAL, total_steps)
 
 
+def look(m, step, record, gen, reader):
+    """What training does at an interval record: measure G's batch into the record, then judge it."""
+    return m.check({"step": step, **record, **m.measure(gen, reader, step)})
+
+
 def test_each_failure_is_named_from_its_evidence():
     gen, reader = CodeGenerator(SPEC), Reader(offset=3 + 4)  # codes after the noise and the one-hot
     m = monitor()
     for step in (100, 200):  # (the warm-up of 1,000 steps is 100: every failure is judged)
-        assert m.check({"step": step, **HEALTHY}, gen, reader) == []  # healthy: nothing, ever
+        assert look(m, step, HEALTHY, gen, reader) == []  # healthy: nothing, ever
     m = monitor()  # D far ahead, but G's loss near 1 (the seed's recipe, learning): not a failure
     ahead = {**HEALTHY, "d_acc_real": 0.97, "d_acc_fake": 0.97, "g_loss": 0.95}
-    assert m.check({"step": 100, **ahead}, gen, reader) == [] and m.check({"step": 110, **ahead}, gen, reader) == []
+    assert look(m, 100, ahead, gen, reader) == [] and look(m, 110, ahead, gen, reader) == []
     wins = {**HEALTHY, "d_acc_real": 0.93, "d_acc_fake": 0.92, "g_loss": 3.5}  # and G paying for it
-    assert m.check({"step": 120, **wins}, gen, reader) == []  # once is a blip
-    [found] = m.check({"step": 130, **wins, "g_loss": 4.1}, gen, reader)
+    assert look(m, 120, wins, gen, reader) == []  # once is a blip
+    [found] = look(m, 130, {**wins, "g_loss": 4.1}, gen, reader)
     assert (found.failure, found.step, found.evidence) == ("d_wins", 130, {"d_acc_real": 0.93, "d_acc_fake": 0.92,
                                                                           "g_loss": 4.1})
     m = monitor()  # losses exploded but finite (lr D 10 on MNIST: d_loss 9233): diverged, by name
     exploded = {**HEALTHY, "d_loss": 9233.1, "g_loss": 31419.6}
-    m.check({"step": 20, **exploded}, gen, reader)
-    [found] = m.check({"step": 30, **exploded}, gen, reader)
+    look(m, 20, exploded, gen, reader)
+    [found] = look(m, 30, exploded, gen, reader)
     assert (found.failure, found.evidence) == ("diverged", {"d_loss": 9233.1, "g_loss": 31419.6})
     collapsed = ConstantGenerator(SPEC, torch.zeros(1, 8, 8))
     m = monitor()
-    m.check({"step": 100, **HEALTHY}, collapsed, reader)
-    found = {f.failure: f for f in m.check({"step": 150, **HEALTHY}, collapsed, reader)}
+    look(m, 100, HEALTHY, collapsed, reader)
+    found = {f.failure: f for f in look(m, 150, HEALTHY, collapsed, reader)}
     assert found["collapse"].evidence["diversity_vs_real"] == 0.0  # (its codes are lost too: code_ignored)
+
+
+def test_a_generator_that_stopped_changing_is_named_from_the_second_check():
+    frozen, reader = ConstantGenerator(SPEC, torch.zeros(1, 8, 8)), Reader(offset=7)
+    m = monitor(total_steps=100_000)  # a warm-up of 10,000 steps: g_stalled does not wait for it
+    first = m.measure(frozen, reader, 10)
+    assert set(first) == {"g_diversity", "q_correlation_cont1", "q_correlation_cont2"}  # nothing to compare yet
+    assert m.check({"step": 10, **HEALTHY, **first}) == []
+    assert look(m, 20, HEALTHY, frozen, reader) == []  # once is a blip
+    [found] = look(m, 30, HEALTHY, frozen, reader)
+    assert (found.failure, found.step, found.evidence) == ("g_stalled", 30, {"g_change_per_step": 0.0})
+    m, moving = monitor(total_steps=100_000), CodeGenerator(SPEC)
+    for step in (10, 20, 30, 40):
+        measured = m.measure(moving, reader, step)
+        assert m.check({"step": step, **HEALTHY, **measured}) == []
+    assert measured["g_change"] > 10 * health.STALLED_CHANGE  # 2 in one pixel over 10 steps
 
 
 def test_ignored_codes_are_judged_after_the_warm_up_and_named():
     gen = CodeGenerator(SPEC)
     flat = {**HEALTHY, "mi_bound": 0.01}  # categorical code 1 at the floor (ln 4 = 1.39)
     m = monitor(total_steps=5_000)  # warm-up: 10% = 500 steps
-    assert m.check({"step": 100, **flat}, gen, Reader(0, blind=True)) == []
-    assert m.check({"step": 499, **flat}, gen, Reader(0, blind=True)) == []
-    m.check({"step": 500, **flat}, gen, Reader(0, blind=True))
-    found = m.check({"step": 600, **flat}, gen, Reader(0, blind=True))
+    assert look(m, 100, flat, gen, Reader(0, blind=True)) == []
+    assert look(m, 499, flat, gen, Reader(0, blind=True)) == []
+    look(m, 500, flat, gen, Reader(0, blind=True))
+    found = look(m, 600, flat, gen, Reader(0, blind=True))
     assert sorted(f.subject for f in found) == ["categorical 1", "continuous 1", "continuous 2"]
     assert all(f.failure == "code_ignored" for f in found)
 
@@ -107,7 +131,7 @@ def test_a_failure_is_reported_once_and_again_after_it_cleared():
     gen, reader = CodeGenerator(SPEC), Reader(offset=7)
     wins = {**HEALTHY, "d_acc_real": 1.0, "d_acc_fake": 1.0, "g_loss": 5.0}
     m = monitor()
-    reports = [len(m.check({"step": s, **record}, gen, reader)) for s, record in
+    reports = [len(look(m, s, record, gen, reader)) for s, record in
                enumerate([wins, wins, wins, wins, HEALTHY, wins, wins], start=1)]
     assert reports == [0, 1, 0, 0, 0, 0, 1]
 
