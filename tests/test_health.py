@@ -30,7 +30,8 @@ class ConstantGenerator(torch.nn.Module):
 
 class CodeGenerator(torch.nn.Module):
     """Images whose first pixels are the continuous codes: varied, every code visible; and still learning:
-    its last pixel flips sign at each call, so its images move from one check to the next."""
+    its images' brightness flips at each call in training mode (where the monitor measures G's change), so
+    they move from one check to the next."""
 
     def __init__(self, spec):
         super().__init__()
@@ -40,8 +41,9 @@ class CodeGenerator(torch.nn.Module):
         n = latent_vector.shape[0]
         image = torch.zeros(n, 1, 8, 8)
         image.view(n, -1)[:, :latent_vector.shape[1]] = 3 * latent_vector * self.scale
-        self.calls += 1
-        image[:, :, -1, -1] = (-1) ** self.calls
+        if self.training:
+            self.calls += 1
+            image += 0.5 * (-1) ** self.calls
         return image
 
 
@@ -112,7 +114,25 @@ def test_a_generator_that_stopped_changing_is_named_from_the_second_check():
     for step in (10, 20, 30, 40):
         measured = m.measure(moving, reader, step)
         assert m.check({"step": step, **HEALTHY, **measured}) == []
-    assert measured["g_change"] > 10 * health.STALLED_CHANGE  # 2 in one pixel over 10 steps
+    assert measured["g_change"] > 10 * health.STALLED_CHANGE  # each pixel by 1 over 10 steps
+
+
+def test_g_change_is_a_function_of_gs_weights_alone():
+    """BatchNorm's running statistics follow the training batches, so a frozen G's images in eval mode
+    move between checks; the change is measured with the fixed batch's own statistics, and is zero."""
+    torch.manual_seed(0)
+    gen = torch.nn.Sequential(torch.nn.Linear(SPEC.input_dim, 64), torch.nn.BatchNorm1d(64),
+                              torch.nn.Unflatten(1, (1, 8, 8)))
+    m, reader, measured = monitor(), Reader(offset=7), []
+    for step in (10, 20, 30):
+        with torch.no_grad():
+            for _ in range(10):  # training steps that leave the weights as they were
+                gen(torch.randn(32, SPEC.input_dim) * 3 + 1)
+        kept = {k: v.clone() for k, v in gen.state_dict().items()}
+        measured.append(m.measure(gen, reader, step))
+        assert gen.training and all(torch.equal(v, gen.state_dict()[k]) for k, v in kept.items())  # untouched
+    assert [r.get("g_change") for r in measured] == [None, 0.0, 0.0]
+    assert measured[0]["g_diversity"] != measured[1]["g_diversity"]  # what eval mode shows did move
 
 
 def test_ignored_codes_are_judged_after_the_warm_up_and_named():
