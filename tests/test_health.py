@@ -109,7 +109,7 @@ def test_a_generator_that_stopped_changing_is_named_from_the_second_check():
     assert m.check({"step": 10, **HEALTHY, **first}) == []
     assert look(m, 20, HEALTHY, frozen, reader) == []  # once is a blip
     [found] = look(m, 30, HEALTHY, frozen, reader)
-    assert (found.failure, found.step, found.evidence) == ("g_stalled", 30, {"g_change_per_step": 0.0})
+    assert (found.failure, found.step, found.evidence) == ("g_stalled", 30, {"g_change": 0.0})
     m, moving = monitor(total_steps=100_000), CodeGenerator(SPEC)
     for step in (10, 20, 30, 40):
         measured = m.measure(moving, reader, step)
