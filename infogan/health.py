@@ -1,8 +1,8 @@
 """Is the run failing? The failures users of every InfoGAN port meet most, detected while training.
 
 At each interval record (every --log-every steps) the monitor measures a small fixed batch of generated
-images (64 latents, G and Q in eval mode: about a third of one training step), puts what it measured into
-the record, and names what the record shows:
+images (64 latents, forward passes only: G twice, D once), puts what it measured into the record, and
+names what the record shows:
 
 - d_wins: D tells real from fake and G pays for it: both D's accuracies >= D_WINS_ACCURACY and G's loss
   >= D_WINS_G_LOSS (D gives G's images a probability of being real of about e^-2 = 0.14 on average).
@@ -33,8 +33,8 @@ run's fifth continuous code was still at correlation 0.16 at step 80 of 1,200, h
   no warm-up: a fresh G moves fastest.
 
 The measures taken on the generated batch go into every interval record by name (`g_diversity`,
-`g_change`, `q_correlation_cont<i>`), so a run's metrics.jsonl shows what the monitor saw between alarms,
-and `judge` can be run again on an old run's records.
+`g_change`, `q_correlation_cont<i>`), so a run's metrics.jsonl shows what the monitor saw between alarms;
+the rules (`judge`) read the record alone.
 
 A failure is reported once it holds at SUSTAINED consecutive checks, and again only after it cleared:
 one console line naming it, the step, the evidence and what to try (ADVICE), and a `"kind": "health"`
@@ -112,7 +112,7 @@ class HealthMonitor:
     seed: int = 0
     streak: dict = field(default_factory=dict)  # (failure, subject) -> consecutive checks it held
     reported: set = field(default_factory=set)  # failures reported and not yet cleared
-    last: tuple | None = None  # (step, pooled images) of the previous measure: how far G moved since
+    last: tuple | None = None  # (step, pooled batch-statistics images) of the last measure: G moved since
 
     def __post_init__(self):
         self.real_spread = _spread(_pooled(to_unit_range(self.real).float()))
@@ -121,8 +121,8 @@ class HealthMonitor:
     @torch.no_grad()
     def measure(self, gen, disc, step: int) -> dict:
         """The fixed generated batch's statistics, by name: its diversity against the real images', how far
-        it moved per step since the last measure (relative to the real spread), and for each continuous code
-        the correlation of the code with Q's reading of it."""
+        it moved since the last measure (relative to the real spread, per square root of the steps between),
+        and for each continuous code the correlation of the code with Q's reading of it."""
         device = next(gen.parameters()).device
         with eval_mode(gen, disc):
             fake = gen(self.spec.vector(self.latent.to(device))).float()
@@ -163,7 +163,8 @@ def _batch_statistics(gen):
     """G in training mode, its buffers (BatchNorm's running statistics, spectral norm's vectors) restored
     after: the fixed batch's images are then a function of G's weights alone. In eval mode they are not: the
     running statistics follow each training batch, and a G whose weights never change (lr G 1e-7) still
-    moved 2.8e-3 of the real spread per step between checks 10 steps apart in the catalogue."""
+    moved 0.009 of the real spread per square root of a step between checks 10 steps apart in the catalogue,
+    nine times STALLED_CHANGE."""
     saved, training = [b.detach().clone() for b in gen.buffers()], gen.training
     gen.train()
     try:
