@@ -1,7 +1,8 @@
 """Checkpoints: plain dicts of tensors and primitives, written atomically, read without running code.
 
 A checkpoint holds the config (as a dict), counters, both networks' and both optimisers' state_dicts,
-the RNG states, and the running metric sums of an unfinished epoch, so a resumed run continues exactly.
+the RNG states, the running metric sums of an unfinished epoch and the health monitor's state, so a resumed run
+continues exactly.
 Writes go to a temp file in the same folder, are fsynced, then renamed over the target: a reader sees
 either the previous complete file or the new complete file, never a torn one, whatever kills the writer.
 Reads use `torch.load(weights_only=True)`, which refuses pickled code; generator weights are also

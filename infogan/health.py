@@ -142,6 +142,22 @@ class HealthMonitor:
             out[f"q_correlation_cont{i + 1}"] = round(_correlation(self.latent.cont[:, i], q_mean[:, i]), 4)
         return out
 
+    def state_dict(self) -> dict:
+        """What a resumed run needs to judge as the uninterrupted one would: the last measure (G's change is
+        taken against it) and the streaks and reports (an alarm is not raised twice). Tensors, strings and
+        numbers only (checkpoints load with weights_only)."""
+        return {"last_step": self.last[0] if self.last else -1,
+                "last_images": self.last[1] if self.last else torch.zeros(0),
+                "streak": [[failure, subject, count] for (failure, subject), count in self.streak.items()],
+                "reported": [[failure, subject] for failure, subject in self.reported]}
+
+    FRESH = {"last_step": -1, "last_images": torch.zeros(0), "streak": [], "reported": []}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.last = (state["last_step"], state["last_images"]) if state["last_step"] >= 0 else None
+        self.streak = {(failure, subject): count for failure, subject, count in state["streak"]}
+        self.reported = {(failure, subject) for failure, subject in state["reported"]}
+
     def check(self, record: dict) -> list[Finding]:
         seen = judge(record, self.spec, warm=record["step"] >= max(WARMUP_STEPS, WARMUP_SHARE * self.total_steps))
         held = {f.key for f in seen}

@@ -124,7 +124,8 @@ class Trainer:
         return {"config": self.cfg.to_dict(), "epoch": p.epoch, "batch": p.batch, "step": p.step,
                 **self.nets.state_dict(), **self.opts.state_dict(),
                 "scaler": self.rt.scaler.state_dict() if self.rt.scaler else None,
-                "rng": rng_ranks[0], "rng_ranks": rng_ranks if self.dist.enabled else [], **self.sums.state_dict()}
+                "rng": rng_ranks[0], "rng_ranks": rng_ranks if self.dist.enabled else [], **self.sums.state_dict(),
+                **({"health": self.health.state_dict()} if self.health else {})}
 
     def load_state_dict(self, ckpt: dict) -> None:
         """Restore a checkpoint of this run; UsageError (before anything is written) if it does not fit."""
@@ -140,6 +141,11 @@ class Trainer:
         self.progress = _Progress(ckpt["epoch"], ckpt["batch"], ckpt["step"])
         self.saved_step = ckpt["step"]
         self.sums.load_state_dict(ckpt)
+        if self.health and isinstance(ckpt.get("health"), dict):  # (checkpoints before the monitor kept state: none)
+            try:
+                self.health.load_state_dict(ckpt["health"])
+            except (KeyError, TypeError, ValueError):  # damaged: the monitor starts afresh, the run is not lost
+                self.health.load_state_dict(HealthMonitor.FRESH)
 
     def save_checkpoint(self) -> None:
         """last.pt is always a whole, finite, earlier state: weights or sums that are not finite stop the run

@@ -135,6 +135,28 @@ def test_g_change_is_a_function_of_gs_weights_alone():
     assert measured[0]["g_diversity"] != measured[1]["g_diversity"]  # what eval mode shows did move
 
 
+def test_the_monitors_state_survives_a_checkpoint(tmp_path):
+    """Resumed, the monitor judges as the uninterrupted one: G's change against the last measure before the
+    checkpoint, and an alarm already reported is not raised again."""
+    wins = {**HEALTHY, "d_acc_real": 1.0, "d_acc_fake": 1.0, "g_loss": 5.0}
+    gen, split_gen, reader = CodeGenerator(SPEC), CodeGenerator(SPEC), Reader(offset=7)
+    straight, split = monitor(), monitor()
+    for step in (10, 20):
+        look(straight, step, wins, gen, reader)
+        look(split, step, wins, split_gen, reader)
+    torch.save(split.state_dict(), tmp_path / "health.pt")
+    resumed = monitor()
+    resumed.load_state_dict(torch.load(tmp_path / "health.pt", weights_only=True))
+    resumed_gen = CodeGenerator(SPEC)
+    resumed_gen.calls = gen.calls
+    a, b = straight.measure(gen, reader, 30), resumed.measure(resumed_gen, reader, 30)
+    assert "g_change" in b and a == b
+    assert straight.check({"step": 30, **wins, **a}) == resumed.check({"step": 30, **wins, **b}) == []  # reported
+    fresh = monitor()
+    fresh.load_state_dict(health.HealthMonitor.FRESH)
+    assert fresh.last is None and fresh.streak == {} and fresh.reported == set()
+
+
 def test_ignored_codes_are_judged_after_the_warm_up_and_named():
     gen = CodeGenerator(SPEC)
     flat = {**HEALTHY, "mi_bound": 0.01}  # categorical code 1 at the floor (ln 4 = 1.39)
