@@ -154,6 +154,9 @@ class HealthMonitor:
     FRESH = {"last_step": -1, "last_images": torch.zeros(0), "streak": [], "reported": []}
 
     def load_state_dict(self, state: dict) -> None:
+        """TypeError/KeyError/ValueError for a state that is not one `state_dict` wrote (a damaged checkpoint)."""
+        if not (isinstance(state["last_step"], int) and isinstance(state["last_images"], torch.Tensor)):
+            raise TypeError("the health monitor's state is damaged")
         self.last = (state["last_step"], state["last_images"]) if state["last_step"] >= 0 else None
         self.streak = {(failure, subject): count for failure, subject, count in state["streak"]}
         self.reported = {(failure, subject) for failure, subject in state["reported"]}

@@ -155,6 +155,8 @@ def test_the_monitors_state_survives_a_checkpoint(tmp_path):
     fresh = monitor()
     fresh.load_state_dict(health.HealthMonitor.FRESH)
     assert fresh.last is None and fresh.streak == {} and fresh.reported == set()
+    with pytest.raises(TypeError):  # a damaged state is refused at once (training then starts the monitor afresh)
+        fresh.load_state_dict({**health.HealthMonitor.FRESH, "last_step": 5, "last_images": [1.0]})
 
 
 def test_ignored_codes_are_judged_after_the_warm_up_and_named():

@@ -12,7 +12,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from infogan import TrainConfig, load_generator, train
-from infogan.checkpoint import load_checkpoint
+from infogan.checkpoint import load_checkpoint, save_checkpoint
 from infogan.cli import main
 from infogan.inference import config_from_safetensors
 from infogan.step import LEGACY_STAT_NAMES as SINGLE_CODE_KEYS
@@ -84,6 +84,19 @@ def test_same_seed_same_run_and_other_seed_differs(tmp_path, tiny_npz):
                           for l in text.splitlines()]  # noqa: E731
     assert strip(metrics[0]) == strip(metrics[1])
     assert strip(metrics[0]) != strip(metrics[2])
+
+
+def test_a_damaged_health_state_does_not_stop_a_resume(tmp_path, tiny_npz):
+    """The monitor's state is the one part of a checkpoint a run can do without: damaged, it is started afresh."""
+    base = ["--dataset", f"npz:{tiny_npz}", *TINY]
+    assert run_cli(*base, "--outdir", str(tmp_path / "run"), "--epochs", "1") == 0
+    path = tmp_path / "run" / "checkpoints" / "last.pt"
+    payload = load_checkpoint(path)
+    assert payload["health"]["last_step"] > 0  # the monitor measured and kept its last measure
+    payload["health"] = {**payload["health"], "last_images": [0.5]}
+    save_checkpoint(path, {k: v for k, v in payload.items() if k != "format"})
+    assert run_cli("--resume", str(tmp_path / "run"), "--epochs", "2", "--no-progress") == 0
+    assert load_checkpoint(path)["epoch"] == 2
 
 
 def test_resume_equals_straight_run(tmp_path, tiny_npz):
