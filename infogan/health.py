@@ -123,15 +123,15 @@ class HealthMonitor:
         """The fixed generated batch's statistics, by name: its diversity against the real images', how far
         it moved since the last measure (relative to the real spread, per square root of the steps between),
         and for each continuous code the correlation of the code with Q's reading of it."""
-        device = next(gen.parameters()).device
+        latent_vector = self.spec.vector(self.latent.to(next(gen.parameters()).device))
         with eval_mode(gen, disc):
-            fake = gen(self.spec.vector(self.latent.to(device))).float()
+            fake = gen(latent_vector).float()
             q_mean = disc(fake).cont_mean.float().cpu()
         with _batch_statistics(gen):  # (eval mode's running statistics jitter from batch to batch)
-            weighed = _pooled(gen(self.spec.vector(self.latent.to(device))).float().cpu())
+            weighed = _pooled(gen(latent_vector).float().cpu())
         scale = max(self.real_spread, 1e-8)
         out = {"g_diversity": round(_spread(_pooled(fake.cpu())) / scale, 4)}
-        if self.last is not None and step > self.last[0]:
+        if self.last is not None and step > self.last[0] and self.last[1].shape == weighed.shape:
             moved = float((weighed - self.last[1]).double().norm(dim=1).mean())
             # per square root of a step: between checks a learning G's images wander like a random walk,
             # whose distance grows as the root of the steps (the demo's recipe read 0.076 with a check every 10
@@ -151,15 +151,19 @@ class HealthMonitor:
                 "streak": [[failure, subject, count] for (failure, subject), count in self.streak.items()],
                 "reported": [[failure, subject] for failure, subject in self.reported]}
 
-    FRESH = {"last_step": -1, "last_images": torch.zeros(0), "streak": [], "reported": []}
-
     def load_state_dict(self, state: dict) -> None:
-        """TypeError/KeyError/ValueError for a state that is not one `state_dict` wrote (a damaged checkpoint)."""
-        if not (isinstance(state["last_step"], int) and isinstance(state["last_images"], torch.Tensor)):
+        """Restore what `state_dict` wrote; TypeError/KeyError/ValueError for anything else (a damaged
+        checkpoint), with the monitor left as it was."""
+        step, images = state["last_step"], state["last_images"]
+        if not (isinstance(step, int) and isinstance(images, torch.Tensor) and bool(torch.isfinite(images).all())):
             raise TypeError("the health monitor's state is damaged")
-        self.last = (state["last_step"], state["last_images"]) if state["last_step"] >= 0 else None
-        self.streak = {(failure, subject): count for failure, subject, count in state["streak"]}
-        self.reported = {(failure, subject) for failure, subject in state["reported"]}
+        streak = {(failure, subject): count for failure, subject, count in state["streak"]}
+        reported = {(failure, subject) for failure, subject in state["reported"]}
+        if not all(isinstance(f, str) and isinstance(s, str) for f, s in [*streak, *reported]) or \
+                not all(isinstance(c, int) for c in streak.values()):
+            raise TypeError("the health monitor's state is damaged")
+        self.last = (step, images) if step >= 0 else None
+        self.streak, self.reported = streak, reported
 
     def check(self, record: dict) -> list[Finding]:
         seen = judge(record, self.spec, warm=record["step"] >= max(WARMUP_STEPS, WARMUP_SHARE * self.total_steps))

@@ -145,7 +145,7 @@ class Trainer:
             try:
                 self.health.load_state_dict(ckpt["health"])
             except (KeyError, TypeError, ValueError):  # damaged: the monitor starts afresh, the run is not lost
-                self.health.load_state_dict(HealthMonitor.FRESH)
+                pass
 
     def save_checkpoint(self) -> None:
         """last.pt is always a whole, finite, earlier state: weights or sums that are not finite stop the run

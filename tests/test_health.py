@@ -3,6 +3,7 @@ after it cleared, and end to end: a run with ignored codes says so on the consol
 evaluate's report, and --stop-on-failure stops it checkpointed."""
 
 import json
+import math
 import subprocess
 import sys
 
@@ -152,11 +153,13 @@ def test_the_monitors_state_survives_a_checkpoint(tmp_path):
     a, b = straight.measure(gen, reader, 30), resumed.measure(resumed_gen, reader, 30)
     assert "g_change" in b and a == b
     assert straight.check({"step": 30, **wins, **a}) == resumed.check({"step": 30, **wins, **b}) == []  # reported
-    fresh = monitor()
-    fresh.load_state_dict(health.HealthMonitor.FRESH)
-    assert fresh.last is None and fresh.streak == {} and fresh.reported == set()
-    with pytest.raises(TypeError):  # a damaged state is refused at once (training then starts the monitor afresh)
-        fresh.load_state_dict({**health.HealthMonitor.FRESH, "last_step": 5, "last_images": [1.0]})
+    kept = split.state_dict()
+    for damage in ({"last_images": [1.0]}, {"last_images": torch.full((64, 1), math.nan)},
+                   {"streak": [["d_wins", "", "2"]]}, {"reported": [[1, ""]]}):
+        fresh = monitor()
+        with pytest.raises(TypeError):  # refused at once, the monitor left fresh (training goes on with it)
+            fresh.load_state_dict({**kept, **damage})
+        assert fresh.last is None and fresh.streak == {} and fresh.reported == set()
 
 
 def test_ignored_codes_are_judged_after_the_warm_up_and_named():
