@@ -51,6 +51,9 @@ CANDIDATES = {  # name -> infogan train options over the demo's data and the mni
     # categorical code carries a larger share of what G is given
     "lr-q-2e-4-batch32": ["--lr-q", "2e-4", "--batch-size", "32"],
     "lr-q-2e-4-noise-16": ["--lr-q", "2e-4", "--noise-dim", "16"],
+    # Q also sorts real images into confident, balanced categories (losses.real_information)
+    "real-info-0.5": ["--real-info-weight", "0.5"],
+    "real-info-1": ["--real-info-weight", "1"],
 }
 
 

@@ -117,6 +117,10 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
     _option(model, "cr_start_step", "step from which G takes the contrastive term (the pair discriminator trains "
             "from step 0)", type=int, metavar="S")
 
+    _option(model, "real_info_weight", "weight of Q's information on real images in D's objective: Q learns to "
+            "sort real images into confident, balanced categories (Krause et al. 2010; not in the paper); 0 is off",
+            type=_finite_float, metavar="W")
+
     optim = parser.add_argument_group("optimisation")
     _option(optim, "epochs", "passes over the data", f"{FROM_PRESET}: 50 for grey data, 150 for colour", type=int,
             metavar="N")

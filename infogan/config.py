@@ -156,6 +156,9 @@ class TrainConfig:
     # --- InfoGAN-CR's contrastive regulariser (losses.py): G minimises L_G + L_info + cr_weight * L_CR ---
     cr_weight: float = 0.0  # 0: off (plain InfoGAN); Lin et al. use 2 on dSprites
     cr_start_step: int = 0  # G takes the term from this step on; H, the pair discriminator, trains from step 0
+    # --- Q's categorical information on real images (losses.real_information): D/Q minimise
+    # L_D + L_info - real_info_weight * I_real; 0: off (the paper's InfoGAN) ---
+    real_info_weight: float = 0.0
     # --- optimisation (paper appendix C: Adam, lr D 2e-4, G 1e-3) ---
     epochs: int | None = None
     batch_size: int | None = None
@@ -228,6 +231,9 @@ class TrainConfig:
                 and len(self.categorical) + self.continuous < 2:
             raise UsageError("--cr-weight needs at least two codes (the regulariser asks which one a pair of "
                              "images shares): add codes with --categorical/--continuous, or drop --cr-weight")
+        if self.real_info_weight > 0 and self.categorical is not None and len(self.categorical) == 0:
+            raise UsageError("--real-info-weight needs a categorical code (it asks Q to sort real images into the "
+                             "code's values): add one with --categorical, or drop --real-info-weight")
         if self.image_shape is not None and (len(self.image_shape) != 3 or min(self.image_shape) < 1):
             raise UsageError(f"image_shape must be [channels, height, width], got {self.image_shape!r}")
 
@@ -297,7 +303,7 @@ INT_RANGES = {  # integer field -> (minimum, maximum or None)
     "dist_timeout": (1, 7 * 24 * 3600), "threads": (1, 1024), "seed": (0, MAX_SEED),
 }
 LEARNING_RATES = ("lr_d", "lr_g", "lr_q")  # > 0
-NON_NEGATIVE = ("categorical_weight", "continuous_weight", "cr_weight", *LEARNING_RATES)  # finite, >= 0
+NON_NEGATIVE = ("categorical_weight", "continuous_weight", "cr_weight", "real_info_weight", *LEARNING_RATES)  # finite, >= 0
 CHOICES = {"noise_prior": NOISE_PRIORS, "precision": PRECISIONS, "cuda_graphs": CUDA_GRAPHS, "device": DEVICES,
            "arch": ARCHS, "preset": PRESETS, "channels": (1, 3)}
 

@@ -34,6 +34,18 @@ the channel axis and predicts which code they share. H and G both minimise L_CR 
 minimax game): H learns to spot the shared factor, G makes each code change one thing that H can spot,
 which is what disentangled means. G's objective becomes L_G + L_info + cr_weight * L_CR.
 
+Q's information on real images, on when --real-info-weight > 0 (regularised information maximisation,
+Krause et al., NIPS 2010; the same term CatGAN's D maximises, Springenberg, ICLR 2016):
+
+    I_real = sum_i [ H(E_x Q_i(. | x)) - E_x H(Q_i(. | x)) ]      x a real batch, at most sum_i ln K_i
+
+the mutual information between a real image and the category Q reads from it: high when Q is confident
+on each image (low conditional entropy) and uses every value about equally over the batch (high marginal
+entropy). The D-side optimiser minimises L_D + L_info - real_info_weight * I_real, so the trunk and Q's head
+learn to sort real images into K balanced groups while G learns to draw what Q reads as c. The paper
+trains Q on generated images only; this term (not in the paper) asks Q's categories to be categories of
+the data too. Labels are never used.
+
 For a uniform categorical prior H(c_i) = ln K_i, so  MI_bound_i = ln K_i - CE_i  is code i's part of L_I
 (the paper's Fig. 1 shows it rising to ln 10 = 2.30 on MNIST), and the total is sum_i (ln K_i - CE_i).
 """
@@ -102,6 +114,19 @@ def information_loss(q: QCodes, latent: Latent, categorical_weight: float, conti
 def mutual_information_bound(categorical_ce, values: int):
     # L_I of one categorical code: H(c) - CE, with H(c) = ln K for a uniform prior; at most ln K
     return math.log(values) - categorical_ce
+
+
+def real_information(cat_logits: list[torch.Tensor]) -> torch.Tensor:
+    """I_real above, summed over the categorical codes: logits [N, K_i] of Q on a real batch (fp32)."""
+    total = torch.zeros((), device=cat_logits[0].device) if cat_logits else torch.zeros(())
+    for logits in cat_logits:
+        log_p = F.log_softmax(logits, dim=1)  # [N, K]
+        conditional = -(log_p.exp() * log_p).sum(dim=1).mean()  # E_x H(Q(.|x))
+        # log of the batch's mean distribution, from logs (stable where some p underflow)
+        log_mean = torch.logsumexp(log_p, dim=0) - math.log(logits.shape[0])  # [K]
+        marginal = -(log_mean.exp() * log_mean).sum()  # H(E_x Q(.|x))
+        total = total + marginal - conditional
+    return total
 
 
 def contrastive_loss(pair_logits: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:

@@ -220,7 +220,12 @@ def discriminator_phase(ctx: StepContext) -> torch.Tensor:
     ctx.report("d_loss", d_adv, "D loss", "losses", "d_loss {:.3f}", bar=True)
     ctx.report("d_acc_real", acc_real, "D accuracy on real", "accuracy", "acc real {:.2f}")
     ctx.report("d_acc_fake", acc_fake, "D accuracy on fake", "accuracy", "fake {:.2f}")
-    return d_adv + _information(ctx, d_fake.q).total
+    loss = d_adv + _information(ctx, d_fake.q).total
+    if ctx.cfg.real_info_weight > 0:  # Q sorts the real batch too (losses.real_information); at most sum ln K_i
+        real_info = losses.real_information([logits.float() for logits in d_real.q.cat_logits])
+        ctx.report("q_real_info", real_info, "I(x; c) of Q on real images", "information", "real MI {:.3f}")
+        loss = loss - ctx.cfg.real_info_weight * real_info
+    return loss
 
 
 def pair_phase(ctx: StepContext) -> torch.Tensor:
