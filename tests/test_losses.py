@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from infogan import losses
@@ -89,3 +90,25 @@ def test_discriminator_accuracy_counts_correct_decisions():
     fake = torch.tensor([-1.0, 1.0])  # 1 of 2 called fake
     acc_real, acc_fake = losses.discriminator_accuracy(real, fake)
     assert acc_real.item() == 0.75 and acc_fake.item() == 0.5
+
+
+def test_real_information_is_ln_k_for_confident_balanced_reads_and_zero_otherwise():
+    k = 4
+    confident_balanced = torch.eye(k).repeat(3, 1) * 50.0  # 12 images, each value read by 3, with certainty
+    assert losses.real_information([confident_balanced]).item() == pytest.approx(math.log(k), abs=1e-4)
+    one_value = torch.zeros(12, k)
+    one_value[:, 2] = 50.0  # confident, but every image read as the same value: nothing learnt about x
+    assert losses.real_information([one_value]).item() == pytest.approx(0.0, abs=1e-4)
+    unsure = torch.zeros(12, k)  # uniform on every image: balanced, but no confidence
+    assert losses.real_information([unsure]).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_real_information_by_hand_and_summed_over_codes():
+    logits = torch.tensor([[1.0, 0.0], [0.0, 2.0], [0.5, 0.5]])
+    p = torch.softmax(logits, 1)
+    mean = p.mean(0)
+    expected = -(mean * mean.log()).sum() + (p * p.log()).sum(1).mean()  # H(mean p) - mean H(p)
+    assert losses.real_information([logits]).item() == pytest.approx(expected.item(), rel=1e-6)
+    other = torch.tensor([[3.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 2.0, 0.0]])
+    both = losses.real_information([logits, other]).item()
+    assert both == pytest.approx(expected.item() + losses.real_information([other]).item(), rel=1e-6)

@@ -1,0 +1,69 @@
+"""--real-info-weight: Q's information on real images in D's objective (losses.real_information). What the step
+reports, that the D/Q update raises it, and the options that are refused."""
+
+import copy
+
+import pytest
+import torch
+
+from infogan import losses
+from infogan.config import TrainConfig
+from infogan.errors import UsageError
+from infogan.networks import build_networks
+from infogan.runtime import make_runtime
+from infogan.step import Nets, make_optimizers, statistics_of, train_step
+
+
+def _tiny(real_info_weight):
+    cfg = TrainConfig(noise_dim=4, categorical=[2], continuous=1, arch="paper-mnist", image_shape=[1, 8, 8],
+                      batch_size=16, lr_d=2e-3, lr_g=1e-3, categorical_weight=1.0, continuous_weight=0.5,
+                      real_info_weight=real_info_weight, precision="fp32", device="cpu")
+    torch.manual_seed(0)
+    nets = Nets(*build_networks(cfg))
+    return cfg, nets, make_optimizers(cfg, nets)
+
+
+def _two_kinds_of_image():
+    """16 real images of two kinds: a bright left half or a bright right half, in [-1, 1]."""
+    images = -torch.ones(16, 1, 8, 8)
+    images[:8, :, :, :4] = 1.0
+    images[8:, :, :, 4:] = 1.0
+    return images + 0.1 * torch.randn(16, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+
+
+def _q_real_information(nets, real):
+    with torch.no_grad():  # on a copy: a forward in training mode moves BatchNorm's running statistics
+        return losses.real_information(copy.deepcopy(nets.disc)(real).q.cat_logits).item()
+
+
+def test_the_step_reports_q_real_info_before_its_update_and_only_when_asked():
+    real = _two_kinds_of_image()
+    cfg, nets, opts = _tiny(1.0)
+    before = _q_real_information(nets, real)  # D sees the real batch first in the step, as here
+    stats = train_step(cfg, nets, opts, real, torch.Generator().manual_seed(1), make_runtime(cfg))
+    assert list(stats) == list(statistics_of(cfg))
+    assert stats["q_real_info"].item() == pytest.approx(before, rel=1e-5)
+    assert "q_real_info" not in statistics_of(_tiny(0.0)[0])  # off: the run logs what it always logged
+
+
+def test_the_term_teaches_q_to_sort_real_images():
+    real = _two_kinds_of_image()
+    after = {}
+    for weight in (0.0, 2.0):
+        cfg, nets, opts = _tiny(weight)
+        rt, rng = make_runtime(cfg), torch.Generator().manual_seed(1)
+        for step in range(15):
+            train_step(cfg, nets, opts, real, rng, rt, step)
+        after[weight] = _q_real_information(nets, real)
+    # at most ln 2 = 0.693: Q reads the two kinds as two values, confidently, only when it is asked to
+    assert after[2.0] > 0.5 and after[2.0] > after[0.0] + 0.2, after
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"real_info_weight": -1.0}, "--real-info-weight must be a finite number >= 0"),
+    ({"real_info_weight": float("nan")}, "--real-info-weight must be a finite number >= 0"),
+    ({"real_info_weight": 1.0, "categorical": []}, "--real-info-weight needs a categorical code"),
+])
+def test_bad_weights_are_refused(changes, message):
+    with pytest.raises(UsageError, match=message):
+        TrainConfig(**changes).validate()
