@@ -150,12 +150,13 @@ def step_throughput(quick: bool) -> list[dict]:
     return rows
 
 
-def graphs(tmp: Path, npz: Path, heldout: Path, quick: bool) -> dict:
-    """--cuda-graphs: its GPU tests, step throughput eager vs captured, and a 5-epoch run each way."""
+def graphs(tmp: Path, npz: Path, heldout: Path, quick: bool, tests: bool = True) -> dict:
+    """--cuda-graphs: its GPU tests (unless `tests` is off: run already), step throughput eager vs captured,
+    and a 5-epoch run each way."""
     from throughput import Bench
 
     out = {}
-    if DEVICE == "cuda":
+    if DEVICE == "cuda" and tests:
         proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/test_cuda_graphs.py"], cwd=ROOT, env=ENV,
                               capture_output=True, text=True)
         out["tests"] = {"exit": proc.returncode, "summary": proc.stdout.strip().splitlines()[-1:]}
@@ -215,6 +216,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cuda_check.json"))
     ap.add_argument("--quick", action="store_true", help="fewer timed steps")
     ap.add_argument("--skip", default="", help="comma-separated sections to skip")
+    ap.add_argument("--no-graph-tests", action="store_true", help="the cuda_graphs section without its pytest run")
     ap.add_argument("--device", default="cuda", choices=("cuda", "cpu"), help="cpu: dry-run the script (default: cuda)")
     args = ap.parse_args()
     global DEVICE
@@ -242,7 +244,8 @@ def main() -> int:
             "pinned_fallback": lambda: pinned_fallback(tmp, tmp / "train9k.npz"),
             "throughput": lambda: step_throughput(args.quick),
             "concurrency": lambda: concurrency(tmp, tmp / "train9k.npz"),
-            "cuda_graphs": lambda: graphs(tmp, tmp / "train9k.npz", tmp / "heldout1k.npz", args.quick),
+            "cuda_graphs": lambda: graphs(tmp, tmp / "train9k.npz", tmp / "heldout1k.npz", args.quick,
+                                          not args.no_graph_tests),
         }
         for name, section in sections.items():
             if name in args.skip.split(","):

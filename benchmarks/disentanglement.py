@@ -32,6 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,8 @@ def main() -> int:
     parser.add_argument("--cr-start-step", type=int, default=None, help="default: half of --steps")
     parser.add_argument("--eval-images", type=int, default=10000)
     parser.add_argument("--jobs", type=int, default=None, help="seeds trained at once (sweep --jobs; a GPU: all)")
+    parser.add_argument("--arms-at-once", action="store_true",
+                        help="train both arms' sweeps at the same time (a GPU shared by 2 x --jobs trainings)")
     parser.add_argument("--workdir", default=None, help="keeps the runs; finished seeds are not retrained")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "disentanglement.json"))
     parser.add_argument("--docs", default=str(ROOT / "docs" / "disentanglement"))
@@ -125,7 +128,11 @@ def main() -> int:
     args.cr_start_step = args.steps // 2 if args.cr_start_step is None else args.cr_start_step
     args.steps = args.epochs * per_epoch
     started = time.perf_counter()
-    arms = {name: run_arm(name, train, heldout, args, extra, workdir) for name in ("infogan", "infogan-cr")}
+    names = ("infogan", "infogan-cr")
+    # each arm is its own `infogan sweep` process: at once, the two share the device (small networks leave a
+    # GPU mostly idle), one after the other on a CPU
+    with ThreadPoolExecutor(len(names) if args.arms_at_once else 1) as pool:
+        arms = dict(zip(names, pool.map(lambda name: run_arm(name, train, heldout, args, extra, workdir), names)))
 
     cr, plain = arms["infogan-cr"], arms["infogan"]
     targets = {"cr_median_factorvae_at_least_0.75": cr["median"]["factorvae_score"] >= 0.75,

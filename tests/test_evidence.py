@@ -39,3 +39,25 @@ def test_evidence_dry_run_writes_every_section(tmp_path):
     assert judged["checkerboard_ratio_to_real"] == pytest.approx(judged["checkerboard_power"]
                                                                  / cifar10["real_checkerboard_power"])
     assert (results / "docs" / "cifar10" / "seed-cifar10_epoch_1.png").is_file()
+
+
+def test_a_section_past_the_budget_is_stopped_and_recorded(tmp_path):
+    x, y = blob_images(300, 28)
+    np.savez(tmp_path / "digits.npz", x=x, y=y)
+    results = tmp_path / "results"
+    proc = subprocess.run([sys.executable, "benchmarks/evidence.py", "--device", "cpu", "--quick", "--parallel",
+                           "--sections", "multicode", "--budget", "1", "--results", str(results),
+                           "--workdir", str(tmp_path / "work"), "--mnist", str(tmp_path / "digits.npz")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    report = json.loads((results / "evidence.json").read_text())
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert report["parallel"] is True and report["budget"] == 1
+    assert report["sections"]["multicode"]["status"] == "timed out"
+    assert not (results / "multicode.json").exists()  # stopped before its result: no half-written file
+
+
+def test_an_unknown_section_is_refused(tmp_path):
+    proc = subprocess.run([sys.executable, "benchmarks/evidence.py", "--device", "cpu", "--sections", "shapes",
+                           "--results", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.startswith("unknown section(s) shapes: choose from")
+    assert not (tmp_path / "evidence.json").exists()
