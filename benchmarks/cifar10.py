@@ -38,6 +38,12 @@ from infogan.metrics import checkerboard_power
 DATA = common.SHARED_DATA / "cifar10-train-10k.npz"
 
 
+def _device(name: str) -> str:
+    from infogan.runtime import select_device
+
+    return str(select_device(name))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--archs", default="seed-cifar10,paper-svhn")
@@ -53,6 +59,8 @@ def main() -> int:
     parser.add_argument("--docs", default=str(ROOT / "docs" / "cifar10"))
     args, extra = parser.parse_known_args()
     extra = [a for a in extra if a != "--"]
+    # the train option --device also places the judge's training, evaluate and the checkerboard sample
+    device = extra[extra.index("--device") + 1] if "--device" in extra[:-1] else "auto"
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="infogan-cifar10-"))
     n = args.n_train
@@ -62,7 +70,7 @@ def main() -> int:
     started = time.perf_counter()
     if not classifier.exists():
         infogan("classifier", "train", "--dataset", train, "--test-dataset", heldout, "--epochs",
-                str(args.classifier_epochs), "--out", str(classifier))
+                str(args.classifier_epochs), "--out", str(classifier), "--device", device)
     import torch
 
     about = torch.load(classifier, weights_only=True)
@@ -82,9 +90,9 @@ def main() -> int:
                     "--batch-size", str(args.batch_size), "--outdir", str(run), "--overwrite", "--no-progress", *extra)
         train_seconds = time.perf_counter() - t
         infogan("evaluate", str(run), "--dataset", heldout, "--classifier", str(classifier), "--samples",
-                str(args.samples))
+                str(args.samples), "--device", device)
         report = json.loads((run / "eval" / "npz-heldout.json").read_text())
-        fake, _ = generated_sample(load_generator(run), args.samples)
+        fake, _ = generated_sample(load_generator(run, _device(device)), args.samples)
         scores = report["classifier"]
         result["archs"][arch] = {
             "train_seconds": round(train_seconds, 1),

@@ -71,15 +71,17 @@ def default_path(data: ImageData | str, data_dir: str | None) -> Path:
 
 def accuracy(model: Classifier, images: torch.Tensor, labels: torch.Tensor) -> float:
     model.eval()
-    return float((batched(model, images).argmax(1) == labels).float().mean())
+    device = next(model.parameters()).device
+    return float((batched(model, images, device=device).argmax(1) == labels).float().mean())
 
 
 def train_classifier(dataset: str, data_dir: str | None = None, epochs: int = 5, batch_size: int = 128,
                      seed: int = 0, out: str | None = None, log=print,
-                     test_dataset: str | None = None) -> tuple[Path, float]:
+                     test_dataset: str | None = None, device: str = "cpu") -> tuple[Path, float]:
     """Fit the classifier on the data set's training split and first label; test accuracy on `test_dataset`
     if given, else the data set's evaluation split (mnist/cifar10/svhn: the official test split; others:
-    the training images themselves, said in the log as "train accuracy")."""
+    the training images themselves, said in the log as "train accuracy"). Batches go to `device` one at a
+    time; the saved weights are on the CPU whatever it trained on."""
     train = load_dataset(dataset, data_dir, "train")
     if train.labels is None:
         raise UsageError(f"{dataset} has no labels to train a classifier on (npz: needs a y array)")
@@ -93,7 +95,7 @@ def train_classifier(dataset: str, data_dir: str | None = None, epochs: int = 5,
     classes = int(max(train.labels.max(), test.labels.max())) + 1
     batch_size = min(batch_size, len(train))  # a data set smaller than one batch is one batch
     torch.manual_seed(seed)
-    model = Classifier(train.shape[0], classes)
+    model = Classifier(train.shape[0], classes).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     # cosine decay to 0 over the whole run: at a constant 1e-3 the held-out accuracy of the last epoch swung
     # between 0.92 and 0.98 from one epoch to the next (MNIST, 9,000 digits), so the saved model was a lottery
@@ -105,7 +107,7 @@ def train_classifier(dataset: str, data_dir: str | None = None, epochs: int = 5,
         started, order = time.perf_counter(), torch.randperm(len(train), generator=gen)
         for i in range(0, len(order) - batch_size + 1, batch_size):
             pick = order[i:i + batch_size]
-            loss = F.cross_entropy(model(to_unit_range(train.images[pick])), train.labels[pick])
+            loss = F.cross_entropy(model(to_unit_range(train.images[pick].to(device))), train.labels[pick].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -114,7 +116,7 @@ def train_classifier(dataset: str, data_dir: str | None = None, epochs: int = 5,
             f"{accuracy(model, test.images, test.labels):.4f} ({time.perf_counter() - started:.0f} s)")
     test_accuracy = accuracy(model, test.images, test.labels)
     path = Path(out) if out else default_path(train, data_dir)
-    payload = {"format": FORMAT, "state_dict": model.state_dict(), "channels": train.shape[0],
+    payload = {"format": FORMAT, "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "channels": train.shape[0],
                "image_shape": list(train.shape), "classes": classes, "dataset": dataset, "label": train.label_name,
                "test_split": split, "test_accuracy": test_accuracy}
     import io
@@ -168,7 +170,8 @@ def classifier_scores(model: Classifier, generated: torch.Tensor, codes: torch.T
     """Scores of generated uint8 images [N, C, H, W]; `codes` [N] is categorical code 1's value of each
     (None without a categorical code: no purity); `real` are held-out real images for fid_classifier."""
     model.eval()
-    probs = batched(lambda x: F.softmax(model(x), 1), generated).double()  # [N, classes]
+    device = next(model.parameters()).device
+    probs = batched(lambda x: F.softmax(model(x), 1), generated, device=device).double()  # [N, classes]
     predicted = probs.argmax(1).numpy()
     classes = probs.shape[1]
     counts = np.bincount(predicted, minlength=classes)
@@ -178,8 +181,8 @@ def classifier_scores(model: Classifier, generated: torch.Tensor, codes: torch.T
            "mode_count": int((counts >= MODE_SHARE * len(generated) / classes).sum()), "modes_possible": classes,
            "label_histogram": counts.tolist(),
            "classifier_score": float(torch.exp(kl.mean())),
-           "fid_classifier": frechet_distance(batched(model.features, generated).double().numpy(),
-                                              batched(model.features, real).double().numpy())}
+           "fid_classifier": frechet_distance(batched(model.features, generated, device=device).double().numpy(),
+                                              batched(model.features, real, device=device).double().numpy())}
     if codes is not None:
         values = int(codes.max()) + 1
         table = np.zeros((values, classes), dtype=np.int64)

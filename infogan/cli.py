@@ -263,13 +263,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .registry import parse_names
 
     names = parse_names(args.image_metrics) if args.image_metrics else None
-    report = evaluate_run(args.run_dir, args.dataset, args.batch_size, image_metrics=names, samples=args.samples,
+    report = evaluate_run(args.run_dir, args.dataset, args.batch_size, device=_device(args.device),
+                          image_metrics=names, samples=args.samples,
                           inception_weights=args.inception_weights, classifier=args.classifier,
                           data_dir=args.data_dir)
     print(json.dumps(report, indent=2))
     for line in describe_effects(report.get("continuous_effects", [])):
         print(line, file=sys.stderr)
     return 0
+
+
+def _device(name: str) -> str:
+    """--device of evaluate and classifier train: auto takes a GPU where there is one (as train does)."""
+    from .runtime import select_device
+
+    return str(select_device(name))
 
 
 def cmd_classifier_train(args: argparse.Namespace) -> int:
@@ -280,7 +288,7 @@ def cmd_classifier_train(args: argparse.Namespace) -> int:
     require_int("batch_size", args.batch_size, minimum=2)
     path, acc = train_classifier(args.dataset, args.data_dir, args.epochs, args.batch_size, args.seed, args.out,
                                  log=lambda line: print(line, file=sys.stderr, flush=True),
-                                 test_dataset=args.test_dataset)
+                                 test_dataset=args.test_dataset, device=_device(args.device))
     print(f"classifier: {path} (test accuracy {acc:.4f})")
     return 0
 
@@ -382,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="score generated images with an independent classifier: purity, mode count, classifier "
                          "score, fid_classifier (PATH, or no value: the one `infogan classifier train` cached for "
                          "the data set; default: off)")
+    ev.add_argument("--device", default="auto", choices=DEVICES,
+                    help="where the networks run (default: auto, a GPU where there is one)")
     ev.set_defaults(func=cmd_evaluate, command_parser=ev)
 
     cl = sub.add_parser("classifier", help="an independent classifier that judges generated images")
@@ -398,6 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     ct.add_argument("--seed", type=int, default=0, metavar="S", help="default: 0")
     ct.add_argument("--out", default=None, metavar="PATH",
                     help="where to write it (default: DATA_DIR/classifiers/<data set>.pt, what evaluate --classifier reads)")
+    ct.add_argument("--device", default="auto", choices=DEVICES,
+                    help="where it trains (default: auto, a GPU where there is one)")
     ct.set_defaults(func=cmd_classifier_train, command_parser=ct)
 
     gen = sub.add_parser("generate", help="draw images for chosen codes into one PNG grid")

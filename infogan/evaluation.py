@@ -77,7 +77,7 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, batch_size: in
         raise UsageError(f"{spec} has images of shape {list(data.shape)}, the run was trained on {cfg.image_shape}")
     # fail on missing torch-fidelity, weights or classifier before any long computation
     weights = image_quality.prepare(inception_weights, cfg.data_dir) if image_metrics else None
-    model = _classifier(classifier, data, cfg, data_dir) if classifier else None
+    model = _classifier(classifier, data, cfg, data_dir).to(device) if classifier else None
     ctx = registry.EvalContext(
         cfg, load_generator(run_dir, device), load_discriminator(run_dir, device), data.images,
         {name: y.numpy() for name, y in data.factors.items()}, out_dir=out_dir, batch_size=batch_size,

@@ -107,3 +107,23 @@ def test_classifier_refusals_are_one_line(trained, tmp_path, capsys):
     np.savez(tmp_path / "unlabelled.npz", x=x)
     assert main(["classifier", "train", "--dataset", f"npz:{tmp_path / 'unlabelled.npz'}"]) == 2
     assert "no labels" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal where no CUDA GPU is visible")
+def test_device_cuda_without_a_gpu_is_refused_in_one_line(trained, tmp_path, capsys):
+    root, _, _ = trained
+    assert main(["classifier", "train", "--dataset", f"npz:{root / 'blobs.npz'}", "--out", str(tmp_path / "c.pt"),
+                 "--epochs", "1", "--device", "cuda"]) == 2
+    assert "--device cuda: no CUDA GPU is visible" in capsys.readouterr().err
+    assert not (tmp_path / "c.pt").exists()
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", f"npz:{root / 'blobs.npz'}", "--outdir", str(run), *TINY]) == 0
+    assert main(["evaluate", str(run), "--device", "cuda"]) == 2
+    assert "--device cuda: no CUDA GPU is visible" in capsys.readouterr().err
+    assert not (run / "eval").exists()
+
+
+def test_the_saved_classifier_is_on_the_cpu_whatever_it_trained_on(trained):
+    root, _, _ = trained
+    payload = torch.load(root / "classifiers" / "npz-blobs.pt", weights_only=True)
+    assert {v.device.type for v in payload["state_dict"].values()} == {"cpu"}
