@@ -174,6 +174,9 @@ def main() -> int:
     for name, script, gpu, quick in SECTIONS:
         if name not in wanted:
             continue
+        if deadline is not None and time.perf_counter() >= deadline:  # one after another, the budget ran out
+            report["sections"][name] = {"status": "not started", "reason": "the budget was spent before its turn"}
+            continue
         cmd = section_command(name, script, quick if args.quick else gpu, args, results, workdir, train_options)
         running.append(Section(name, cmd, results, env))
         report["sections"][name] = {"status": "running", "result": str(results / f"{name}.json")}
@@ -184,7 +187,7 @@ def main() -> int:
     while running:  # each recorded as it ends (its seconds are its own), the rest stopped at the deadline
         ended = [section for section in running if section.proc.poll() is not None]
         if deadline is not None and time.perf_counter() >= deadline:
-            ended = running
+            ended = list(running)  # a copy: the loop below removes them from `running`
         for section in ended:
             finish(section, report, deadline)
             running.remove(section)

@@ -11,8 +11,8 @@ import dataclasses
 import math
 import sys
 
-from .config import (ARCHS, CUDA_GRAPHS, DEVICES, MAX_SEED, NOISE_PRIORS, PRECISIONS, PRESETS, SELECTION_CRITERIA,
-                     TrainConfig, parse_categorical, require_int)
+from .config import (ARCHS, CUDA_GRAPHS, DEVICES, LR_SCHEDULES, MAX_SEED, NOISE_PRIORS, PRECISIONS, PRESETS,
+                     SELECTION_CRITERIA, TrainConfig, parse_categorical, require_int)
 from .data import DATASETS, spec_form
 from .errors import UsageError
 from .latent import CODE_RANGE
@@ -133,6 +133,10 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
             "--lr-g", type=_finite_float, metavar="LR")
     _option(optim, "beta1", "Adam beta1", type=_finite_float, metavar="B")
     _option(optim, "beta2", "Adam beta2", type=_finite_float, metavar="B")
+    _option(optim, "lr_schedule", "every learning rate over the run: constant, or decaying to --lr-final of it at "
+            "the last step by a cosine or a straight line", "constant", choices=LR_SCHEDULES)
+    _option(optim, "lr_final", "with --lr-schedule cosine/linear: the rates at the last step, as a fraction of the "
+            "starting ones", "0.1", type=_finite_float, metavar="F")
     if single_run:  # a sweep takes its seeds from --seeds
         _option(optim, "seed", "random seed; the same seed gives the same run on CPU", type=int, metavar="S")
 

@@ -24,6 +24,7 @@ from .networks import ARCHS  # the table of architectures: names and the image-s
 NOISE_PRIORS = ("uniform", "normal")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 CUDA_GRAPHS = ("auto", "on", "off")  # see cuda_graphs.py
+LR_SCHEDULES = ("constant", "cosine", "linear")  # see schedule.py (kept equal to schedule.SCHEDULES by a test)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 # Bounds on the sizes a config may ask for: beyond them a model cannot be built on any machine we know.
 MAX_NOISE_DIM, MAX_CODE_VALUES, MAX_CODES = 10_000, 1_000, 100
@@ -167,6 +168,8 @@ class TrainConfig:
     lr_q: float | None = None  # Q's own head; None: lr_g (the paper's "Q trained with G"); the official code's is lr_d
     beta1: float = 0.5
     beta2: float = 0.999
+    lr_schedule: str = "constant"  # the rates over the run (schedule.py); constant: the paper's fixed rates
+    lr_final: float = 0.1  # with a schedule: the rates at the last step, as a fraction of the configured ones
     seed: int = 0
     # --- runtime ---
     threads: int | None = None  # CPU threads of this process; None: the cores it may run on (see runtime.py)
@@ -218,6 +221,8 @@ class TrainConfig:
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 raise UsageError(f"--{_flag(name)} must be in [0, 1), got {getattr(self, name)!r}")
+        if not 0 < self.lr_final <= 1:
+            raise UsageError(f"--lr-final must be in (0, 1] (a fraction of the starting rates), got {self.lr_final!r}")
         for name, choices in CHOICES.items():
             if getattr(self, name) is not None:
                 _require_choice(name, getattr(self, name), choices)
@@ -305,6 +310,7 @@ INT_RANGES = {  # integer field -> (minimum, maximum or None)
 LEARNING_RATES = ("lr_d", "lr_g", "lr_q")  # > 0
 NON_NEGATIVE = ("categorical_weight", "continuous_weight", "cr_weight", "real_info_weight", *LEARNING_RATES)  # finite, >= 0
 CHOICES = {"noise_prior": NOISE_PRIORS, "precision": PRECISIONS, "cuda_graphs": CUDA_GRAPHS, "device": DEVICES,
+           "lr_schedule": LR_SCHEDULES,
            "arch": ARCHS, "preset": PRESETS, "channels": (1, 3)}
 
 

@@ -23,7 +23,8 @@ How the step stays the same computation:
 
 Not captured (the step runs eagerly, and the run says why): DDP (its all-reduce hooks), fp16 (the
 GradScaler's inf check syncs with the host), InfoGAN-CR (G takes the contrastive term only from
---cr-start-step, a branch that would need a second graph), and any device but CUDA. A capture that fails
+--cr-start-step, a branch that would need a second graph), a learning-rate schedule (the captured
+optimiser step keeps its rate as a constant), and any device but CUDA. A capture that fails
 (e.g. an operation a future network adds that cannot be captured) prints why and continues eagerly.
 """
 
@@ -38,7 +39,8 @@ WARMUP_STEPS = 3  # eager steps before the capture (PyTorch's examples use 3 to 
 CHOICES = ("auto", "on", "off")
 
 
-def unsupported_reason(device_type: str, distributed: bool, fp16: bool, contrastive: bool) -> str | None:
+def unsupported_reason(device_type: str, distributed: bool, fp16: bool, contrastive: bool,
+                       scheduled: bool = False) -> str | None:
     """Why the step of such a run cannot be captured, or None when it can."""
     if device_type != "cuda":
         return f"CUDA graphs need a CUDA device (this run is on {device_type})"
@@ -49,6 +51,9 @@ def unsupported_reason(device_type: str, distributed: bool, fp16: bool, contrast
     if contrastive:
         return ("CUDA graphs are not used with --cr-weight (G takes the contrastive term from --cr-start-step "
                 "on, a branch one graph cannot hold)")
+    if scheduled:
+        return ("CUDA graphs are not used with --lr-schedule (a captured Adam keeps the learning rate it was "
+                "captured with)")
     return None
 
 

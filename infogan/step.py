@@ -440,7 +440,8 @@ def use_cuda_graphs(cfg: TrainConfig, rt: Runtime, dist: Dist, announce: bool = 
     on refuses such a run before it starts; off never captures. `announce`: say what was decided."""
     if cfg.cuda_graphs == "off":
         return False
-    reason = cuda_graphs.unsupported_reason(rt.device.type, dist.enabled, rt.scaler is not None, cfg.cr_weight > 0)
+    reason = cuda_graphs.unsupported_reason(rt.device.type, dist.enabled, rt.scaler is not None, cfg.cr_weight > 0,
+                                            cfg.lr_schedule != "constant")
     if reason is None:
         if dist.is_main and announce:
             print(f"CUDA graphs: the step is captured after {cuda_graphs.WARMUP_STEPS} eager steps and replayed "

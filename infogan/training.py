@@ -33,6 +33,7 @@ from .distributed import SINGLE, Dist
 from .errors import UsageError
 from .health import Finding, HealthMonitor
 from .runtime import Runtime, make_runtime, set_threads
+from .schedule import LrSchedule
 from .signals import StopFlag
 from .step import Nets, StepRunner, StepSums, make_optimizers, statistics_of, use_cuda_graphs
 
@@ -95,6 +96,10 @@ class Trainer:
                                          cfg.image_metrics_samples if cfg.image_metrics_every else 0,
                                          _scored_data(cfg, data) if dist.is_main else None)
         self.steps_per_epoch = len(data) // cfg.batch_size
+        # built before any checkpoint is loaded: its base rates are the config's (schedule.py)
+        self.schedule = None if cfg.lr_schedule == "constant" else LrSchedule(
+            [o for o in (self.opts.g, self.opts.d, self.opts.pair) if o is not None], cfg.lr_schedule,
+            self.steps_per_epoch * cfg.epochs, cfg.lr_final)
         self.progress = _Progress()
         self.saved_step: int | None = None  # step of the checkpoint on disk (None: none written yet)
         self.shown = statistics_of(cfg)  # what a step reports, and how each statistic is shown
@@ -178,6 +183,8 @@ class Trainer:
                 batch = self.data.images[order[start:start + rank_batch]]  # uint8 [B/W, C, H, W]
                 if self.data.copy_batches:  # async copy from pinned host memory
                     batch = batch.pin_memory().to(self.rt.device, non_blocking=True)
+                if self.schedule is not None:
+                    self.schedule.apply(p.step)
                 self.sums.add(self.step(batch, p.step))
                 p.batch, p.step = p.batch + 1, p.step + 1
                 bar.update(1)
@@ -211,8 +218,10 @@ class Trainer:
         if cfg.image_metrics_every and (p.epoch % cfg.image_metrics_every == 0 or p.epoch == cfg.epochs):
             with work("image_metrics"):
                 extra.update(_epoch_metrics(self, ("image",)))
+        if self.schedule is not None:  # the rates' multiplier at the epoch's last step
+            extra["lr_factor"] = round(self.schedule.factor(p.step - 1), 6)
         record = _record(self, "epoch", **extra, seconds=round(seconds, 3),
-                              images_per_sec=round(images_seen / max(seconds, 1e-9), 1))
+                         images_per_sec=round(images_seen / max(seconds, 1e-9), 1))
         with work("checkpoint"):
             self.save_checkpoint()
         if not self.dist.is_main:

@@ -44,16 +44,25 @@ def test_evidence_dry_run_writes_every_section(tmp_path):
 def test_a_section_past_the_budget_is_stopped_and_recorded(tmp_path):
     x, y = blob_images(300, 28)
     np.savez(tmp_path / "digits.npz", x=x, y=y)
+    x, y = blob_images(300, 32, channels=3)
+    np.savez(tmp_path / "cifar.npz", x=x, y=y)
     results = tmp_path / "results"
-    proc = subprocess.run([sys.executable, "benchmarks/evidence.py", "--device", "cpu", "--quick", "--parallel",
-                           "--sections", "multicode", "--budget", "1", "--results", str(results),
-                           "--workdir", str(tmp_path / "work"), "--mnist", str(tmp_path / "digits.npz")],
+    chain = ["benchmarks/evidence.py", "--device", "cpu", "--quick", "--sections", "multicode,cifar10", "--budget",
+              "1", "--workdir", str(tmp_path / "work"), "--mnist", str(tmp_path / "digits.npz"), "--cifar10",
+              str(tmp_path / "cifar.npz")]
+    proc = subprocess.run([sys.executable, *chain, "--parallel", "--results", str(results)],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     report = json.loads((results / "evidence.json").read_text())
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert report["parallel"] is True and report["budget"] == 1
-    assert report["sections"]["multicode"]["status"] == "timed out"
+    assert {k: v["status"] for k, v in report["sections"].items()} == {"multicode": "timed out", "cifar10": "timed out"}
     assert not (results / "multicode.json").exists()  # stopped before its result: no half-written file
+    # one after another: the first stopped at the budget, the next not started at all
+    proc = subprocess.run([sys.executable, *chain, "--no-parallel", "--results", str(tmp_path / "seq")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    report = json.loads((tmp_path / "seq" / "evidence.json").read_text())
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert {k: v["status"] for k, v in report["sections"].items()} == {"multicode": "timed out", "cifar10": "not started"}
 
 
 def test_an_unknown_section_is_refused(tmp_path):
