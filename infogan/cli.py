@@ -120,6 +120,8 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
     _option(model, "real_info_weight", "weight of Q's information on real images in D's objective: Q learns to "
             "sort real images into confident, balanced categories (Krause et al. 2010; not in the paper); 0 is off",
             type=_finite_float, metavar="W")
+    _option(model, "real_info_until", "with --real-info-weight: the step at which the term is switched off (its "
+            "early lead kept, its later pull dropped); 0 keeps it for the whole run", type=int, metavar="S")
 
     optim = parser.add_argument_group("optimisation")
     _option(optim, "epochs", "passes over the data", f"{FROM_PRESET}: 50 for grey data, 150 for colour", type=int,

@@ -160,6 +160,7 @@ class TrainConfig:
     # --- Q's categorical information on real images (losses.real_information): D/Q minimise
     # L_D + L_info - real_info_weight * I_real; 0: off (the paper's InfoGAN) ---
     real_info_weight: float = 0.0
+    real_info_until: int = 0  # the term is in D's objective before this step only; 0: for the whole run
     # --- optimisation (paper appendix C: Adam, lr D 2e-4, G 1e-3) ---
     epochs: int | None = None
     batch_size: int | None = None
@@ -239,6 +240,9 @@ class TrainConfig:
         if self.real_info_weight > 0 and self.categorical is not None and len(self.categorical) == 0:
             raise UsageError("--real-info-weight needs a categorical code (it asks Q to sort real images into the "
                              "code's values): add one with --categorical, or drop --real-info-weight")
+        if self.real_info_until > 0 and self.real_info_weight == 0:
+            raise UsageError("--real-info-until switches off --real-info-weight, which is 0 (off): give a weight, or "
+                             "drop --real-info-until")
         if self.image_shape is not None and (len(self.image_shape) != 3 or min(self.image_shape) < 1):
             raise UsageError(f"image_shape must be [channels, height, width], got {self.image_shape!r}")
 
@@ -303,7 +307,7 @@ INT_RANGES = {  # integer field -> (minimum, maximum or None)
     "image_size": (4, MAX_IMAGE_SIZE),
     "batch_size": (2, MAX_BATCH),  # BatchNorm needs two samples to normalise a batch
     "noise_dim": (1, MAX_NOISE_DIM), "continuous": (0, MAX_CODES),
-    "checkpoint_every": (0, None), "keep_every": (0, None), "cr_start_step": (0, None),
+    "checkpoint_every": (0, None), "keep_every": (0, None), "cr_start_step": (0, None), "real_info_until": (0, None),
     "image_metrics_every": (0, None), "image_metrics_samples": (2, MAX_METRIC_SAMPLES),
     "dist_timeout": (1, 7 * 24 * 3600), "threads": (1, 1024), "seed": (0, MAX_SEED),
 }

@@ -196,6 +196,7 @@ class StepContext:
     real: torch.Tensor  # [N, C, H, W] in [-1, 1]
     draws: StepDraws
     g_takes_cr: bool  # G's loss has the contrastive term (InfoGAN-CR, from --cr-start-step on)
+    real_info_on: bool = True  # D's loss has Q's real information (--real-info-weight, before --real-info-until)
     fake: torch.Tensor | None = None  # G(codes) [N, C, H, W]
     partner: torch.Tensor | None = None  # G(partner codes) [N, C, H, W], InfoGAN-CR
     report: Report = field(default_factory=Report)
@@ -223,8 +224,10 @@ def discriminator_phase(ctx: StepContext) -> torch.Tensor:
     loss = d_adv + _information(ctx, d_fake.q).total
     if ctx.cfg.real_info_weight > 0:  # Q sorts the real batch too (losses.real_information); at most sum ln K_i
         real_info = losses.real_information([logits.float() for logits in d_real.q.cat_logits])
+        # reported after --real-info-until too (a run's statistics keep their names), no longer trained on
         ctx.report("q_real_info", real_info, "I(x; c) of Q on real images", "information", "real MI {:.3f}")
-        loss = loss - ctx.cfg.real_info_weight * real_info
+        if ctx.real_info_on:
+            loss = loss - ctx.cfg.real_info_weight * real_info
     return loss
 
 
@@ -286,11 +289,11 @@ PHASES = (
 
 
 def update_step(cfg: TrainConfig, nets: Nets, opts: Optimizers, real: torch.Tensor, draws: StepDraws, rt: Runtime,
-                g_takes_cr: bool = False) -> dict[str, torch.Tensor]:
+                g_takes_cr: bool = False, real_info_on: bool = True) -> dict[str, torch.Tensor]:
     """Every phase's update for given draws, on real images in [-1, 1]; the statistics by name (0-d tensors
     on the device). No host sync and no Python branch on tensor values, so it can be captured in a CUDA
     graph (cuda_graphs.py)."""
-    ctx = StepContext(cfg, nets, real, draws, g_takes_cr)
+    ctx = StepContext(cfg, nets, real, draws, g_takes_cr, real_info_on)
     with rt.autocast():
         ctx.fake = nets.gen_ddp(ctx.spec.vector(draws.latent))  # [N, C, H, W]: the one G forward
     for phase in PHASES:
@@ -316,9 +319,10 @@ def update_step(cfg: TrainConfig, nets: Nets, opts: Optimizers, real: torch.Tens
 def train_step(cfg: TrainConfig, nets: Nets, opts: Optimizers, real: torch.Tensor, latent_rng: torch.Generator,
                rt: Runtime, step: int = 0) -> dict[str, torch.Tensor]:
     """One step: its draws, then `update_step`. `step` (the number of steps done) tells whether G takes the
-    contrastive term yet."""
+    contrastive term yet, and whether D still takes Q's real information."""
     draws = draw_step(nets.disc.spec, real.shape[0], latent_rng, rt.device, nets.pair is not None)
-    return update_step(cfg, nets, opts, real, draws, rt, g_takes_cr=_g_takes_cr(cfg, nets, step))
+    return update_step(cfg, nets, opts, real, draws, rt, g_takes_cr=_g_takes_cr(cfg, nets, step),
+                       real_info_on=cfg.real_info_until == 0 or step < cfg.real_info_until)
 
 
 def _g_takes_cr(cfg: TrainConfig, nets: Nets, step: int) -> bool:
@@ -441,7 +445,8 @@ def use_cuda_graphs(cfg: TrainConfig, rt: Runtime, dist: Dist, announce: bool = 
     if cfg.cuda_graphs == "off":
         return False
     reason = cuda_graphs.unsupported_reason(rt.device.type, dist.enabled, rt.scaler is not None, cfg.cr_weight > 0,
-                                            cfg.lr_schedule != "constant")
+                                            cfg.lr_schedule != "constant",
+                                            cfg.real_info_weight > 0 and cfg.real_info_until > 0)
     if reason is None:
         if dist.is_main and announce:
             print(f"CUDA graphs: the step is captured after {cuda_graphs.WARMUP_STEPS} eager steps and replayed "

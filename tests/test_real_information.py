@@ -14,10 +14,11 @@ from infogan.runtime import make_runtime
 from infogan.step import Nets, make_optimizers, statistics_of, train_step
 
 
-def _tiny(real_info_weight):
+def _tiny(real_info_weight, real_info_until=0):
     cfg = TrainConfig(noise_dim=4, categorical=[2], continuous=1, arch="paper-mnist", image_shape=[1, 8, 8],
                       batch_size=16, lr_d=2e-3, lr_g=1e-3, categorical_weight=1.0, continuous_weight=0.5,
-                      real_info_weight=real_info_weight, precision="fp32", device="cpu")
+                      real_info_weight=real_info_weight, real_info_until=real_info_until, precision="fp32",
+                      device="cpu")
     torch.manual_seed(0)
     nets = Nets(*build_networks(cfg))
     return cfg, nets, make_optimizers(cfg, nets)
@@ -63,7 +64,45 @@ def test_the_term_teaches_q_to_sort_real_images():
     ({"real_info_weight": -1.0}, "--real-info-weight must be a finite number >= 0"),
     ({"real_info_weight": float("nan")}, "--real-info-weight must be a finite number >= 0"),
     ({"real_info_weight": 1.0, "categorical": []}, "--real-info-weight needs a categorical code"),
+    ({"real_info_until": 100}, "--real-info-until switches off --real-info-weight, which is 0"),
+    ({"real_info_weight": 1.0, "real_info_until": -1}, "--real-info-until must be an integer >= 0"),
 ])
 def test_bad_weights_are_refused(changes, message):
     with pytest.raises(UsageError, match=message):
         TrainConfig(**changes).validate()
+
+
+def test_the_term_trains_before_its_cut_off_step_and_is_still_reported_after():
+    """Steps 0-2 of a run with --real-info-until 3 train as with the term; steps 3-5 as without it (the same
+    weights as a run whose term is off from the start, fed the same states), and q_real_info is logged on."""
+    real = _two_kinds_of_image()
+
+    def run(weight, until, steps, start=None):
+        cfg, nets, opts = _tiny(weight, until)
+        if start is not None:
+            nets.gen.load_state_dict(start[0]), nets.disc.load_state_dict(start[1])
+            opts.g.load_state_dict(start[2]), opts.d.load_state_dict(start[3])
+        rt, rng = make_runtime(cfg), torch.Generator().manual_seed(1)
+        stats = [train_step(cfg, nets, opts, real, rng, rt, step) for step in steps]
+        return nets, opts, stats
+
+    def same(a, b):
+        return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+    cut, _, cut_stats = run(1.0, 3, range(3))
+    on, _, _ = run(1.0, 0, range(3))
+    assert same(cut.disc, on.disc) and same(cut.gen, on.gen)  # before the cut-off: the term trains D/Q
+    cut, cut_opts, _ = run(1.0, 3, range(3))
+    state = (cut.gen.state_dict(), cut.disc.state_dict(), cut_opts.g.state_dict(), cut_opts.d.state_dict())
+    after, _, after_stats = run(1.0, 3, range(3, 6), copy.deepcopy(state))
+    off, _, _ = run(0.0, 0, range(3, 6), copy.deepcopy(state))
+    assert same(after.disc, off.disc) and same(after.gen, off.gen)  # from the cut-off on: as without it
+    still_on, _, _ = run(1.0, 0, range(3, 6), copy.deepcopy(state))
+    assert not same(after.disc, still_on.disc)  # and the term did matter there
+    assert all("q_real_info" in s for s in cut_stats + after_stats)
+
+
+def test_cuda_graphs_step_aside_for_a_cut_off():
+    from infogan.cuda_graphs import unsupported_reason
+
+    assert "--real-info-until" in unsupported_reason("cuda", False, False, False, switched_off=True)
