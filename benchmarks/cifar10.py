@@ -34,14 +34,9 @@ import common
 from common import ROOT, infogan
 from infogan.inference import generated_sample, load_generator
 from infogan.metrics import checkerboard_power
+from infogan.runtime import select_device
 
 DATA = common.SHARED_DATA / "cifar10-train-10k.npz"
-
-
-def _device(name: str) -> str:
-    from infogan.runtime import select_device
-
-    return str(select_device(name))
 
 
 def main() -> int:
@@ -92,7 +87,7 @@ def main() -> int:
         infogan("evaluate", str(run), "--dataset", heldout, "--classifier", str(classifier), "--samples",
                 str(args.samples), "--device", device)
         report = json.loads((run / "eval" / "npz-heldout.json").read_text())
-        fake, _ = generated_sample(load_generator(run, _device(device)), args.samples)
+        fake, _ = generated_sample(load_generator(run, select_device(device)), args.samples)
         scores = report["classifier"]
         result["archs"][arch] = {
             "train_seconds": round(train_seconds, 1),

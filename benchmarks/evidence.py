@@ -39,8 +39,8 @@ import common
 
 # (section, script, options on a GPU, options of the CPU dry run). The GPU sizes are for all sections at once
 # within about 7 minutes of an H200: on 2026-12-04, eager, ten trainings sharing it, disentanglement took 296 s,
-# multicode 243 s and cifar10's 100 epochs 225 s of training (its judge then trained and scored on the CPU,
-# which ran past the budget; both now follow the trainings' --device).
+# multicode 243 s and cifar10's 100 epochs 129 s of training (its judge trained and scored on the CPU, 145 s
+# and then past the budget; both now follow the trainings' --device).
 SECTIONS = [
     ("disentanglement", "disentanglement.py",
      ["--size", "64", "--steps", "5000", "--jobs", "3", "--arms-at-once", "--eval-images", "10000"],

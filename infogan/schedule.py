@@ -1,9 +1,10 @@
 """--lr-schedule: every learning rate of the run as a function of the step alone.
 
-    factor(step) = 1 at step 0, `final` at the last step (epochs x steps per epoch):
+    factor(step) = 1 at step 0, `final` at the last step, total - 1 (total = epochs x steps per epoch);
+    with t = step / (total - 1):
     constant  1 throughout (the paper's Adam at fixed rates; the default)
-    cosine    final + (1 - final) * (1 + cos(pi * step / total)) / 2
-    linear    1 - (1 - final) * step / total
+    cosine    final + (1 - final) * (1 + cos(pi * t)) / 2
+    linear    1 - (1 - final) * t
 
 Each optimiser group runs at its configured rate (lr_d, lr_g, lr_q, H's) times the factor. Written here
 rather than with torch.optim.lr_scheduler because a pure function of the step needs no state of its own:

@@ -446,7 +446,7 @@ def use_cuda_graphs(cfg: TrainConfig, rt: Runtime, dist: Dist, announce: bool = 
         return False
     reason = cuda_graphs.unsupported_reason(rt.device.type, dist.enabled, rt.scaler is not None, cfg.cr_weight > 0,
                                             cfg.lr_schedule != "constant",
-                                            cfg.real_info_weight > 0 and cfg.real_info_until > 0)
+                                            cfg.real_info_until > 0)  # (validate refuses it without a weight)
     if reason is None:
         if dist.is_main and announce:
             print(f"CUDA graphs: the step is captured after {cuda_graphs.WARMUP_STEPS} eager steps and replayed "

@@ -123,7 +123,10 @@ def test_device_cuda_without_a_gpu_is_refused_in_one_line(trained, tmp_path, cap
     assert not (run / "eval").exists()
 
 
-def test_the_saved_classifier_is_on_the_cpu_whatever_it_trained_on(trained):
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (on a CPU it trains on the CPU)")
+def test_a_classifier_trained_on_a_gpu_is_saved_on_the_cpu(trained, tmp_path):
     root, _, _ = trained
-    payload = torch.load(root / "classifiers" / "npz-blobs.pt", weights_only=True)
+    assert main(["classifier", "train", "--dataset", f"npz:{root / 'blobs.npz'}", "--out", str(tmp_path / "c.pt"),
+                 "--epochs", "1", "--device", "cuda"]) == 0
+    payload = torch.load(tmp_path / "c.pt", weights_only=True)
     assert {v.device.type for v in payload["state_dict"].values()} == {"cpu"}

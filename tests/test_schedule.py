@@ -2,7 +2,6 @@
 on the same schedule, the refusals, and CUDA graphs stepping aside."""
 
 import json
-import math
 import signal
 import sys
 
@@ -28,6 +27,7 @@ def test_the_factor_starts_at_one_and_ends_at_final():
     assert schedule.lr_factor("linear", 25, 101, 0.2) == pytest.approx(0.8)
     assert schedule.lr_factor("cosine", 10, 101, 0.1) > schedule.lr_factor("linear", 10, 101, 0.1)  # flat start
     assert {schedule.lr_factor("constant", s, 101, 0.1) for s in (0, 50, 100)} == {1.0}
+    assert schedule.lr_factor("cosine", 0, 1, 0.1) == 1.0  # a one-step run keeps its rates
     assert schedule.SCHEDULES == config.LR_SCHEDULES
 
 
@@ -99,4 +99,3 @@ def test_cuda_graphs_step_aside_for_a_schedule():
     reason = unsupported_reason("cuda", False, False, False, scheduled=True)
     assert reason is not None and "--lr-schedule" in reason
     assert unsupported_reason("cuda", False, False, False) is None
-    assert math.isclose(schedule.lr_factor("cosine", 0, 1, 0.1), 1.0)  # a one-step run keeps its rates
