@@ -117,15 +117,15 @@ def plateau_epoch(records: list[dict], signal: str, patience: int, min_gain: flo
     return None
 
 
-def early_stop_records(run_dirs: list[Path]) -> dict[str, list[dict]] | str:
-    """Each run's epoch records, or one line naming the first run that cannot be judged."""
+def early_stop_records(run_dirs: list[Path]) -> dict[str, list[dict]]:
+    """Each run's epoch records; ValueError naming the first run that cannot be judged."""
     needed = ("categorical_accuracy", *EARLY_STOP_SIGNALS)
     found = {}
     for run in run_dirs:
         records = common.epochs(run)
         if not records or any(key not in r for r in records for key in needed):
-            return (f"{run}: no epoch records with {', '.join(needed)} in metrics.jsonl (a run trained with "
-                    f"--eval-dataset and a categorical code?)")
+            raise ValueError(f"{run}: no epoch records with {', '.join(needed)} in metrics.jsonl (a run trained "
+                             f"with --eval-dataset and a categorical code?)")
         found[str(run)] = records
     return found
 
@@ -195,9 +195,10 @@ def main() -> int:
                     help="train nothing: judge label-free early stopping on these trained runs (JSON to --out)")
     args = ap.parse_args()
     if args.early_stop:
-        found = early_stop_records(args.early_stop)
-        if isinstance(found, str):
-            print(f"time_to_accuracy.py: {found}", file=sys.stderr)
+        try:
+            found = early_stop_records(args.early_stop)
+        except ValueError as exc:
+            print(f"time_to_accuracy.py: {exc}", file=sys.stderr)
             return 2
         early_stop_analysis(found, args.out)
         return 0

@@ -210,11 +210,18 @@ def _config_fields(args: argparse.Namespace) -> dict:
 
 def _train_fields(args: argparse.Namespace) -> dict:
     """The options set on the command line, over the --config file's fields when one is given."""
-    fields = _config_fields(args)
+    given = _config_fields(args)
+    fields = given
     if args.config:
         saved = TrainConfig.load(args.config).to_dict()
         saved.update(image_shape=None, outdir=None, run_id=None)  # a new run: its own directory, id and shape
-        fields = {**saved, **fields}
+        fields = {**saved, **given}
+    # the config cannot tell an explicit --lr-final from its default, so a value that would do nothing is
+    # caught here, where it is known to have been typed (a resumed run keeps its own schedule: resume checks)
+    if ("lr_final" in given and not getattr(args, "resume", None)
+            and fields.get("lr_schedule", _DEFAULTS.lr_schedule) == "constant"):
+        raise UsageError("--lr-final is where a decaying schedule ends and these rates are constant: add "
+                         "--lr-schedule cosine or linear, or drop --lr-final")
     return fields
 
 

@@ -24,7 +24,7 @@ from .checkpoint import atomic_write_bytes
 from .config import SELECTION_CRITERIA, TrainConfig, require_int
 from .errors import UsageError
 from .runlock import RunLock
-from .runtime import available_cores
+from .runtime import available_cores, resolve_precision
 from .disentanglement import model_centrality
 from .evaluation import evaluate_run, load_discriminator
 from .inference import load_generator
@@ -108,6 +108,11 @@ def run_sweep(base: TrainConfig, seeds: list[int], parent: str | Path | None = N
         raise UsageError(f"--select centrality compares every run with the others and needs 3 seeds or more "
                          f"(with {len(seeds)}, every run scores the same): add seeds"
                          + ("" if _no_categorical_codes(base) else ", or use --select q_real_mi"))
+    if base.precision == "auto":
+        # decided once here for every seed: on a CPU `auto` times a bf16 matmul, and seeds timing it at once
+        # on busy cores could choose differently, making their comparison one of precisions too
+        base = dataclasses.replace(base, precision=resolve_precision(base))
+        print(f"--precision auto: {base.precision} for every seed", flush=True)
     parent = Path(parent) if parent else Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
         parent.mkdir(parents=True, exist_ok=True)

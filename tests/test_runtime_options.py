@@ -70,6 +70,25 @@ def test_sweep_jobs_on_the_cpu_splits_the_cores(tmp_path):
         assert json.loads((tmp_path / "sw" / f"seed_{seed}" / "config.json").read_text())["threads"] == per_run
 
 
+def test_sweep_resolves_precision_auto_once_for_every_seed(tmp_path, monkeypatch, capsys):
+    """Seeds trained at once used to time the bf16 matmul each on busy cores and could train in different
+    precisions; the sweep decides once and hands its decision to every seed's process."""
+    from infogan import runtime
+
+    calls = []
+    # a decision the seeds' own processes would not make on this CPU (bf16 only where it is native and pays),
+    # so finding it in their configs shows it came from the sweep
+    monkeypatch.setattr(runtime, "bf16_pays", lambda device: calls.append(device) or True)
+    x, y = blob_images(32, 8)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    assert main(["sweep", "--seeds", "0,1", "--jobs", "2", "--device", "cpu", "--dataset", f"npz:{tmp_path / 'd.npz'}",
+                 "--outdir", str(tmp_path / "sw"), *TINY, "--epochs", "1", "--precision", "auto"]) == 0
+    assert len(calls) == 1
+    assert "--precision auto: bf16 for every seed" in capsys.readouterr().out
+    for seed in (0, 1):
+        assert json.loads((tmp_path / "sw" / f"seed_{seed}" / "config.json").read_text())["precision"] == "bf16"
+
+
 def test_sweep_default_jobs_on_a_cpu_is_one_process_per_core():
     """benchmarks/sweep_jobs.py: on a 2-core CPU two 1-thread processes beat one 2-thread run after another."""
     from infogan.sweep import default_jobs

@@ -80,10 +80,12 @@ def test_an_interrupted_run_resumes_on_the_same_schedule(tmp_path, tiny_npz, mon
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--lr-final", "0"], "--lr-final must be in (0, 1]"),
-    (["--lr-final", "1.5"], "--lr-final must be in (0, 1]"),
-    (["--lr-final", "nan"], "--lr-final"),
+    (["--lr-schedule", "cosine", "--lr-final", "0"], "--lr-final must be in (0, 1]"),
+    (["--lr-schedule", "linear", "--lr-final", "1.5"], "--lr-final must be in (0, 1]"),
+    (["--lr-schedule", "cosine", "--lr-final", "nan"], "--lr-final"),
     (["--lr-schedule", "step"], "invalid choice"),
+    (["--lr-final", "0.2"], "add --lr-schedule cosine or linear, or drop --lr-final"),  # would do nothing
+    (["--lr-schedule", "constant", "--lr-final", "0.2"], "these rates are constant"),
 ])
 def test_bad_schedules_exit_2_with_one_line(tmp_path, tiny_npz, capsys, args, message):
     out = tmp_path / "run"
