@@ -9,6 +9,7 @@ the same run, and the achieved fraction of the bound (peak / FLOPs per image). V
 shipped (eager) and under tf.function. Then peak RSS of a one-epoch run on MNIST's full 60,000-image shape.
 
     python benchmarks/throughput.py [--tf-python /tmp/tf/bin/python] [--compile] [--quick]
+    python benchmarks/throughput.py --demo-batch [--compile]   # the demo's step: batch 64, fp32, where time goes
 
 JSON to benchmarks/results/throughput.json.
 """
@@ -130,6 +131,39 @@ def measure(name, bench: Bench, args, peak_gflops: float) -> dict:
     return row
 
 
+# torch.profiler operator names by what they do; a step's self time not named here is "other"
+KERNEL_KINDS = {
+    "matmul and convolution": ("aten::mm", "aten::addmm", "aten::bmm", "aten::convolution_backward",
+                               "aten::mkldnn_convolution", "aten::_convolution", "aten::convolution"),
+    "optimiser": ("aten::_fused_adam_", "aten::_foreach_", "Optimizer."),
+    "normalisation and activations": ("aten::native_batch_norm", "aten::leaky_relu", "aten::threshold",
+                                      "aten::relu", "aten::sigmoid", "aten::tanh", "aten::clamp"),
+}
+
+
+def kernel_shares(bench: Bench, steps: int) -> dict:
+    """Shares of a step's operator self time (torch.profiler, CPU) by KERNEL_KINDS, and the rate the matmul
+    and convolution kernels reach on their own: the step's FLOPs over their time alone. That rate bounds what
+    removing every other kernel could give: a step cannot run faster than its matmuls."""
+    from torch.profiler import ProfilerActivity, profile
+
+    for _ in range(3):
+        bench.step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            stats = bench.step()
+        _sync(stats)
+    times = {event.key: event.self_cpu_time_total for event in prof.key_averages()}  # microseconds
+    total = sum(times.values())
+    shares = {kind: sum(t for name, t in times.items() if name.startswith(prefixes))
+              for kind, prefixes in KERNEL_KINDS.items()}
+    shares["other"] = total - sum(shares.values())
+    matmul_seconds = shares["matmul and convolution"] / 1e6 / steps
+    return {"self_time_share": {k: round(v / total, 3) for k, v in shares.items()},
+            "step_ms_profiled": round(total / 1e3 / steps, 1),
+            "matmul_kernels_gflops": round(bench.flops_per_step() / matmul_seconds / 1e9, 1)}
+
+
 def tf_peer(python: str, mode: str, steps: int) -> dict | None:
     try:
         proc = subprocess.run([python, str(PEER), "--mode", mode, "--steps", str(steps)], capture_output=True, text=True,
@@ -226,9 +260,15 @@ def main() -> int:
                                        args, peak), "threads": threads, "matmul_peak_gflops": round(peak, 1)})
             # Adam as one fused kernel per tensor: at batch 64 the paper networks' 13 M parameters make the
             # optimiser's elementwise passes a larger share of a step than at 256
-            rows.append({**measure(f"paper-mnist fp32 batch 64, {threads} thread(s), fused Adam",
-                                   Bench("paper-mnist", "fp32", batch=64, fused=True), args, peak),
-                         "threads": threads, "matmul_peak_gflops": round(peak, 1)})
+            fused = Bench("paper-mnist", "fp32", batch=64, fused=True)
+            rows.append({**measure(f"paper-mnist fp32 batch 64, {threads} thread(s), fused Adam", fused, args, peak),
+                         "threads": threads, "matmul_peak_gflops": round(peak, 1),
+                         "kernels": kernel_shares(fused, args.steps * 2)})
+            print(f"  where its time goes: {rows[-1]['kernels']}", flush=True)
+            if args.compile:  # Inductor's fused C++ kernels for the small elementwise work around the matmuls
+                rows.append({**measure(f"paper-mnist fp32 batch 64, {threads} thread(s), fused Adam, torch.compile",
+                                       Bench("paper-mnist", "fp32", batch=64, fused=True, compile_step=True), args,
+                                       peak), "threads": threads, "matmul_peak_gflops": round(peak, 1)})
             # the same step in bf16, side by side: what `--precision auto` should pick on this CPU
             peak16 = matmul_peak(torch.bfloat16)
             rows.append({**measure(f"paper-mnist bf16 batch 64, {threads} thread(s)",
