@@ -117,8 +117,8 @@ def train_classifier(dataset: str, data_dir: str | None = None, epochs: int = 5,
     test_accuracy = accuracy(model, test.images, test.labels)
     path = Path(out) if out else default_path(train, data_dir)
     payload = {"format": FORMAT, "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
-               "channels": train.shape[0], "image_shape": list(train.shape), "classes": classes, "dataset": dataset, "label": train.label_name,
-               "test_split": split, "test_accuracy": test_accuracy}
+               "channels": train.shape[0], "image_shape": list(train.shape), "classes": classes, "dataset": dataset,
+               "label": train.label_name, "test_split": split, "test_accuracy": test_accuracy}
     import io
 
     buf = io.BytesIO()

@@ -76,8 +76,8 @@ def test_sweep_resolves_precision_auto_once_for_every_seed(tmp_path, monkeypatch
     from infogan import runtime
 
     calls = []
-    # a decision the seeds' own processes would not make on this CPU (bf16 only where it is native and pays),
-    # so finding it in their configs shows it came from the sweep
+    # the patch lives in this process only: one call shows the sweep decided here, and bf16 in every seed's
+    # config shows the decision reached them (on a CPU where bf16 does not pay they would have chosen fp32)
     monkeypatch.setattr(runtime, "bf16_pays", lambda device: calls.append(device) or True)
     x, y = blob_images(32, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
