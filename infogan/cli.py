@@ -122,6 +122,16 @@ def _add_train_options(parser: argparse.ArgumentParser, single_run: bool = True)
             type=_finite_float, metavar="W")
     _option(model, "real_info_until", "with --real-info-weight: the step at which the term is switched off (its "
             "early lead kept, its later pull dropped); 0 keeps it for the whole run", type=int, metavar="S")
+    _option(model, "iic_weight", "weight of IIC's two-view information in D's objective (Ji et al. 2019; not in "
+            "the paper): Q gives a real image and a randomly deformed copy the same category, so the categories "
+            "become groups of real images that survive small deformations; 0 is the paper's objective",
+            type=_finite_float, metavar="W")
+    _option(model, "iic_rotation", "with --iic-weight: the deformed copy's rotation, up to this many degrees each "
+            "way", type=_finite_float, metavar="DEG")
+    _option(model, "iic_scale", "with --iic-weight: the copy's scale is drawn from 1 +- this", type=_finite_float,
+            metavar="F")
+    _option(model, "iic_shift", "with --iic-weight: the copy's shift, up to this fraction of the image side each "
+            "way", type=_finite_float, metavar="F")
 
     optim = parser.add_argument_group("optimisation")
     _option(optim, "epochs", "passes over the data", f"{FROM_PRESET}: 50 for grey data, 150 for colour", type=int,

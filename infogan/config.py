@@ -161,6 +161,12 @@ class TrainConfig:
     # L_D + L_info - real_info_weight * I_real; 0: off (the paper's InfoGAN) ---
     real_info_weight: float = 0.0
     real_info_until: int = 0  # the term is in D's objective before this step only; 0: for the whole run
+    # --- IIC's two-view information on real images (losses.paired_information): D/Q minimise
+    # L_D + L_info - iic_weight * I_pair, the second view a random affine deformation (augment.py); 0: off ---
+    iic_weight: float = 0.0
+    iic_rotation: float = 20.0  # degrees, each way
+    iic_scale: float = 0.15  # the scale is drawn from 1 +- this
+    iic_shift: float = 0.06  # of the image side, each way and direction
     # --- optimisation (paper appendix C: Adam, lr D 2e-4, G 1e-3) ---
     epochs: int | None = None
     batch_size: int | None = None
@@ -222,6 +228,10 @@ class TrainConfig:
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 raise UsageError(f"--{_flag(name)} must be in [0, 1), got {getattr(self, name)!r}")
+        for name, (low, high) in FLOAT_RANGES.items():
+            value = getattr(self, name)
+            if not (math.isfinite(value) and low <= value < high):
+                raise UsageError(f"--{_flag(name)} must be in [{low}, {high}), got {value!r}")
         if not 0 < self.lr_final <= 1:
             raise UsageError(f"--lr-final must be in (0, 1] (a fraction of the starting rates), got {self.lr_final!r}")
         for name, choices in CHOICES.items():
@@ -243,6 +253,9 @@ class TrainConfig:
         if self.real_info_until > 0 and self.real_info_weight == 0:
             raise UsageError("--real-info-until switches off --real-info-weight, which is 0 (off): give a weight, or "
                              "drop --real-info-until")
+        if self.iic_weight > 0 and self.categorical is not None and len(self.categorical) == 0:
+            raise UsageError("--iic-weight needs a categorical code (it asks Q to give an image and its deformed copy "
+                             "the same category): add one with --categorical, or drop --iic-weight")
         if self.image_shape is not None and (len(self.image_shape) != 3 or min(self.image_shape) < 1):
             raise UsageError(f"image_shape must be [channels, height, width], got {self.image_shape!r}")
 
@@ -311,8 +324,12 @@ INT_RANGES = {  # integer field -> (minimum, maximum or None)
     "image_metrics_every": (0, None), "image_metrics_samples": (2, MAX_METRIC_SAMPLES),
     "dist_timeout": (1, 7 * 24 * 3600), "threads": (1, 1024), "seed": (0, MAX_SEED),
 }
+FLOAT_RANGES = {  # float field -> [low, high)
+    "iic_rotation": (0.0, 180.0), "iic_scale": (0.0, 1.0), "iic_shift": (0.0, 0.5),
+}
 LEARNING_RATES = ("lr_d", "lr_g", "lr_q")  # > 0
-NON_NEGATIVE = ("categorical_weight", "continuous_weight", "cr_weight", "real_info_weight", *LEARNING_RATES)  # finite, >= 0
+NON_NEGATIVE = ("categorical_weight", "continuous_weight", "cr_weight", "real_info_weight", "iic_weight",
+                *LEARNING_RATES)  # finite, >= 0
 CHOICES = {"noise_prior": NOISE_PRIORS, "precision": PRECISIONS, "cuda_graphs": CUDA_GRAPHS, "device": DEVICES,
            "lr_schedule": LR_SCHEDULES,
            "arch": ARCHS, "preset": PRESETS, "channels": (1, 3)}

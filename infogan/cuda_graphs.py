@@ -24,7 +24,8 @@ How the step stays the same computation:
 Not captured (the step runs eagerly, and the run says why): DDP (its all-reduce hooks), fp16 (the
 GradScaler's inf check syncs with the host), InfoGAN-CR (G takes the contrastive term only from
 --cr-start-step, a branch that would need a second graph), a learning-rate schedule (the captured
-optimiser step keeps its rate as a constant), --real-info-until (D's loss changes at that step), and any
+optimiser step keeps its rate as a constant), --real-info-until (D's loss changes at that step), --iic-weight
+(the real batch's deformations are drawn outside the captured inputs), and any
 device but CUDA. A capture that fails
 (e.g. an operation a future network adds that cannot be captured) prints why and continues eagerly.
 """
@@ -41,7 +42,7 @@ CHOICES = ("auto", "on", "off")
 
 
 def unsupported_reason(device_type: str, distributed: bool, fp16: bool, contrastive: bool,
-                       scheduled: bool = False, switched_off: bool = False) -> str | None:
+                       scheduled: bool = False, switched_off: bool = False, deformed: bool = False) -> str | None:
     """Why the step of such a run cannot be captured, or None when it can."""
     if device_type != "cuda":
         return f"CUDA graphs need a CUDA device (this run is on {device_type})"
@@ -58,6 +59,9 @@ def unsupported_reason(device_type: str, distributed: bool, fp16: bool, contrast
     if switched_off:
         return ("CUDA graphs are not used with --real-info-until (D's loss changes at that step, a branch one "
                 "graph cannot hold)")
+    if deformed:
+        return ("CUDA graphs are not used with --iic-weight (the real batch's deformations are drawn each step, "
+                "outside the graph's inputs)")
     return None
 
 

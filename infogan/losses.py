@@ -46,6 +46,17 @@ learn to sort real images into K balanced groups while G learns to draw what Q r
 trains Q on generated images only; this term (not in the paper) asks Q's categories to be categories of
 the data too. Labels are never used.
 
+IIC's two-view information, on when --iic-weight > 0 (Invariant Information Clustering, Ji et al., ICCV 2019):
+
+    P_i    = sym( E_x  Q_i(. | x) Q_i(. | T(x))^T )             [K_i, K_i], T a small random deformation
+    I_pair = sum_i sum_{a,b} P_i[a,b] ln( P_i[a,b] / (P_i[a] P_i[b]) )     at most sum_i ln K_i
+
+the mutual information between the category Q reads from a real image and the one it reads from a deformed
+copy (augment.py): high when Q gives both views the same confident category and uses every value over the
+batch. The D-side optimiser minimises L_D + L_info - iic_weight * I_pair, so Q's categories become groups of
+real images that survive small rotations, scalings and shifts: what tells a 4 from a 9 survives them, the
+accidents of one drawing do not. Labels are never used.
+
 For a uniform categorical prior H(c_i) = ln K_i, so  MI_bound_i = ln K_i - CE_i  is code i's part of L_I
 (the paper's Fig. 1 shows it rising to ln 10 = 2.30 on MNIST), and the total is sum_i (ln K_i - CE_i).
 """
@@ -126,6 +137,18 @@ def real_information(cat_logits: list[torch.Tensor]) -> torch.Tensor:
         log_mean = torch.logsumexp(log_p, dim=0) - math.log(logits.shape[0])  # [K]
         marginal = -(log_mean.exp() * log_mean).sum()  # H(E_x Q(.|x))
         total = total + marginal - conditional
+    return total
+
+
+def paired_information(logits: list[torch.Tensor], logits_other: list[torch.Tensor]) -> torch.Tensor:
+    """I_pair above, summed over the categorical codes: Q's logits [N, K_i] on a real batch and on its deformed
+    copy, in the same order (fp32)."""
+    total = torch.zeros((), device=logits[0].device) if logits else torch.zeros(())
+    for a, b in zip(logits, logits_other):
+        joint = F.softmax(a, dim=1).t() @ F.softmax(b, dim=1) / a.shape[0]  # [K, K], sums to 1
+        joint = ((joint + joint.t()) / 2).clamp_min(torch.finfo(joint.dtype).tiny)  # symmetric: the views are alike
+        row, col = joint.sum(dim=1, keepdim=True), joint.sum(dim=0, keepdim=True)
+        total = total + (joint * (joint.log() - row.log() - col.log())).sum()
     return total
 
 

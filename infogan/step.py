@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from . import cuda_graphs, distributed, losses
+from . import augment, cuda_graphs, distributed, losses
 from .config import TrainConfig
 from .cuda_graphs import CapturedStep
 from .data import to_unit_range
@@ -171,20 +171,30 @@ class Report:
 # ---------------------------------------------------------------------------------------------- the phases
 @dataclass
 class StepDraws:
-    """The random draws of one step: the latents, and InfoGAN-CR's partners and shared-code indices."""
+    """The random draws of one step: the latents, InfoGAN-CR's partners and shared-code indices, and the real
+    batch's deformations (--iic-weight)."""
 
     latent: Latent
     partner: Latent | None = None  # --cr-weight only
     shared: torch.Tensor | None = None  # [N] int64, the code each pair shares
+    deform: torch.Tensor | None = None  # [N, 2, 3] affine matrices of the real batch's second view (--iic-weight)
 
 
-def draw_step(spec: LatentSpec, n: int, latent_rng: torch.Generator, device, contrastive: bool) -> StepDraws:
+def draw_step(spec: LatentSpec, n: int, latent_rng: torch.Generator, device, contrastive: bool,
+              jitter: augment.AffineJitter | None = None) -> StepDraws:
     """One step's draws from the run's latent generator, in the order the step has always used them (the
-    latents, then InfoGAN-CR's partners), so runs and checkpoints keep their random streams."""
+    latents, then InfoGAN-CR's partners, then the real batch's deformations), so runs without a term keep
+    their random streams and checkpoints hold every draw's state."""
     latent = spec.sample(n, latent_rng, device)
-    if not contrastive:
-        return StepDraws(latent)
-    return StepDraws(latent, *spec.contrastive_pair(latent, latent_rng))
+    draws = StepDraws(latent, *spec.contrastive_pair(latent, latent_rng)) if contrastive else StepDraws(latent)
+    if jitter is not None:
+        draws.deform = jitter.draw(n, latent_rng, device)
+    return draws
+
+
+def jitter_of(cfg: TrainConfig) -> augment.AffineJitter | None:
+    """The deformations of the real batch's second view, when --iic-weight asks for one."""
+    return augment.AffineJitter(cfg.iic_rotation, cfg.iic_scale, cfg.iic_shift) if cfg.iic_weight > 0 else None
 
 
 @dataclass
@@ -228,6 +238,13 @@ def discriminator_phase(ctx: StepContext) -> torch.Tensor:
         ctx.report("q_real_info", real_info, "I(x; c) of Q on real images", "information", "real MI {:.3f}")
         if ctx.real_info_on:
             loss = loss - ctx.cfg.real_info_weight * real_info
+    if ctx.cfg.iic_weight > 0:  # the same categories for a real image and its deformed copy (IIC)
+        d_view = ctx.nets.disc_ddp(augment.warp(ctx.real, ctx.draws.deform))
+        pair_info = losses.paired_information([logits.float() for logits in d_real.q.cat_logits],
+                                              [logits.float() for logits in d_view.q.cat_logits])
+        ctx.report("q_pair_info", pair_info, "I(c(x); c(T(x))) of Q on real images", "information",
+                   "pair MI {:.3f}")
+        loss = loss - ctx.cfg.iic_weight * pair_info
     return loss
 
 
@@ -320,7 +337,7 @@ def train_step(cfg: TrainConfig, nets: Nets, opts: Optimizers, real: torch.Tenso
                rt: Runtime, step: int = 0) -> dict[str, torch.Tensor]:
     """One step: its draws, then `update_step`. `step` (the number of steps done) tells whether G takes the
     contrastive term yet, and whether D still takes Q's real information."""
-    draws = draw_step(nets.disc.spec, real.shape[0], latent_rng, rt.device, nets.pair is not None)
+    draws = draw_step(nets.disc.spec, real.shape[0], latent_rng, rt.device, nets.pair is not None, jitter_of(cfg))
     return update_step(cfg, nets, opts, real, draws, rt, g_takes_cr=_g_takes_cr(cfg, nets, step),
                        real_info_on=cfg.real_info_until == 0 or step < cfg.real_info_until)
 
@@ -340,6 +357,7 @@ def statistics_of(cfg: TrainConfig) -> dict[str, Shown]:
                         torch.zeros(2, spec.continuous))
         draws = StepDraws(latent, latent, torch.zeros(2, dtype=torch.long)) if nets.pair is not None else \
             StepDraws(latent)
+        draws.deform = torch.zeros(2, 2, 3) if cfg.iic_weight > 0 else None
         ctx = StepContext(cfg, nets, torch.zeros(2, *cfg.image_shape), draws, nets.pair is not None)
         ctx.fake = nets.gen(spec.vector(latent))
         for phase in PHASES:
@@ -446,7 +464,8 @@ def use_cuda_graphs(cfg: TrainConfig, rt: Runtime, dist: Dist, announce: bool = 
         return False
     reason = cuda_graphs.unsupported_reason(rt.device.type, dist.enabled, rt.scaler is not None, cfg.cr_weight > 0,
                                             cfg.lr_schedule != "constant",
-                                            cfg.real_info_until > 0)  # (validate refuses it without a weight)
+                                            cfg.real_info_until > 0,  # (validate refuses it without a weight)
+                                            cfg.iic_weight > 0)
     if reason is None:
         if dist.is_main and announce:
             print(f"CUDA graphs: the step is captured after {cuda_graphs.WARMUP_STEPS} eager steps and replayed "

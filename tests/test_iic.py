@@ -1,0 +1,137 @@
+"""--iic-weight: IIC's two-view information on real images (losses.paired_information, augment.py). The loss's
+values by hand, the deformations, that the step is the paper's with the term off and trains the term with it
+on, that resume stays exact, and the options that are refused."""
+
+import math
+
+import pytest
+import torch
+
+from infogan import augment, losses
+from infogan.config import TrainConfig
+from infogan.cuda_graphs import unsupported_reason
+from infogan.errors import UsageError
+from infogan.networks import build_networks
+from infogan.runtime import make_runtime
+from infogan.step import Nets, draw_step, jitter_of, make_optimizers, statistics_of, train_step
+
+
+def _tiny(**fields):
+    base = dict(noise_dim=4, categorical=[2], continuous=1, arch="paper-mnist", image_shape=[1, 8, 8],
+                batch_size=16, lr_d=2e-3, lr_g=1e-3, categorical_weight=1.0, continuous_weight=0.5,
+                precision="fp32", device="cpu")
+    cfg = TrainConfig(**{**base, **fields})
+    torch.manual_seed(0)
+    nets = Nets(*build_networks(cfg))
+    return cfg, nets, make_optimizers(cfg, nets)
+
+
+def _real():
+    images = -torch.ones(16, 1, 8, 8)
+    images[:8, :, :, :4] = 1.0
+    images[8:, :, 4:, :] = 1.0
+    return images + 0.1 * torch.randn(16, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+
+
+def test_paired_information_is_ln_k_for_agreeing_confident_balanced_views_and_zero_for_independent_ones():
+    k = 4
+    confident = torch.eye(k).repeat(8, 1) * 50  # [32, 4]: each value equally often, sure of each
+    assert losses.paired_information([confident], [confident]).item() == pytest.approx(math.log(k), abs=1e-4)
+    # the second view's category drawn apart from the first's: the joint is the product of its marginals
+    shuffled = torch.eye(k)[torch.arange(32) // 8] * 50
+    assert losses.paired_information([confident], [shuffled]).item() == pytest.approx(0.0, abs=1e-4)
+    # one value for every image: no information however sure
+    one_value = torch.zeros(32, k)
+    one_value[:, 0] = 50
+    assert losses.paired_information([one_value], [one_value]).item() == pytest.approx(0.0, abs=1e-5)
+
+
+def test_paired_information_by_hand_and_summed_over_codes():
+    a, b = torch.randn(6, 3, generator=torch.Generator().manual_seed(1)), torch.randn(6, 3)
+    pa, pb = a.softmax(1), b.softmax(1)
+    joint = sum(torch.outer(pa[i], pb[i]) for i in range(6)) / 6
+    joint = (joint + joint.t()) / 2
+    expected = sum(joint[i, j] * math.log(joint[i, j] / (joint[i].sum() * joint[:, j].sum()))
+                   for i in range(3) for j in range(3))
+    assert losses.paired_information([a], [b]).item() == pytest.approx(float(expected), rel=1e-5)
+    c, d = torch.randn(6, 5), torch.randn(6, 5)
+    both = losses.paired_information([a, c], [b, d]).item()
+    assert both == pytest.approx(float(expected) + losses.paired_information([c], [d]).item(), rel=1e-5)
+
+
+def test_the_identity_deformation_leaves_an_image_as_it_was_and_a_shift_moves_it():
+    images = torch.rand(3, 1, 12, 12)
+    identity = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).expand(3, 2, 3)
+    assert torch.allclose(augment.warp(images, identity), images, atol=1e-5)
+    dot = -torch.ones(1, 1, 12, 12)
+    dot[0, 0, 6, 6] = 1.0
+    # a shift of +1/6 of the side in x samples from the right: the dot moves 2 pixels left
+    moved = augment.warp(dot, torch.tensor([[[1.0, 0, 2 / 6], [0, 1.0, 0]]]))
+    assert moved[0, 0].flatten().argmax().item() == 6 * 12 + 4
+
+
+def test_draws_stay_within_their_ranges_and_come_from_the_run_generator():
+    jitter = augment.AffineJitter(rotation=20.0, scale=0.15, shift=0.06)
+    theta = jitter.draw(2000, torch.Generator().manual_seed(0), "cpu")
+    linear = theta[:, :, :2]
+    scale = 1 / torch.linalg.det(linear).sqrt()  # the matrix is a rotation divided by the scale
+    assert scale.min() >= 0.85 - 1e-5 and scale.max() <= 1.15 + 1e-5 and scale.max() > 1.12
+    angle = torch.rad2deg(torch.atan2(linear[:, 1, 0], linear[:, 0, 0]))
+    assert angle.abs().max() <= 20 + 1e-4 and angle.abs().max() > 19
+    assert theta[:, :, 2].abs().max() <= 0.12 + 1e-6
+    again = jitter.draw(2000, torch.Generator().manual_seed(0), "cpu")
+    assert torch.equal(theta, again)
+
+
+def test_with_the_term_off_the_step_and_its_random_stream_are_the_papers():
+    """Weight 0 draws nothing more and computes nothing more: the same weights and latent generator state as
+    a step built from the paper's phases alone (the draws without deformations)."""
+    cfg, nets, opts = _tiny(iic_weight=0.0, iic_rotation=30.0)
+    assert jitter_of(cfg) is None
+    rng = torch.Generator().manual_seed(5)
+    stats = train_step(cfg, nets, opts, _real(), rng, make_runtime(cfg))
+    assert "q_pair_info" not in stats and "q_pair_info" not in statistics_of(cfg)
+    reference_rng = torch.Generator().manual_seed(5)
+    draw_step(cfg.latent, 16, reference_rng, "cpu", contrastive=False)
+    assert torch.equal(rng.get_state(), reference_rng.get_state())
+    paper_cfg, paper_nets, paper_opts = _tiny()
+    train_step(paper_cfg, paper_nets, paper_opts, _real(), torch.Generator().manual_seed(5), make_runtime(paper_cfg))
+    for a, b in zip(nets.disc.state_dict().values(), paper_nets.disc.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_the_term_raises_q_agreement_between_views_and_is_reported():
+    """A few D/Q updates with the term raise the two-view information of Q on the real batch above what the
+    same updates without it reach."""
+    after = {}
+    for weight in (0.0, 3.0):
+        cfg, nets, opts = _tiny(iic_weight=weight)
+        rng = torch.Generator().manual_seed(0)
+        for _ in range(15):
+            stats = train_step(cfg, nets, opts, _real(), rng, make_runtime(cfg))
+        theta = augment.AffineJitter(20, 0.15, 0.06).draw(16, torch.Generator().manual_seed(9), "cpu")
+        nets.disc.eval()
+        with torch.no_grad():
+            after[weight] = losses.paired_information(nets.disc(_real()).q.cat_logits,
+                                                      nets.disc(augment.warp(_real(), theta)).q.cat_logits).item()
+        if weight:
+            assert "q_pair_info" in stats and 0 <= stats["q_pair_info"].item() <= math.log(2) + 1e-5
+            assert "q_pair_info" in statistics_of(cfg)
+    assert after[3.0] > after[0.0] + 0.1
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"iic_weight": -1.0}, "--iic-weight must be a finite number >= 0"),
+    ({"iic_weight": float("inf")}, "--iic-weight must be a finite number >= 0"),
+    ({"iic_weight": 1.0, "categorical": []}, "--iic-weight needs a categorical code"),
+    ({"iic_rotation": 200.0}, "--iic-rotation must be in [0.0, 180.0)"),
+    ({"iic_scale": 1.0}, "--iic-scale must be in [0.0, 1.0)"),
+    ({"iic_shift": -0.1}, "--iic-shift must be in [0.0, 0.5)"),
+])
+def test_bad_values_are_refused_with_the_field_named(fields, message):
+    with pytest.raises(UsageError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+        TrainConfig(**fields).validate()
+
+
+def test_cuda_graphs_step_aside_for_the_term():
+    assert "--iic-weight" in unsupported_reason("cuda", False, False, False, deformed=True)
