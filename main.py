@@ -19,23 +19,36 @@ SEED_DEFAULTS["mnist-sample"] = SEED_DEFAULTS["mnist"]  # MNIST digits, offline
 
 
 def parse(argv):
-    parser = argparse.ArgumentParser(prog="main.py", description="InfoGAN (seed-compatible entry point; "
-                                     "`infogan train --help` lists every option)")
-    parser.add_argument("--dataset", default="MNIST", help="Name of dataset: MNIST (default) or CIFAR10; "
-                        "mnist-sample trains on the digits shipped in the package (no download)")
+    parser = argparse.ArgumentParser(
+        prog="main.py", description="InfoGAN (seed-compatible entry point; `infogan train --help` lists every option)"
+    )
+    parser.add_argument(
+        "--dataset",
+        default="MNIST",
+        help="Name of dataset: MNIST (default) or CIFAR10; "
+        "mnist-sample trains on the digits shipped in the package (no download)",
+    )
     parser.add_argument("--epochs", type=int, help="No of epochs: default 50 for MNIST, 150 for CIFAR10")
-    parser.add_argument("--noise_dim", type=int,
-                        help="No of latent Noise variables, default 62 for MNIST, 64 for CIFAR10")
-    parser.add_argument("--continuous_weight", type=float, help="Weight given to continuous Latent codes in "
-                        "loss calculation, default 0.5 for MNIST, 1 for CIFAR10")
+    parser.add_argument(
+        "--noise_dim", type=int, help="No of latent Noise variables, default 62 for MNIST, 64 for CIFAR10"
+    )
+    parser.add_argument(
+        "--continuous_weight",
+        type=float,
+        help="Weight given to continuous Latent codes in loss calculation, default 0.5 for MNIST, 1 for CIFAR10",
+    )
     parser.add_argument("--batch_size", type=int, default=256, help="Batch size, default 256")
-    parser.add_argument("--outdir", help="Directory in which to store data, default runs/<dataset>-<time> "
-                        "(a trailing '/' is fine)")
+    parser.add_argument(
+        "--outdir", help="Directory in which to store data, default runs/<dataset>-<time> (a trailing '/' is fine)"
+    )
     args = parser.parse_args(argv)
     dataset = args.dataset.lower()
     if dataset not in SEED_DEFAULTS:
-        parser.exit(2, f"main.py: error: --dataset must be MNIST, CIFAR10 or mnist-sample, got {args.dataset!r} "
-                       f"(infogan train takes more data sets)\n")
+        parser.exit(
+            2,
+            f"main.py: error: --dataset must be MNIST, CIFAR10 or mnist-sample, got {args.dataset!r} "
+            f"(infogan train takes more data sets)\n",
+        )
     return args, dataset
 
 

@@ -28,13 +28,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 import common
+import numpy as np
 from common import ROOT, infogan
-from infogan.inference import generated_sample, load_generator
-from infogan.metrics import checkerboard_power
-from infogan.runtime import select_device
+
+from infogan.metrics.codes import checkerboard_power
+from infogan.serve.inference import generated_sample, load_generator
+from infogan.train.runtime import select_device
 
 DATA = common.SHARED_DATA / "cifar10-train-10k.npz"
 
@@ -64,28 +64,73 @@ def main() -> int:
     classifier = workdir / "classifier.pt"
     started = time.perf_counter()
     if not classifier.exists():
-        infogan("classifier", "train", "--dataset", train, "--test-dataset", heldout, "--epochs",
-                str(args.classifier_epochs), "--out", str(classifier), "--device", device)
+        infogan(
+            "classifier",
+            "train",
+            "--dataset",
+            train,
+            "--test-dataset",
+            heldout,
+            "--epochs",
+            str(args.classifier_epochs),
+            "--out",
+            str(classifier),
+            "--device",
+            device,
+        )
     import torch
 
     about = torch.load(classifier, weights_only=True)
     real = torch.from_numpy(np.load(heldout_npz)["x"]).permute(0, 3, 1, 2).contiguous()
-    result = common.header("cifar10", cpu_threads=torch.get_num_threads(), epochs=args.epochs,
-                           batch_size=args.batch_size, train_images=n, steps=args.epochs * (n // args.batch_size),
-                           train_args=extra,
-                           classifier_heldout_accuracy=about["test_accuracy"],
-                           real_checkerboard_power=checkerboard_power(real), archs={})
+    result = common.header(
+        "cifar10",
+        cpu_threads=torch.get_num_threads(),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        train_images=n,
+        steps=args.epochs * (n // args.batch_size),
+        train_args=extra,
+        classifier_heldout_accuracy=about["test_accuracy"],
+        real_checkerboard_power=checkerboard_power(real),
+        archs={},
+    )
     docs = Path(args.docs)
     docs.mkdir(parents=True, exist_ok=True)
     for arch in args.archs.split(","):
         run = workdir / arch
         t = time.perf_counter()
         if not (run / "generator.safetensors").exists():
-            infogan("train", "--dataset", train, "--preset", "cifar10", "--arch", arch, "--epochs", str(args.epochs),
-                    "--batch-size", str(args.batch_size), "--outdir", str(run), "--overwrite", "--no-progress", *extra)
+            infogan(
+                "train",
+                "--dataset",
+                train,
+                "--preset",
+                "cifar10",
+                "--arch",
+                arch,
+                "--epochs",
+                str(args.epochs),
+                "--batch-size",
+                str(args.batch_size),
+                "--outdir",
+                str(run),
+                "--overwrite",
+                "--no-progress",
+                *extra,
+            )
         train_seconds = time.perf_counter() - t
-        infogan("evaluate", str(run), "--dataset", heldout, "--classifier", str(classifier), "--samples",
-                str(args.samples), "--device", device)
+        infogan(
+            "evaluate",
+            str(run),
+            "--dataset",
+            heldout,
+            "--classifier",
+            str(classifier),
+            "--samples",
+            str(args.samples),
+            "--device",
+            device,
+        )
         report = json.loads((run / "eval" / "npz-heldout.json").read_text())
         fake, _ = generated_sample(load_generator(run, select_device(device)), args.samples)
         scores = report["classifier"]
@@ -103,12 +148,16 @@ def main() -> int:
                 shutil.copyfile(grid, docs / f"{arch}_epoch_{epoch}.png")
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
     common.save(result, args.out)
-    print(f"classifier held-out accuracy {about['test_accuracy']:.3f}; real images' period-2 power "
-          f"{result['real_checkerboard_power']:.5f}")
+    print(
+        f"classifier held-out accuracy {about['test_accuracy']:.3f}; real images' period-2 power "
+        f"{result['real_checkerboard_power']:.5f}"
+    )
     for arch, r in result["archs"].items():
-        print(f"{arch:13s} purity {r['purity']:.3f}  modes {r['mode_count']}/10  classifier score "
-              f"{r['classifier_score']:.2f}  fid_classifier {r['fid_classifier']:.2f}  checkerboard x"
-              f"{r['checkerboard_ratio_to_real']:.1f} of real  ({r['train_seconds']:.0f} s)")
+        print(
+            f"{arch:13s} purity {r['purity']:.3f}  modes {r['mode_count']}/10  classifier score "
+            f"{r['classifier_score']:.2f}  fid_classifier {r['fid_classifier']:.2f}  checkerboard x"
+            f"{r['checkerboard_ratio_to_real']:.1f} of real  ({r['train_seconds']:.0f} s)"
+        )
         for alarm in r["health"] if isinstance(r["health"], list) else []:
             print(f"  health: {alarm['failure']} at step {alarm['step']}: {alarm.get('evidence', '')}")
     return 0

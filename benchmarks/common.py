@@ -26,8 +26,14 @@ if str(ROOT) not in sys.path:
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
 
 
-def infogan(*args: str, log: Path | None = None, check: bool = True, capture: bool = False,
-            env: dict | None = None, script: Path | None = None) -> subprocess.CompletedProcess:
+def infogan(
+    *args: str,
+    log: Path | None = None,
+    check: bool = True,
+    capture: bool = False,
+    env: dict | None = None,
+    script: Path | None = None,
+) -> subprocess.CompletedProcess:
     """`python -m infogan ARGS` from the repository root, as a user runs it. `log`: its output appended
     there; `capture`: its output returned (text); else it goes to this terminal. `check`: a failure raises.
     `script`: a file that extends the package's tables and then runs its CLI (e.g. health_archs.py)."""
@@ -36,13 +42,16 @@ def infogan(*args: str, log: Path | None = None, check: bool = True, capture: bo
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "a") as fh:
-            proc = subprocess.run(cmd, cwd=ROOT, env=env or ENV, stdout=subprocess.PIPE if capture else fh,
-                                  stderr=fh, text=True)
+            proc = subprocess.run(
+                cmd, cwd=ROOT, env=env or ENV, stdout=subprocess.PIPE if capture else fh, stderr=fh, text=True
+            )
     else:
         proc = subprocess.run(cmd, cwd=ROOT, env=env or ENV, capture_output=capture, text=True)
     if check and proc.returncode != 0:
-        raise SystemExit(f"infogan {' '.join(map(str, args[:2]))} failed with exit status {proc.returncode}"
-                         + (f" (log: {log})" if log else ""))
+        raise SystemExit(
+            f"infogan {' '.join(map(str, args[:2]))} failed with exit status {proc.returncode}"
+            + (f" (log: {log})" if log else "")
+        )
     return proc
 
 
@@ -50,20 +59,33 @@ def header(name: str, **extra) -> dict:
     """The head of every result file: what was measured, when, on what."""
     import torch
 
-    from infogan.runtime import available_cores, bf16_pays, native_bf16
+    from infogan.train.runtime import available_cores, bf16_pays, native_bf16
 
-    cpu = next((line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")), platform.processor())
-    return {"benchmark": name, "date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.platform(),
-            "cpu": cpu, "cores": available_cores(), "cpu_native_bf16": native_bf16(torch.device("cpu")),
-            "cpu_auto_precision": "bf16" if bf16_pays(torch.device("cpu")) else "fp32",
-            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-            "torch": torch.__version__, "threading_env": _threading_env(), **extra}
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")), platform.processor()
+    )
+    return {
+        "benchmark": name,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": platform.platform(),
+        "cpu": cpu,
+        "cores": available_cores(),
+        "cpu_native_bf16": native_bf16(torch.device("cpu")),
+        "cpu_auto_precision": "bf16" if bf16_pays(torch.device("cpu")) else "fp32",
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "torch": torch.__version__,
+        "threading_env": _threading_env(),
+        **extra,
+    }
 
 
 def _threading_env() -> dict[str, str]:
     """The environment variables that change how the CPU kernels use threads and memory, where set."""
-    return {k: v for k, v in sorted(os.environ.items())
-            if k.startswith(("OMP_", "GOMP_", "KMP_", "MKL_", "DNNL_", "ONEDNN_", "MALLOC_"))}
+    return {
+        k: v
+        for k, v in sorted(os.environ.items())
+        if k.startswith(("OMP_", "GOMP_", "KMP_", "MKL_", "DNNL_", "ONEDNN_", "MALLOC_"))
+    }
 
 
 def _cpuinfo() -> list[str]:
@@ -85,7 +107,7 @@ def save(result: dict, out: str | Path) -> Path:
 
 def epochs(run_dir: str | Path) -> list[dict]:
     """A run's epoch records (metrics.jsonl), through the package's reader."""
-    from infogan.artifacts import read_metrics
+    from infogan.serve.pictures import read_metrics
 
     return read_metrics(Path(run_dir) / "metrics.jsonl")
 

@@ -29,11 +29,11 @@ import time
 import traceback
 from pathlib import Path
 
+import common
 import numpy as np
 import torch
-
-import common
 from common import ROOT
+
 from infogan.config import TrainConfig
 
 DEVICE = "cuda"  # --device cpu: a dry run of this script's own logic on a machine without a GPU
@@ -66,8 +66,22 @@ def end_to_end(tmp: Path, npz: Path, heldout: Path) -> dict:
     for precision in ("fp32", "bf16", "fp16") if DEVICE == "cuda" else ("fp32", "bf16"):
         run = tmp / f"e2e_{precision}"
         t = time.perf_counter()
-        cli("train", "--dataset", f"npz:{npz}", "--device", DEVICE, "--precision", precision, "--epochs", "2",
-            "--batch-size", "128", "--outdir", str(run), "--no-progress")
+        cli(
+            "train",
+            "--dataset",
+            f"npz:{npz}",
+            "--device",
+            DEVICE,
+            "--precision",
+            precision,
+            "--epochs",
+            "2",
+            "--batch-size",
+            "128",
+            "--outdir",
+            str(run),
+            "--no-progress",
+        )
         first = time.perf_counter() - t
         if precision == "fp32":
             (tmp / "straight_2").mkdir()
@@ -81,33 +95,48 @@ def end_to_end(tmp: Path, npz: Path, heldout: Path) -> dict:
             cli("traverse", str(run), "--code", "1", "--out", str(tmp / "trav.png"))
         ckpt = torch.load(run / "checkpoints" / "last.pt", weights_only=True, map_location="cpu")
         out[precision] = {
-            "epochs": [r["epoch"] for r in rows], "finite": finite, "train_2_epochs_seconds": round(first, 1),
+            "epochs": [r["epoch"] for r in rows],
+            "finite": finite,
+            "train_2_epochs_seconds": round(first, 1),
             "images_per_sec_by_epoch": [r["images_per_sec"] for r in rows],
             "mi_bound_by_epoch": [round(r["mi_bound"], 4) for r in rows],
-            "heldout_accuracy_after_3_epochs": report["categorical_accuracy"], "heldout_nmi": report["nmi"],
+            "heldout_accuracy_after_3_epochs": report["categorical_accuracy"],
+            "heldout_nmi": report["nmi"],
             "config_precision": json.loads((run / "config.json").read_text())["precision"],
             "grad_scaler_state_saved": bool(ckpt.get("scaler")),
-            "generate_png": (tmp / "gen.png").stat().st_size > 0, "traverse_png": (tmp / "trav.png").stat().st_size > 0,
+            "generate_png": (tmp / "gen.png").stat().st_size > 0,
+            "traverse_png": (tmp / "trav.png").stat().st_size > 0,
         }
         print(f"e2e {precision}: {out[precision]}", flush=True)
     return out
 
 
 def reproducibility(tmp: Path, npz: Path) -> dict:
-    common = ["--dataset", f"npz:{npz}", "--device", DEVICE, "--precision", "fp32", "--batch-size", "128",
-              "--no-progress"]
+    common = [
+        "--dataset",
+        f"npz:{npz}",
+        "--device",
+        DEVICE,
+        "--precision",
+        "fp32",
+        "--batch-size",
+        "128",
+        "--no-progress",
+    ]
     cli("train", *common, "--epochs", "2", "--outdir", str(tmp / "again_2"))
     cli("train", *common, "--epochs", "1", "--outdir", str(tmp / "resumed_2"))
     cli("train", "--resume", str(tmp / "resumed_2"), "--epochs", "2", "--no-progress")
-    out = {"same_seed_twice_max_abs_diff": max_weight_difference(tmp / "straight_2", tmp / "again_2"),
-           "resume_vs_straight_max_abs_diff": max_weight_difference(tmp / "straight_2", tmp / "resumed_2")}
+    out = {
+        "same_seed_twice_max_abs_diff": max_weight_difference(tmp / "straight_2", tmp / "again_2"),
+        "resume_vs_straight_max_abs_diff": max_weight_difference(tmp / "straight_2", tmp / "resumed_2"),
+    }
     print(f"reproducibility: {out}", flush=True)
     return out
 
 
 def pinned_fallback(tmp: Path, npz: Path) -> dict:
     """Make the data set's move to the GPU fail as if out of memory; training must go on from pinned memory."""
-    from infogan import launch
+    from infogan.train import launch
 
     original = torch.Tensor.to
     refused = []
@@ -121,13 +150,27 @@ def pinned_fallback(tmp: Path, npz: Path) -> dict:
     torch.Tensor.to = to
     try:
         t = time.perf_counter()
-        run = launch.train(TrainConfig(dataset=f"npz:{npz}", device=DEVICE, precision="bf16", epochs=1,
-                                         batch_size=128, outdir=str(tmp / "pinned"), progress=False))
+        run = launch.train(
+            TrainConfig(
+                dataset=f"npz:{npz}",
+                device=DEVICE,
+                precision="bf16",
+                epochs=1,
+                batch_size=128,
+                outdir=str(tmp / "pinned"),
+                progress=False,
+            )
+        )
     finally:
         torch.Tensor.to = original
     rows = epochs_of(run)
-    out = {"refused_move": refused, "epochs": len(rows), "finite": all(math.isfinite(r["d_loss"]) for r in rows),
-           "images_per_sec": rows[-1]["images_per_sec"], "seconds": round(time.perf_counter() - t, 1)}
+    out = {
+        "refused_move": refused,
+        "epochs": len(rows),
+        "finite": all(math.isfinite(r["d_loss"]) for r in rows),
+        "images_per_sec": rows[-1]["images_per_sec"],
+        "seconds": round(time.perf_counter() - t, 1),
+    }
     print(f"pinned fallback: {out}", flush=True)
     return out
 
@@ -140,13 +183,22 @@ def step_throughput(quick: bool) -> list[dict]:
     for arch in ("seed-mnist", "paper-mnist"):
         for precision in ("fp32", "bf16", "fp16") if DEVICE == "cuda" else ("fp32",):
             for batch in (64, 256, 1024):
-                rate = statistics.median(Bench(arch, precision, batch, device=DEVICE).images_per_second(
-                    10, 30 if quick else 100, 3))
-                row = {"arch": arch, "precision": precision, "batch": batch, "images_per_s": round(rate),
-                       "ms_per_step": round(1e3 * batch / rate, 2)}
+                rate = statistics.median(
+                    Bench(arch, precision, batch, device=DEVICE).images_per_second(10, 30 if quick else 100, 3)
+                )
+                row = {
+                    "arch": arch,
+                    "precision": precision,
+                    "batch": batch,
+                    "images_per_s": round(rate),
+                    "ms_per_step": round(1e3 * batch / rate, 2),
+                }
                 rows.append(row)
-                print(f"throughput {arch:<12} {precision:<5} batch {batch:>5}: {row['images_per_s']:>8} img/s "
-                      f"({row['ms_per_step']} ms/step)", flush=True)
+                print(
+                    f"throughput {arch:<12} {precision:<5} batch {batch:>5}: {row['images_per_s']:>8} img/s "
+                    f"({row['ms_per_step']} ms/step)",
+                    flush=True,
+                )
     return rows
 
 
@@ -157,8 +209,13 @@ def graphs(tmp: Path, npz: Path, heldout: Path, quick: bool, tests: bool = True)
 
     out = {}
     if DEVICE == "cuda" and tests:
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/test_cuda_graphs.py"], cwd=ROOT, env=ENV,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "tests/test_cuda_graphs.py"],
+            cwd=ROOT,
+            env=ENV,
+            capture_output=True,
+            text=True,
+        )
         out["tests"] = {"exit": proc.returncode, "summary": proc.stdout.strip().splitlines()[-1:]}
         print(f"cuda graph tests: {out['tests']}", flush=True)
     rows = []
@@ -179,11 +236,26 @@ def graphs(tmp: Path, npz: Path, heldout: Path, quick: bool, tests: bool = True)
     for mode in ("off", "auto"):
         run = tmp / f"graphs-{mode}"
         t = time.perf_counter()
-        cli("train", "--dataset", f"npz:{npz}", "--epochs", "1" if quick else "5", "--outdir", str(run),
-            "--device", DEVICE, "--cuda-graphs", mode, "--no-progress")
+        cli(
+            "train",
+            "--dataset",
+            f"npz:{npz}",
+            "--epochs",
+            "1" if quick else "5",
+            "--outdir",
+            str(run),
+            "--device",
+            DEVICE,
+            "--cuda-graphs",
+            mode,
+            "--no-progress",
+        )
         report = json.loads(cli("evaluate", str(run), "--dataset", f"npz:{heldout}").stdout)
-        runs[mode] = {"seconds": round(time.perf_counter() - t, 1), "heldout_accuracy": report.get(
-            "categorical_accuracy"), "last_epoch_images_per_s": epochs_of(run)[-1]["images_per_sec"]}
+        runs[mode] = {
+            "seconds": round(time.perf_counter() - t, 1),
+            "heldout_accuracy": report.get("categorical_accuracy"),
+            "last_epoch_images_per_s": epochs_of(run)[-1]["images_per_sec"],
+        }
         print(f"cuda graphs run --cuda-graphs {mode}: {runs[mode]}", flush=True)
     out["runs"] = runs
     return out
@@ -194,17 +266,49 @@ def concurrency(tmp: Path, npz: Path, counts=(1, 6, 12)) -> list[dict]:
     rows = []
     for k in counts:
         t = time.perf_counter()
-        procs = [subprocess.Popen([sys.executable, "-m", "infogan", "train", "--dataset", f"npz:{npz}", "--device", DEVICE,
-                                   "--epochs", "3", "--batch-size", "64", "--seed", str(i), "--no-progress",
-                                   "--outdir", str(tmp / f"conc{k}_{i}")], cwd=ROOT, env=dict(ENV, OMP_NUM_THREADS="1"),
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(k)]
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "infogan",
+                    "train",
+                    "--dataset",
+                    f"npz:{npz}",
+                    "--device",
+                    DEVICE,
+                    "--epochs",
+                    "3",
+                    "--batch-size",
+                    "64",
+                    "--seed",
+                    str(i),
+                    "--no-progress",
+                    "--outdir",
+                    str(tmp / f"conc{k}_{i}"),
+                ],
+                cwd=ROOT,
+                env=dict(ENV, OMP_NUM_THREADS="1"),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for i in range(k)
+        ]
         codes = [p.wait() for p in procs]
         wall = time.perf_counter() - t
         per_process = [epochs_of(tmp / f"conc{k}_{i}")[-1]["images_per_sec"] for i in range(k) if codes[i] == 0]
-        epoch_seconds = [statistics.median(r["seconds"] for r in epochs_of(tmp / f"conc{k}_{i}")[1:])
-                         for i in range(k) if codes[i] == 0]
-        row = {"processes": k, "ok": sum(c == 0 for c in codes), "wall_seconds": round(wall, 1),
-               "aggregate_images_per_s": round(sum(per_process)), "median_epoch_seconds": round(statistics.median(epoch_seconds), 2)}
+        epoch_seconds = [
+            statistics.median(r["seconds"] for r in epochs_of(tmp / f"conc{k}_{i}")[1:])
+            for i in range(k)
+            if codes[i] == 0
+        ]
+        row = {
+            "processes": k,
+            "ok": sum(c == 0 for c in codes),
+            "wall_seconds": round(wall, 1),
+            "aggregate_images_per_s": round(sum(per_process)),
+            "median_epoch_seconds": round(statistics.median(epoch_seconds), 2),
+        }
         rows.append(row)
         print(f"concurrency: {row}", flush=True)
     return rows
@@ -226,8 +330,13 @@ def main() -> int:
         return 2
     result = common.header("cuda_check", device=DEVICE)
     if DEVICE == "cuda":
-        result.update(cuda=torch.version.cuda, gpu=torch.cuda.get_device_name(), bf16=torch.cuda.is_bf16_supported(),
-                      capability=list(torch.cuda.get_device_capability()), cudnn=torch.backends.cudnn.version())
+        result.update(
+            cuda=torch.version.cuda,
+            gpu=torch.cuda.get_device_name(),
+            bf16=torch.cuda.is_bf16_supported(),
+            capability=list(torch.cuda.get_device_capability()),
+            cudnn=torch.backends.cudnn.version(),
+        )
     print(json.dumps(result), flush=True)
 
     def save():
@@ -244,8 +353,9 @@ def main() -> int:
             "pinned_fallback": lambda: pinned_fallback(tmp, tmp / "train9k.npz"),
             "throughput": lambda: step_throughput(args.quick),
             "concurrency": lambda: concurrency(tmp, tmp / "train9k.npz"),
-            "cuda_graphs": lambda: graphs(tmp, tmp / "train9k.npz", tmp / "heldout1k.npz", args.quick,
-                                          not args.no_graph_tests),
+            "cuda_graphs": lambda: graphs(
+                tmp, tmp / "train9k.npz", tmp / "heldout1k.npz", args.quick, not args.no_graph_tests
+            ),
         }
         for name, section in sections.items():
             if name in args.skip.split(","):

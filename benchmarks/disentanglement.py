@@ -35,18 +35,20 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
 import common
+import numpy as np
 from common import ROOT
-from infogan import data as datasets
-from infogan.shapes import FACTOR_NAMES
+
+from infogan.data import datasets
+from infogan.data.shapes import FACTOR_NAMES
 
 LABEL_KEYS = ("y", "y2", "y3", "y4", "y5")  # npz label arrays, in FACTOR_NAMES order
 # The InfoGAN-CR paper's dSprites table (Lin et al. 2020, 50 runs each, 64x64, ~230k steps): where we stand.
-PAPER = {"InfoGAN (modified)": {"factorvae_score": 0.82, "mig": 0.22},
-         "InfoGAN-CR": {"factorvae_score": 0.88, "mig": 0.37},
-         "InfoGAN-CR + ModelCentrality": {"factorvae_score": 0.92, "mig": 0.45}}
+PAPER = {
+    "InfoGAN (modified)": {"factorvae_score": 0.82, "mig": 0.22},
+    "InfoGAN-CR": {"factorvae_score": 0.88, "mig": 0.37},
+    "InfoGAN-CR + ModelCentrality": {"factorvae_score": 0.92, "mig": 0.45},
+}
 
 
 def write_subsets(size: int, n_train: int, n_eval: int, workdir: Path) -> tuple[Path, Path]:
@@ -56,7 +58,7 @@ def write_subsets(size: int, n_train: int, n_eval: int, workdir: Path) -> tuple[
     pick = np.concatenate([pick[n_eval:][:n_train], pick[:n_eval]])
     n_train = min(n_train, len(shapes) - n_eval)
     paths = []
-    for name, rows in (("train", pick[:n_train]), ("eval", pick[n_train:n_train + n_eval])):
+    for name, rows in (("train", pick[:n_train]), ("eval", pick[n_train : n_train + n_eval])):
         path = workdir / f"shapes{size}_{name}.npz"
         labels = {key: shapes.factors[f][rows].numpy() for key, f in zip(LABEL_KEYS, FACTOR_NAMES)}
         np.savez(path, x=shapes.images[rows, 0].numpy(), **labels)
@@ -65,12 +67,31 @@ def write_subsets(size: int, n_train: int, n_eval: int, workdir: Path) -> tuple[
 
 
 def run_arm(name: str, train: Path, heldout: Path, args, extra: list[str], workdir: Path) -> dict:
-    cmd = ["sweep", "--seeds", args.seeds, "--select", "centrality",
-           "--dataset", f"npz:{train}", "--eval-dataset", f"npz:{heldout}", "--outdir", str(workdir / name),
-           "--preset", args.preset, *(["--arch", args.arch] if args.arch else []), "--batch-size", str(args.batch_size),
-           "--epochs", str(args.epochs),
-           "--log-every", str(max(1, args.steps // 10)), "--no-progress",
-           *(["--jobs", str(args.jobs)] if args.jobs else []), *extra]
+    cmd = [
+        "sweep",
+        "--seeds",
+        args.seeds,
+        "--select",
+        "centrality",
+        "--dataset",
+        f"npz:{train}",
+        "--eval-dataset",
+        f"npz:{heldout}",
+        "--outdir",
+        str(workdir / name),
+        "--preset",
+        args.preset,
+        *(["--arch", args.arch] if args.arch else []),
+        "--batch-size",
+        str(args.batch_size),
+        "--epochs",
+        str(args.epochs),
+        "--log-every",
+        str(max(1, args.steps // 10)),
+        "--no-progress",
+        *(["--jobs", str(args.jobs)] if args.jobs else []),
+        *extra,
+    ]
     if name == "infogan-cr":
         cmd += ["--cr-weight", str(args.cr_weight), "--cr-start-step", str(args.cr_start_step)]
     started = time.perf_counter()
@@ -79,19 +100,29 @@ def run_arm(name: str, train: Path, heldout: Path, args, extra: list[str], workd
     runs = {}
     for seed, report in summary["runs"].items():
         factors = {row["factor"]: row for row in report["mig_per_factor"]}
-        runs[seed] = {"mig": report["mig"], "factorvae_score": report["factorvae_score"],
-                      "centrality": report.get("centrality"), "train_seconds": report["train_seconds"],
-                      "mig_per_factor": {FACTOR_NAMES[LABEL_KEYS.index(k)]: {
-                          "best_code": v["best_code"], "gap": v["gap"]} for k, v in factors.items()}}
+        runs[seed] = {
+            "mig": report["mig"],
+            "factorvae_score": report["factorvae_score"],
+            "centrality": report.get("centrality"),
+            "train_seconds": report["train_seconds"],
+            "mig_per_factor": {
+                FACTOR_NAMES[LABEL_KEYS.index(k)]: {"best_code": v["best_code"], "gap": v["gap"]}
+                for k, v in factors.items()
+            },
+        }
     picked = str(summary["selection"]["picks"]["centrality"])
     by_labels = max(runs, key=lambda s: runs[s]["mig"])
     return {
         "runs": runs,
         "median": {k: statistics.median(r[k] for r in runs.values()) for k in ("mig", "factorvae_score")},
-        "spread": {k: [min(r[k] for r in runs.values()), max(r[k] for r in runs.values())]
-                   for k in ("mig", "factorvae_score")},
-        "centrality_pick": {"seed": picked, "mig": runs[picked]["mig"],
-                            "factorvae_score": runs[picked]["factorvae_score"]},
+        "spread": {
+            k: [min(r[k] for r in runs.values()), max(r[k] for r in runs.values())] for k in ("mig", "factorvae_score")
+        },
+        "centrality_pick": {
+            "seed": picked,
+            "mig": runs[picked]["mig"],
+            "factorvae_score": runs[picked]["factorvae_score"],
+        },
         "best_by_mig": {"seed": by_labels, "mig": runs[by_labels]["mig"]},
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
@@ -101,8 +132,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--size", type=int, default=32, choices=(32, 64))
-    parser.add_argument("--steps", type=int, default=16000,
-                        help="at least this many steps per run (default: 16000, about 15 minutes of a 2-core CPU a run)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=16000,
+        help="at least this many steps per run (default: 16000, about 15 minutes of a 2-core CPU a run)",
+    )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--preset", default=None, help="default: shapes-32 for --size 32, shapes for 64")
     parser.add_argument("--arch", default=None, help="default: the preset's (cr-dsprites)")
@@ -110,8 +145,11 @@ def main() -> int:
     parser.add_argument("--cr-start-step", type=int, default=None, help="default: half of --steps")
     parser.add_argument("--eval-images", type=int, default=10000)
     parser.add_argument("--jobs", type=int, default=None, help="seeds trained at once (sweep --jobs; a GPU: all)")
-    parser.add_argument("--arms-at-once", action="store_true",
-                        help="train both arms' sweeps at the same time (a GPU shared by 2 x --jobs trainings)")
+    parser.add_argument(
+        "--arms-at-once",
+        action="store_true",
+        help="train both arms' sweeps at the same time (a GPU shared by 2 x --jobs trainings)",
+    )
     parser.add_argument("--workdir", default=None, help="keeps the runs; finished seeds are not retrained")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "disentanglement.json"))
     parser.add_argument("--docs", default=str(ROOT / "docs" / "disentanglement"))
@@ -135,16 +173,30 @@ def main() -> int:
         arms = dict(zip(names, pool.map(lambda name: run_arm(name, train, heldout, args, extra, workdir), names)))
 
     cr, plain = arms["infogan-cr"], arms["infogan"]
-    targets = {"cr_median_factorvae_at_least_0.75": cr["median"]["factorvae_score"] >= 0.75,
-               "cr_median_mig_at_least_0.20": cr["median"]["mig"] >= 0.20,
-               "cr_above_plain_on_both": all(cr["median"][k] > plain["median"][k] for k in ("mig", "factorvae_score")),
-               "centrality_pick_mig_at_least_median": {name: arm["centrality_pick"]["mig"] >= arm["median"]["mig"]
-                                                       for name, arm in arms.items()}}
+    targets = {
+        "cr_median_factorvae_at_least_0.75": cr["median"]["factorvae_score"] >= 0.75,
+        "cr_median_mig_at_least_0.20": cr["median"]["mig"] >= 0.20,
+        "cr_above_plain_on_both": all(cr["median"][k] > plain["median"][k] for k in ("mig", "factorvae_score")),
+        "centrality_pick_mig_at_least_median": {
+            name: arm["centrality_pick"]["mig"] >= arm["median"]["mig"] for name, arm in arms.items()
+        },
+    }
     result = common.header(
-        "disentanglement", data=f"shapes:{args.size}", steps=args.steps, batch_size=args.batch_size,
-        preset=args.preset, arch=args.arch, cr_weight=args.cr_weight, cr_start_step=args.cr_start_step,
-        eval_images=args.eval_images, extra_train_args=extra, wall_seconds=round(time.perf_counter() - started, 1),
-        arms=arms, targets_met=targets, paper_dsprites_64x64=PAPER)
+        "disentanglement",
+        data=f"shapes:{args.size}",
+        steps=args.steps,
+        batch_size=args.batch_size,
+        preset=args.preset,
+        arch=args.arch,
+        cr_weight=args.cr_weight,
+        cr_start_step=args.cr_start_step,
+        eval_images=args.eval_images,
+        extra_train_args=extra,
+        wall_seconds=round(time.perf_counter() - started, 1),
+        arms=arms,
+        targets_met=targets,
+        paper_dsprites_64x64=PAPER,
+    )
     common.save(result, args.out)
 
     docs = Path(args.docs)
@@ -161,10 +213,12 @@ def main() -> int:
             shutil.copyfile(samples[-1], docs / f"{name}_samples.png")
 
     for name, arm in arms.items():
-        print(f"{name:11s} MIG median {arm['median']['mig']:.3f} (range {arm['spread']['mig'][0]:.3f}-"
-              f"{arm['spread']['mig'][1]:.3f})  FactorVAE median {arm['median']['factorvae_score']:.3f} (range "
-              f"{arm['spread']['factorvae_score'][0]:.3f}-{arm['spread']['factorvae_score'][1]:.3f})  centrality "
-              f"pick seed {arm['centrality_pick']['seed']}: MIG {arm['centrality_pick']['mig']:.3f}")
+        print(
+            f"{name:11s} MIG median {arm['median']['mig']:.3f} (range {arm['spread']['mig'][0]:.3f}-"
+            f"{arm['spread']['mig'][1]:.3f})  FactorVAE median {arm['median']['factorvae_score']:.3f} (range "
+            f"{arm['spread']['factorvae_score'][0]:.3f}-{arm['spread']['factorvae_score'][1]:.3f})  centrality "
+            f"pick seed {arm['centrality_pick']['seed']}: MIG {arm['centrality_pick']['mig']:.3f}"
+        )
     print(f"targets: {json.dumps(targets)}")
     return 0
 

@@ -42,22 +42,50 @@ import common
 # multicode 243 s and cifar10's 100 epochs 129 s of training (its judge trained and scored on the CPU, 145 s
 # and then past the budget; both now follow the trainings' --device).
 SECTIONS = [
-    ("disentanglement", "disentanglement.py",
-     ["--size", "64", "--steps", "5000", "--jobs", "3", "--arms-at-once", "--eval-images", "10000"],
-     ["--size", "32", "--steps", "12", "--eval-images", "300", "--seeds", "0,1,2", "--arms-at-once"]),
-    ("multicode", "multicode.py",
-     ["--epochs", "20", "--pairs", "20000", "--jobs", "3"],
-     ["--epochs", "1", "--pairs", "64", "--heldout-pairs", "64", "--digit-size", "14", "--seeds", "0"]),
-    ("quality", "quality.py",
-     ["--epochs", "50", "--seeds", "0,1,2,3,4", "--jobs", "5"],
-     ["--epochs", "1", "--seeds", "0,1", "--n-train", "256"]),
-    ("cifar10", "cifar10.py",
-     ["--epochs", "100", "--archs", "seed-cifar10", "--pictures", "1,10,30,60,100", "--samples", "10000"],
-     ["--epochs", "1", "--archs", "seed-cifar10", "--pictures", "1", "--samples", "64", "--classifier-epochs", "1",
-      "--n-train", "256", "--batch-size", "32"]),
+    (
+        "disentanglement",
+        "disentanglement.py",
+        ["--size", "64", "--steps", "5000", "--jobs", "3", "--arms-at-once", "--eval-images", "10000"],
+        ["--size", "32", "--steps", "12", "--eval-images", "300", "--seeds", "0,1,2", "--arms-at-once"],
+    ),
+    (
+        "multicode",
+        "multicode.py",
+        ["--epochs", "20", "--pairs", "20000", "--jobs", "3"],
+        ["--epochs", "1", "--pairs", "64", "--heldout-pairs", "64", "--digit-size", "14", "--seeds", "0"],
+    ),
+    (
+        "quality",
+        "quality.py",
+        ["--epochs", "50", "--seeds", "0,1,2,3,4", "--jobs", "5"],
+        ["--epochs", "1", "--seeds", "0,1", "--n-train", "256"],
+    ),
+    (
+        "cifar10",
+        "cifar10.py",
+        ["--epochs", "100", "--archs", "seed-cifar10", "--pictures", "1,10,30,60,100", "--samples", "10000"],
+        [
+            "--epochs",
+            "1",
+            "--archs",
+            "seed-cifar10",
+            "--pictures",
+            "1",
+            "--samples",
+            "64",
+            "--classifier-epochs",
+            "1",
+            "--n-train",
+            "256",
+            "--batch-size",
+            "32",
+        ],
+    ),
 ]
-DEFAULT_SECTIONS = {"cuda": "cuda_graphs,disentanglement,multicode,cifar10",
-                    "cpu": "disentanglement,multicode,quality,cifar10,cuda_graphs"}
+DEFAULT_SECTIONS = {
+    "cuda": "cuda_graphs,disentanglement,multicode,cifar10",
+    "cpu": "disentanglement,multicode,quality,cifar10,cuda_graphs",
+}
 GRAPH_SPEED_SECONDS = 120  # what cuda_check.py's quick graph rows need; run only with this much budget left
 
 
@@ -69,8 +97,9 @@ class Section:
         print("$ " + " ".join(cmd), flush=True)
         self.started = time.perf_counter()
         with open(self.log_path, "w") as log:
-            self.proc = subprocess.Popen(cmd, cwd=common.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd, cwd=common.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def finish(self, deadline: float | None) -> dict:
         """Wait for it (at most until `deadline`, a perf_counter time); its record for evidence.json."""
@@ -87,14 +116,30 @@ class Section:
         return record
 
 
-def section_command(name: str, script: str, options: list[str], args, results: Path, workdir: Path,
-                    train_options: list[str]) -> list[str]:
-    data = {"multicode": ["--data", args.mnist], "quality": ["--data", args.mnist],
-            "cifar10": ["--data", args.cifar10]}.get(name, [])
-    return [sys.executable, str(common.ROOT / "benchmarks" / script), *options, *data, "--workdir",
-            str(workdir / name), "--out", str(results / f"{name}.json"),
-            *(["--docs", str(results / "docs" / name)] if name != "quality" else []),
-            "--", "--device", args.device, "--no-progress", *train_options]
+def section_command(
+    name: str, script: str, options: list[str], args, results: Path, workdir: Path, train_options: list[str]
+) -> list[str]:
+    data = {
+        "multicode": ["--data", args.mnist],
+        "quality": ["--data", args.mnist],
+        "cifar10": ["--data", args.cifar10],
+    }.get(name, [])
+    return [
+        sys.executable,
+        str(common.ROOT / "benchmarks" / script),
+        *options,
+        *data,
+        "--workdir",
+        str(workdir / name),
+        "--out",
+        str(results / f"{name}.json"),
+        *(["--docs", str(results / "docs" / name)] if name != "quality" else []),
+        "--",
+        "--device",
+        args.device,
+        "--no-progress",
+        *train_options,
+    ]
 
 
 def graph_tests(env: dict, results: Path, timeout: float) -> dict:
@@ -108,9 +153,18 @@ def graph_tests(env: dict, results: Path, timeout: float) -> dict:
 
 def graph_speed(args, results: Path, env: dict, deadline: float | None) -> dict:
     """cuda_check.py's graph rows (eager against captured step, a 1-epoch run each way) on the idle GPU."""
-    cmd = [sys.executable, str(common.ROOT / "benchmarks" / "cuda_check.py"), "--data", args.mnist, "--quick",
-           "--no-graph-tests", "--out", str(results / "cuda_check.json"),
-           "--skip", "end_to_end,reproducibility,pinned_fallback,throughput,concurrency"]
+    cmd = [
+        sys.executable,
+        str(common.ROOT / "benchmarks" / "cuda_check.py"),
+        "--data",
+        args.mnist,
+        "--quick",
+        "--no-graph-tests",
+        "--out",
+        str(results / "cuda_check.json"),
+        "--skip",
+        "end_to_end,reproducibility,pinned_fallback,throughput,concurrency",
+    ]
     record = Section("cuda_graph_speed", cmd, results, env).finish(deadline)
     return {**record, "result": str(results / "cuda_check.json")}
 
@@ -119,18 +173,35 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
     ap.add_argument("--quick", action="store_true", help="the smallest sizes: a dry run of the whole chain")
-    ap.add_argument("--sections", default=None, help="comma-separated (default: " + "; ".join(
-        f"{k}: {v}" for k, v in DEFAULT_SECTIONS.items()) + ")")
-    ap.add_argument("--budget", type=float, default=None,
-                    help="seconds for everything; a section still running then is stopped (default: no limit)")
-    ap.add_argument("--parallel", action=argparse.BooleanOptionalAction, default=None,
-                    help="run the training sections at the same time (default: on a GPU)")
+    ap.add_argument(
+        "--sections",
+        default=None,
+        help="comma-separated (default: " + "; ".join(f"{k}: {v}" for k, v in DEFAULT_SECTIONS.items()) + ")",
+    )
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="seconds for everything; a section still running then is stopped (default: no limit)",
+    )
+    ap.add_argument(
+        "--parallel",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the training sections at the same time (default: on a GPU)",
+    )
     ap.add_argument("--results", default=str(common.RESULTS / "evidence"))
     ap.add_argument("--workdir", default=str(common.ROOT / "runs" / "evidence"))
-    ap.add_argument("--mnist", default=str(common.SHARED_DATA / "mnist-train-10k.npz"),
-                    help="real MNIST digits (npz x, y) for the multicode, quality and cuda_graphs sections")
-    ap.add_argument("--cifar10", default=str(common.SHARED_DATA / "cifar10-train-10k.npz"),
-                    help="real CIFAR-10 images (npz x NHWC uint8, y) for the cifar10 section")
+    ap.add_argument(
+        "--mnist",
+        default=str(common.SHARED_DATA / "mnist-train-10k.npz"),
+        help="real MNIST digits (npz x, y) for the multicode, quality and cuda_graphs sections",
+    )
+    ap.add_argument(
+        "--cifar10",
+        default=str(common.SHARED_DATA / "cifar10-train-10k.npz"),
+        help="real CIFAR-10 images (npz x NHWC uint8, y) for the cifar10 section",
+    )
     args = ap.parse_args()
     if args.device == "cuda":
         import torch
@@ -142,15 +213,19 @@ def main() -> int:
     wanted = (args.sections or DEFAULT_SECTIONS[args.device]).split(",")
     unknown = set(wanted) - {name for name, *_ in SECTIONS} - {"cuda_graphs"}
     if unknown:
-        print(f"unknown section(s) {', '.join(sorted(unknown))}: choose from "
-              f"{', '.join(name for name, *_ in SECTIONS)}, cuda_graphs", file=sys.stderr)
+        print(
+            f"unknown section(s) {', '.join(sorted(unknown))}: choose from "
+            f"{', '.join(name for name, *_ in SECTIONS)}, cuda_graphs",
+            file=sys.stderr,
+        )
         return 2
     results, workdir = Path(args.results), Path(args.workdir)
     results.mkdir(parents=True, exist_ok=True)
     # one thread each: with ten trainings at once the CPU only launches kernels, and 16 threads apiece thrash
     env = dict(common.ENV, **({"OMP_NUM_THREADS": "1"} if parallel and "OMP_NUM_THREADS" not in os.environ else {}))
-    report = common.header("evidence", device=args.device, quick=args.quick, parallel=parallel, budget=args.budget,
-                           sections={})
+    report = common.header(
+        "evidence", device=args.device, quick=args.quick, parallel=parallel, budget=args.budget, sections={}
+    )
     started = time.perf_counter()
     deadline = None if args.budget is None else started + args.budget
 
@@ -196,8 +271,10 @@ def main() -> int:
     if "cuda_graphs" in wanted and args.device == "cuda" and report["sections"]["cuda_graphs"]["status"] == 0:
         left = None if deadline is None else deadline - time.perf_counter()
         report["sections"]["cuda_graphs"]["speed"] = (
-            graph_speed(args, results, env, deadline) if left is None or left >= GRAPH_SPEED_SECONDS
-            else {"status": "skipped", "reason": f"{left:.0f} s of the budget left"})
+            graph_speed(args, results, env, deadline)
+            if left is None or left >= GRAPH_SPEED_SECONDS
+            else {"status": "skipped", "reason": f"{left:.0f} s of the budget left"}
+        )
         save()
     return 0 if all(s["status"] in (0, "skipped") for s in report["sections"].values()) else 1
 

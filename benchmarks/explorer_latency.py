@@ -26,7 +26,7 @@ from common import ROOT
 def main() -> int:
     import uvicorn
 
-    from infogan.explorer import create_app
+    from infogan.serve.explorer import create_app
 
     ap = argparse.ArgumentParser()
     ap.add_argument("run_dir")
@@ -52,9 +52,14 @@ def main() -> int:
         body = urllib.request.urlopen(f"{base}/api/generate?category={i % 10}&c1={value:.3f}&seed={i}").read()
         times.append((time.perf_counter() - t) * 1000)
         assert body[:4] == b"\x89PNG"
-    result = common.header("explorer_latency", run_dir=args.run_dir, requests=args.requests,
-                           median_ms=round(statistics.median(times), 2),
-                           p95_ms=round(sorted(times)[int(0.95 * len(times)) - 1], 2), max_ms=round(max(times), 2))
+    result = common.header(
+        "explorer_latency",
+        run_dir=args.run_dir,
+        requests=args.requests,
+        median_ms=round(statistics.median(times), 2),
+        p95_ms=round(sorted(times)[int(0.95 * len(times)) - 1], 2),
+        max_ms=round(max(times), 2),
+    )
     print(json.dumps(result, indent=2))
     common.save(result, args.out)
 
@@ -63,8 +68,10 @@ def main() -> int:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+            browser = p.chromium.launch(
+                executable_path=chromium,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+            )
             page = browser.new_page(viewport={"width": 960, "height": 640})
             page.goto(base + "/")
             page.wait_for_function("document.getElementById('image').dataset.query !== undefined")

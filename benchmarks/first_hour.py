@@ -31,8 +31,11 @@ COMMANDS = [
     ("the seed's command, offline (prints the advice)", "python {root}/main.py --dataset MNIST --epochs 1", 2),
     ("the advice, followed", "python {root}/main.py --dataset mnist-sample --epochs 1 --outdir runs/seed", 0),
     ("the shipped model, scored on held-out digits", "infogan evaluate pretrained:mnist --dataset mnist-sample", 0),
-    ("a short training run of your own", "infogan train --dataset mnist-sample --epochs 5 --outdir runs/first "
-                                          "--no-progress", 0),
+    (
+        "a short training run of your own",
+        "infogan train --dataset mnist-sample --epochs 5 --outdir runs/first --no-progress",
+        0,
+    ),
     ("continue it for 2 more epochs", "infogan train --resume runs/first --epochs 7 --no-progress", 0),
     ("its held-out score", "infogan evaluate runs/first", 0),
     ("digits of one category", "infogan generate runs/first --category 3 --out three.png", 0),
@@ -45,8 +48,13 @@ def timed(line: str, cwd: Path, env: dict, expected: int) -> dict:
     proc = subprocess.run(line, shell=True, cwd=cwd, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     output = (proc.stdout + proc.stderr).strip().splitlines()
-    row = {"command": line, "seconds": round(seconds, 1), "status": proc.returncode,
-           "as_expected": proc.returncode == expected, "last_line": output[-1][:300] if output else ""}
+    row = {
+        "command": line,
+        "seconds": round(seconds, 1),
+        "status": proc.returncode,
+        "as_expected": proc.returncode == expected,
+        "last_line": output[-1][:300] if output else "",
+    }
     print(f"{seconds:7.1f} s  exit {proc.returncode}  $ {line}", flush=True)
     return row
 
@@ -55,8 +63,9 @@ def explorer_start(cwd: Path, env: dict, port: int) -> dict:
     """`infogan explore` (the shipped model): seconds until its page answers."""
     line = f"infogan explore --port {port}"
     started = time.perf_counter()
-    proc = subprocess.Popen(line.split(), cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        line.split(), cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     seconds, ok = None, False
     try:
         while time.perf_counter() - started < 120 and proc.poll() is None:
@@ -72,8 +81,13 @@ def explorer_start(cwd: Path, env: dict, port: int) -> dict:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
     print(f"{seconds or float('nan'):7.1f} s  page answers: {ok}  $ {line}", flush=True)
-    return {"command": line, "seconds": round(seconds, 1) if seconds else None, "status": 0 if ok else 1,
-            "as_expected": ok, "last_line": "page answered" if ok else (proc.stderr.read() or "")[-300:]}
+    return {
+        "command": line,
+        "seconds": round(seconds, 1) if seconds else None,
+        "status": 0 if ok else 1,
+        "as_expected": ok,
+        "last_line": "page answered" if ok else (proc.stderr.read() or "")[-300:],
+    }
 
 
 def main() -> int:
@@ -93,9 +107,18 @@ def main() -> int:
     env["INFOGAN_DATA"] = str(work / "cache")  # a newcomer's empty cache: nothing downloaded before
     if args.fresh_clone:
         root = work / "infogan"
-        rows.append({"what": "clone and install (make install: .venv, torch, the package)",
-                     **timed(f"git clone -q {shlex.quote(str(common.ROOT))} {shlex.quote(str(root))} && "
-                             f"make -C {shlex.quote(str(root))} install", work, env, 0)})
+        rows.append(
+            {
+                "what": "clone and install (make install: .venv, torch, the package)",
+                **timed(
+                    f"git clone -q {shlex.quote(str(common.ROOT))} {shlex.quote(str(root))} && "
+                    f"make -C {shlex.quote(str(root))} install",
+                    work,
+                    env,
+                    0,
+                ),
+            }
+        )
         bin_dir = root / ".venv" / "bin"
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"  # the venv's python and infogan first
     for what, line, expected in COMMANDS:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import common
 import health_archs  # the made-to-fail architectures, registered when its script runs
-from infogan.artifacts import read_metrics
+
+from infogan.serve.pictures import read_metrics
 
 MNIST = ["--dataset", "mnist-sample", "--epochs", "10", "--batch-size", "64", "--log-every", "10"]
 CATALOGUE = {  # name -> (train options, the failure it should raise)
@@ -28,21 +29,45 @@ CATALOGUE = {  # name -> (train options, the failure it should raise)
     "information weights 0": (MNIST + ["--categorical-weight", "0", "--continuous-weight", "0"], "code_ignored"),
     "lr G x100": (MNIST + ["--lr-g", "1e-1"], "collapse"),
     # the disentanglement benchmark's recipe before shapes-32: 600 steps of 19,200 shapes:32 images
-    "the old shapes recipe (paper-mnist nets, BN in D, lr D 2e-3, batch 32)":
-        (["--dataset", "npz:{shapes600}", "--preset", "shapes", "--arch", "paper-mnist", "--batch-size", "32",
-          "--epochs", "1", "--log-every", "20"], "collapse"),
+    "the old shapes recipe (paper-mnist nets, BN in D, lr D 2e-3, batch 32)": (
+        [
+            "--dataset",
+            "npz:{shapes600}",
+            "--preset",
+            "shapes",
+            "--arch",
+            "paper-mnist",
+            "--batch-size",
+            "32",
+            "--epochs",
+            "1",
+            "--log-every",
+            "20",
+        ],
+        "collapse",
+    ),
     "lr D 10": (MNIST + ["--lr-d", "10"], "diverged"),
     # two architectures made to fail, added to the table of architectures by health_archs.py
     "noise-only G (its codes zeroed at its input)": (MNIST + ["--arch", "noise-only-g"], "code_ignored"),
-    "D far larger than G (G at 1/32 of the paper's widths: 705x fewer parameters)":
-        (MNIST + ["--arch", "small-g"], "d_wins"),
+    "D far larger than G (G at 1/32 of the paper's widths: 705x fewer parameters)": (
+        MNIST + ["--arch", "small-g"],
+        "d_wins",
+    ),
 }
 HEALTHY = {  # name -> train options of a run that learns: every health record it writes is a false alarm
     "the demo's recipe, 10 epochs": MNIST,
-    "the seed's recipe (seed-mnist, batch 256), 10 epochs": MNIST[:4] + ["--batch-size", "256", "--arch",
-                                                                         "seed-mnist", "--log-every", "5"],
-    "shapes-32 on 19,200 shapes, 4 epochs": ["--dataset", "npz:{shapes600}", "--preset", "shapes-32",
-                                              "--epochs", "4", "--log-every", "20"],
+    "the seed's recipe (seed-mnist, batch 256), 10 epochs": MNIST[:4]
+    + ["--batch-size", "256", "--arch", "seed-mnist", "--log-every", "5"],
+    "shapes-32 on 19,200 shapes, 4 epochs": [
+        "--dataset",
+        "npz:{shapes600}",
+        "--preset",
+        "shapes-32",
+        "--epochs",
+        "4",
+        "--log-every",
+        "20",
+    ],
 }
 
 
@@ -50,7 +75,7 @@ def shapes_subset(workdir: Path) -> Path:
     """19,200 shapes:32 images (a seeded choice): 600 steps at batch 32, the old benchmark's budget."""
     import numpy as np
 
-    from infogan.data import load_dataset
+    from infogan.data.datasets import load_dataset
 
     path = workdir / "shapes600.npz"
     if not path.exists():
@@ -75,9 +100,19 @@ def total_steps(run: Path) -> int:
 def train(options: list[str], run: Path, shapes600: Path, check: bool) -> None:
     """`infogan train` of one catalogue row (seed 0, its own log beside the run)."""
     custom = any(arch in options for arch in health_archs.ARCHS)
-    common.infogan("train", *(o.format(shapes600=shapes600) for o in options), "--outdir", run, "--overwrite",
-                   "--no-progress", "--seed", "0", log=run.with_name(run.name + ".log"), check=check,
-                   script=Path(__file__).with_name("health_archs.py") if custom else None)
+    common.infogan(
+        "train",
+        *(o.format(shapes600=shapes600) for o in options),
+        "--outdir",
+        run,
+        "--overwrite",
+        "--no-progress",
+        "--seed",
+        "0",
+        log=run.with_name(run.name + ".log"),
+        check=check,
+        script=Path(__file__).with_name("health_archs.py") if custom else None,
+    )
 
 
 def healthy_runs(paths: list[str]) -> list[Path]:
@@ -108,8 +143,11 @@ def count_given(paths: list[str], out: str) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--healthy", nargs="*", default=[], help="healthy runs (or folders of runs) to count alarms in")
-    ap.add_argument("--given-only", action="store_true",
-                    help="train nothing: count the alarms of the --healthy runs only (e.g. another benchmark's runs)")
+    ap.add_argument(
+        "--given-only",
+        action="store_true",
+        help="train nothing: count the alarms of the --healthy runs only (e.g. another benchmark's runs)",
+    )
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--out", default=str(common.RESULTS / "health.json"))
     args = ap.parse_args()
@@ -125,26 +163,40 @@ def main() -> int:
         found = findings(run)
         steps = total_steps(run)
         first = next((f["step"] for f in found if f["failure"] == expected), None)
-        rows[name] = {"options": options, "expected": expected, "steps": steps, "first_flagged_step": first,
-                      "flagged_in_first_20_percent": first is not None and first <= 0.2 * steps,
-                      "all_findings": [(f["failure"], f.get("subject", ""), f["step"]) for f in found]}
-        print(f"{name}: expected {expected}, first at step {first} of {steps}; all {rows[name]['all_findings']}",
-              flush=True)
+        rows[name] = {
+            "options": options,
+            "expected": expected,
+            "steps": steps,
+            "first_flagged_step": first,
+            "flagged_in_first_20_percent": first is not None and first <= 0.2 * steps,
+            "all_findings": [(f["failure"], f.get("subject", ""), f["step"]) for f in found],
+        }
+        print(
+            f"{name}: expected {expected}, first at step {first} of {steps}; all {rows[name]['all_findings']}",
+            flush=True,
+        )
     for i, (name, options) in enumerate(HEALTHY.items()):
         run = workdir / f"healthy_{i}"
         if not (run / "generator.safetensors").exists():
             train(options, run, shapes600, check=True)
-        print(f"{name} (healthy): {[(f['failure'], f.get('subject', ''), f['step']) for f in findings(run)]}",
-              flush=True)
+        print(
+            f"{name} (healthy): {[(f['failure'], f.get('subject', ''), f['step']) for f in findings(run)]}", flush=True
+        )
     trained_here = [str(workdir / f"healthy_{i}") for i in range(len(HEALTHY))]
-    healthy = {str(run): [(f["failure"], f.get("subject", ""), f["step"]) for f in findings(run)]
-               for run in healthy_runs(trained_here + args.healthy)}
+    healthy = {
+        str(run): [(f["failure"], f.get("subject", ""), f["step"]) for f in findings(run)]
+        for run in healthy_runs(trained_here + args.healthy)
+    }
     missed = [n for n, r in rows.items() if not r["flagged_in_first_20_percent"]]
     alarms = {run: found for run, found in healthy.items() if found}
-    common.save(common.header("health", catalogue=rows, misses=missed, healthy_runs=len(healthy),
-                              false_alarms=alarms), args.out)
-    print(f"catalogue: {len(rows) - len(missed)} of {len(rows)} flagged in their first 20% of steps; "
-          f"healthy runs: {len(alarms)} of {len(healthy)} raised an alarm", flush=True)
+    common.save(
+        common.header("health", catalogue=rows, misses=missed, healthy_runs=len(healthy), false_alarms=alarms), args.out
+    )
+    print(
+        f"catalogue: {len(rows) - len(missed)} of {len(rows)} flagged in their first 20% of steps; "
+        f"healthy runs: {len(alarms)} of {len(healthy)} raised an alarm",
+        flush=True,
+    )
     return 0
 
 

@@ -20,8 +20,8 @@ import common  # noqa: F401  (first: this checkout's infogan)
 import torch
 from torch import nn
 
-from infogan import networks
-from infogan.latent import LatentSpec
+from infogan.model import networks
+from infogan.model.latent import LatentSpec
 
 
 class ZeroCodes(nn.Module):
@@ -33,7 +33,7 @@ class ZeroCodes(nn.Module):
 
     def forward(self, latent_vector: torch.Tensor) -> torch.Tensor:
         keep = torch.zeros_like(latent_vector)
-        keep[:, :self.noise_dim] = 1
+        keep[:, : self.noise_dim] = 1
         return latent_vector * keep
 
 
@@ -45,11 +45,18 @@ def small_g(spec: LatentSpec, c: int, h: int, w: int, divisor: int = 32) -> nn.S
     """The paper's MNIST G with every width divided by `divisor` (FC 1024 -> 32, 7x7x128 -> 7x7x4, upconv 64 -> 2)."""
     fc, mid, up = 1024 // divisor, 128 // divisor, 64 // divisor
     return nn.Sequential(
-        nn.Linear(spec.input_dim, fc), nn.BatchNorm1d(fc), nn.ReLU(),
-        nn.Linear(fc, mid * (h // 4) * (w // 4)), nn.BatchNorm1d(mid * (h // 4) * (w // 4)), nn.ReLU(),
+        nn.Linear(spec.input_dim, fc),
+        nn.BatchNorm1d(fc),
+        nn.ReLU(),
+        nn.Linear(fc, mid * (h // 4) * (w // 4)),
+        nn.BatchNorm1d(mid * (h // 4) * (w // 4)),
+        nn.ReLU(),
         nn.Unflatten(1, (mid, h // 4, w // 4)),  # [N, mid, H/4, W/4]
-        nn.ConvTranspose2d(mid, up, 4, stride=2, padding=1), nn.BatchNorm2d(up), nn.ReLU(),  # [N, up, H/2, W/2]
-        nn.ConvTranspose2d(up, c, 4, stride=2, padding=1), nn.Tanh(),  # [N, C, H, W]
+        nn.ConvTranspose2d(mid, up, 4, stride=2, padding=1),
+        nn.BatchNorm2d(up),
+        nn.ReLU(),  # [N, up, H/2, W/2]
+        nn.ConvTranspose2d(up, c, 4, stride=2, padding=1),
+        nn.Tanh(),  # [N, C, H, W]
     )
 
 

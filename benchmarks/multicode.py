@@ -31,9 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 import common
+import numpy as np
 from common import ROOT
 
 DATA = common.SHARED_DATA / "mnist-train-10k.npz"
@@ -64,8 +63,12 @@ def factor_rows(report: dict) -> dict[str, dict]:
     for name, best in report["factors"].items():
         other = "y2" if name == "y" else "y"
         code = report["per_code"][best["best_code"] - 1]
-        rows[name] = {"best_code": best["best_code"], "accuracy": best["categorical_accuracy"], "nmi": best["nmi"],
-                      "cross_accuracy": code["labels"][other]["categorical_accuracy"]}
+        rows[name] = {
+            "best_code": best["best_code"],
+            "accuracy": best["categorical_accuracy"],
+            "nmi": best["nmi"],
+            "cross_accuracy": code["labels"][other]["categorical_accuracy"],
+        }
     return rows
 
 
@@ -76,8 +79,13 @@ def main() -> int:
     parser.add_argument("--heldout-pairs", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--digit-size", type=int, default=28, choices=(14, 28),
-                        help="28: pairs of 28x56 (default); 14: digits halved, padded to 16x32 pairs (4x cheaper)")
+    parser.add_argument(
+        "--digit-size",
+        type=int,
+        default=28,
+        choices=(14, 28),
+        help="28: pairs of 28x56 (default); 14: digits halved, padded to 16x32 pairs (4x cheaper)",
+    )
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--jobs", type=int, default=None, help="seeds trained at once (sweep --jobs; a GPU: all)")
     parser.add_argument("--workdir", default=None, help="keeps the runs (default: a temp dir)")
@@ -94,39 +102,82 @@ def main() -> int:
     np.savez(workdir / "pairs_train.npz", **make_pairs(x[:cut], y[:cut], args.pairs, seed=0))
     np.savez(workdir / "pairs_heldout.npz", **make_pairs(x[cut:], y[cut:], args.heldout_pairs, seed=1))
 
-    train_args = ["--categorical", "10,10", "--continuous", "2", "--epochs", str(args.epochs),
-                  "--batch-size", str(args.batch_size), "--no-progress", *extra]
+    train_args = [
+        "--categorical",
+        "10,10",
+        "--continuous",
+        "2",
+        "--epochs",
+        str(args.epochs),
+        "--batch-size",
+        str(args.batch_size),
+        "--no-progress",
+        *extra,
+    ]
     started = time.perf_counter()
-    common.infogan("sweep", "--seeds", args.seeds, "--dataset", f"npz:{workdir / 'pairs_train.npz'}", "--eval-dataset",
-                   f"npz:{workdir / 'pairs_heldout.npz'}", "--outdir", workdir / "sweep",
-                   *(["--jobs", str(args.jobs)] if args.jobs else []), *train_args)
+    common.infogan(
+        "sweep",
+        "--seeds",
+        args.seeds,
+        "--dataset",
+        f"npz:{workdir / 'pairs_train.npz'}",
+        "--eval-dataset",
+        f"npz:{workdir / 'pairs_heldout.npz'}",
+        "--outdir",
+        workdir / "sweep",
+        *(["--jobs", str(args.jobs)] if args.jobs else []),
+        *train_args,
+    )
     wall = time.perf_counter() - started
 
     summary = json.loads((workdir / "sweep" / "summary.json").read_text())
-    runs = {seed: factor_rows(report) | {k: report.get(k) for k in (
-                "train_seconds", "mutual_information_bound", "mig", "factorvae_score", "mig_per_factor")}
-            for seed, report in summary["runs"].items()}
-    medians = {f: {k: statistics.median(r[f][k] for r in runs.values()) for k in ("accuracy", "nmi", "cross_accuracy")}
-               for f in ("y", "y2")}
+    runs = {
+        seed: factor_rows(report)
+        | {
+            k: report.get(k)
+            for k in ("train_seconds", "mutual_information_bound", "mig", "factorvae_score", "mig_per_factor")
+        }
+        for seed, report in summary["runs"].items()
+    }
+    medians = {
+        f: {k: statistics.median(r[f][k] for r in runs.values()) for k in ("accuracy", "nmi", "cross_accuracy")}
+        for f in ("y", "y2")
+    }
     met = {
         "median_best_accuracy": all(m["accuracy"] >= TARGETS["median_best_accuracy"] for m in medians.values()),
-        "max_cross_accuracy": all(r[f]["cross_accuracy"] <= TARGETS["max_cross_accuracy"]
-                                  for r in runs.values() for f in ("y", "y2")),
+        "max_cross_accuracy": all(
+            r[f]["cross_accuracy"] <= TARGETS["max_cross_accuracy"] for r in runs.values() for f in ("y", "y2")
+        ),
         # each run's own training time (a sweep on a CPU trains two at once, one core each)
-        "max_train_seconds_per_seed": all(r["train_seconds"] <= TARGETS["max_train_seconds_per_seed"]
-                                          for r in runs.values()),
+        "max_train_seconds_per_seed": all(
+            r["train_seconds"] <= TARGETS["max_train_seconds_per_seed"] for r in runs.values()
+        ),
     }
-    result = common.header("multicode", train_args=train_args, pairs=args.pairs,
-                           image_shape=list(np.load(workdir / "pairs_heldout.npz")["x"].shape[1:]),
-                           heldout_pairs=args.heldout_pairs, wall_seconds=round(wall, 1), runs=runs, medians=medians,
-                           targets=TARGETS, targets_met=met, label_free_pick=summary["selection"])
+    result = common.header(
+        "multicode",
+        train_args=train_args,
+        pairs=args.pairs,
+        image_shape=list(np.load(workdir / "pairs_heldout.npz")["x"].shape[1:]),
+        heldout_pairs=args.heldout_pairs,
+        wall_seconds=round(wall, 1),
+        runs=runs,
+        medians=medians,
+        targets=TARGETS,
+        targets_met=met,
+        label_free_pick=summary["selection"],
+    )
     common.save(result, args.out)
 
     first = workdir / "sweep" / f"seed_{args.seeds.split(',')[0]}"
     docs = Path(args.docs)
     docs.mkdir(parents=True, exist_ok=True)
-    for name in ("samples/progress.gif", "traversals/categorical_2.png", "traversals/continuous_1.png",
-                 "traversals/continuous_2.png", "plots/mutual_information.png"):
+    for name in (
+        "samples/progress.gif",
+        "traversals/categorical_2.png",
+        "traversals/continuous_1.png",
+        "traversals/continuous_2.png",
+        "plots/mutual_information.png",
+    ):
         if (first / name).exists():
             shutil.copyfile(first / name, docs / Path(name).name)
     last = sorted((first / "samples").glob("epoch_*.png"))
@@ -134,8 +185,14 @@ def main() -> int:
         shutil.copyfile(last[-1], docs / "samples_last_epoch.png")
 
     for seed, r in runs.items():
-        print(f"seed {seed}: " + "  ".join(f"{f}: code {r[f]['best_code']} acc {r[f]['accuracy']:.3f} "
-                                           f"NMI {r[f]['nmi']:.3f} cross {r[f]['cross_accuracy']:.3f}" for f in ("y", "y2")))
+        print(
+            f"seed {seed}: "
+            + "  ".join(
+                f"{f}: code {r[f]['best_code']} acc {r[f]['accuracy']:.3f} "
+                f"NMI {r[f]['nmi']:.3f} cross {r[f]['cross_accuracy']:.3f}"
+                for f in ("y", "y2")
+            )
+        )
     print(json.dumps({"medians": medians, "targets_met": met, "wall_seconds": round(wall)}))
     return 0
 

@@ -22,12 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 import common
+import numpy as np
 from common import ROOT
-from infogan.artifacts import read_metrics
+
 from infogan.config import PRESETS
+from infogan.serve.pictures import read_metrics
 
 SHARED = common.SHARED_DATA
 
@@ -47,8 +47,9 @@ def stand_in_data(preset: str, n: int, folder: Path) -> Path:
         else:
             from PIL import Image
 
-            x = np.stack([np.asarray(Image.fromarray(d).resize((p.image_size, p.image_size), Image.BILINEAR))
-                          for d in digits])
+            x = np.stack(
+                [np.asarray(Image.fromarray(d).resize((p.image_size, p.image_size), Image.BILINEAR)) for d in digits]
+            )
     np.savez(path, x=x)
     return path
 
@@ -74,9 +75,25 @@ def main() -> int:
         status, trained = 0, not (run / "generator.safetensors").exists()  # finished earlier with this --workdir
         if trained:
             data = stand_in_data(preset, args.steps * args.batch_size, work)
-            proc = common.infogan("train", "--preset", preset, "--dataset", f"npz:{data}", "--outdir", run,
-                                  "--overwrite", "--batch-size", args.batch_size, "--epochs", 1,
-                                  "--log-every", max(1, args.steps // 12), "--no-progress", capture=True, check=False)
+            proc = common.infogan(
+                "train",
+                "--preset",
+                preset,
+                "--dataset",
+                f"npz:{data}",
+                "--outdir",
+                run,
+                "--overwrite",
+                "--batch-size",
+                args.batch_size,
+                "--epochs",
+                1,
+                "--log-every",
+                max(1, args.steps // 12),
+                "--no-progress",
+                capture=True,
+                check=False,
+            )
             status = proc.returncode
         seconds = time.perf_counter() - started
         if status != 0:
@@ -88,9 +105,15 @@ def main() -> int:
         mi = [r["mi_bound"] for r in intervals]
         pictures = sorted(str(p.relative_to(run)) for p in run.rglob("*.png"))
         rows[preset] = {
-            "exit_status": 0, "arch": cfg["arch"], "categorical": cfg["categorical"], "continuous": cfg["continuous"],
-            "noise_dim": cfg["noise_dim"], "image_shape": cfg["image_shape"], "steps": intervals[-1]["step"],
-            "wall_seconds": round(seconds, 1) if trained else None, "mi_bound_first_interval": mi[0] if mi else None,
+            "exit_status": 0,
+            "arch": cfg["arch"],
+            "categorical": cfg["categorical"],
+            "continuous": cfg["continuous"],
+            "noise_dim": cfg["noise_dim"],
+            "image_shape": cfg["image_shape"],
+            "steps": intervals[-1]["step"],
+            "wall_seconds": round(seconds, 1) if trained else None,
+            "mi_bound_first_interval": mi[0] if mi else None,
             "mi_bound_last_interval": mi[-1] if mi else None,
             "mi_bound_max": sum(float(np.log(k)) for k in cfg["categorical"]),
             "all_losses_finite": all(np.isfinite([r[k] for r in intervals for k in ("d_loss", "g_loss", "cont_loss")])),

@@ -15,14 +15,14 @@ import statistics
 import sys
 import time
 
+import common
 import torch
 
-import common
 from infogan.config import TrainConfig, resolve
-from infogan.data import load_dataset, to_unit_range
-from infogan.networks import ContrastiveDiscriminator, build_networks
-from infogan.runtime import make_runtime
-from infogan.step import Nets, make_optimizers, train_step
+from infogan.data.datasets import load_dataset, to_unit_range
+from infogan.model.networks import ContrastiveDiscriminator, build_networks
+from infogan.train.runtime import make_runtime
+from infogan.train.step import Nets, make_optimizers, train_step
 
 CONFIGS = {  # name -> TrainConfig fields over the arch and batch given
     "mnist preset": dict(preset="mnist"),
@@ -79,12 +79,28 @@ def main() -> int:
         ops = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:12]
         total = sum(e.self_cpu_time_total for e in prof.key_averages())
         median = statistics.median(times[name])
-        rows[name] = {"ms_per_step": round(1000 * median, 2), "images_per_s": round(args.batch_size / median, 1),
-                      "top_ops_self_cpu_share": {e.key: round(e.self_cpu_time_total / total, 3) for e in ops}}
-        print(f"{name:36s} {rows[name]['ms_per_step']:8.2f} ms/step  {rows[name]['images_per_s']:7.1f} img/s  "
-              f"top: {list(rows[name]['top_ops_self_cpu_share'].items())[:4]}", flush=True)
-    common.save(common.header("profile_step", arch=args.arch, batch_size=args.batch_size, precision=args.precision,
-                              threads=torch.get_num_threads(), data="shapes:32", configs=rows), args.out)
+        rows[name] = {
+            "ms_per_step": round(1000 * median, 2),
+            "images_per_s": round(args.batch_size / median, 1),
+            "top_ops_self_cpu_share": {e.key: round(e.self_cpu_time_total / total, 3) for e in ops},
+        }
+        print(
+            f"{name:36s} {rows[name]['ms_per_step']:8.2f} ms/step  {rows[name]['images_per_s']:7.1f} img/s  "
+            f"top: {list(rows[name]['top_ops_self_cpu_share'].items())[:4]}",
+            flush=True,
+        )
+    common.save(
+        common.header(
+            "profile_step",
+            arch=args.arch,
+            batch_size=args.batch_size,
+            precision=args.precision,
+            threads=torch.get_num_threads(),
+            data="shapes:32",
+            configs=rows,
+        ),
+        args.out,
+    )
     return 0
 
 

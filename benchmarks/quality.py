@@ -44,16 +44,23 @@ def seed_row(run_dir: Path, report: dict) -> dict:
     """One finished seed: its held-out scores (from sweep's evaluation) and its training curves."""
     epochs = common.epochs(run_dir)
     row = {
-        "heldout_accuracy": report["categorical_accuracy"], "heldout_nmi": report["nmi"], "heldout_ari": report["ari"],
-        "mi_bound_generated": report["mutual_information_bound"], "q_real_mi": report["q_real_mi"],
+        "heldout_accuracy": report["categorical_accuracy"],
+        "heldout_nmi": report["nmi"],
+        "heldout_ari": report["ari"],
+        "mi_bound_generated": report["mutual_information_bound"],
+        "q_real_mi": report["q_real_mi"],
         "mi_bound_by_epoch": [round(r["mi_bound"], 4) for r in epochs],
         "train_accuracy_by_epoch": [round(r.get("categorical_accuracy", float("nan")), 4) for r in epochs],
-        "continuous_effects": report["continuous_effects"], "train_seconds": report["train_seconds"],
-        "steps": epochs[-1]["step"], "images_per_sec": statistics.median(r["images_per_sec"] for r in epochs),
+        "continuous_effects": report["continuous_effects"],
+        "train_seconds": report["train_seconds"],
+        "steps": epochs[-1]["step"],
+        "images_per_sec": statistics.median(r["images_per_sec"] for r in epochs),
     }
     if "classifier" in report:  # --classifier: the independent judge of the generated digits
-        row["classifier"] = {k: report["classifier"][k] for k in (
-            "purity", "mode_count", "classifier_score", "fid_classifier", "classifier_samples")}
+        row["classifier"] = {
+            k: report["classifier"][k]
+            for k in ("purity", "mode_count", "classifier_score", "fid_classifier", "classifier_samples")
+        }
     return row
 
 
@@ -63,29 +70,50 @@ def summarise(runs: dict[str, dict], failed: dict[str, str], entropy: float) -> 
     nmi = [r["heldout_nmi"] for r in runs.values()]
     gap2 = [entropy - r["mi_bound_by_epoch"][min(1, len(r["mi_bound_by_epoch"]) - 1)] for r in runs.values()]
     summary = {
-        "seeds_done": len(runs), "seeds_failed": len(failed),
-        "median_accuracy": statistics.median(acc), "mean_accuracy": statistics.fmean(acc),
-        "std_accuracy": statistics.pstdev(acc), "worst_accuracy": 0.0 if failed else min(acc),
-        "best_accuracy": max(acc), "median_nmi": statistics.median(nmi), "mi_gap_epoch2": max(gap2),
+        "seeds_done": len(runs),
+        "seeds_failed": len(failed),
+        "median_accuracy": statistics.median(acc),
+        "mean_accuracy": statistics.fmean(acc),
+        "std_accuracy": statistics.pstdev(acc),
+        "worst_accuracy": 0.0 if failed else min(acc),
+        "best_accuracy": max(acc),
+        "median_nmi": statistics.median(nmi),
+        "mi_gap_epoch2": max(gap2),
     }
     judged = [r["classifier"] for r in runs.values() if "classifier" in r]
     if judged:
-        summary.update(median_purity=statistics.median(j["purity"] for j in judged),
-                       worst_purity=0.0 if failed else min(j["purity"] for j in judged),
-                       min_mode_count=0 if failed else min(j["mode_count"] for j in judged),
-                       median_fid_classifier=statistics.median(j["fid_classifier"] for j in judged))
-    met = {"median_accuracy": summary["median_accuracy"] >= TARGETS["median_accuracy"],
-           "worst_accuracy": summary["worst_accuracy"] >= TARGETS["worst_accuracy"],
-           "median_nmi": summary["median_nmi"] >= TARGETS["median_nmi"],
-           "mi_gap_epoch2": summary["mi_gap_epoch2"] <= TARGETS["mi_gap_epoch2"]}
+        summary.update(
+            median_purity=statistics.median(j["purity"] for j in judged),
+            worst_purity=0.0 if failed else min(j["purity"] for j in judged),
+            min_mode_count=0 if failed else min(j["mode_count"] for j in judged),
+            median_fid_classifier=statistics.median(j["fid_classifier"] for j in judged),
+        )
+    met = {
+        "median_accuracy": summary["median_accuracy"] >= TARGETS["median_accuracy"],
+        "worst_accuracy": summary["worst_accuracy"] >= TARGETS["worst_accuracy"],
+        "median_nmi": summary["median_nmi"] >= TARGETS["median_nmi"],
+        "mi_gap_epoch2": summary["mi_gap_epoch2"] <= TARGETS["mi_gap_epoch2"],
+    }
     return summary, met
 
 
 def run_variant(name: str, options: list[str], args, workdir: Path, train: Path, heldout: Path) -> dict | None:
     """One sweep of every seed with these options; its result file, or None when no seed finished."""
     parent = workdir / name
-    sweep = ["sweep", "--seeds", args.seeds, "--dataset", f"npz:{train}", "--eval-dataset", f"npz:{heldout}",
-             "--outdir", parent, "--no-progress", *(["--jobs", str(args.jobs)] if args.jobs else []), *options]
+    sweep = [
+        "sweep",
+        "--seeds",
+        args.seeds,
+        "--dataset",
+        f"npz:{train}",
+        "--eval-dataset",
+        f"npz:{heldout}",
+        "--outdir",
+        parent,
+        "--no-progress",
+        *(["--jobs", str(args.jobs)] if args.jobs else []),
+        *options,
+    ]
     if args.classifier:
         sweep += ["--classifier", Path(args.classifier).resolve(), "--samples", str(args.classifier_samples)]
     common.infogan(*sweep, log=workdir / f"{name}.log", check=False)
@@ -100,10 +128,34 @@ def run_variant(name: str, options: list[str], args, workdir: Path, train: Path,
     stats, met = summarise(runs, summary["failed"], TrainConfig.from_dict(cfg).latent.total_entropy)
     for seed, why in summary["failed"].items():
         print(f"{name} seed {seed} FAILED: {why}", flush=True)
-    return common.header("quality", seeds=args.seeds, train_args=options, config={k: cfg.get(k) for k in (
-        "arch", "batch_size", "epochs", "noise_dim", "noise_prior", "continuous_weight", "categorical_weight",
-        "lr_d", "lr_g", "lr_q", "precision", "device", "threads")}, summary=stats, targets=TARGETS, targets_met=met,
-        failed=summary["failed"], runs=runs)
+    return common.header(
+        "quality",
+        seeds=args.seeds,
+        train_args=options,
+        config={
+            k: cfg.get(k)
+            for k in (
+                "arch",
+                "batch_size",
+                "epochs",
+                "noise_dim",
+                "noise_prior",
+                "continuous_weight",
+                "categorical_weight",
+                "lr_d",
+                "lr_g",
+                "lr_q",
+                "precision",
+                "device",
+                "threads",
+            )
+        },
+        summary=stats,
+        targets=TARGETS,
+        targets_met=met,
+        failed=summary["failed"],
+        runs=runs,
+    )
 
 
 def main(argv=None) -> int:
@@ -111,16 +163,29 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--data", default=str(common.SHARED_DATA / "mnist-train-10k.npz"), help="npz with x, y")
     parser.add_argument("--n-train", type=int, default=9000, help="digits to train on; the rest are held out")
-    parser.add_argument("--out", default=None, help="result JSON (default: benchmarks/results/quality.json, or "
-                        "quality_<variant>.json per variant in --results-dir)")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="result JSON (default: benchmarks/results/quality.json, or "
+        "quality_<variant>.json per variant in --results-dir)",
+    )
     parser.add_argument("--results-dir", default=str(common.RESULTS), help="where variants' JSON go")
     parser.add_argument("--workdir", default=None, help="where runs go (default: a temp dir)")
-    parser.add_argument("--variant", action="append", default=[], metavar='NAME="TRAIN OPTIONS"',
-                        help="a named setting to compare; repeatable (default: one, from the extra options)")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar='NAME="TRAIN OPTIONS"',
+        help="a named setting to compare; repeatable (default: one, from the extra options)",
+    )
     parser.add_argument("--jobs", type=int, default=None, help="seeds trained at once (default: sweep's)")
     parser.add_argument("--deadline", type=float, default=None, help="seconds after which no variant starts")
-    parser.add_argument("--classifier", default=None, metavar="PATH",
-                        help="score generated digits with this classifier (infogan classifier train) (default: off)")
+    parser.add_argument(
+        "--classifier",
+        default=None,
+        metavar="PATH",
+        help="score generated digits with this classifier (infogan classifier train) (default: off)",
+    )
     parser.add_argument("--classifier-samples", type=int, default=5000, help="generated images it judges")
     args, extra = parser.parse_known_args(argv)
     extra = [a for a in extra if a != "--"]  # `quality.py ... -- --device cuda` as the other benchmarks take it
@@ -128,7 +193,7 @@ def main(argv=None) -> int:
     for spec in args.variant:
         name, _, options = spec.partition("=")
         if not name or not name.replace("-", "").replace("_", "").isalnum():
-            parser.error(f"--variant needs NAME=\"OPTIONS\" with a plain name, got {spec!r}")
+            parser.error(f'--variant needs NAME="OPTIONS" with a plain name, got {spec!r}')
         variants[name] = [*extra, *shlex.split(options)]
     variants = variants or {"default": extra}
 
@@ -143,8 +208,11 @@ def main(argv=None) -> int:
         if result is None:
             continue
         finished += 1
-        out = Path(args.out) if args.out and len(variants) == 1 else \
-            Path(args.results_dir) / ("quality.json" if name == "default" else f"quality_{name}.json")
+        out = (
+            Path(args.out)
+            if args.out and len(variants) == 1
+            else Path(args.results_dir) / ("quality.json" if name == "default" else f"quality_{name}.json")
+        )
         common.save(result, out)
         print(f"{name}: " + json.dumps({k: result[k] for k in ("summary", "targets_met")}), flush=True)
     return 0 if finished == len(variants) else 1

@@ -31,8 +31,10 @@ VARIANTS = {  # name -> (options over BASE, seeds)
     "lr D 1e-3 / G 5e-4": (["--epochs", "3", "--lr-d", "1e-3", "--lr-g", "5e-4"], (0, 1)),
     "+ CR weight 2 from step 5,000": (["--epochs", "3", "--cr-weight", "2", "--cr-start-step", "5000"], (0,)),
     "Cat(3) for the shape + 4 continuous": (["--epochs", "3", "--categorical", "3", "--continuous", "4"], (0, 1)),
-    "Cat(3) + 4 continuous, lambda_cat 0.2": (["--epochs", "3", "--categorical", "3", "--continuous", "4",
-                                              "--categorical-weight", "0.2"], (0, 1)),
+    "Cat(3) + 4 continuous, lambda_cat 0.2": (
+        ["--epochs", "3", "--categorical", "3", "--continuous", "4", "--categorical-weight", "0.2"],
+        (0, 1),
+    ),
     "5 epochs": (["--epochs", "5"], (0,)),
     "5 epochs, CR weight 2 from step 0": (["--epochs", "5", "--cr-weight", "2", "--cr-start-step", "0"], (0,)),
 }
@@ -46,13 +48,30 @@ def one(name: str, options: list[str], seed: int, data: Path, workdir: Path) -> 
     run = workdir / f"{slug(name)}_s{seed}"
     report_path = run / "eval" / "npz-shapes32_eval.json"
     if not report_path.exists():
-        common.infogan("train", "--dataset", f"npz:{data / 'shapes32_train.npz'}", "--outdir", run, "--overwrite",
-                       "--seed", seed, "--no-progress", *BASE, *options, log=workdir / f"{run.name}.log")
+        common.infogan(
+            "train",
+            "--dataset",
+            f"npz:{data / 'shapes32_train.npz'}",
+            "--outdir",
+            run,
+            "--overwrite",
+            "--seed",
+            seed,
+            "--no-progress",
+            *BASE,
+            *options,
+            log=workdir / f"{run.name}.log",
+        )
         common.infogan("evaluate", run, "--dataset", f"npz:{data / 'shapes32_eval.npz'}", capture=True)
     report = json.loads(report_path.read_text())
-    return {"mig": report["mig"], "factorvae_score": report["factorvae_score"],
-            "per_factor": {row["factor"]: [row["best_code"], round(row["gap"], 3), round(row["normalised_mi"], 3)]
-                           for row in report["mig_per_factor"]}}
+    return {
+        "mig": report["mig"],
+        "factorvae_score": report["factorvae_score"],
+        "per_factor": {
+            row["factor"]: [row["best_code"], round(row["gap"], 3), round(row["normalised_mi"], 3)]
+            for row in report["mig_per_factor"]
+        },
+    }
 
 
 def main() -> int:

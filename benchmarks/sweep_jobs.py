@@ -30,12 +30,31 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for jobs in (1, 2):
             started = time.perf_counter()
-            common.infogan("sweep", "--seeds", "0,1", "--jobs", jobs, "--dataset", args.dataset, "--epochs", args.epochs,
-                           "--device", "cpu", "--no-progress", "--outdir", Path(tmp) / f"jobs{jobs}", capture=True)
+            common.infogan(
+                "sweep",
+                "--seeds",
+                "0,1",
+                "--jobs",
+                jobs,
+                "--dataset",
+                args.dataset,
+                "--epochs",
+                args.epochs,
+                "--device",
+                "cpu",
+                "--no-progress",
+                "--outdir",
+                Path(tmp) / f"jobs{jobs}",
+                capture=True,
+            )
             walls[jobs] = round(time.perf_counter() - started, 1)
             print(f"--jobs {jobs}: {walls[jobs]} s for 2 seeds x {args.epochs} epochs", flush=True)
-    common.save(common.header("sweep-jobs", dataset=args.dataset, epochs=args.epochs, wall_seconds=walls,
-                              faster=min(walls, key=walls.get)), args.out)
+    common.save(
+        common.header(
+            "sweep-jobs", dataset=args.dataset, epochs=args.epochs, wall_seconds=walls, faster=min(walls, key=walls.get)
+        ),
+        args.out,
+    )
     return 0
 
 

@@ -26,17 +26,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import common
 import numpy as np
 import torch
-
-import common
 from common import ROOT
-from infogan.artifacts import read_metrics
+
 from infogan.config import TrainConfig, resolve
-from infogan.data import to_unit_range
-from infogan.networks import build_networks
-from infogan.runtime import make_runtime, resolve_precision
-from infogan.step import Nets, StepRunner, make_optimizers, train_step
+from infogan.data.datasets import to_unit_range
+from infogan.model.networks import build_networks
+from infogan.serve.pictures import read_metrics
+from infogan.train.runtime import make_runtime, resolve_precision
+from infogan.train.step import Nets, StepRunner, make_optimizers, train_step
 
 PEER = ROOT.parent / "shared" / "peers" / "seed_tf_throughput.py"
 
@@ -51,7 +51,7 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
         t = time.perf_counter()
         a @ b
         best = min(best, time.perf_counter() - t)
-    return 2 * n ** 3 / best / 1e9
+    return 2 * n**3 / best / 1e9
 
 
 def _sync(stats: dict) -> None:
@@ -61,14 +61,26 @@ def _sync(stats: dict) -> None:
 class Bench:
     """One configuration's training step on an in-memory uint8 data set, as the training loop runs it."""
 
-    def __init__(self, arch: str, precision: str, batch: int = 256, fused: bool = False, channels_last: bool = False,
-                 compile_step: bool = False, device: str = "cpu", cuda_graphs: bool = False):
+    def __init__(
+        self,
+        arch: str,
+        precision: str,
+        batch: int = 256,
+        fused: bool = False,
+        channels_last: bool = False,
+        compile_step: bool = False,
+        device: str = "cpu",
+        cuda_graphs: bool = False,
+    ):
         self.cfg = resolve(TrainConfig(arch=arch, precision=precision, batch_size=batch, device=device), (1, 28, 28))
         self.rt = make_runtime(self.cfg)
         torch.manual_seed(0)
         self.gen, self.disc = (m.to(self.rt.device) for m in build_networks(self.cfg))
         if channels_last:
-            self.gen, self.disc = self.gen.to(memory_format=torch.channels_last), self.disc.to(memory_format=torch.channels_last)
+            self.gen, self.disc = (
+                self.gen.to(memory_format=torch.channels_last),
+                self.disc.to(memory_format=torch.channels_last),
+            )
         self.opts = make_optimizers(self.cfg, Nets(self.gen, self.disc), capturable=cuda_graphs)
         for opt in (self.opts.g, self.opts.d):  # the kernels asked for, whatever the package's default
             for group in opt.param_groups:
@@ -111,7 +123,7 @@ class Bench:
         from torch.utils.flop_counter import FlopCounterMode
 
         counter = FlopCounterMode(display=False)
-        real = to_unit_range(self.images[:self.cfg.batch_size])
+        real = to_unit_range(self.images[: self.cfg.batch_size])
         with counter:  # an eager step: a replayed graph's kernels are invisible to the counter
             train_step(self.cfg, Nets(self.gen, self.disc), self.opts, real, self.rng, self.rt)
         return counter.get_total_flops()
@@ -122,22 +134,47 @@ def measure(name, bench: Bench, args, peak_gflops: float) -> dict:
     flops = bench.flops_per_step()
     per_image = flops / bench.cfg.batch_size
     bound = peak_gflops * 1e9 / per_image
-    row = {"name": name, "arch": bench.cfg.arch, "precision": bench.cfg.precision, "batch": bench.cfg.batch_size,
-           "images_per_s": round(statistics.median(rates), 1), "repeats": [round(r, 1) for r in rates],
-           "gflop_per_step": round(flops / 1e9, 3), "mflop_per_image": round(per_image / 1e6, 2),
-           "bound_images_per_s": round(bound, 1), "fraction_of_bound": round(statistics.median(rates) / bound, 3)}
-    print(f"{name:<34} {row['images_per_s']:>8.1f} img/s   {row['mflop_per_image']:>7.1f} MFLOP/img   "
-          f"bound {bound:>7.0f} img/s   {100 * row['fraction_of_bound']:5.1f}% of bound", flush=True)
+    row = {
+        "name": name,
+        "arch": bench.cfg.arch,
+        "precision": bench.cfg.precision,
+        "batch": bench.cfg.batch_size,
+        "images_per_s": round(statistics.median(rates), 1),
+        "repeats": [round(r, 1) for r in rates],
+        "gflop_per_step": round(flops / 1e9, 3),
+        "mflop_per_image": round(per_image / 1e6, 2),
+        "bound_images_per_s": round(bound, 1),
+        "fraction_of_bound": round(statistics.median(rates) / bound, 3),
+    }
+    print(
+        f"{name:<34} {row['images_per_s']:>8.1f} img/s   {row['mflop_per_image']:>7.1f} MFLOP/img   "
+        f"bound {bound:>7.0f} img/s   {100 * row['fraction_of_bound']:5.1f}% of bound",
+        flush=True,
+    )
     return row
 
 
 # torch.profiler operator names by what they do; a step's self time not named here is "other"
 KERNEL_KINDS = {
-    "matmul and convolution": ("aten::mm", "aten::addmm", "aten::bmm", "aten::convolution_backward",
-                               "aten::mkldnn_convolution", "aten::_convolution", "aten::convolution"),
+    "matmul and convolution": (
+        "aten::mm",
+        "aten::addmm",
+        "aten::bmm",
+        "aten::convolution_backward",
+        "aten::mkldnn_convolution",
+        "aten::_convolution",
+        "aten::convolution",
+    ),
     "optimiser": ("aten::_fused_adam_", "aten::_foreach_", "Optimizer."),
-    "normalisation and activations": ("aten::native_batch_norm", "aten::leaky_relu", "aten::threshold",
-                                      "aten::relu", "aten::sigmoid", "aten::tanh", "aten::clamp"),
+    "normalisation and activations": (
+        "aten::native_batch_norm",
+        "aten::leaky_relu",
+        "aten::threshold",
+        "aten::relu",
+        "aten::sigmoid",
+        "aten::tanh",
+        "aten::clamp",
+    ),
 }
 
 
@@ -155,19 +192,24 @@ def kernel_shares(bench: Bench, steps: int) -> dict:
         _sync(stats)
     times = {event.key: event.self_cpu_time_total for event in prof.key_averages()}  # microseconds
     total = sum(times.values())
-    shares = {kind: sum(t for name, t in times.items() if name.startswith(prefixes))
-              for kind, prefixes in KERNEL_KINDS.items()}
+    shares = {
+        kind: sum(t for name, t in times.items() if name.startswith(prefixes))
+        for kind, prefixes in KERNEL_KINDS.items()
+    }
     shares["other"] = total - sum(shares.values())
     matmul_seconds = shares["matmul and convolution"] / 1e6 / steps
-    return {"self_time_share": {k: round(v / total, 3) for k, v in shares.items()},
-            "step_ms_profiled": round(total / 1e3 / steps, 1),
-            "matmul_kernels_gflops": round(bench.flops_per_step() / matmul_seconds / 1e9, 1)}
+    return {
+        "self_time_share": {k: round(v / total, 3) for k, v in shares.items()},
+        "step_ms_profiled": round(total / 1e3 / steps, 1),
+        "matmul_kernels_gflops": round(bench.flops_per_step() / matmul_seconds / 1e9, 1),
+    }
 
 
 def tf_peer(python: str, mode: str, steps: int) -> dict | None:
     try:
-        proc = subprocess.run([python, str(PEER), "--mode", mode, "--steps", str(steps)], capture_output=True, text=True,
-                              timeout=1200)
+        proc = subprocess.run(
+            [python, str(PEER), "--mode", mode, "--steps", str(steps)], capture_output=True, text=True, timeout=1200
+        )
         line = [l for l in proc.stdout.splitlines() if l.startswith("{")][-1]
         out = json.loads(line)
         print(f"{'seed TF (' + mode + ')':<34} {out['images_per_s']:>8.1f} img/s", flush=True)
@@ -185,8 +227,19 @@ def cli_end_to_end(arch: str, data: Path, tmp: Path, args, step_bench: Bench, ep
     more over minutes on a shared 2-core machine; their mean is the fair comparison)."""
     before = statistics.median(step_bench.images_per_second(args.warmup, args.steps, args.repeats))
     run = tmp / arch
-    common.infogan("train", "--dataset", f"npz:{data}", "--arch", arch, "--epochs", epochs, "--outdir", run,
-                   *args.e2e_options, capture=True)
+    common.infogan(
+        "train",
+        "--dataset",
+        f"npz:{data}",
+        "--arch",
+        arch,
+        "--epochs",
+        epochs,
+        "--outdir",
+        run,
+        *args.e2e_options,
+        capture=True,
+    )
     after = statistics.median(step_bench.images_per_second(args.warmup, args.steps, args.repeats))
     cfg = json.loads((run / "config.json").read_text())
     n_images = (np.load(data)["x"].shape[0] // cfg["batch_size"]) * cfg["batch_size"]
@@ -196,29 +249,56 @@ def cli_end_to_end(arch: str, data: Path, tmp: Path, args, step_bench: Bench, ep
     breakdown = {k: round(statistics.fmean(r.get(k, 0.0) for r in work), 3) for k in parts}
     wall = statistics.fmean(r["wall_seconds"] for r in work)
     step_rate = (before + after) / 2
-    row = {"name": f"infogan train {arch} (CLI)", "arch": arch, "batch": cfg["batch_size"],
-           "precision": cfg["precision"], "data_images": n_images, "epochs_timed": len(work),
-           "cli_images_per_s": round(cli_rate, 1), "step_images_per_s": round(step_rate, 1),
-           "step_images_per_s_before_and_after": [round(before, 1), round(after, 1)],
-           "cli_fraction_of_step": round(cli_rate / step_rate, 3), "epoch_wall_seconds": round(wall, 3),
-           "epoch_breakdown_seconds": breakdown,
-           "loop_steps_images_per_s": round(n_images / breakdown["steps_seconds"], 1),
-           "per_epoch_work_fraction": round(1 - breakdown["steps_seconds"] / wall, 3)}
-    print(f"{row['name']:<34} {cli_rate:>8.1f} img/s end to end, step alone {step_rate:.1f} img/s "
-          f"({100 * row['cli_fraction_of_step']:.0f}%; before/after {before:.0f}/{after:.0f}); per-epoch work "
-          f"{100 * row['per_epoch_work_fraction']:.1f}% of a {wall:.1f} s epoch: {breakdown}", flush=True)
+    row = {
+        "name": f"infogan train {arch} (CLI)",
+        "arch": arch,
+        "batch": cfg["batch_size"],
+        "precision": cfg["precision"],
+        "data_images": n_images,
+        "epochs_timed": len(work),
+        "cli_images_per_s": round(cli_rate, 1),
+        "step_images_per_s": round(step_rate, 1),
+        "step_images_per_s_before_and_after": [round(before, 1), round(after, 1)],
+        "cli_fraction_of_step": round(cli_rate / step_rate, 3),
+        "epoch_wall_seconds": round(wall, 3),
+        "epoch_breakdown_seconds": breakdown,
+        "loop_steps_images_per_s": round(n_images / breakdown["steps_seconds"], 1),
+        "per_epoch_work_fraction": round(1 - breakdown["steps_seconds"] / wall, 3),
+    }
+    print(
+        f"{row['name']:<34} {cli_rate:>8.1f} img/s end to end, step alone {step_rate:.1f} img/s "
+        f"({100 * row['cli_fraction_of_step']:.0f}%; before/after {before:.0f}/{after:.0f}); per-epoch work "
+        f"{100 * row['per_epoch_work_fraction']:.1f}% of a {wall:.1f} s epoch: {breakdown}",
+        flush=True,
+    )
     return row
 
 
 def peak_rss_full_mnist(tmp: Path) -> dict:
     """Peak resident memory of `infogan train` for one epoch on a 60,000 x 28 x 28 data set (bf16)."""
     rng = np.random.default_rng(0)
-    np.savez(tmp / "mnist60k.npz", x=rng.integers(0, 256, (60000, 28, 28), dtype=np.uint8),
-             y=rng.integers(0, 10, 60000, dtype=np.uint8))
+    np.savez(
+        tmp / "mnist60k.npz",
+        x=rng.integers(0, 256, (60000, 28, 28), dtype=np.uint8),
+        y=rng.integers(0, 10, 60000, dtype=np.uint8),
+    )
     t = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    common.infogan("train", "--dataset", f"npz:{tmp / 'mnist60k.npz'}", "--epochs", 1, "--batch-size", 256,
-                   "--precision", "bf16", "--outdir", tmp / "run", "--no-progress", capture=True)
+    common.infogan(
+        "train",
+        "--dataset",
+        f"npz:{tmp / 'mnist60k.npz'}",
+        "--epochs",
+        1,
+        "--batch-size",
+        256,
+        "--precision",
+        "bf16",
+        "--outdir",
+        tmp / "run",
+        "--no-progress",
+        capture=True,
+    )
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     out = {"peak_rss_mb": round(max(peak_kb, before) / 1024, 1), "epoch_seconds": round(time.perf_counter() - t, 1)}
     print(f"peak RSS, one epoch on 60,000 digits: {out['peak_rss_mb']} MB ({out['epoch_seconds']} s)", flush=True)
@@ -230,18 +310,33 @@ def main() -> int:
     ap.add_argument("--tf-python", default=None, help="a Python with tensorflow-cpu, for the seed's peer")
     ap.add_argument("--compile", action="store_true", help="also measure torch.compile of the step")
     ap.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
-    ap.add_argument("--e2e-data", default=str(ROOT.parent / "shared" / "data" / "mnist-train-10k.npz"),
-                    help="npz for the end-to-end CLI rows")
+    ap.add_argument(
+        "--e2e-data",
+        default=str(ROOT.parent / "shared" / "data" / "mnist-train-10k.npz"),
+        help="npz for the end-to-end CLI rows",
+    )
     ap.add_argument("--e2e-only", action="store_true", help="only the end-to-end CLI rows (and their step rows)")
     ap.add_argument("--e2e-options", default="--no-progress", help="options for those runs (default: --no-progress)")
-    ap.add_argument("--peer-only", action="store_true", help="only the seed configuration's step (batch 256, "
-                    "the precision auto picks here) against the seed's TensorFlow (--tf-python), in one run")
-    ap.add_argument("--demo-batch", action="store_true", help="only the demo's step (paper-mnist, fp32, batch 64) "
-                    "as a share of this CPU's fp32 matmul bound, with 1 and 2 threads, channels_last and fused Adam, "
-                    "and in bf16 beside it")
-    ap.add_argument("--out", default=None, help="the JSON to write (default: results/throughput.json, "
-                    "throughput_e2e.json with --e2e-only, throughput_peer.json with --peer-only, "
-                    "throughput_batch64.json with --demo-batch)")
+    ap.add_argument(
+        "--peer-only",
+        action="store_true",
+        help="only the seed configuration's step (batch 256, "
+        "the precision auto picks here) against the seed's TensorFlow (--tf-python), in one run",
+    )
+    ap.add_argument(
+        "--demo-batch",
+        action="store_true",
+        help="only the demo's step (paper-mnist, fp32, batch 64) "
+        "as a share of this CPU's fp32 matmul bound, with 1 and 2 threads, channels_last and fused Adam, "
+        "and in bf16 beside it",
+    )
+    ap.add_argument(
+        "--out",
+        default=None,
+        help="the JSON to write (default: results/throughput.json, "
+        "throughput_e2e.json with --e2e-only, throughput_peer.json with --peer-only, "
+        "throughput_batch64.json with --demo-batch)",
+    )
     args = ap.parse_args()
     args.out_given = args.out is not None
     args.out = args.out or str(ROOT / "benchmarks" / "results" / "throughput.json")
@@ -256,26 +351,58 @@ def main() -> int:
             peak = matmul_peak(torch.float32)
             for channels_last in (False, True):
                 name = f"paper-mnist fp32 batch 64, {threads} thread(s)" + (", channels_last" if channels_last else "")
-                rows.append({**measure(name, Bench("paper-mnist", "fp32", batch=64, channels_last=channels_last),
-                                       args, peak), "threads": threads, "matmul_peak_gflops": round(peak, 1)})
+                rows.append(
+                    {
+                        **measure(
+                            name, Bench("paper-mnist", "fp32", batch=64, channels_last=channels_last), args, peak
+                        ),
+                        "threads": threads,
+                        "matmul_peak_gflops": round(peak, 1),
+                    }
+                )
             # Adam as one fused kernel per tensor: at batch 64 the paper networks' 13 M parameters make the
             # optimiser's elementwise passes a larger share of a step than at 256
             fused = Bench("paper-mnist", "fp32", batch=64, fused=True)
-            rows.append({**measure(f"paper-mnist fp32 batch 64, {threads} thread(s), fused Adam", fused, args, peak),
-                         "threads": threads, "matmul_peak_gflops": round(peak, 1),
-                         "kernels": kernel_shares(fused, args.steps * 2)})
+            rows.append(
+                {
+                    **measure(f"paper-mnist fp32 batch 64, {threads} thread(s), fused Adam", fused, args, peak),
+                    "threads": threads,
+                    "matmul_peak_gflops": round(peak, 1),
+                    "kernels": kernel_shares(fused, args.steps * 2),
+                }
+            )
             print(f"  where its time goes: {rows[-1]['kernels']}", flush=True)
             if args.compile:  # Inductor's fused C++ kernels for the small elementwise work around the matmuls
-                rows.append({**measure(f"paper-mnist fp32 batch 64, {threads} thread(s), fused Adam, torch.compile",
-                                       Bench("paper-mnist", "fp32", batch=64, fused=True, compile_step=True), args,
-                                       peak), "threads": threads, "matmul_peak_gflops": round(peak, 1)})
+                rows.append(
+                    {
+                        **measure(
+                            f"paper-mnist fp32 batch 64, {threads} thread(s), fused Adam, torch.compile",
+                            Bench("paper-mnist", "fp32", batch=64, fused=True, compile_step=True),
+                            args,
+                            peak,
+                        ),
+                        "threads": threads,
+                        "matmul_peak_gflops": round(peak, 1),
+                    }
+                )
             # the same step in bf16, side by side: what `--precision auto` should pick on this CPU
             peak16 = matmul_peak(torch.bfloat16)
-            rows.append({**measure(f"paper-mnist bf16 batch 64, {threads} thread(s)",
-                                   Bench("paper-mnist", "bf16", batch=64), args, peak16),
-                         "threads": threads, "matmul_peak_gflops": round(peak16, 1)})
-        common.save(common.header("throughput-batch64", rows=rows),
-                    args.out if args.out_given else Path(args.out).with_name("throughput_batch64.json"))
+            rows.append(
+                {
+                    **measure(
+                        f"paper-mnist bf16 batch 64, {threads} thread(s)",
+                        Bench("paper-mnist", "bf16", batch=64),
+                        args,
+                        peak16,
+                    ),
+                    "threads": threads,
+                    "matmul_peak_gflops": round(peak16, 1),
+                }
+            )
+        common.save(
+            common.header("throughput-batch64", rows=rows),
+            args.out if args.out_given else Path(args.out).with_name("throughput_batch64.json"),
+        )
         return 0
     if args.peer_only:
         bench = Bench("seed-mnist", precision, batch=256)
@@ -285,37 +412,67 @@ def main() -> int:
         ours = (before + after) / 2  # ours measured around the peers: this machine's speed drifts over minutes
         ratios = {f"ours_vs_tf_{m}": round(ours / r["images_per_s"], 2) for m, r in peer.items() if r}
         print(f"seed-mnist {precision} batch 256: {ours:.1f} img/s; {ratios}", flush=True)
-        common.save(common.header("throughput-peer", cpu_threads=torch.get_num_threads(), precision=precision,
-                                  ours_images_per_s=round(ours, 1),
-                                  ours_before_and_after=[round(before, 1), round(after, 1)], tf_peer=peer,
-                                  ratios=ratios),
-                    args.out if args.out_given else Path(args.out).with_name("throughput_peer.json"))
+        common.save(
+            common.header(
+                "throughput-peer",
+                cpu_threads=torch.get_num_threads(),
+                precision=precision,
+                ours_images_per_s=round(ours, 1),
+                ours_before_and_after=[round(before, 1), round(after, 1)],
+                tf_peer=peer,
+                ratios=ratios,
+            ),
+            args.out if args.out_given else Path(args.out).with_name("throughput_peer.json"),
+        )
         return 0
     if args.e2e_only:
         with tempfile.TemporaryDirectory() as tmp:
-            rows = [cli_end_to_end(arch, Path(args.e2e_data), Path(tmp), args,
-                                   Bench(arch, precision, batch=default.batch_size))
-                    for arch in ("seed-mnist", "paper-mnist")]
-        common.save(common.header("throughput-e2e", cpu_threads=torch.get_num_threads(), rows=rows),
-                    args.out if args.out_given else Path(args.out).with_name("throughput_e2e.json"))
+            rows = [
+                cli_end_to_end(
+                    arch, Path(args.e2e_data), Path(tmp), args, Bench(arch, precision, batch=default.batch_size)
+                )
+                for arch in ("seed-mnist", "paper-mnist")
+            ]
+        common.save(
+            common.header("throughput-e2e", cpu_threads=torch.get_num_threads(), rows=rows),
+            args.out if args.out_given else Path(args.out).with_name("throughput_e2e.json"),
+        )
         return 0
 
     peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
-    print(f"matmul peak: fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s "
-          f"({torch.get_num_threads()} threads)", flush=True)
+    print(
+        f"matmul peak: fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s "
+        f"({torch.get_num_threads()} threads)",
+        flush=True,
+    )
     rows = []
     for arch in ("seed-mnist", "paper-mnist"):
         for precision in ("fp32", "bf16"):
             rows.append(measure(f"{arch} {precision}", Bench(arch, precision), args, peaks[precision]))
     for precision in ("fp32", "bf16"):
-        rows.append(measure(f"seed-mnist {precision} fused Adam", Bench("seed-mnist", precision, fused=True), args,
-                            peaks[precision]))
-        rows.append(measure(f"seed-mnist {precision} channels_last", Bench("seed-mnist", precision, channels_last=True),
-                            args, peaks[precision]))
+        rows.append(
+            measure(
+                f"seed-mnist {precision} fused Adam", Bench("seed-mnist", precision, fused=True), args, peaks[precision]
+            )
+        )
+        rows.append(
+            measure(
+                f"seed-mnist {precision} channels_last",
+                Bench("seed-mnist", precision, channels_last=True),
+                args,
+                peaks[precision],
+            )
+        )
         if args.compile:
             try:
-                rows.append(measure(f"seed-mnist {precision} torch.compile",
-                                    Bench("seed-mnist", precision, compile_step=True), args, peaks[precision]))
+                rows.append(
+                    measure(
+                        f"seed-mnist {precision} torch.compile",
+                        Bench("seed-mnist", precision, compile_step=True),
+                        args,
+                        peaks[precision],
+                    )
+                )
             except Exception as exc:  # a compiler toolchain problem is a result, not a crash
                 print(f"torch.compile ({precision}) failed: {type(exc).__name__}: {str(exc)[:200]}", flush=True)
                 rows.append({"name": f"seed-mnist {precision} torch.compile", "error": str(exc)[:500]})
@@ -330,19 +487,32 @@ def main() -> int:
     for mode, result in peer.items():
         if result:
             ratios[f"seed_config_best_vs_tf_{mode}"] = round(ours_best / result["images_per_s"], 2)
-            ratios[f"seed_config_fp32_vs_tf_{mode}"] = round(by_name["seed-mnist fp32"]["images_per_s"]
-                                                             / result["images_per_s"], 2)
+            ratios[f"seed_config_fp32_vs_tf_{mode}"] = round(
+                by_name["seed-mnist fp32"]["images_per_s"] / result["images_per_s"], 2
+            )
     for key, value in ratios.items():
         print(f"{key}: {value}x", flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
         for arch in ("seed-mnist", "paper-mnist"):
-            rows.append(cli_end_to_end(arch, Path(args.e2e_data), Path(tmp), args,
-                                       Bench(arch, precision, batch=default.batch_size)))
+            rows.append(
+                cli_end_to_end(
+                    arch, Path(args.e2e_data), Path(tmp), args, Bench(arch, precision, batch=default.batch_size)
+                )
+            )
         memory = peak_rss_full_mnist(Path(tmp))
-    common.save(common.header("throughput", cpu_threads=torch.get_num_threads(),
-                              matmul_peak_gflops={k: round(v, 1) for k, v in peaks.items()}, rows=rows, tf_peer=peer,
-                              ratios=ratios, memory=memory), args.out)
+    common.save(
+        common.header(
+            "throughput",
+            cpu_threads=torch.get_num_threads(),
+            matmul_peak_gflops={k: round(v, 1) for k, v in peaks.items()},
+            rows=rows,
+            tf_peer=peer,
+            ratios=ratios,
+            memory=memory,
+        ),
+        args.out,
+    )
     return 0
 
 

@@ -75,26 +75,48 @@ def one_run(name: str, seed: int, options: list[str], args, workdir: Path) -> di
     run = workdir / name / f"seed_{seed}"
     started = time.perf_counter()
     if not (run / "generator.safetensors").exists():
-        common.infogan("train", "--dataset", "mnist-sample", "--eval-dataset", "mnist-sample", "--epochs", args.epochs,
-                       "--seed", seed, "--precision", args.precision, "--outdir", run, "--overwrite", "--no-progress",
-                       *options, log=workdir / f"{name}_seed{seed}.log")
+        common.infogan(
+            "train",
+            "--dataset",
+            "mnist-sample",
+            "--eval-dataset",
+            "mnist-sample",
+            "--epochs",
+            args.epochs,
+            "--seed",
+            seed,
+            "--precision",
+            args.precision,
+            "--outdir",
+            run,
+            "--overwrite",
+            "--no-progress",
+            *options,
+            log=workdir / f"{name}_seed{seed}.log",
+        )
     process_seconds = time.perf_counter() - started
     records = common.epochs(run)
-    from infogan.artifacts import read_metrics
+    from infogan.serve.pictures import read_metrics
 
     work = read_metrics(run / "metrics.jsonl", kind="work")
     clock, curve = 0.0, []
     for record, spent in zip(records, work):
         clock += spent["wall_seconds"]
         curve.append((round(clock, 1), record["categorical_accuracy"]))
-    return {"curve": curve, "final_accuracy": curve[-1][1], "train_seconds": round(clock, 1),
-            "process_seconds": round(process_seconds, 1),
-            **{f"seconds_to_{t:.2f}": reached(curve, t) for t in THRESHOLDS}}
+    return {
+        "curve": curve,
+        "final_accuracy": curve[-1][1],
+        "train_seconds": round(clock, 1),
+        "process_seconds": round(process_seconds, 1),
+        **{f"seconds_to_{t:.2f}": reached(curve, t) for t in THRESHOLDS},
+    }
 
 
 def summarise(runs: dict[int, dict]) -> dict:
-    out = {"median_final_accuracy": statistics.median(r["final_accuracy"] for r in runs.values()),
-           "median_train_seconds": statistics.median(r["train_seconds"] for r in runs.values())}
+    out = {
+        "median_final_accuracy": statistics.median(r["final_accuracy"] for r in runs.values()),
+        "median_train_seconds": statistics.median(r["train_seconds"] for r in runs.values()),
+    }
     for t in THRESHOLDS:
         times = [r[f"seconds_to_{t:.2f}"] for r in runs.values()]
         ordered = sorted(times, key=lambda v: float("inf") if v is None else v)
@@ -125,8 +147,10 @@ def early_stop_records(run_dirs: list[Path]) -> dict[str, list[dict]]:
     for run in run_dirs:
         records = common.epochs(run)
         if not records or any(key not in r for r in records for key in needed):
-            raise ValueError(f"{run}: no epoch records with {', '.join(needed)} in metrics.jsonl (a run trained "
-                             f"with --eval-dataset and a categorical code?)")
+            raise ValueError(
+                f"{run}: no epoch records with {', '.join(needed)} in metrics.jsonl (a run trained "
+                f"with --eval-dataset and a categorical code?)"
+            )
         found[str(run)] = records
     return found
 
@@ -146,16 +170,22 @@ def early_stop_analysis(run_records: dict[str, list[dict]], out: str) -> dict:
                 runs[run]["stops"][rule] = {"epoch": stop, "accuracy": None if stop is None else accuracy[stop]}
                 ended = last if stop is None else stop
                 rules.setdefault(rule, []).append((last, stop, accuracy[last] - accuracy[ended]))
-    summary = {rule: {"runs_stopped": sum(stop is not None for _, stop, _ in rows),  # a stop at the last epoch too
-                      "epochs_saved_share": round(sum(last - (stop or last) for last, stop, _ in rows)
-                                                  / sum(last for last, _, _ in rows), 3),
-                      "median_accuracy_lost": round(statistics.median(lost for *_, lost in rows), 3),
-                      "worst_accuracy_lost": round(max(lost for *_, lost in rows), 3)}
-               for rule, rows in rules.items()}
+    summary = {
+        rule: {
+            "runs_stopped": sum(stop is not None for _, stop, _ in rows),  # a stop at the last epoch too
+            "epochs_saved_share": round(
+                sum(last - (stop or last) for last, stop, _ in rows) / sum(last for last, _, _ in rows), 3
+            ),
+            "median_accuracy_lost": round(statistics.median(lost for *_, lost in rows), 3),
+            "worst_accuracy_lost": round(max(lost for *_, lost in rows), 3),
+        }
+        for rule, rows in rules.items()
+    }
     for rule, row in summary.items():
         print(f"{rule:28s} {row}")
-    common.save(common.header("time_to_accuracy_early_stop", min_gain=EARLY_STOP_MIN_GAIN, runs=runs,
-                              rules=summary), out)
+    common.save(
+        common.header("time_to_accuracy_early_stop", min_gain=EARLY_STOP_MIN_GAIN, runs=runs, rules=summary), out
+    )
     return summary
 
 
@@ -192,8 +222,14 @@ def main() -> int:
     ap.add_argument("--workdir", default=None, help="keeps the runs; finished ones are not retrained")
     ap.add_argument("--out", default=str(common.RESULTS / "time_to_accuracy.json"))
     ap.add_argument("--picture", default=str(common.ROOT / "docs" / "time_to_accuracy.png"))
-    ap.add_argument("--early-stop", nargs="+", type=Path, metavar="RUN_DIR", default=None,
-                    help="train nothing: judge label-free early stopping on these trained runs (JSON to --out)")
+    ap.add_argument(
+        "--early-stop",
+        nargs="+",
+        type=Path,
+        metavar="RUN_DIR",
+        default=None,
+        help="train nothing: judge label-free early stopping on these trained runs (JSON to --out)",
+    )
     args = ap.parse_args()
     if args.early_stop:
         try:
@@ -211,13 +247,25 @@ def main() -> int:
             entry = results.setdefault(name, {"options": CANDIDATES[name], "runs": {}})
             entry["runs"][seed] = one_run(name, seed, CANDIDATES[name], args, workdir)
             r = entry["runs"][seed]
-            print(f"{name} seed {seed}: final {r['final_accuracy']:.3f}, 0.80 at {r['seconds_to_0.80']} s, "
-                  f"0.90 at {r['seconds_to_0.90']} s ({r['train_seconds']} s training)", flush=True)
+            print(
+                f"{name} seed {seed}: final {r['final_accuracy']:.3f}, 0.80 at {r['seconds_to_0.80']} s, "
+                f"0.90 at {r['seconds_to_0.90']} s ({r['train_seconds']} s training)",
+                flush=True,
+            )
     for entry in results.values():
         entry["summary"] = summarise(entry["runs"])
     draw(results, Path(args.picture))
-    common.save(common.header("time_to_accuracy", data="mnist-sample (5,000) / held out 1,000", epochs=args.epochs,
-                              precision=args.precision, seeds=seeds, candidates=results), args.out)
+    common.save(
+        common.header(
+            "time_to_accuracy",
+            data="mnist-sample (5,000) / held out 1,000",
+            epochs=args.epochs,
+            precision=args.precision,
+            seeds=seeds,
+            candidates=results,
+        ),
+        args.out,
+    )
     for name, entry in results.items():
         print(f"{name:18s} {entry['summary']}")
     return 0

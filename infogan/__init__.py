@@ -7,11 +7,11 @@ Notebook use:
     images = generate(generator, generator.spec.grid(torch.Generator().manual_seed(0)))
 """
 
-from .config import PRESETS, TrainConfig
-from .errors import UsageError
-from .inference import generate, load_generator
-from .latent import LatentSpec
-from .launch import resume, train
+from infogan.config import PRESETS, TrainConfig
+from infogan.errors import UsageError
+from infogan.model.latent import LatentSpec
+from infogan.serve.inference import generate, load_generator
+from infogan.train.launch import resume, train
 
 __all__ = ["PRESETS", "LatentSpec", "TrainConfig", "UsageError", "generate", "load_generator", "resume", "train"]
 __version__ = "0.1.0"

@@ -1,6 +1,6 @@
 """`python -m infogan ...` (also what `torchrun -m infogan` runs)."""
 
-from .cli import run
+from infogan.cli import run
 
 if __name__ == "__main__":
     run()

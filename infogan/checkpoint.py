@@ -21,8 +21,8 @@ from pathlib import Path
 
 import torch
 
-from .config import TrainConfig
-from .errors import UsageError
+from infogan.config import TrainConfig
+from infogan.errors import UsageError
 
 FORMAT_VERSION = 1
 MAX_CHECKPOINT_BYTES = 16 * 2**30
@@ -68,10 +68,16 @@ def _atomic_write(path: Path, data: bytes) -> None:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-        hint = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space",
-                errno.EROFS: "the file system is read-only", errno.EACCES: "fix the permissions"}.get(exc.errno)
-        raise UsageError(f"could not write {path}: {exc.strerror or exc}"
-                         + (f" ({hint}); the previous file there, if any, is intact" if hint else "")) from None
+        hint = {
+            errno.ENOSPC: "free some space",
+            errno.EDQUOT: "free some space",
+            errno.EROFS: "the file system is read-only",
+            errno.EACCES: "fix the permissions",
+        }.get(exc.errno)
+        raise UsageError(
+            f"could not write {path}: {exc.strerror or exc}"
+            + (f" ({hint}); the previous file there, if any, is intact" if hint else "")
+        ) from None
     except BaseException:
         if tmp is not None:
             with contextlib.suppress(OSError):
@@ -101,8 +107,15 @@ def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
 
 # What a checkpoint must hold, and of which type (checked after the weights_only load, before any use).
 _REQUIRED = {"format": int, "config": dict, "step": int, "epoch": int, "generator": dict, "discriminator": dict}
-_RESUMABLE = {"batch": int, "opt_g": dict, "opt_d": dict, "rng": dict, "epoch_sums": torch.Tensor,
-              "interval_sums": torch.Tensor, "interval_steps": int}
+_RESUMABLE = {
+    "batch": int,
+    "opt_g": dict,
+    "opt_d": dict,
+    "rng": dict,
+    "epoch_sums": torch.Tensor,
+    "interval_sums": torch.Tensor,
+    "interval_steps": int,
+}
 
 
 def check_structure(payload, path, resumable: bool = False) -> None:
@@ -112,8 +125,10 @@ def check_structure(payload, path, resumable: bool = False) -> None:
     for key, kind in {**_REQUIRED, **(_RESUMABLE if resumable else {})}.items():
         value = payload.get(key)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise UsageError(f"checkpoint {path} is damaged or not an infogan checkpoint: field {key!r} is "
-                             f"{'missing' if key not in payload else type(value).__name__}, expected {kind.__name__}")
+            raise UsageError(
+                f"checkpoint {path} is damaged or not an infogan checkpoint: field {key!r} is "
+                f"{'missing' if key not in payload else type(value).__name__}, expected {kind.__name__}"
+            )
     for key in ("generator", "discriminator"):
         if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in payload[key].items()):
             raise UsageError(f"checkpoint {path} is damaged: {key} is not a state dict of tensors")
@@ -131,8 +146,10 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     if not path.is_file():
         raise UsageError(f"no checkpoint at {path}")
     if path.stat().st_size > MAX_CHECKPOINT_BYTES:
-        raise UsageError(f"checkpoint {path} is {path.stat().st_size / 2**30:.1f} GiB, more than any infogan model "
-                         f"needs ({MAX_CHECKPOINT_BYTES // 2**30} GiB): not an infogan checkpoint")
+        raise UsageError(
+            f"checkpoint {path} is {path.stat().st_size / 2**30:.1f} GiB, more than any infogan model "
+            f"needs ({MAX_CHECKPOINT_BYTES // 2**30} GiB): not an infogan checkpoint"
+        )
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... for bad files

@@ -17,10 +17,11 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import UsageError
-from .files import read_file
-from .latent import LatentSpec
-from .networks import ARCHS  # the table of architectures: names and the image-side divisor of each
+from infogan.errors import UsageError
+from infogan.files import read_file
+from infogan.model.latent import LatentSpec
+from infogan.model.networks import ARCHS  # the table of architectures: names and the image-side divisor of each
+
 NOISE_PRIORS = ("uniform", "normal")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 CUDA_GRAPHS = ("auto", "on", "off")  # see cuda_graphs.py
@@ -66,54 +67,176 @@ class Preset:
 # 2; Chairs: 3 categorical codes, not 4); lambda is 1 where the paper gives none; batch sizes and epochs,
 # which the paper does not give, are 128 (the official code's batch) and about 25k-60k steps.
 PRESETS: dict[str, Preset] = {
-    "mnist": Preset("InfoGAN paper, MNIST (appendix C): 1 x Cat(10) + 2 continuous + 62 noise", arch="paper-mnist",
-                    categorical=(10,), continuous=2, noise_dim=62, categorical_weight=1.0, continuous_weight=0.5,
-                    lr_d=2e-4, lr_g=1e-3, batch_size=64, epochs=50, image_size=28, channels=1),
-    "cifar10": Preset("the seed's CIFAR-10 model", arch="seed-cifar10", categorical=(10,), continuous=2, noise_dim=64,
-                      categorical_weight=1.0, continuous_weight=1.0, lr_d=2e-4, lr_g=1e-3, batch_size=256, epochs=150,
-                      image_size=32, channels=3),
-    "svhn": Preset("InfoGAN paper, SVHN: 4 x Cat(10) + 4 continuous + 124 noise", arch="paper-svhn",
-                   categorical=(10, 10, 10, 10), continuous=4, noise_dim=124, categorical_weight=1.0,
-                   continuous_weight=1.0, lr_d=2e-4, lr_g=1e-3, batch_size=128, epochs=50, image_size=32, channels=3),
+    "mnist": Preset(
+        "InfoGAN paper, MNIST (appendix C): 1 x Cat(10) + 2 continuous + 62 noise",
+        arch="paper-mnist",
+        categorical=(10,),
+        continuous=2,
+        noise_dim=62,
+        categorical_weight=1.0,
+        continuous_weight=0.5,
+        lr_d=2e-4,
+        lr_g=1e-3,
+        batch_size=64,
+        epochs=50,
+        image_size=28,
+        channels=1,
+    ),
+    "cifar10": Preset(
+        "the seed's CIFAR-10 model",
+        arch="seed-cifar10",
+        categorical=(10,),
+        continuous=2,
+        noise_dim=64,
+        categorical_weight=1.0,
+        continuous_weight=1.0,
+        lr_d=2e-4,
+        lr_g=1e-3,
+        batch_size=256,
+        epochs=150,
+        image_size=32,
+        channels=3,
+    ),
+    "svhn": Preset(
+        "InfoGAN paper, SVHN: 4 x Cat(10) + 4 continuous + 124 noise",
+        arch="paper-svhn",
+        categorical=(10, 10, 10, 10),
+        continuous=4,
+        noise_dim=124,
+        categorical_weight=1.0,
+        continuous_weight=1.0,
+        lr_d=2e-4,
+        lr_g=1e-3,
+        batch_size=128,
+        epochs=50,
+        image_size=32,
+        channels=3,
+    ),
     # CelebA: the SVHN networks (the appendix table's caption says "SVHN" by mistake). Crop: the centre
     # 108x108 of img_align_celeba's 178x218 faces, then 32x32, as the common ports do.
-    "celeba": Preset("InfoGAN paper, CelebA: 10 x Cat(10) + 128 noise, SVHN networks", arch="paper-svhn",
-                     categorical=(10,) * 10, continuous=0, noise_dim=128, categorical_weight=1.0, continuous_weight=1.0,
-                     lr_d=2e-4, lr_g=1e-3, batch_size=128, epochs=20, image_size=32, channels=3, crop=108),
+    "celeba": Preset(
+        "InfoGAN paper, CelebA: 10 x Cat(10) + 128 noise, SVHN networks",
+        arch="paper-svhn",
+        categorical=(10,) * 10,
+        continuous=0,
+        noise_dim=128,
+        categorical_weight=1.0,
+        continuous_weight=1.0,
+        lr_d=2e-4,
+        lr_g=1e-3,
+        batch_size=128,
+        epochs=20,
+        image_size=32,
+        channels=3,
+        crop=108,
+    ),
     # 3D Chairs: the appendix's weights for the rotation factor; `chairs-width` has those for width.
-    "chairs": Preset("InfoGAN paper, 3D Chairs (rotation): 3 x Cat(20) + 1 continuous + 128 noise, lambda_cont 10",
-                     arch="paper-chairs", categorical=(20, 20, 20), continuous=1, noise_dim=128,
-                     categorical_weight=1.0, continuous_weight=10.0, lr_d=2e-4, lr_g=1e-3, batch_size=128, epochs=50,
-                     image_size=64, channels=1),
-    "chairs-width": Preset("InfoGAN paper, 3D Chairs (width): lambda_cat 2, lambda_cont 0.05", arch="paper-chairs",
-                           categorical=(20, 20, 20), continuous=1, noise_dim=128, categorical_weight=2.0,
-                           continuous_weight=0.05, lr_d=2e-4, lr_g=1e-3, batch_size=128, epochs=50, image_size=64,
-                           channels=1),
+    "chairs": Preset(
+        "InfoGAN paper, 3D Chairs (rotation): 3 x Cat(20) + 1 continuous + 128 noise, lambda_cont 10",
+        arch="paper-chairs",
+        categorical=(20, 20, 20),
+        continuous=1,
+        noise_dim=128,
+        categorical_weight=1.0,
+        continuous_weight=10.0,
+        lr_d=2e-4,
+        lr_g=1e-3,
+        batch_size=128,
+        epochs=50,
+        image_size=64,
+        channels=1,
+    ),
+    "chairs-width": Preset(
+        "InfoGAN paper, 3D Chairs (width): lambda_cat 2, lambda_cont 0.05",
+        arch="paper-chairs",
+        categorical=(20, 20, 20),
+        continuous=1,
+        noise_dim=128,
+        categorical_weight=2.0,
+        continuous_weight=0.05,
+        lr_d=2e-4,
+        lr_g=1e-3,
+        batch_size=128,
+        epochs=50,
+        image_size=64,
+        channels=1,
+    ),
     # 3D Faces: the appendix's D and G are the MNIST networks at 32x32 (its sigmoid output is our tanh,
     # rescaled to [-1, 1]); lr and lambda are the azimuth factor's (elevation: --lr-d 4e-4 --lr-g 3e-4
     # --continuous-weight 0.1; lighting: --lr-d 8e-4 --lr-g 3e-4 --continuous-weight 0.1).
-    "faces": Preset("InfoGAN paper, 3D Faces (azimuth): 5 continuous + 128 noise", arch="paper-mnist",
-                    categorical=(), continuous=5, noise_dim=128, categorical_weight=1.0, continuous_weight=0.2,
-                    lr_d=2e-4, lr_g=5e-4, batch_size=128, epochs=50, image_size=32, channels=1),
+    "faces": Preset(
+        "InfoGAN paper, 3D Faces (azimuth): 5 continuous + 128 noise",
+        arch="paper-mnist",
+        categorical=(),
+        continuous=5,
+        noise_dim=128,
+        categorical_weight=1.0,
+        continuous_weight=0.2,
+        lr_d=2e-4,
+        lr_g=5e-4,
+        batch_size=128,
+        epochs=50,
+        image_size=32,
+        channels=1,
+    ),
     # InfoGAN-CR's dSprites setup (Lin et al., ICML 2020): their small networks, 5 continuous codes and only 5
     # noise variables, a spectral-norm D, Q with std fixed to 1, information weight 0.05, lr D 2e-3 / G 1e-3.
     # 20 epochs of 737,280 images at batch 64 are about 230,000 steps, the order of their schedule (a GPU's
     # work). Data smaller than 64x64 takes `shapes-32` instead.
-    "shapes": Preset("InfoGAN-CR's dSprites setup: 5 continuous + 5 noise, spectral-norm D, lambda 0.05",
-                     arch="cr-dsprites", categorical=(), continuous=5, noise_dim=5, categorical_weight=1.0,
-                     continuous_weight=0.05, lr_d=2e-3, lr_g=1e-3, batch_size=64, epochs=20, image_size=64,
-                     channels=1, spectral_norm=True, smaller="shapes-32"),
+    "shapes": Preset(
+        "InfoGAN-CR's dSprites setup: 5 continuous + 5 noise, spectral-norm D, lambda 0.05",
+        arch="cr-dsprites",
+        categorical=(),
+        continuous=5,
+        noise_dim=5,
+        categorical_weight=1.0,
+        continuous_weight=0.05,
+        lr_d=2e-3,
+        lr_g=1e-3,
+        batch_size=64,
+        epochs=20,
+        image_size=64,
+        channels=1,
+        spectral_norm=True,
+        smaller="shapes-32",
+    ),
     # Its CPU form, for shapes:32 (BENCHMARKS.md, "Disentanglement on shapes"): the same networks and codes at
     # half the learning rates, which scored higher at 8,000 steps in every seed tried (FactorVAE 0.62 against
     # 0.40-0.55), and a step count that fits 15 minutes of a 2-core CPU per run.
-    "shapes-32": Preset("the shapes preset's CPU form for 32x32 sprites: lr D 1e-3 / G 5e-4", arch="cr-dsprites",
-                        categorical=(), continuous=5, noise_dim=5, categorical_weight=1.0, continuous_weight=0.05,
-                        lr_d=1e-3, lr_g=5e-4, batch_size=64, epochs=6, image_size=32, channels=1,
-                        spectral_norm=True),
+    "shapes-32": Preset(
+        "the shapes preset's CPU form for 32x32 sprites: lr D 1e-3 / G 5e-4",
+        arch="cr-dsprites",
+        categorical=(),
+        continuous=5,
+        noise_dim=5,
+        categorical_weight=1.0,
+        continuous_weight=0.05,
+        lr_d=1e-3,
+        lr_g=5e-4,
+        batch_size=64,
+        epochs=6,
+        image_size=32,
+        channels=1,
+        spectral_norm=True,
+    ),
 }
 # Filled from the preset when left None (image_size, channels and crop only matter for folder: data).
-PRESET_FIELDS = ("arch", "categorical", "continuous", "noise_dim", "categorical_weight", "continuous_weight",
-                 "lr_d", "lr_g", "batch_size", "epochs", "image_size", "channels", "crop", "spectral_norm")
+PRESET_FIELDS = (
+    "arch",
+    "categorical",
+    "continuous",
+    "noise_dim",
+    "categorical_weight",
+    "continuous_weight",
+    "lr_d",
+    "lr_g",
+    "batch_size",
+    "epochs",
+    "image_size",
+    "channels",
+    "crop",
+    "spectral_norm",
+)
 
 
 def default_preset(channels: int) -> str:
@@ -129,8 +252,10 @@ def parse_categorical(text: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",")]
     except ValueError:
-        raise UsageError(f"--categorical must be comma-separated numbers of values such as 10 or 10,10,10 "
-                         f"(0 or '' for none), got {text!r}") from None
+        raise UsageError(
+            f"--categorical must be comma-separated numbers of values such as 10 or 10,10,10 "
+            f"(0 or '' for none), got {text!r}"
+        ) from None
 
 
 @dataclass
@@ -216,8 +341,10 @@ class TrainConfig:
                 raise UsageError(f"--categorical names {len(self.categorical)} codes, at most {MAX_CODES} are allowed")
             for k in self.categorical:
                 if not 2 <= k <= MAX_CODE_VALUES:
-                    raise UsageError(f"--categorical: each code needs 2..{MAX_CODE_VALUES} values, got {k} "
-                                     f"(use 0 or '' for no categorical code)")
+                    raise UsageError(
+                        f"--categorical: each code needs 2..{MAX_CODE_VALUES} values, got {k} "
+                        f"(use 0 or '' for no categorical code)"
+                    )
         for name in NON_NEGATIVE:
             value = getattr(self, name)
             if value is not None and (not math.isfinite(value) or value < 0):
@@ -243,19 +370,31 @@ class TrainConfig:
         """What no single field's range says: fields that only make sense together."""
         if self.image_metrics_every and not self.image_metrics:  # the names: registry.check_names
             raise UsageError("--image-metrics-every needs at least one name in --image-metrics")
-        if self.cr_weight > 0 and self.categorical is not None and self.continuous is not None \
-                and len(self.categorical) + self.continuous < 2:
-            raise UsageError("--cr-weight needs at least two codes (the regulariser asks which one a pair of "
-                             "images shares): add codes with --categorical/--continuous, or drop --cr-weight")
+        if (
+            self.cr_weight > 0
+            and self.categorical is not None
+            and self.continuous is not None
+            and len(self.categorical) + self.continuous < 2
+        ):
+            raise UsageError(
+                "--cr-weight needs at least two codes (the regulariser asks which one a pair of "
+                "images shares): add codes with --categorical/--continuous, or drop --cr-weight"
+            )
         if self.real_info_weight > 0 and self.categorical is not None and len(self.categorical) == 0:
-            raise UsageError("--real-info-weight needs a categorical code (it asks Q to sort real images into the "
-                             "code's values): add one with --categorical, or drop --real-info-weight")
+            raise UsageError(
+                "--real-info-weight needs a categorical code (it asks Q to sort real images into the "
+                "code's values): add one with --categorical, or drop --real-info-weight"
+            )
         if self.real_info_until > 0 and self.real_info_weight == 0:
-            raise UsageError("--real-info-until switches off --real-info-weight, which is 0 (off): give a weight, or "
-                             "drop --real-info-until")
+            raise UsageError(
+                "--real-info-until switches off --real-info-weight, which is 0 (off): give a weight, or "
+                "drop --real-info-until"
+            )
         if self.iic_weight > 0 and self.categorical is not None and len(self.categorical) == 0:
-            raise UsageError("--iic-weight needs a categorical code (it asks Q to give an image and its deformed copy "
-                             "the same category): add one with --categorical, or drop --iic-weight")
+            raise UsageError(
+                "--iic-weight needs a categorical code (it asks Q to give an image and its deformed copy "
+                "the same category): add one with --categorical, or drop --iic-weight"
+            )
         if self.image_shape is not None and (len(self.image_shape) != 3 or min(self.image_shape) < 1):
             raise UsageError(f"image_shape must be [channels, height, width], got {self.image_shape!r}")
 
@@ -266,7 +405,7 @@ class TrainConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
+    def from_dict(cls, data: dict) -> TrainConfig:
         """A config from its saved form; also reads configs written before several categorical codes
         existed (`categories: K` is one code of K values)."""
         data = dict(data)
@@ -282,13 +421,13 @@ class TrainConfig:
         return cls(**data)
 
     @classmethod
-    def load(cls, path: str | Path) -> "TrainConfig":
+    def load(cls, path: str | Path) -> TrainConfig:
         if not Path(path).exists():
             raise UsageError(f"{path} does not exist: is this a run directory made by `infogan train`?")
         return cls.from_json(read_file(path, "config file", max_bytes=MAX_CONFIG_BYTES), str(path))
 
     @classmethod
-    def from_json(cls, text: str | bytes, source: str) -> "TrainConfig":
+    def from_json(cls, text: str | bytes, source: str) -> TrainConfig:
         """A validated config from JSON text (a config.json, a safetensors header's metadata)."""
         try:
             data = json.loads(text)
@@ -316,23 +455,48 @@ class TrainConfig:
 
 # Each field's range, checked by TrainConfig.validate (a new field: one entry here).
 INT_RANGES = {  # integer field -> (minimum, maximum or None)
-    "log_every": (1, None), "eval_every": (1, None), "epochs": (1, None), "crop": (1, None),
+    "log_every": (1, None),
+    "eval_every": (1, None),
+    "epochs": (1, None),
+    "crop": (1, None),
     "image_size": (4, MAX_IMAGE_SIZE),
     "batch_size": (2, MAX_BATCH),  # BatchNorm needs two samples to normalise a batch
-    "noise_dim": (1, MAX_NOISE_DIM), "continuous": (0, MAX_CODES),
-    "checkpoint_every": (0, None), "keep_every": (0, None), "cr_start_step": (0, None), "real_info_until": (0, None),
-    "image_metrics_every": (0, None), "image_metrics_samples": (2, MAX_METRIC_SAMPLES),
-    "dist_timeout": (1, 7 * 24 * 3600), "threads": (1, 1024), "seed": (0, MAX_SEED),
+    "noise_dim": (1, MAX_NOISE_DIM),
+    "continuous": (0, MAX_CODES),
+    "checkpoint_every": (0, None),
+    "keep_every": (0, None),
+    "cr_start_step": (0, None),
+    "real_info_until": (0, None),
+    "image_metrics_every": (0, None),
+    "image_metrics_samples": (2, MAX_METRIC_SAMPLES),
+    "dist_timeout": (1, 7 * 24 * 3600),
+    "threads": (1, 1024),
+    "seed": (0, MAX_SEED),
 }
 FLOAT_RANGES = {  # float field -> [low, high)
-    "iic_rotation": (0.0, 180.0), "iic_scale": (0.0, 1.0), "iic_shift": (0.0, 0.5),
+    "iic_rotation": (0.0, 180.0),
+    "iic_scale": (0.0, 1.0),
+    "iic_shift": (0.0, 0.5),
 }
 LEARNING_RATES = ("lr_d", "lr_g", "lr_q")  # > 0
-NON_NEGATIVE = ("categorical_weight", "continuous_weight", "cr_weight", "real_info_weight", "iic_weight",
-                *LEARNING_RATES)  # finite, >= 0
-CHOICES = {"noise_prior": NOISE_PRIORS, "precision": PRECISIONS, "cuda_graphs": CUDA_GRAPHS, "device": DEVICES,
-           "lr_schedule": LR_SCHEDULES,
-           "arch": ARCHS, "preset": PRESETS, "channels": (1, 3)}
+NON_NEGATIVE = (
+    "categorical_weight",
+    "continuous_weight",
+    "cr_weight",
+    "real_info_weight",
+    "iic_weight",
+    *LEARNING_RATES,
+)  # finite, >= 0
+CHOICES = {
+    "noise_prior": NOISE_PRIORS,
+    "precision": PRECISIONS,
+    "cuda_graphs": CUDA_GRAPHS,
+    "device": DEVICES,
+    "lr_schedule": LR_SCHEDULES,
+    "arch": ARCHS,
+    "preset": PRESETS,
+    "channels": (1, 3),
+}
 
 
 def resolve(cfg: TrainConfig, image_shape: tuple[int, int, int], data_preset: str | None = None) -> TrainConfig:
@@ -348,8 +512,10 @@ def resolve(cfg: TrainConfig, image_shape: tuple[int, int, int], data_preset: st
     out = dataclasses.replace(cfg, preset=name, image_shape=[int(channels), int(height), int(width)], **filled)
     multiple = ARCHS[out.arch].divisor
     if height % multiple or width % multiple:
-        raise UsageError(f"--arch {out.arch} needs image sides divisible by {multiple}, the data is "
-                         f"{height}x{width}: pick another --arch or resize the images")
+        raise UsageError(
+            f"--arch {out.arch} needs image sides divisible by {multiple}, the data is "
+            f"{height}x{width}: pick another --arch or resize the images"
+        )
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from .errors import UsageError
+from infogan.errors import UsageError
 
 
 def check_regular_file(path: str | Path, what: str, max_bytes: int | None = None) -> int:
@@ -26,8 +26,10 @@ def check_regular_file(path: str | Path, what: str, max_bytes: int | None = None
         kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file (a pipe, device or socket)"
         raise UsageError(f"{what} {path} is {kind}: pass a regular file")
     if max_bytes is not None and info.st_size > max_bytes:
-        raise UsageError(f"{what} {path} is {info.st_size:,} bytes, more than the {max_bytes:,} such a file can "
-                         f"need: is it the right file?")
+        raise UsageError(
+            f"{what} {path} is {info.st_size:,} bytes, more than the {max_bytes:,} such a file can "
+            f"need: is it the right file?"
+        )
     return info.st_size
 
 

@@ -18,19 +18,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import registry
-from .artifacts import read_metrics
-from .checkpoint import atomic_write_bytes
-from .config import SELECTION_CRITERIA, TrainConfig, require_int
-from .errors import UsageError
-from .runlock import RunLock
-from .runtime import available_cores, resolve_precision
-from .disentanglement import model_centrality
-from .evaluation import evaluate_run, load_discriminator
-from .inference import load_generator
-from .launch import resume, train
-from .training import TrainingDiverged, TrainingFailing
-
+from infogan.checkpoint import atomic_write_bytes
+from infogan.config import SELECTION_CRITERIA, TrainConfig, require_int
+from infogan.errors import UsageError
+from infogan.metrics import registry
+from infogan.metrics.disentanglement import model_centrality
+from infogan.metrics.evaluate import evaluate_run, load_discriminator
+from infogan.serve.inference import load_generator
+from infogan.serve.pictures import read_metrics
+from infogan.train.launch import resume, train
+from infogan.train.loop import TrainingDiverged, TrainingFailing
+from infogan.train.runlock import RunLock
+from infogan.train.runtime import available_cores, resolve_precision
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -45,13 +44,24 @@ def parse_seeds(text: str) -> list[int]:
 
 def summarise(reports: dict[int, dict]) -> dict:
     """mean, std, median, worst, best of every numeric top-level metric across seeds."""
-    keys = sorted({k for r in reports.values() for k, v in r.items()
-                   if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "n_samples"})
+    keys = sorted(
+        {
+            k
+            for r in reports.values()
+            for k, v in r.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "n_samples"
+        }
+    )
     stats = {}
     for key in keys:
         values = [r[key] for r in reports.values() if key in r]
-        stats[key] = {"mean": statistics.fmean(values), "std": statistics.pstdev(values),
-                      "median": statistics.median(values), "worst": min(values), "best": max(values)}
+        stats[key] = {
+            "mean": statistics.fmean(values),
+            "std": statistics.pstdev(values),
+            "median": statistics.median(values),
+            "worst": min(values),
+            "best": max(values),
+        }
     return stats
 
 
@@ -72,24 +82,40 @@ def _no_categorical_codes(base: TrainConfig) -> bool:
 def select_seed(reports: dict[int, dict], criterion: str | None = "q_real_mi") -> dict:
     """The run a label-free criterion picks (the highest value), next to the other criteria's picks and,
     with labels, the best run by them. criterion None: no pick (no criterion applies to these runs)."""
-    picks = {c: max(reports, key=lambda s: reports[s][c]) for c in SELECTION_CRITERIA
-             if all(c in r for r in reports.values())}
+    picks = {
+        c: max(reports, key=lambda s: reports[s][c])
+        for c in SELECTION_CRITERIA
+        if all(c in r for r in reports.values())
+    }
     if criterion not in picks:
-        return {"criterion": criterion, "picked_seed": None, "picks": picks,
-                "note": "no label-free criterion applies: q_real_mi needs categorical codes, centrality 3 runs"}
+        return {
+            "criterion": criterion,
+            "picked_seed": None,
+            "picks": picks,
+            "note": "no label-free criterion applies: q_real_mi needs categorical codes, centrality 3 runs",
+        }
     picked = picks[criterion]
     out = {"criterion": criterion, "picked_seed": picked, "picks": picks}
     if all("categorical_accuracy" in r for r in reports.values()):
         ranked = sorted(reports, key=lambda s: -reports[s]["categorical_accuracy"])
-        out.update(best_seed_by_labels=ranked[0], agrees=picked == ranked[0],
-                   picked_rank_by_labels=ranked.index(picked) + 1,
-                   picked_accuracy=reports[picked]["categorical_accuracy"])
+        out.update(
+            best_seed_by_labels=ranked[0],
+            agrees=picked == ranked[0],
+            picked_rank_by_labels=ranked.index(picked) + 1,
+            picked_accuracy=reports[picked]["categorical_accuracy"],
+        )
     return out
 
 
-def run_sweep(base: TrainConfig, seeds: list[int], parent: str | Path | None = None,
-              eval_dataset: str | None = None, jobs: int | None = None, select: str | None = None,
-              evaluate_options: dict | None = None) -> dict:
+def run_sweep(
+    base: TrainConfig,
+    seeds: list[int],
+    parent: str | Path | None = None,
+    eval_dataset: str | None = None,
+    jobs: int | None = None,
+    select: str | None = None,
+    evaluate_options: dict | None = None,
+) -> dict:
     """`jobs` None: `default_jobs` (on a CPU one process per core, one thread each; on a GPU one at a time).
     `select` None: `default_criterion` of the finished runs.
     `evaluate_options`: more keyword arguments of evaluate_run for every seed (classifier, samples).
@@ -102,15 +128,18 @@ def run_sweep(base: TrainConfig, seeds: list[int], parent: str | Path | None = N
     if select is not None and select not in SELECTION_CRITERIA:
         raise UsageError(f"--select must be one of {', '.join(SELECTION_CRITERIA)}, got {select!r}")
     if select == "q_real_mi" and _no_categorical_codes(base):
-        raise UsageError("--select q_real_mi reads Q's categorical codes and these runs have none: use --select "
-                         "centrality (3 seeds or more)")
+        raise UsageError(
+            "--select q_real_mi reads Q's categorical codes and these runs have none: use --select "
+            "centrality (3 seeds or more)"
+        )
     if select == "centrality" and len(seeds) < 3:  # with two runs each one's mean score is the same number
-        raise UsageError(f"--select centrality compares every run with the others and needs 3 seeds or more "
-                         f"(with {len(seeds)}, every run scores the same): add seeds"
-                         + ("" if _no_categorical_codes(base) else ", or use --select q_real_mi"))
+        raise UsageError(
+            f"--select centrality compares every run with the others and needs 3 seeds or more "
+            f"(with {len(seeds)}, every run scores the same): add seeds"
+            + ("" if _no_categorical_codes(base) else ", or use --select q_real_mi")
+        )
     if base.precision == "auto":
-        # decided once here for every seed: on a CPU `auto` times a bf16 matmul, and seeds timing it at once
-        # on busy cores could choose differently, making their comparison one of precisions too
+        # decided once here and handed to every seed, so that their comparison is never one of precisions
         base = dataclasses.replace(base, precision=resolve_precision(base))
         print(f"--precision auto: {base.precision} for every seed", flush=True)
     parent = Path(parent) if parent else Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -122,8 +151,15 @@ def run_sweep(base: TrainConfig, seeds: list[int], parent: str | Path | None = N
         return _sweep(base, seeds, parent, eval_dataset, jobs, select, evaluate_options or {})
 
 
-def _sweep(base: TrainConfig, seeds: list[int], parent: Path, eval_dataset: str | None, jobs: int,
-           select: str | None, evaluate_options: dict) -> dict:
+def _sweep(
+    base: TrainConfig,
+    seeds: list[int],
+    parent: Path,
+    eval_dataset: str | None,
+    jobs: int,
+    select: str | None,
+    evaluate_options: dict,
+) -> dict:
     timings, failed = _train_all(base, seeds, parent, jobs)
     done = [seed for seed in seeds if seed not in failed]
     if not done:
@@ -133,19 +169,27 @@ def _sweep(base: TrainConfig, seeds: list[int], parent: Path, eval_dataset: str 
         select = default_criterion(reports)
     extra = {}
     if select == "centrality" and len(done) > 2:  # every run's Q scored on every other run's generated groups
-        runs = {seed: (load_generator(parent / f"seed_{seed}"), load_discriminator(parent / f"seed_{seed}"))
-                for seed in done}
+        runs = {
+            seed: (load_generator(parent / f"seed_{seed}"), load_discriminator(parent / f"seed_{seed}"))
+            for seed in done
+        }
         extra = model_centrality(runs)
         for seed in done:
             reports[seed]["centrality"] = extra["centrality"][str(seed)]
     elif select == "centrality":  # too few runs finished to compare: Q's categorical codes, where there are any
         select = default_criterion(reports)  # fewer than 3 runs: q_real_mi or no pick
-        extra = {"centrality_note": f"only {len(done)} seeds finished: "
-                                    + ("picked by q_real_mi" if select else "no label-free pick")}
-    summary = {"parent": str(parent), "seeds": seeds, "metrics": summarise(reports),
-               "selection": {**select_seed(reports, select), **extra},
-               "failed": {str(s): why for s, why in failed.items()},
-               "runs": {str(s): {**reports[s], "train_seconds": round(timings[s], 1)} for s in done}}
+        extra = {
+            "centrality_note": f"only {len(done)} seeds finished: "
+            + ("picked by q_real_mi" if select else "no label-free pick")
+        }
+    summary = {
+        "parent": str(parent),
+        "seeds": seeds,
+        "metrics": summarise(reports),
+        "selection": {**select_seed(reports, select), **extra},
+        "failed": {str(s): why for s, why in failed.items()},
+        "runs": {str(s): {**reports[s], "train_seconds": round(timings[s], 1)} for s in done},
+    }
     atomic_write_bytes(parent / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     return summary
 
@@ -162,8 +206,11 @@ def _train_all(base: TrainConfig, seeds: list[int], parent: Path, jobs: int | No
     if jobs is None:
         jobs = default_jobs(base, len(pending))
         if jobs > 1 and len(pending) > 1:
-            print(f"on a CPU a sweep trains {jobs} seeds at once, one process per core (measured faster than one "
-                  f"after another; --jobs 1 trains them in turn)", flush=True)
+            print(
+                f"on a CPU a sweep trains {jobs} seeds at once, one process per core (measured faster than one "
+                f"after another; --jobs 1 trains them in turn)",
+                flush=True,
+            )
     if jobs > 1 and len(pending) > 1:
         more_timings, failed = _train_in_processes(base, pending, parent, jobs)
         timings.update(more_timings)
@@ -219,8 +266,9 @@ def _train_in_processes(base: TrainConfig, seeds: list[int], parent: Path, jobs:
     config_path = parent / "sweep_config.json"
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(config_path, dataclasses.replace(base, outdir=None, progress=False, run_id=None)
-                           .to_json().encode())
+        atomic_write_bytes(
+            config_path, dataclasses.replace(base, outdir=None, progress=False, run_id=None).to_json().encode()
+        )
     except OSError as exc:
         raise UsageError(f"cannot write to --outdir {parent}: {exc.strerror or exc}; choose another --outdir") from None
 
@@ -237,12 +285,22 @@ def _train_in_processes(base: TrainConfig, seeds: list[int], parent: Path, jobs:
         if (run_dir / "checkpoints" / "last.pt").exists():
             args = ["train", "--resume", str(run_dir), *threads]
         else:
-            args = ["train", "--config", str(config_path), "--seed", str(seed), "--outdir", str(run_dir), *threads,
-                    *(["--overwrite"] if run_dir.exists() else [])]
+            args = [
+                "train",
+                "--config",
+                str(config_path),
+                "--seed",
+                str(seed),
+                "--outdir",
+                str(run_dir),
+                *threads,
+                *(["--overwrite"] if run_dir.exists() else []),
+            ]
         started = time.perf_counter()
         with open(parent / f"seed_{seed}.log", "a") as log:
-            status = subprocess.run([sys.executable, "-m", "infogan", *args], stdout=log, stderr=subprocess.STDOUT,
-                                    env=env).returncode
+            status = subprocess.run(
+                [sys.executable, "-m", "infogan", *args], stdout=log, stderr=subprocess.STDOUT, env=env
+            ).returncode
         return seed, status, time.perf_counter() - started
 
     print(f"training seeds {', '.join(map(str, seeds))}, {jobs} at a time; logs: {parent}/seed_<S>.log", flush=True)
@@ -250,13 +308,16 @@ def _train_in_processes(base: TrainConfig, seeds: list[int], parent: Path, jobs:
         results = list(pool.map(one, seeds))
     stopped = [seed for seed, status, _ in results if status in (130, 143)]  # SIGINT/SIGTERM: checkpointed
     if stopped:
-        raise UsageError(f"seed(s) {', '.join(map(str, stopped))} were interrupted; run the same sweep again to "
-                         f"resume them")
-    failed = {seed: f"exit status {status} (log {parent / f'seed_{seed}.log'})" for seed, status, _ in results
-              if status != 0}
+        raise UsageError(
+            f"seed(s) {', '.join(map(str, stopped))} were interrupted; run the same sweep again to resume them"
+        )
+    failed = {
+        seed: f"exit status {status} (log {parent / f'seed_{seed}.log'})" for seed, status, _ in results if status != 0
+    }
     for seed, status, seconds in results:
-        print(f"seed {seed}: " + (f"trained in {seconds:.0f} s" if status == 0 else f"failed, {failed[seed]}"),
-              flush=True)
+        print(
+            f"seed {seed}: " + (f"trained in {seconds:.0f} s" if status == 0 else f"failed, {failed[seed]}"), flush=True
+        )
     return {seed: seconds for seed, _, seconds in results}, failed
 
 
@@ -268,12 +329,15 @@ def _uses_gpu(cfg: TrainConfig) -> bool:
 
 def format_table(summary: dict) -> str:
     """Seeds down, the registry's table columns across (full names), then mean/std/median/worst/best."""
-    present = registry.table_columns(summary["metrics"]) + (["centrality"] if "centrality" in summary["metrics"] else [])
+    present = registry.table_columns(summary["metrics"]) + (
+        ["centrality"] if "centrality" in summary["metrics"] else []
+    )
     width = {c: max(len(c), 8) for c in present}
     lines = ["seed  " + "  ".join(f"{c:>{width[c]}}" for c in present)]
     for seed, report in summary["runs"].items():
-        lines.append(f"{seed:>4}  " + "  ".join(f"{report[c]:{width[c]}.4f}" if c in report else " " * width[c]
-                                                 for c in present))
+        lines.append(
+            f"{seed:>4}  " + "  ".join(f"{report[c]:{width[c]}.4f}" if c in report else " " * width[c] for c in present)
+        )
     for stat in ("mean", "std", "median", "worst", "best"):
         lines.append(f"{stat:>6}" + "".join(f"  {summary['metrics'][c][stat]:{width[c]}.4f}" for c in present))
     lines += [f"seed {seed} failed: {why}" for seed, why in summary.get("failed", {}).items()]
@@ -282,6 +346,8 @@ def format_table(summary: dict) -> str:
         return "\n".join(lines + [f"label-free pick: none ({sel['note']})"])
     line = f"label-free pick ({sel['criterion']}): seed {sel['picked_seed']}"
     if "best_seed_by_labels" in sel:
-        line += (f"; best by labels: seed {sel['best_seed_by_labels']} "
-                 f"({'agrees' if sel['agrees'] else 'picked rank ' + str(sel['picked_rank_by_labels'])})")
+        line += (
+            f"; best by labels: seed {sel['best_seed_by_labels']} "
+            f"({'agrees' if sel['agrees'] else 'picked rank ' + str(sel['picked_rank_by_labels'])})"
+        )
     return "\n".join(lines + [line])

@@ -6,6 +6,9 @@ import contextlib
 import gzip
 import hashlib
 import http.server
+import ipaddress
+import os
+import socket
 import struct
 import sys
 import threading
@@ -17,6 +20,32 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # main.py lives at the repository root
+
+
+@pytest.fixture(autouse=True)
+def isolated_from_the_user(monkeypatch, tmp_path):
+    """Every test runs as a fresh user with no network: no INFOGAN_* variable of the caller's (a download
+    mirror or data folder of theirs would send tests elsewhere), the data and cache folders in the test's own
+    tmp folder (subprocesses inherit both), and connections anywhere but this machine refused."""
+    for name in [name for name in os.environ if name.startswith("INFOGAN_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    real_connect = socket.socket.connect
+
+    def loopback_only(sock, address):
+        host = address[0] if isinstance(address, tuple) else None
+        if host is not None and host != "localhost" and not _is_loopback(host):
+            raise OSError(f"tests do not reach the network (a connection to {host} was asked for)")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", loopback_only)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost
+        return False
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -31,8 +60,10 @@ def write_mnist_files(folder: Path, n_train: int = 64, n_test: int = 32, seed: i
     folder.mkdir(parents=True, exist_ok=True)
     hashes = {}
     for prefix, n in (("train", n_train), ("t10k", n_test)):
-        for kind, array in (("images-idx3", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)),
-                            ("labels-idx1", rng.integers(0, 10, n, dtype=np.uint8))):
+        for kind, array in (
+            ("images-idx3", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)),
+            ("labels-idx1", rng.integers(0, 10, n, dtype=np.uint8)),
+        ):
             name = f"{prefix}-{kind}-ubyte.gz"
             raw = gzip.compress(idx_bytes(array), mtime=0)
             (folder / name).write_bytes(raw)
@@ -48,7 +79,7 @@ def blob_images(n: int, size: int, channels: int = 1, seed: int = 0) -> tuple[np
     half = size // 2
     for i, y in enumerate(labels):
         r, c = divmod(int(y), 2)
-        x[i, r * half:(r + 1) * half, c * half:(c + 1) * half] = 220
+        x[i, r * half : (r + 1) * half, c * half : (c + 1) * half] = 220
     return (x[..., 0] if channels == 1 else x), labels.astype(np.uint8)
 
 
@@ -62,8 +93,19 @@ def tiny_npz(tmp_path) -> Path:
 
 
 # Options that make a run take about a second: tiny images, small batches, few epochs, quiet.
-TINY = ["--batch-size", "16", "--epochs", "2", "--noise-dim", "4", "--categories", "4", "--no-progress",
-        "--log-every", "2"]
+TINY = [
+    "--batch-size",
+    "16",
+    "--epochs",
+    "2",
+    "--noise-dim",
+    "4",
+    "--categories",
+    "4",
+    "--no-progress",
+    "--log-every",
+    "2",
+]
 
 
 def train_tiny_run(root: Path, name: str = "run", n: int = 64, extra: tuple[str, ...] = ()) -> Path:
@@ -126,8 +168,9 @@ def small_filesystem(where: Path, size_kb: int):
     where.mkdir(parents=True, exist_ok=True)
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(where)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(where)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:
@@ -181,9 +224,17 @@ def browser_page(app):
         time.sleep(0.05)
     try:
         with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run"])
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                ],
+            )
             try:
                 page = browser.new_page()
                 yield page, f"http://127.0.0.1:{port}/"

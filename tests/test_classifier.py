@@ -9,8 +9,8 @@ import pytest
 import torch
 from conftest import TINY, blob_images
 
-from infogan.classifier import FORMAT, classifier_scores, frechet_distance, load_classifier
 from infogan.cli import main
+from infogan.metrics.classifier import FORMAT, classifier_scores, frechet_distance, load_classifier
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +18,23 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("clf")
     x, y = blob_images(512, 8)
     np.savez(root / "blobs.npz", x=x, y=y)
-    assert main(["classifier", "train", "--dataset", f"npz:{root / 'blobs.npz'}", "--data-dir", str(root),
-                 "--epochs", "3", "--batch-size", "32"]) == 0
+    assert (
+        main(
+            [
+                "classifier",
+                "train",
+                "--dataset",
+                f"npz:{root / 'blobs.npz'}",
+                "--data-dir",
+                str(root),
+                "--epochs",
+                "3",
+                "--batch-size",
+                "32",
+            ]
+        )
+        == 0
+    )
     model, about = load_classifier(root / "classifiers" / "npz-blobs.pt")
     return root, model, about
 
@@ -62,18 +77,22 @@ def test_frechet_distance_is_zero_for_one_set_and_grows_with_a_shift():
 def test_evaluate_with_the_cached_classifier(trained, tmp_path):
     root, _, _ = trained
     run = tmp_path / "run"
-    assert main(["train", "--dataset", f"npz:{root / 'blobs.npz'}", "--data-dir", str(root), "--outdir", str(run),
-                 *TINY]) == 0
+    assert (
+        main(["train", "--dataset", f"npz:{root / 'blobs.npz'}", "--data-dir", str(root), "--outdir", str(run), *TINY])
+        == 0
+    )
     assert main(["evaluate", str(run), "--classifier", "--samples", "200"]) == 0
     report = json.loads((run / "eval" / "npz-blobs.json").read_text())["classifier"]
     assert report["classifier_samples"] == 200 and len(report["purity_per_category"]) == 4
     # the scores are the cached classifier's, of the run's own fixed sample of 200 images, against the data
-    from infogan.classifier import default_path, load_classifier
-    from infogan.data import load_dataset
-    from infogan.inference import generated_sample, load_generator
+    from infogan.data.datasets import load_dataset
+    from infogan.metrics.classifier import default_path, load_classifier
+    from infogan.serve.inference import generated_sample, load_generator
 
     model, _ = load_classifier(default_path("npz-blobs", str(root)))
-    expected = classifier_scores(model, *generated_sample(load_generator(run), 200), load_dataset(f"npz:{root / 'blobs.npz'}").images)
+    expected = classifier_scores(
+        model, *generated_sample(load_generator(run), 200), load_dataset(f"npz:{root / 'blobs.npz'}").images
+    )
     assert report == json.loads(json.dumps(expected))
     assert report["purity"] == pytest.approx(np.mean(report["purity_per_category"]))
     assert report["mode_count"] == sum(c >= 0.1 * 200 / 4 for c in report["label_histogram"])
@@ -88,20 +107,37 @@ def test_classifier_refusals_are_one_line(trained, tmp_path, capsys):
     torch.save({"format": 1, "state_dict": {}, "x": argparse.Namespace()}, tmp_path / "evil.pt")
     assert main(["evaluate", str(run), "--classifier", str(tmp_path / "evil.pt")]) == 2
     assert "cannot load classifier" in capsys.readouterr().err
-    torch.save({"format": FORMAT, "state_dict": {}, "channels": "1", "classes": 4, "image_shape": [1, 8, 8],
-                "dataset": "x"}, tmp_path / "wrong.pt")  # a field of the wrong type
+    torch.save(
+        {"format": FORMAT, "state_dict": {}, "channels": "1", "classes": 4, "image_shape": [1, 8, 8], "dataset": "x"},
+        tmp_path / "wrong.pt",
+    )  # a field of the wrong type
     assert main(["evaluate", str(run), "--classifier", str(tmp_path / "wrong.pt")]) == 2
     assert "is not an infogan classifier" in capsys.readouterr().err
-    torch.save({"format": 1, "state_dict": {}, "channels": 1, "classes": 4, "image_shape": [1, 8, 8],
-                "dataset": "x"}, tmp_path / "old.pt")  # cached by an earlier version
+    torch.save(
+        {"format": 1, "state_dict": {}, "channels": 1, "classes": 4, "image_shape": [1, 8, 8], "dataset": "x"},
+        tmp_path / "old.pt",
+    )  # cached by an earlier version
     assert main(["evaluate", str(run), "--classifier", str(tmp_path / "old.pt")]) == 2
     assert "earlier format (1, this version reads 2): train it again" in capsys.readouterr().err
     assert main(["evaluate", str(run), "--classifier", "--samples", "10000000000"]) == 2
     assert "samples" in capsys.readouterr().err
     x, y = blob_images(64, 16)
     np.savez(tmp_path / "big.npz", x=x, y=y)
-    assert main(["classifier", "train", "--dataset", f"npz:{tmp_path / 'big.npz'}", "--data-dir", str(tmp_path),
-                 "--epochs", "1"]) == 0
+    assert (
+        main(
+            [
+                "classifier",
+                "train",
+                "--dataset",
+                f"npz:{tmp_path / 'big.npz'}",
+                "--data-dir",
+                str(tmp_path),
+                "--epochs",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert main(["evaluate", str(run), "--classifier", str(tmp_path / "classifiers" / "npz-big.pt")]) == 2
     assert "shape [1, 16, 16]" in capsys.readouterr().err
     np.savez(tmp_path / "unlabelled.npz", x=x)
@@ -112,8 +148,23 @@ def test_classifier_refusals_are_one_line(trained, tmp_path, capsys):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal where no CUDA GPU is visible")
 def test_device_cuda_without_a_gpu_is_refused_in_one_line(trained, tmp_path, capsys):
     root, _, _ = trained
-    assert main(["classifier", "train", "--dataset", f"npz:{root / 'blobs.npz'}", "--out", str(tmp_path / "c.pt"),
-                 "--epochs", "1", "--device", "cuda"]) == 2
+    assert (
+        main(
+            [
+                "classifier",
+                "train",
+                "--dataset",
+                f"npz:{root / 'blobs.npz'}",
+                "--out",
+                str(tmp_path / "c.pt"),
+                "--epochs",
+                "1",
+                "--device",
+                "cuda",
+            ]
+        )
+        == 2
+    )
     assert "--device cuda: no CUDA GPU is visible" in capsys.readouterr().err
     assert not (tmp_path / "c.pt").exists()
     run = tmp_path / "run"
@@ -126,7 +177,22 @@ def test_device_cuda_without_a_gpu_is_refused_in_one_line(trained, tmp_path, cap
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (on a CPU it trains on the CPU)")
 def test_a_classifier_trained_on_a_gpu_is_saved_on_the_cpu(trained, tmp_path):
     root, _, _ = trained
-    assert main(["classifier", "train", "--dataset", f"npz:{root / 'blobs.npz'}", "--out", str(tmp_path / "c.pt"),
-                 "--epochs", "1", "--device", "cuda"]) == 0
+    assert (
+        main(
+            [
+                "classifier",
+                "train",
+                "--dataset",
+                f"npz:{root / 'blobs.npz'}",
+                "--out",
+                str(tmp_path / "c.pt"),
+                "--epochs",
+                "1",
+                "--device",
+                "cuda",
+            ]
+        )
+        == 0
+    )
     payload = torch.load(tmp_path / "c.pt", weights_only=True)
     assert {v.device.type for v in payload["state_dict"].values()} == {"cpu"}

@@ -24,10 +24,38 @@ ENV = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1"}
 
 
 def command(data: Path, run: Path, *extra: str, restarts: int = 0) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-            f"--max-restarts={restarts}", "-m", "infogan", "train", "--dataset", f"npz:{data}", "--outdir", str(run),
-            "--auto-resume", "--batch-size", "16", "--epochs", str(EPOCHS), "--noise-dim", "4", "--categories", "4",
-            "--log-every", "1", "--checkpoint-every", "10", "--eval-every", "1000", "--no-progress", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        f"--max-restarts={restarts}",
+        "-m",
+        "infogan",
+        "train",
+        "--dataset",
+        f"npz:{data}",
+        "--outdir",
+        str(run),
+        "--auto-resume",
+        "--batch-size",
+        "16",
+        "--epochs",
+        str(EPOCHS),
+        "--noise-dim",
+        "4",
+        "--categories",
+        "4",
+        "--log-every",
+        "1",
+        "--checkpoint-every",
+        "10",
+        "--eval-every",
+        "1000",
+        "--no-progress",
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +123,14 @@ def test_a_killed_worker_is_restarted_by_torchrun_and_the_run_ends_as_if_uninter
     run = tmp_path / "elastic"
     logs = tmp_path / "logs"
     cmd = command(data, run, restarts=2)
-    launcher = subprocess.Popen(cmd[:3] + ["--log-dir", str(logs), "--tee", "3"] + cmd[3:], cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    launcher = subprocess.Popen(
+        cmd[:3] + ["--log-dir", str(logs), "--tee", "3"] + cmd[3:],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     kill_at = random.Random(os.getpid()).randint(15, 80)  # a random step, after the first checkpoint
     wait_for(lambda: logged_step(run) >= kill_at and len(workers(launcher)) == 2, what=f"step {kill_at}")
     os.kill(workers(launcher)[1], signal.SIGKILL)
@@ -112,9 +146,14 @@ def test_a_killed_worker_is_restarted_by_torchrun_and_the_run_ends_as_if_uninter
 def test_preemption_stops_every_rank_at_the_same_step_and_the_same_command_resumes(data, straight, tmp_path):
     run = tmp_path / "preempted"
     logs = tmp_path / "logs"
-    launcher = subprocess.Popen(command(data, run)[:3] + ["--log-dir", str(logs), "--redirects", "3"]
-                                + command(data, run)[3:], cwd=ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=ENV)
+    launcher = subprocess.Popen(
+        command(data, run)[:3] + ["--log-dir", str(logs), "--redirects", "3"] + command(data, run)[3:],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     wait_for(lambda: logged_step(run) >= 30 and len(workers(launcher)) == 2, what="step 30")
     pids = workers(launcher)
     sent = time.monotonic()
@@ -141,9 +180,16 @@ def test_preemption_stops_every_rank_at_the_same_step_and_the_same_command_resum
 def test_a_frozen_peer_is_named_within_the_dist_timeout(data, tmp_path):
     run = tmp_path / "frozen"
     logs = tmp_path / "logs"
-    launcher = subprocess.Popen(command(data, run, "--dist-timeout", "8")[:3] + ["--log-dir", str(logs),
-                                "--redirects", "3"] + command(data, run, "--dist-timeout", "8")[3:], cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    launcher = subprocess.Popen(
+        command(data, run, "--dist-timeout", "8")[:3]
+        + ["--log-dir", str(logs), "--redirects", "3"]
+        + command(data, run, "--dist-timeout", "8")[3:],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     wait_for(lambda: logged_step(run) >= 25 and len(workers(launcher)) == 2, what="step 25")
     pids = workers(launcher)
     os.kill(pids[1], signal.SIGSTOP)  # alive to the launcher, silent to its peer

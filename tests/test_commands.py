@@ -13,8 +13,20 @@ from safetensors.torch import load_file
 
 from infogan.cli import main
 
-REPORT_KEYS = {"run_dir", "dataset", "n_samples", "categorical_accuracy", "nmi", "ari", "matching",
-               "mutual_information_bound", "q_real_mi", "q_confidence", "continuous_effects", "category_histogram"}
+REPORT_KEYS = {
+    "run_dir",
+    "dataset",
+    "n_samples",
+    "categorical_accuracy",
+    "nmi",
+    "ari",
+    "matching",
+    "mutual_information_bound",
+    "q_real_mi",
+    "q_confidence",
+    "continuous_effects",
+    "category_histogram",
+}
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +43,15 @@ def test_training_logs_label_metrics_per_epoch(tiny_run):
     epochs = [r for r in epochs if r["kind"] == "epoch"]
     assert [r["epoch"] for r in epochs] == [1, 2]
     # the last epoch's scores are those of the final D/Q on the 64 training images (all of them: fewer than 2,000)
-    from infogan.evaluation import load_discriminator
-    from infogan.metrics import label_metrics, q_on_real
+    from infogan.metrics.codes import label_metrics, q_on_real
+    from infogan.metrics.evaluate import load_discriminator
 
     data = np.load(run.parent / "d.npz")
     pred = q_on_real(load_discriminator(run), torch.from_numpy(data["x"][:, None]))[0].argmax(1).numpy()
     expected = label_metrics(pred, data["y"])
-    assert {k: epochs[-1][k] for k in ("categorical_accuracy", "nmi", "ari")} == \
-        pytest.approx({k: expected[k] for k in ("categorical_accuracy", "nmi", "ari")})
+    assert {k: epochs[-1][k] for k in ("categorical_accuracy", "nmi", "ari")} == pytest.approx(
+        {k: expected[k] for k in ("categorical_accuracy", "nmi", "ari")}
+    )
 
 
 def test_evaluate_writes_json_and_plots(tiny_run, capsys):
@@ -50,8 +63,8 @@ def test_evaluate_writes_json_and_plots(tiny_run, capsys):
     assert REPORT_KEYS <= set(saved)
     assert saved["n_samples"] == 64
     # the reported accuracy is that of the reported matching, applied to Q's argmax on these very images
-    from infogan.evaluation import load_discriminator
-    from infogan.metrics import q_on_real
+    from infogan.metrics.codes import q_on_real
+    from infogan.metrics.evaluate import load_discriminator
 
     data = np.load(root / "d.npz")
     pred = q_on_real(load_discriminator(run), torch.from_numpy(data["x"][:, None]))[0].argmax(1).numpy()
@@ -61,8 +74,8 @@ def test_evaluate_writes_json_and_plots(tiny_run, capsys):
     assert len(set(saved["matching"].values())) == len(saved["matching"])  # one-to-one onto labels
     assert saved["mutual_information_bound"] <= np.log(4) + 1e-6
     assert [e["code"] for e in saved["continuous_effects"]] == [1, 2]
-    from infogan.inference import load_generator
-    from infogan.metrics import continuous_effects
+    from infogan.metrics.codes import continuous_effects
+    from infogan.serve.inference import load_generator
 
     gen = load_generator(run)
     expected = continuous_effects(gen.spec, 1, gen)["continuous_effects"]
@@ -94,13 +107,51 @@ def test_evaluate_errors(tiny_run, tmp_path, capsys):
 def test_generate_grid_for_chosen_codes(tiny_run, tmp_path):
     _, run = tiny_run
     out = tmp_path / "g.png"
-    assert main(["generate", str(run), "--category", "2", "--code", "1=0.5", "--code", "2=-1", "-n", "12",
-                 "--seed", "3", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                str(run),
+                "--category",
+                "2",
+                "--code",
+                "1=0.5",
+                "--code",
+                "2=-1",
+                "-n",
+                "12",
+                "--seed",
+                "3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     with Image.open(out) as img:
         assert img.size == (10 * 10 + 2, 2 * 10 + 2)
     first = out.read_bytes()
-    assert main(["generate", str(run), "--category", "2", "--code", "1=0.5", "--code", "2=-1", "-n", "12",
-                 "--seed", "3", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                str(run),
+                "--category",
+                "2",
+                "--code",
+                "1=0.5",
+                "--code",
+                "2=-1",
+                "-n",
+                "12",
+                "--seed",
+                "3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert out.read_bytes() == first  # same seed, same picture
     assert main(["generate", str(run), "--category", "9", "--out", str(out)]) == 2
     assert main(["generate", str(run), "--code", "3=1", "--out", str(out)]) == 2
@@ -118,8 +169,18 @@ def test_traverse_grid(tiny_run, tmp_path):
 def test_sweep_two_seeds(tiny_run, tmp_path, capsys):
     root, _ = tiny_run
     parent = tmp_path / "sweep"
-    args = ["sweep", "--seeds", "0,1", "--dataset", f"npz:{root / 'd.npz'}", "--outdir", str(parent), *TINY,
-            "--jobs", "1"]  # in this process, so its output (the resume line below) reaches capsys
+    args = [
+        "sweep",
+        "--seeds",
+        "0,1",
+        "--dataset",
+        f"npz:{root / 'd.npz'}",
+        "--outdir",
+        str(parent),
+        *TINY,
+        "--jobs",
+        "1",
+    ]  # in this process, so its output (the resume line below) reaches capsys
     assert main(args) == 0
     out = capsys.readouterr().out
     summary = json.loads((parent / "summary.json").read_text())
@@ -138,7 +199,8 @@ def test_sweep_two_seeds(tiny_run, tmp_path, capsys):
     assert "seed 0: " in out and "not retrained" in out and f"{parent / 'seed_1'} has trained all its 2 epoch(s)" in out
     assert (parent / "seed_1" / "generator.safetensors").exists()
     # the reused seed reports the training time its own records hold, not 0
-    from infogan.artifacts import read_metrics
+    from infogan.serve.pictures import read_metrics
+
     recorded = sum(r["wall_seconds"] for r in read_metrics(parent / "seed_0" / "metrics.jsonl", kind="work"))
     again = json.loads((parent / "summary.json").read_text())["runs"]["0"]["train_seconds"]
     assert recorded > 0 and again == pytest.approx(recorded, abs=0.06)
@@ -197,10 +259,27 @@ def test_a_failed_seed_is_recorded_and_does_not_stop_the_sweep(tiny_run, tmp_pat
 
     monkeypatch.setattr(sweep, "_train_here", seed_1_diverges)
     parent = tmp_path / "sweep"
-    assert main(["sweep", "--seeds", "0,1", "--dataset", f"npz:{root / 'd.npz'}", "--outdir", str(parent), *TINY,
-                 "--jobs", "1"]) == 1
+    assert (
+        main(
+            [
+                "sweep",
+                "--seeds",
+                "0,1",
+                "--dataset",
+                f"npz:{root / 'd.npz'}",
+                "--outdir",
+                str(parent),
+                *TINY,
+                "--jobs",
+                "1",
+            ]
+        )
+        == 1
+    )
     summary = json.loads((parent / "summary.json").read_text())
-    assert set(summary["runs"]) == {"0"} and summary["failed"] == {"1": "diverged: a loss or weight became NaN/inf by step 3"}
+    assert set(summary["runs"]) == {"0"} and summary["failed"] == {
+        "1": "diverged: a loss or weight became NaN/inf by step 3"
+    }
     assert "seed 1 failed: diverged" in capsys.readouterr().out
 
 
@@ -208,8 +287,10 @@ def test_quality_counts_a_failed_seed_as_the_worst():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import quality
 
-    rows = {s: {"heldout_accuracy": a, "heldout_nmi": 0.9, "mi_bound_by_epoch": [2.3, 2.3]}
-            for s, a in (("0", 0.95), ("1", 0.93))}
+    rows = {
+        s: {"heldout_accuracy": a, "heldout_nmi": 0.9, "mi_bound_by_epoch": [2.3, 2.3]}
+        for s, a in (("0", 0.95), ("1", 0.93))
+    }
     summary, met = quality.summarise(rows, {"2": "exit status 1"}, entropy=2.302585)
     assert summary["worst_accuracy"] == 0.0 and summary["seeds_failed"] == 1 and not met["worst_accuracy"]
     summary, met = quality.summarise(rows, {}, entropy=2.302585)
@@ -235,8 +316,12 @@ def test_early_stop_refuses_a_directory_without_epoch_records_in_one_line(tmp_pa
 
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_accuracy.py"
     out = tmp_path / "es.json"
-    proc = subprocess.run([sys.executable, str(script), "--early-stop", str(tmp_path / "no-run"), "--out", str(out)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(script), "--early-stop", str(tmp_path / "no-run"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and not out.exists()
     assert proc.stderr.strip().count("\n") == 0 and "no-run: no epoch records" in proc.stderr
     assert "Traceback" not in proc.stderr

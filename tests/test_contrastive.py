@@ -8,19 +8,34 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import two_factor_run, two_factor_images
+from conftest import two_factor_images, two_factor_run
 
-from infogan import losses
 from infogan.checkpoint import load_checkpoint
 from infogan.cli import main
 from infogan.config import TrainConfig
-from infogan.latent import LatentSpec
-from infogan.networks import ContrastiveDiscriminator, build_networks
-from infogan.runtime import make_runtime
-from infogan.step import Nets, draw_step, make_optimizers, statistics_of, train_step
+from infogan.model import losses
+from infogan.model.latent import LatentSpec
+from infogan.model.networks import ContrastiveDiscriminator, build_networks
+from infogan.train.runtime import make_runtime
+from infogan.train.step import Nets, draw_step, make_optimizers, statistics_of, train_step
 
-CR_RUN = ["--batch-size", "16", "--epochs", "1", "--noise-dim", "4", "--categorical", "3", "--continuous", "2",
-          "--cr-weight", "2", "--no-progress", "--log-every", "2"]
+CR_RUN = [
+    "--batch-size",
+    "16",
+    "--epochs",
+    "1",
+    "--noise-dim",
+    "4",
+    "--categorical",
+    "3",
+    "--continuous",
+    "2",
+    "--cr-weight",
+    "2",
+    "--no-progress",
+    "--log-every",
+    "2",
+]
 
 
 def test_pair_shares_the_noise_and_exactly_the_chosen_code():
@@ -37,7 +52,7 @@ def test_pair_shares_the_noise_and_exactly_the_chosen_code():
         same = torch.cat([cat_same, cont_same], 1).float().mean(0)  # per code: fraction of rows equal
         assert same[k] == 1.0
         # the others are fresh draws: equal only by chance (1/50 for the categorical codes, never for floats)
-        assert (torch.cat([same[:k], same[k + 1:]]) < 0.1).all(), (k, same)
+        assert (torch.cat([same[:k], same[k + 1 :]]) < 0.1).all(), (k, same)
 
 
 def test_pair_discriminator_shapes_for_every_image_size():
@@ -46,8 +61,9 @@ def test_pair_discriminator_shapes_for_every_image_size():
         h = ContrastiveDiscriminator(cfg)
         x = torch.randn(5, *shape)
         assert h(x, x).shape == (5, len(codes) + 3)
-        assert all(hasattr(m, "parametrizations") for m in h.modules() if isinstance(m, (torch.nn.Conv2d,
-                                                                                          torch.nn.Linear)))
+        assert all(
+            hasattr(m, "parametrizations") for m in h.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))
+        )
 
 
 def test_contrastive_loss_and_accuracy_by_hand():
@@ -59,9 +75,22 @@ def test_contrastive_loss_and_accuracy_by_hand():
 
 
 def _tiny(cr_weight, cr_start_step=0):
-    cfg = TrainConfig(noise_dim=4, categorical=[3], continuous=2, arch="paper-mnist", image_shape=[1, 8, 8],
-                      batch_size=8, lr_d=2e-4, lr_g=1e-3, categorical_weight=1.0, continuous_weight=0.5,
-                      cr_weight=cr_weight, cr_start_step=cr_start_step, precision="fp32", device="cpu")
+    cfg = TrainConfig(
+        noise_dim=4,
+        categorical=[3],
+        continuous=2,
+        arch="paper-mnist",
+        image_shape=[1, 8, 8],
+        batch_size=8,
+        lr_d=2e-4,
+        lr_g=1e-3,
+        categorical_weight=1.0,
+        continuous_weight=0.5,
+        cr_weight=cr_weight,
+        cr_start_step=cr_start_step,
+        precision="fp32",
+        device="cpu",
+    )
     torch.manual_seed(0)
     nets = Nets(*build_networks(cfg), ContrastiveDiscriminator(cfg))
     return cfg, nets, make_optimizers(cfg, nets)
@@ -118,9 +147,14 @@ def test_run_with_cr_weight_writes_every_artefact(cr_run):
     from safetensors.torch import load_file
 
     grid = (10 * (16 + 2) + 2, 3 * (8 + 2) + 2)  # 10 columns x 3 rows (code 1's values) of 8x16 images
-    for name, size in (("samples/epoch_0001.png", grid), ("traversals/continuous_1.png", grid),
-                       ("traversals/continuous_2.png", grid), ("plots/losses.png", (600, 400)),
-                       ("plots/accuracy.png", (600, 400)), ("plots/mutual_information.png", (600, 400))):
+    for name, size in (
+        ("samples/epoch_0001.png", grid),
+        ("traversals/continuous_1.png", grid),
+        ("traversals/continuous_2.png", grid),
+        ("plots/losses.png", (600, 400)),
+        ("plots/accuracy.png", (600, 400)),
+        ("plots/mutual_information.png", (600, 400)),
+    ):
         with Image.open(run / name) as img:
             assert img.size == size, name
     with Image.open(run / "samples" / "progress.gif") as gif:
@@ -143,8 +177,24 @@ def test_run_with_cr_weight_writes_every_artefact(cr_run):
 def test_resume_with_cr_is_exact(tmp_path):
     x, y, y2 = two_factor_images(64)
     np.savez(tmp_path / "p.npz", x=x, y=y, y2=y2)
-    common = ["--dataset", f"npz:{tmp_path / 'p.npz'}", *CR_RUN[:2], "--noise-dim", "4", "--categorical", "3",
-              "--continuous", "2", "--cr-weight", "2", "--cr-start-step", "3", "--no-progress", "--log-every", "2"]
+    common = [
+        "--dataset",
+        f"npz:{tmp_path / 'p.npz'}",
+        *CR_RUN[:2],
+        "--noise-dim",
+        "4",
+        "--categorical",
+        "3",
+        "--continuous",
+        "2",
+        "--cr-weight",
+        "2",
+        "--cr-start-step",
+        "3",
+        "--no-progress",
+        "--log-every",
+        "2",
+    ]
     assert main(["train", *common, "--epochs", "2", "--outdir", str(tmp_path / "straight")]) == 0
     assert main(["train", *common, "--epochs", "1", "--outdir", str(tmp_path / "split")]) == 0
     assert main(["train", "--resume", str(tmp_path / "split"), "--epochs", "2"]) == 0

@@ -13,14 +13,14 @@ import pytest
 import torch
 from conftest import TINY, blob_images, train_tiny_run
 
-from infogan.artifacts import read_metrics
 from infogan.cli import main
 from infogan.config import TrainConfig, resolve
-from infogan.cuda_graphs import CapturedStep, unsupported_reason
 from infogan.errors import UsageError
-from infogan.networks import build_networks
-from infogan.runtime import make_runtime
-from infogan.step import Nets, StepRunner, make_optimizers, set_capturable
+from infogan.model.networks import build_networks
+from infogan.serve.pictures import read_metrics
+from infogan.train.cuda_graphs import CapturedStep, unsupported_reason
+from infogan.train.runtime import make_runtime
+from infogan.train.step import Nets, StepRunner, make_optimizers, set_capturable
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CUDA graphs)")
 
@@ -54,10 +54,10 @@ class ReplayByCalling:
         return Graph(), outputs
 
 
-def _runner(device="cpu", precision="fp32", graphs=False, backend=None, capturable=False, arch="paper-mnist",
-            batch=16):
-    cfg = resolve(TrainConfig(arch=arch, batch_size=batch, noise_dim=8, precision=precision, device=device,
-                              seed=3), (1, 28, 28))
+def _runner(device="cpu", precision="fp32", graphs=False, backend=None, capturable=False, arch="paper-mnist", batch=16):
+    cfg = resolve(
+        TrainConfig(arch=arch, batch_size=batch, noise_dim=8, precision=precision, device=device, seed=3), (1, 28, 28)
+    )
     rt = make_runtime(cfg)
     torch.manual_seed(0)
     gen, disc = (m.to(rt.device) for m in build_networks(cfg))

@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import blob_images, idx_bytes, serve_folder, write_mnist_files
 
-from infogan import data
+from infogan.data import datasets as data
 from infogan.errors import UsageError
 
 
@@ -100,12 +100,15 @@ def test_npz_layouts_and_labels(tmp_path):
     assert d.images.shape == (10, 1, 8, 8) and d.labels is None
 
 
-@pytest.mark.parametrize("arrays,message", [
-    ({"y": np.zeros(3)}, "no array named 'x'"),
-    ({"x": np.zeros((3, 8, 8), dtype=np.float32)}, "uint8"),
-    ({"x": np.zeros((3, 8, 8, 3, 1), dtype=np.uint8)}, "shape"),
-    ({"x": np.zeros((3, 8, 8), dtype=np.uint8), "y": np.zeros(2, dtype=np.int64)}, "one label per image"),
-])
+@pytest.mark.parametrize(
+    "arrays,message",
+    [
+        ({"y": np.zeros(3)}, "no array named 'x'"),
+        ({"x": np.zeros((3, 8, 8), dtype=np.float32)}, "uint8"),
+        ({"x": np.zeros((3, 8, 8, 3, 1), dtype=np.uint8)}, "shape"),
+        ({"x": np.zeros((3, 8, 8), dtype=np.uint8), "y": np.zeros(2, dtype=np.int64)}, "one label per image"),
+    ],
+)
 def test_bad_npz_is_named(tmp_path, arrays, message):
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(UsageError, match=message):
@@ -178,8 +181,9 @@ def test_download_with_wrong_hash_is_refused_exit_2(tmp_path, monkeypatch, http_
     url, hashes = http_mirror
     monkeypatch.setattr(data, "MNIST_FILES", {k: hashlib.sha256(b"other").hexdigest() for k in hashes})
     monkeypatch.setattr(data, "MNIST_MIRRORS", [url])
-    status = main(["train", "--dataset", "mnist", "--data-dir", str(tmp_path / "cache"),
-                   "--outdir", str(tmp_path / "run")])
+    status = main(
+        ["train", "--dataset", "mnist", "--data-dir", str(tmp_path / "cache"), "--outdir", str(tmp_path / "run")]
+    )
     err = capsys.readouterr().err
     assert status == 2
     assert "SHA-256 mismatch" in err and "mnist-sample" in err and str(tmp_path / "cache") in err

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from infogan.disentanglement import disentanglement_report, factorvae_score, mig
+from infogan.metrics.disentanglement import disentanglement_report, factorvae_score, mig
 
 
 def grid(sizes=(3, 4, 5), repeat=20):
@@ -47,7 +47,9 @@ def test_an_entangled_encoder_scores_low_mig_but_the_report_names_factors_and_co
     assert mig(mixed, [False, False], factors)["mig"] < 0.3
     report = disentanglement_report(factors.astype(float), [True, False], {"y": factors[:, 0], "y2": factors[:, 1]})
     assert [(r["factor"], r["best_code"]) for r in report["mig_per_factor"]] == [
-        ("y", "categorical 1"), ("y2", "continuous 1")]
+        ("y", "categorical 1"),
+        ("y2", "continuous 1"),
+    ]
 
 
 def test_sweep_select_centrality_on_three_tiny_runs(tmp_path, capsys):
@@ -59,8 +61,27 @@ def test_sweep_select_centrality_on_three_tiny_runs(tmp_path, capsys):
 
     x, y = blob_images(64, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
-    assert main(["sweep", "--seeds", "0,1,2", "--select", "centrality", "--dataset", f"npz:{tmp_path / 'd.npz'}",
-                 "--outdir", str(tmp_path / "sw"), *TINY, "--epochs", "1", "--jobs", "1"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                "--seeds",
+                "0,1,2",
+                "--select",
+                "centrality",
+                "--dataset",
+                f"npz:{tmp_path / 'd.npz'}",
+                "--outdir",
+                str(tmp_path / "sw"),
+                *TINY,
+                "--epochs",
+                "1",
+                "--jobs",
+                "1",
+            ]
+        )
+        == 0
+    )
     sel = json.loads((tmp_path / "sw" / "summary.json").read_text())["selection"]
     assert sel["criterion"] == "centrality" and set(sel["centrality"]) == {"0", "1", "2"}
     # each run's centrality is its mean FactorVAE score as writer and as reader among the other two runs
@@ -82,8 +103,19 @@ def test_a_sweep_of_continuous_codes_only_reports_no_categorical_numbers_and_no_
 
     x, y = blob_images(64, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
-    common = ["--seeds", "0,1", "--dataset", f"npz:{tmp_path / 'd.npz'}", *TINY, "--categorical", "0",
-              "--epochs", "1", "--jobs", "1"]
+    common = [
+        "--seeds",
+        "0,1",
+        "--dataset",
+        f"npz:{tmp_path / 'd.npz'}",
+        *TINY,
+        "--categorical",
+        "0",
+        "--epochs",
+        "1",
+        "--jobs",
+        "1",
+    ]
     # asked for explicitly, q_real_mi is refused before anything trains: there is no categorical code to read
     assert main(["sweep", *common, "--select", "q_real_mi", "--outdir", str(tmp_path / "refused")]) == 2
     assert "--select centrality" in capsys.readouterr().err and not (tmp_path / "refused" / "seed_0").exists()

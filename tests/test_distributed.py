@@ -13,8 +13,17 @@ from infogan.checkpoint import load_checkpoint
 
 
 def torchrun(*args, timeout=300):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "infogan", "train", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "infogan",
+        "train",
+        *args,
+    ]
     env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -60,10 +69,30 @@ def test_ddp_with_the_contrastive_regulariser_keeps_h_identical(tmp_path):
 def test_global_batch_must_divide_among_processes(tmp_path):
     x, y = blob_images(64, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "infogan",
-           "train", "--dataset", f"npz:{tmp_path / 'd.npz'}", *TINY, "--batch-size", "15",
-           "--outdir", str(tmp_path / "odd")]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "infogan",
+        "train",
+        "--dataset",
+        f"npz:{tmp_path / 'd.npz'}",
+        *TINY,
+        "--batch-size",
+        "15",
+        "--outdir",
+        str(tmp_path / "odd"),
+    ]
+    proc = subprocess.run(
+        cmd,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode != 0 and "must divide evenly among the 2 processes" in proc.stderr
     assert not (tmp_path / "odd").exists()

@@ -10,7 +10,7 @@ fastapi = pytest.importorskip("fastapi", reason="the explorer's extra (fastapi) 
 from fastapi.testclient import TestClient  # noqa: E402
 
 from infogan.errors import UsageError  # noqa: E402
-from infogan.explorer import create_app  # noqa: E402
+from infogan.serve.explorer import create_app  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -55,17 +55,20 @@ def test_traverse_and_category_strips(client):
     assert cats.size == (5 * 8, 8)
 
 
-@pytest.mark.parametrize("params,message", [
-    ({"c1": 2.5}, "less than or equal to 2"),
-    ({"c1": "nan"}, "finite number"),
-    ({"c1": "abc"}, "valid number"),
-    ({"category": 4}, "categorical code 1 takes values 0..3, got 4"),
-    ({"category": -1}, "greater than or equal to 0"),
-    ({"c3": 0.1}, "2 continuous code(s); got c3"),
-    ({"run": "gamma"}, "unknown run 'gamma'"),
-    ({"scale": 0}, "greater than or equal to 1"),
-    ({"seed": "x"}, "valid integer"),
-])
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"c1": 2.5}, "less than or equal to 2"),
+        ({"c1": "nan"}, "finite number"),
+        ({"c1": "abc"}, "valid number"),
+        ({"category": 4}, "categorical code 1 takes values 0..3, got 4"),
+        ({"category": -1}, "greater than or equal to 0"),
+        ({"c3": 0.1}, "2 continuous code(s); got c3"),
+        ({"run": "gamma"}, "unknown run 'gamma'"),
+        ({"scale": 0}, "greater than or equal to 1"),
+        ({"seed": "x"}, "valid integer"),
+    ],
+)
 def test_bad_parameters_get_422_with_a_message(client, params, message):
     r = client.get("/api/generate", params=params)
     assert r.status_code == 422
@@ -92,7 +95,7 @@ def test_openapi_documents_the_api(client):
 def test_generator_is_loaded_once_and_every_value_answers(runs, monkeypatch):
     """What keeps the explorer live: the weights are read once per run, not per request (its latency is
     measured by benchmarks/explorer_latency.py, not asserted here)."""
-    from infogan import explorer
+    from infogan.serve import explorer
 
     loads = []
     real = explorer.load_generator

@@ -7,7 +7,7 @@ pytest.importorskip("fastapi", reason="the explorer's extra (fastapi) is not ins
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed")
 from hypothesis import HealthCheck, settings  # noqa: E402
 
-from infogan.explorer import create_app  # noqa: E402
+from infogan.serve.explorer import create_app  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import pytest
 from conftest import ROOT, TINY, blob_images
 from PIL import Image
 
-from infogan import data
 from infogan.cli import main
+from infogan.data import datasets as data
 
 
 def test_main_py_accepts_the_offline_advice_it_prints(tmp_path, monkeypatch, capsys):
@@ -27,8 +27,9 @@ def test_main_py_accepts_the_offline_advice_it_prints(tmp_path, monkeypatch, cap
     err = capsys.readouterr().err
     assert "--dataset mnist-sample" in err
     # the advice, followed with main.py itself
-    argv = seed_main.translate(["--dataset", "mnist-sample", "--epochs", "1", "--batch_size", "1000",
-                                "--outdir", str(tmp_path / "b")])
+    argv = seed_main.translate(
+        ["--dataset", "mnist-sample", "--epochs", "1", "--batch_size", "1000", "--outdir", str(tmp_path / "b")]
+    )
     assert argv[:3] == ["train", "--dataset", "mnist-sample"]
     assert main(argv + ["--no-progress"]) == 0 and (tmp_path / "b" / "generator.safetensors").exists()
 
@@ -48,8 +49,23 @@ def sample_run(tmp_path_factory):
     """A run on the bundled digits (one short epoch), made from a working directory of its own."""
     root = tmp_path_factory.mktemp("first")
     run = root / "run"
-    assert main(["train", "--dataset", "mnist-sample", "--outdir", str(run), "--epochs", "1", "--batch-size",
-                 "500", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "mnist-sample",
+                "--outdir",
+                str(run),
+                "--epochs",
+                "1",
+                "--batch-size",
+                "500",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     return root, run
 
 
@@ -88,7 +104,9 @@ def test_paths_are_stored_absolute_and_work_from_anywhere(tmp_path, monkeypatch)
     assert main(["train", "--dataset", "npz:d.npz", "--outdir", "runs/r", "--data-dir", "cache", *TINY]) == 0
     cfg = json.loads((tmp_path / "work" / "runs" / "r" / "config.json").read_text())
     assert cfg["dataset"] == f"npz:{tmp_path / 'work' / 'd.npz'}"
-    assert cfg["outdir"] == str(tmp_path / "work" / "runs" / "r") and cfg["data_dir"] == str(tmp_path / "work" / "cache")
+    assert cfg["outdir"] == str(tmp_path / "work" / "runs" / "r") and cfg["data_dir"] == str(
+        tmp_path / "work" / "cache"
+    )
     monkeypatch.chdir(tmp_path)  # elsewhere: evaluate and resume find the data and keep the absolute outdir
     assert main(["evaluate", "work/runs/r"]) == 0
     assert main(["train", "--resume", "work/runs/r", "--epochs", "3", "--no-progress"]) == 0
@@ -101,18 +119,42 @@ def test_a_tilde_in_a_folder_path_is_expanded(tmp_path, monkeypatch):
     (tmp_path / "pics").mkdir()
     for i in range(4):
         Image.fromarray((np.random.default_rng(i).random((8, 8, 3)) * 255).astype(np.uint8)).save(
-            tmp_path / "pics" / f"{i}.png")
+            tmp_path / "pics" / f"{i}.png"
+        )
     run = tmp_path / "run"
-    assert main(["train", "--dataset", "folder:~/pics", "--image-size", "8", "--outdir", str(run), "--batch-size",
-                 "2", "--epochs", "1", "--noise-dim", "4", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "folder:~/pics",
+                "--image-size",
+                "8",
+                "--outdir",
+                str(run),
+                "--batch-size",
+                "2",
+                "--epochs",
+                "1",
+                "--noise-dim",
+                "4",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert json.loads((run / "config.json").read_text())["dataset"] == f"folder:{tmp_path / 'pics'}"
 
 
 def test_effects_below_the_threshold_are_called_no_clear_effect():
-    from infogan.evaluation import describe_effects
+    from infogan.metrics.evaluate import describe_effects
 
-    lines = describe_effects([{"code": 1, "slant_spearman": 0.04, "ink_spearman": -0.03},
-                              {"code": 2, "slant_spearman": 0.12, "ink_spearman": -0.85}])
+    lines = describe_effects(
+        [
+            {"code": 1, "slant_spearman": 0.04, "ink_spearman": -0.03},
+            {"code": 2, "slant_spearman": 0.12, "ink_spearman": -0.85},
+        ]
+    )
     assert lines[0] == "code 1: slant rho +0.04, ink rho -0.03 -> no clear effect on slant or width"
     assert lines[1].endswith("-> mostly width")
 
@@ -128,10 +170,33 @@ def test_a_stop_before_the_first_epoch_leaves_pictures(tmp_path):
     x, y = blob_images(400, 8)  # 200 steps at batch 2: SIGTERM lands well inside the first epoch
     np.savez(tmp_path / "d.npz", x=x, y=y)
     run = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "infogan", "train", "--dataset", f"npz:{tmp_path / 'd.npz'}",
-                             "--outdir", str(run), "--batch-size", "2", "--epochs", "1", "--noise-dim", "4",
-                             "--log-every", "5", "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "infogan",
+            "train",
+            "--dataset",
+            f"npz:{tmp_path / 'd.npz'}",
+            "--outdir",
+            str(run),
+            "--batch-size",
+            "2",
+            "--epochs",
+            "1",
+            "--noise-dim",
+            "4",
+            "--log-every",
+            "5",
+            "--no-progress",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+
     def logged_an_interval() -> bool:
         log = run / "metrics.jsonl"
         return log.exists() and '"interval"' in log.read_text()
@@ -156,8 +221,23 @@ def test_a_weak_classifier_is_named(tmp_path, capsys):
     assert main(["train", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--outdir", str(run), *TINY]) == 0
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "noise.npz", x=x, y=rng.integers(0, 4, 64))  # labels unrelated to the images
-    assert main(["classifier", "train", "--dataset", f"npz:{tmp_path / 'noise.npz'}", "--epochs", "1",
-                 "--out", str(tmp_path / "weak.pt"), "--test-dataset", f"npz:{tmp_path / 'noise.npz'}"]) == 0
+    assert (
+        main(
+            [
+                "classifier",
+                "train",
+                "--dataset",
+                f"npz:{tmp_path / 'noise.npz'}",
+                "--epochs",
+                "1",
+                "--out",
+                str(tmp_path / "weak.pt"),
+                "--test-dataset",
+                f"npz:{tmp_path / 'noise.npz'}",
+            ]
+        )
+        == 0
+    )
     import torch
 
     assert torch.load(tmp_path / "weak.pt", weights_only=True)["test_accuracy"] < 0.5
@@ -176,7 +256,7 @@ def test_evaluate_help_names_every_held_out_split(capsys, monkeypatch):
 
 
 def test_explore_lists_the_runs_of_a_sweep(tmp_path):
-    from infogan.explorer import find_runs
+    from infogan.serve.explorer import find_runs
 
     for name in ("single", "sweep/seed_0", "sweep/seed_1", "deep/a/b/c/too_deep"):  # what makes a run a run
         (tmp_path / name).mkdir(parents=True)
@@ -193,8 +273,7 @@ def test_tensorboard_gets_the_accuracy_metrics(tmp_path):
     x, y = blob_images(64, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
     run = tmp_path / "run"
-    assert main(["train", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--outdir", str(run), *TINY,
-                 "--tensorboard"]) == 0
+    assert main(["train", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--outdir", str(run), *TINY, "--tensorboard"]) == 0
     events = EventAccumulator(str(run / "tensorboard"))
     events.Reload()
     tags = set(events.Tags()["scalars"])

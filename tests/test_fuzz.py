@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays, scalar_dtypes
 
-from infogan import data
 from infogan.checkpoint import load_checkpoint
+from infogan.data import datasets as data
 from infogan.errors import UsageError
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -59,8 +59,10 @@ def test_npz_random_bytes(raw):
 
 
 @FUZZ
-@given(arrays(scalar_dtypes(), array_shapes(min_dims=1, max_dims=5, max_side=9)),
-       st.none() | arrays(scalar_dtypes(), array_shapes(min_dims=1, max_dims=2, max_side=9)))
+@given(
+    arrays(scalar_dtypes(), array_shapes(min_dims=1, max_dims=5, max_side=9)),
+    st.none() | arrays(scalar_dtypes(), array_shapes(min_dims=1, max_dims=2, max_side=9)),
+)
 def test_npz_random_arrays(x, y):
     buf = io.BytesIO()
     np.savez(buf, **({"x": x} if y is None else {"x": x, "y": y}))
@@ -78,9 +80,11 @@ def test_checkpoint_random_bytes(tmp_path_factory, raw):
     assert clean(load_checkpoint, path) is None
 
 
-json_like = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-                         lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children,
-                                                                                           max_size=3), max_leaves=8)
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=8,
+)
 
 
 @FUZZ

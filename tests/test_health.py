@@ -12,10 +12,10 @@ import pytest
 import torch
 from conftest import ROOT, TINY, blob_images
 
-from infogan import health
 from infogan.checkpoint import load_checkpoint
 from infogan.cli import main
-from infogan.latent import LatentSpec
+from infogan.model.latent import LatentSpec
+from infogan.train import health
 
 
 class ConstantGenerator(torch.nn.Module):
@@ -41,7 +41,7 @@ class CodeGenerator(torch.nn.Module):
     def forward(self, latent_vector):
         n = latent_vector.shape[0]
         image = torch.zeros(n, 1, 8, 8)
-        image.view(n, -1)[:, :latent_vector.shape[1]] = 3 * latent_vector * self.scale
+        image.view(n, -1)[:, : latent_vector.shape[1]] = 3 * latent_vector * self.scale
         if self.training:
             self.calls += 1
             image += 0.5 * (-1) ** self.calls
@@ -59,7 +59,7 @@ class Reader(torch.nn.Module):
         from types import SimpleNamespace
 
         flat = images.flatten(1)
-        mean = torch.zeros(len(flat), 2) if self.blind else flat[:, self.offset:self.offset + 2] * self.w
+        mean = torch.zeros(len(flat), 2) if self.blind else flat[:, self.offset : self.offset + 2] * self.w
         return SimpleNamespace(cont_mean=mean)
 
 
@@ -88,8 +88,11 @@ def test_each_failure_is_named_from_its_evidence():
     wins = {**HEALTHY, "d_acc_real": 0.93, "d_acc_fake": 0.92, "g_loss": 3.5}  # and G paying for it
     assert look(m, 120, wins, gen, reader) == []  # once is a blip
     [found] = look(m, 130, {**wins, "g_loss": 4.1}, gen, reader)
-    assert (found.failure, found.step, found.evidence) == ("d_wins", 130, {"d_acc_real": 0.93, "d_acc_fake": 0.92,
-                                                                          "g_loss": 4.1})
+    assert (found.failure, found.step, found.evidence) == (
+        "d_wins",
+        130,
+        {"d_acc_real": 0.93, "d_acc_fake": 0.92, "g_loss": 4.1},
+    )
     m = monitor()  # losses exploded but finite (lr D 10 on MNIST: d_loss 9233): diverged, by name
     exploded = {**HEALTHY, "d_loss": 9233.1, "g_loss": 31419.6}
     look(m, 20, exploded, gen, reader)
@@ -122,8 +125,9 @@ def test_g_change_is_a_function_of_gs_weights_alone():
     """BatchNorm's running statistics follow the training batches, so a frozen G's images in eval mode
     move between checks; the change is measured with the fixed batch's own statistics, and is zero."""
     torch.manual_seed(0)
-    gen = torch.nn.Sequential(torch.nn.Linear(SPEC.input_dim, 64), torch.nn.BatchNorm1d(64),
-                              torch.nn.Unflatten(1, (1, 8, 8)))
+    gen = torch.nn.Sequential(
+        torch.nn.Linear(SPEC.input_dim, 64), torch.nn.BatchNorm1d(64), torch.nn.Unflatten(1, (1, 8, 8))
+    )
     m, reader, measured = monitor(), Reader(offset=7), []
     for step in (10, 20, 30):
         with torch.no_grad():
@@ -154,8 +158,12 @@ def test_the_monitors_state_survives_a_checkpoint(tmp_path):
     assert "g_change" in b and a == b
     assert straight.check({"step": 30, **wins, **a}) == resumed.check({"step": 30, **wins, **b}) == []  # reported
     kept = split.state_dict()
-    for damage in ({"last_images": [1.0]}, {"last_images": torch.full((64, 1), math.nan)},
-                   {"streak": [["d_wins", "", "2"]]}, {"reported": [[1, ""]]}):
+    for damage in (
+        {"last_images": [1.0]},
+        {"last_images": torch.full((64, 1), math.nan)},
+        {"streak": [["d_wins", "", "2"]]},
+        {"reported": [[1, ""]]},
+    ):
         fresh = monitor()
         with pytest.raises(TypeError):  # refused at once, the monitor left fresh (training goes on with it)
             fresh.load_state_dict({**kept, **damage})
@@ -178,8 +186,10 @@ def test_a_failure_is_reported_once_and_again_after_it_cleared():
     gen, reader = CodeGenerator(SPEC), Reader(offset=7)
     wins = {**HEALTHY, "d_acc_real": 1.0, "d_acc_fake": 1.0, "g_loss": 5.0}
     m = monitor()
-    reports = [len(look(m, s, record, gen, reader)) for s, record in
-               enumerate([wins, wins, wins, wins, HEALTHY, wins, wins], start=1)]
+    reports = [
+        len(look(m, s, record, gen, reader))
+        for s, record in enumerate([wins, wins, wins, wins, HEALTHY, wins, wins], start=1)
+    ]
     assert reports == [0, 1, 0, 0, 0, 0, 1]
 
 
@@ -197,8 +207,25 @@ def blind_run(tmp_path_factory):
     x, y = blob_images(256, 8)
     np.savez(root / "d.npz", x=x, y=y)
     tiny = [a if a != "2" else "20" for a in TINY]  # 20 epochs of 16 steps (320), a record every 4 steps
-    assert main(["train", "--dataset", f"npz:{root / 'd.npz'}", "--outdir", str(root / "run"), *tiny,
-                 "--categorical-weight", "0", "--continuous-weight", "0", "--log-every", "4"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                f"npz:{root / 'd.npz'}",
+                "--outdir",
+                str(root / "run"),
+                *tiny,
+                "--categorical-weight",
+                "0",
+                "--continuous-weight",
+                "0",
+                "--log-every",
+                "4",
+            ]
+        )
+        == 0
+    )
     return root, root / "run"
 
 
@@ -220,16 +247,36 @@ def test_a_healthy_tiny_run_reports_no_failure(tmp_path):
     np.savez(tmp_path / "d.npz", x=x, y=y)
     assert main(["train", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--outdir", str(tmp_path / "run"), *TINY]) == 0
     assert main(["evaluate", str(tmp_path / "run")]) == 0
-    assert json.loads((tmp_path / "run" / "eval" / "npz-d.json").read_text())["health"] == \
-        "no failure detected during training"
+    assert (
+        json.loads((tmp_path / "run" / "eval" / "npz-d.json").read_text())["health"]
+        == "no failure detected during training"
+    )
 
 
 def test_stop_on_failure_checkpoints_and_stops(blind_run, tmp_path, capsys):
     root, _ = blind_run
     run = tmp_path / "stopped"
     tiny = [a if a != "2" else "20" for a in TINY]
-    assert main(["train", "--dataset", f"npz:{root / 'd.npz'}", "--outdir", str(run), *tiny, "--log-every", "4",
-                 "--categorical-weight", "0", "--continuous-weight", "0", "--stop-on-failure"]) == 3
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                f"npz:{root / 'd.npz'}",
+                "--outdir",
+                str(run),
+                *tiny,
+                "--log-every",
+                "4",
+                "--categorical-weight",
+                "0",
+                "--continuous-weight",
+                "0",
+                "--stop-on-failure",
+            ]
+        )
+        == 3
+    )
     err = capsys.readouterr().err
     assert "health: code_ignored" in err and "stopped at step" in err and "--resume" in err
     step = load_checkpoint(run / "checkpoints" / "last.pt")["step"]
@@ -256,14 +303,34 @@ def test_the_catalogues_noise_only_generator_is_blind_to_its_codes_and_is_named(
     x, y = blob_images(256, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
     tiny = [a if a != "2" else "20" for a in TINY]  # 20 epochs of 16 steps (320), a record every 4 steps
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "health_archs.py"), "train", "--dataset",
-                           f"npz:{tmp_path / 'd.npz'}", "--outdir", str(tmp_path / "run"), *tiny, "--log-every", "4",
-                           "--arch", "noise-only-g"], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "health_archs.py"),
+            "train",
+            "--dataset",
+            f"npz:{tmp_path / 'd.npz'}",
+            "--outdir",
+            str(tmp_path / "run"),
+            *tiny,
+            "--log-every",
+            "4",
+            "--arch",
+            "noise-only-g",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    found = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
-             if '"health"' in line]
-    assert {r["subject"] for r in found if r["failure"] == "code_ignored"} == {"categorical 1", "continuous 1",
-                                                                             "continuous 2"}
+    found = [
+        json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines() if '"health"' in line
+    ]
+    assert {r["subject"] for r in found if r["failure"] == "code_ignored"} == {
+        "categorical 1",
+        "continuous 1",
+        "continuous 2",
+    }
     steps = 20 * (256 // 16)
     assert min(r["step"] for r in found if r["failure"] == "code_ignored") <= 0.2 * steps
     assert "health: code_ignored" in proc.stderr

@@ -7,19 +7,31 @@ import math
 import pytest
 import torch
 
-from infogan import augment, losses
 from infogan.config import TrainConfig
-from infogan.cuda_graphs import unsupported_reason
+from infogan.data import augment
 from infogan.errors import UsageError
-from infogan.networks import build_networks
-from infogan.runtime import make_runtime
-from infogan.step import Nets, draw_step, jitter_of, make_optimizers, statistics_of, train_step
+from infogan.model import losses
+from infogan.model.networks import build_networks
+from infogan.train.cuda_graphs import unsupported_reason
+from infogan.train.runtime import make_runtime
+from infogan.train.step import Nets, draw_step, jitter_of, make_optimizers, statistics_of, train_step
 
 
 def _tiny(**fields):
-    base = dict(noise_dim=4, categorical=[2], continuous=1, arch="paper-mnist", image_shape=[1, 8, 8],
-                batch_size=16, lr_d=2e-3, lr_g=1e-3, categorical_weight=1.0, continuous_weight=0.5,
-                precision="fp32", device="cpu")
+    base = dict(
+        noise_dim=4,
+        categorical=[2],
+        continuous=1,
+        arch="paper-mnist",
+        image_shape=[1, 8, 8],
+        batch_size=16,
+        lr_d=2e-3,
+        lr_g=1e-3,
+        categorical_weight=1.0,
+        continuous_weight=0.5,
+        precision="fp32",
+        device="cpu",
+    )
     cfg = TrainConfig(**{**base, **fields})
     torch.manual_seed(0)
     nets = Nets(*build_networks(cfg))
@@ -51,8 +63,9 @@ def test_paired_information_by_hand_and_summed_over_codes():
     pa, pb = a.softmax(1), b.softmax(1)
     joint = sum(torch.outer(pa[i], pb[i]) for i in range(6)) / 6
     joint = (joint + joint.t()) / 2
-    expected = sum(joint[i, j] * math.log(joint[i, j] / (joint[i].sum() * joint[:, j].sum()))
-                   for i in range(3) for j in range(3))
+    expected = sum(
+        joint[i, j] * math.log(joint[i, j] / (joint[i].sum() * joint[:, j].sum())) for i in range(3) for j in range(3)
+    )
     assert losses.paired_information([a], [b]).item() == pytest.approx(float(expected), rel=1e-5)
     c, d = torch.randn(6, 5), torch.randn(6, 5)
     both = losses.paired_information([a, c], [b, d]).item()
@@ -112,22 +125,26 @@ def test_the_term_raises_q_agreement_between_views_and_is_reported():
         theta = augment.AffineJitter(20, 0.15, 0.06).draw(16, torch.Generator().manual_seed(9), "cpu")
         nets.disc.eval()
         with torch.no_grad():
-            after[weight] = losses.paired_information(nets.disc(_real()).q.cat_logits,
-                                                      nets.disc(augment.warp(_real(), theta)).q.cat_logits).item()
+            after[weight] = losses.paired_information(
+                nets.disc(_real()).q.cat_logits, nets.disc(augment.warp(_real(), theta)).q.cat_logits
+            ).item()
         if weight:
             assert "q_pair_info" in stats and 0 <= stats["q_pair_info"].item() <= math.log(2) + 1e-5
             assert "q_pair_info" in statistics_of(cfg)
     assert after[3.0] > after[0.0] + 0.1
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"iic_weight": -1.0}, "--iic-weight must be a finite number >= 0"),
-    ({"iic_weight": float("inf")}, "--iic-weight must be a finite number >= 0"),
-    ({"iic_weight": 1.0, "categorical": []}, "--iic-weight needs a categorical code"),
-    ({"iic_rotation": 200.0}, "--iic-rotation must be in [0.0, 180.0)"),
-    ({"iic_scale": 1.0}, "--iic-scale must be in [0.0, 1.0)"),
-    ({"iic_shift": -0.1}, "--iic-shift must be in [0.0, 0.5)"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"iic_weight": -1.0}, "--iic-weight must be a finite number >= 0"),
+        ({"iic_weight": float("inf")}, "--iic-weight must be a finite number >= 0"),
+        ({"iic_weight": 1.0, "categorical": []}, "--iic-weight needs a categorical code"),
+        ({"iic_rotation": 200.0}, "--iic-rotation must be in [0.0, 180.0)"),
+        ({"iic_scale": 1.0}, "--iic-scale must be in [0.0, 1.0)"),
+        ({"iic_shift": -0.1}, "--iic-shift must be in [0.0, 0.5)"),
+    ],
+)
 def test_bad_values_are_refused_with_the_field_named(fields, message):
     with pytest.raises(UsageError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
         TrainConfig(**fields).validate()

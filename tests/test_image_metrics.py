@@ -7,24 +7,27 @@ environment; `make test` runs this file again in the environment `make install-f
 
 import argparse
 import json
-import os
 import math
+import os
 
 import numpy as np
 import pytest
 import torch
 from conftest import TINY, blob_images
 
-from infogan import image_quality
 from infogan.cli import main
 from infogan.errors import UsageError
+from infogan.metrics import image_quality
 
 if os.environ.get("INFOGAN_REQUIRE_FIDELITY"):  # make test's second environment: a missing import fails
     import torch_fidelity as fidelity
 else:
-    fidelity = pytest.importorskip("torch_fidelity", reason="torch-fidelity (and torchvision) not installed here: "
-                                                             "`make install-fidelity` builds an environment with them",
-                                   exc_type=ImportError)
+    fidelity = pytest.importorskip(
+        "torch_fidelity",
+        reason="torch-fidelity (and torchvision) not installed here: "
+        "`make install-fidelity` builds an environment with them",
+        exc_type=ImportError,
+    )
 
 
 def inception_skeleton_state() -> dict:
@@ -101,8 +104,21 @@ def test_offline_without_weights_names_the_file_and_the_flag(tmp_path, monkeypat
     x, y = blob_images(64, 8)
     np.savez(tmp_path / "b.npz", x=x, y=y)
     run = tmp_path / "run"
-    assert main(["train", "--dataset", f"npz:{tmp_path / 'b.npz'}", "--data-dir", str(tmp_path / "data"),
-                 "--outdir", str(run), *TINY]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                f"npz:{tmp_path / 'b.npz'}",
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--outdir",
+                str(run),
+                *TINY,
+            ]
+        )
+        == 0
+    )
     assert main(["evaluate", str(run), "--image-metrics", "fid"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     err = [line for line in lines if not line.startswith("note: ")]  # the note: no held-out split to score on
@@ -113,10 +129,27 @@ def test_evaluate_image_metrics_end_to_end(weights, tmp_path):
     x, y = blob_images(16, 8)
     np.savez(tmp_path / "b.npz", x=x, y=y)
     run = tmp_path / "run"
-    assert main(["train", "--dataset", f"npz:{tmp_path / 'b.npz'}", "--data-dir", str(tmp_path / "data"),
-                 "--outdir", str(run), *TINY]) == 0
-    assert main(["evaluate", str(run), "--image-metrics", "fid,kid", "--samples", "8",
-                 "--inception-weights", str(weights)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                f"npz:{tmp_path / 'b.npz'}",
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--outdir",
+                str(run),
+                *TINY,
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            ["evaluate", str(run), "--image-metrics", "fid,kid", "--samples", "8", "--inception-weights", str(weights)]
+        )
+        == 0
+    )
     report = json.loads((run / "eval" / "npz-b.json").read_text())
     assert set(report["image_metrics"]) == {"fid", "kid", "kid_std"} and report["image_metrics_samples"] == 8
     assert all(math.isfinite(v) for v in report["image_metrics"].values())
@@ -129,9 +162,29 @@ def test_training_computes_them_every_n_epochs_and_at_the_last(weights, tmp_path
     run = tmp_path / "run"
     tiny = list(TINY)
     tiny[tiny.index("--epochs") + 1] = "3"
-    assert main(["train", "--dataset", f"npz:{tmp_path / 'b.npz'}", "--data-dir", str(tmp_path / "data"),
-                 "--outdir", str(run), *tiny, "--image-metrics-every", "2", "--image-metrics",
-                 "fid,isc", "--image-metrics-samples", "4", "--inception-weights", str(weights)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                f"npz:{tmp_path / 'b.npz'}",
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--outdir",
+                str(run),
+                *tiny,
+                "--image-metrics-every",
+                "2",
+                "--image-metrics",
+                "fid,isc",
+                "--image-metrics-samples",
+                "4",
+                "--inception-weights",
+                str(weights),
+            ]
+        )
+        == 0
+    )
     epochs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     epochs = {r["epoch"]: r for r in epochs if r["kind"] == "epoch"}
     assert "fid" not in epochs[1] and {"fid", "isc", "isc_std"} <= set(epochs[2]) and "fid" in epochs[3]

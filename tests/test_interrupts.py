@@ -21,9 +21,29 @@ def start(tmp_path, epochs=EPOCHS):
     x, y = blob_images(STEPS_PER_EPOCH * 16, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "infogan", "train", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--outdir", str(run),
-           "--batch-size", "16", "--epochs", str(epochs), "--noise-dim", "4", "--categories", "4", "--no-progress",
-           "--checkpoint-every", "5", "--log-every", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "infogan",
+        "train",
+        "--dataset",
+        f"npz:{tmp_path / 'd.npz'}",
+        "--outdir",
+        str(run),
+        "--batch-size",
+        "16",
+        "--epochs",
+        str(epochs),
+        "--noise-dim",
+        "4",
+        "--categories",
+        "4",
+        "--no-progress",
+        "--checkpoint-every",
+        "5",
+        "--log-every",
+        "1",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return proc, run
 
@@ -50,8 +70,9 @@ def interval_steps(run):
 def test_sigkill_then_resume_completes_with_consistent_files(tmp_path):
     proc, run = start(tmp_path)
     # kill mid-epoch 2, after at least one step checkpoint of that epoch
-    wait_until(lambda: (run / "checkpoints" / "last.pt").exists() and len(interval_steps(run)) >= STEPS_PER_EPOCH + 12,
-               proc)
+    wait_until(
+        lambda: (run / "checkpoints" / "last.pt").exists() and len(interval_steps(run)) >= STEPS_PER_EPOCH + 12, proc
+    )
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL

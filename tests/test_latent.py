@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from infogan.config import TrainConfig, resolve
-from infogan.latent import LatentSpec
+from infogan.model.latent import LatentSpec
 
 
 def spec(**kw):
@@ -107,8 +107,10 @@ def test_categorical_traversal_draws_every_value_of_one_code():
 
 
 def test_spec_round_trips_through_config_json():
-    cfg = resolve(TrainConfig(categorical=[10, 10, 4], continuous=3, noise_dim=7, learn_std=True,
-                              noise_prior="normal"), (1, 28, 28))
+    cfg = resolve(
+        TrainConfig(categorical=[10, 10, 4], continuous=3, noise_dim=7, learn_std=True, noise_prior="normal"),
+        (1, 28, 28),
+    )
     again = TrainConfig.from_dict(__import__("json").loads(cfg.to_json()))
     assert again.latent == cfg.latent == LatentSpec(7, (10, 10, 4), 3, "normal", True)
 

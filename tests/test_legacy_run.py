@@ -12,10 +12,10 @@ import pytest
 from infogan import load_generator
 from infogan.checkpoint import load_checkpoint
 from infogan.cli import main
-from infogan.data import load_dataset
-from infogan.evaluation import load_discriminator
-from infogan.inference import chosen_latent, generate
-from infogan.metrics import q_on_real
+from infogan.data.datasets import load_dataset
+from infogan.metrics.codes import q_on_real
+from infogan.metrics.evaluate import load_discriminator
+from infogan.serve.inference import chosen_latent, generate
 
 FIXTURE = Path(__file__).parent / "fixtures" / "legacy_v1"
 
@@ -61,10 +61,12 @@ def test_evaluates(legacy):
     report = json.loads((legacy / "eval" / "npz-data.json").read_text())
     assert report["categorical"] == [3] and len(report["category_histogram"]) == 3
     # scored as today's evaluate scores: Q's argmax on the data against its labels, after the best matching
-    from infogan.metrics import label_metrics
+    from infogan.metrics.codes import label_metrics
 
     data = load_dataset("npz:data.npz")
-    expected = label_metrics(q_on_real(load_discriminator(legacy), data.images)[0].argmax(1).numpy(), data.labels.numpy())
+    expected = label_metrics(
+        q_on_real(load_discriminator(legacy), data.images)[0].argmax(1).numpy(), data.labels.numpy()
+    )
     assert report["categorical_accuracy"] == pytest.approx(expected["categorical_accuracy"])
     assert report["matching"] == {str(k): v for k, v in expected["matching"].items()}
 
@@ -73,12 +75,15 @@ def test_explores(legacy):
     pytest.importorskip("fastapi", reason="the explorer's extra (fastapi) is not installed")
     from fastapi.testclient import TestClient
 
-    from infogan.explorer import create_app
+    from infogan.serve.explorer import create_app
 
     client = TestClient(create_app(legacy))
     info = client.get("/api/info").json()
     assert info["categories"] == 3 and info["categorical"] == [3] and info["continuous"] == 2
-    for path, params in (("/api/generate", {"category": 2, "c1": 1}), ("/api/categories", {}),
-                         ("/api/traverse", {"code": 2})):
+    for path, params in (
+        ("/api/generate", {"category": 2, "c1": 1}),
+        ("/api/categories", {}),
+        ("/api/traverse", {"code": 2}),
+    ):
         assert client.get(path, params=params).status_code == 200
     assert client.get("/api/generate", params={"category": 3}).status_code == 422

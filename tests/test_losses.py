@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from infogan import losses
+from infogan.model import losses
 
 
 def test_discriminator_loss_hand_computed():
@@ -40,7 +40,7 @@ def test_gaussian_nll_without_continuous_codes_is_zero():
 
 
 def _codes(logits, cat, mean, cont):
-    from infogan.latent import Latent, QCodes
+    from infogan.model.latent import Latent, QCodes
 
     return QCodes(logits, mean, None), Latent(torch.zeros(len(cont), 1), cat, cont)
 
@@ -64,8 +64,9 @@ def test_information_loss_sums_every_categorical_code():
     assert math.isclose(info.total.item(), 1.5 * (ce1 + ce2), rel_tol=1e-6)  # no continuous code: NLL 0
     # per-code bound ln K_i - CE_i: 0 for the blind code 1, ln 3 - CE for code 2
     assert abs(losses.mutual_information_bound(info.categorical_per_code[0], 2).item()) < 1e-6
-    assert math.isclose(losses.mutual_information_bound(info.categorical_per_code[1], 3).item(),
-                        math.log(3) - ce2, rel_tol=1e-6)
+    assert math.isclose(
+        losses.mutual_information_bound(info.categorical_per_code[1], 3).item(), math.log(3) - ce2, rel_tol=1e-6
+    )
 
 
 def test_information_loss_without_categorical_code():

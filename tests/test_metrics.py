@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from infogan import metrics
+from infogan.metrics import codes as metrics
 
 
 def test_hungarian_matching_recovers_permuted_labels():

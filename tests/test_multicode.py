@@ -8,16 +8,30 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import two_factor_run, CHROMIUM, browser_page, serve_folder, two_factor_images
+from conftest import CHROMIUM, browser_page, serve_folder, two_factor_images, two_factor_run
 from PIL import Image
 
-from infogan import data, metrics
 from infogan.checkpoint import load_checkpoint, save_checkpoint
 from infogan.cli import main
+from infogan.data import datasets as data
 from infogan.errors import UsageError
+from infogan.metrics import codes as metrics
 
-MULTI = ["--batch-size", "16", "--epochs", "1", "--noise-dim", "4", "--categorical", "10,10", "--continuous", "2",
-         "--no-progress", "--log-every", "2"]
+MULTI = [
+    "--batch-size",
+    "16",
+    "--epochs",
+    "1",
+    "--noise-dim",
+    "4",
+    "--categorical",
+    "10,10",
+    "--continuous",
+    "2",
+    "--no-progress",
+    "--log-every",
+    "2",
+]
 
 
 @pytest.fixture(scope="module")
@@ -49,18 +63,19 @@ def test_run_writes_every_picture_and_per_code_statistics(multi_run):
         assert r["mi_bound"] <= 2 * math.log(10) + 1e-5
     epoch = [r for r in records if r["kind"] == "epoch"][-1]
     # the per-epoch scores are evaluate's, of the final weights, on the 64 training images (fewer than 2,000)
-    from infogan.data import load_dataset
-    from infogan.evaluation import load_discriminator
-    from infogan.metrics import code_scores, q_on_real
+    from infogan.data.datasets import load_dataset
+    from infogan.metrics.codes import code_scores, q_on_real
+    from infogan.metrics.evaluate import load_discriminator
 
     data = load_dataset(cfg["dataset"])
-    scores = code_scores(q_on_real(load_discriminator(run), data.images),
-                         {k: v.numpy() for k, v in data.factors.items()})
+    scores = code_scores(
+        q_on_real(load_discriminator(run), data.images), {k: v.numpy() for k, v in data.factors.items()}
+    )
     assert epoch["best_code"] == scores["best_code"]
     assert epoch["categorical_accuracy_y2"] == scores["factors"]["y2"]["categorical_accuracy"]
     assert epoch["categorical_accuracy"] == scores["categorical_accuracy"]
     ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
-    assert ckpt["stat_names"] == list(records[0])[3:3 + len(ckpt["stat_names"])]  # the names, in logged order
+    assert ckpt["stat_names"] == list(records[0])[3 : 3 + len(ckpt["stat_names"])]  # the names, in logged order
 
 
 def test_generate_sets_any_code(multi_run, tmp_path):
@@ -77,11 +92,14 @@ def test_generate_sets_any_code(multi_run, tmp_path):
     assert not np.array_equal(base, draw("--category", "3", "--category", "2=0"))  # code 2 changes the images
 
 
-@pytest.mark.parametrize("flags,message", [
-    (["--category", "3=1"], "this run has categorical codes 1..2"),
-    (["--category", "2=10"], "code 2 takes values 0..9"),
-    (["--category", "x=1"], "expected K (code 1's value) or N=K"),
-])
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (["--category", "3=1"], "this run has categorical codes 1..2"),
+        (["--category", "2=10"], "code 2 takes values 0..9"),
+        (["--category", "x=1"], "expected K (code 1's value) or N=K"),
+    ],
+)
 def test_generate_bad_category_is_one_line(multi_run, tmp_path, capsys, flags, message):
     _, run = multi_run
     try:
@@ -113,8 +131,11 @@ def test_evaluate_scores_every_code_against_every_factor(multi_run):
     assert all(set(c["labels"]) == {"y", "y2"} for c in report["per_code"])
     assert set(report["factors"]) == {"y", "y2"}
     best = report["factors"]["y"]
-    assert report["categorical_accuracy"] == best["categorical_accuracy"] == max(
-        c["labels"]["y"]["categorical_accuracy"] for c in report["per_code"])
+    assert (
+        report["categorical_accuracy"]
+        == best["categorical_accuracy"]
+        == max(c["labels"]["y"]["categorical_accuracy"] for c in report["per_code"])
+    )
     assert report["best_code"] == best["best_code"]
     assert len(report["category_histogram"]) == 2 and all(sum(h) == 64 for h in report["category_histogram"])
     assert len(report["mutual_information_bound_per_code"]) == 2
@@ -124,13 +145,14 @@ def test_evaluate_scores_every_code_against_every_factor(multi_run):
     # MIG is the mean of the factors' gaps; both scores are the package's functions on Q's reading of the data
     assert [r["factor"] for r in report["mig_per_factor"]] == ["y", "y2"]
     assert report["mig"] == pytest.approx(np.mean([r["gap"] for r in report["mig_per_factor"]]))
-    from infogan.data import load_dataset
-    from infogan.disentanglement import disentanglement_report, q_codes
-    from infogan.evaluation import load_discriminator
+    from infogan.data.datasets import load_dataset
+    from infogan.metrics.disentanglement import disentanglement_report, q_codes
+    from infogan.metrics.evaluate import load_discriminator
 
     data = load_dataset(f"npz:{root / 'pairs.npz'}")
-    expected = disentanglement_report(*q_codes(load_discriminator(run), data.images),
-                                      {k: v.numpy() for k, v in data.factors.items()})
+    expected = disentanglement_report(
+        *q_codes(load_discriminator(run), data.images), {k: v.numpy() for k, v in data.factors.items()}
+    )
     assert (report["mig"], report["factorvae_score"]) == (expected["mig"], expected["factorvae_score"])
 
 
@@ -158,7 +180,7 @@ def test_explorer_api_with_several_codes(multi_run):
     pytest.importorskip("fastapi", reason="the explorer's extra (fastapi) is not installed")
     from fastapi.testclient import TestClient
 
-    from infogan.explorer import create_app
+    from infogan.serve.explorer import create_app
 
     _, run = multi_run
     client = TestClient(create_app(run))
@@ -173,8 +195,11 @@ def test_explorer_api_with_several_codes(multi_run):
     assert strip.status_code == 200
     with Image.open(__import__("io").BytesIO(strip.content)) as img:
         assert img.size == (10 * 16, 8)  # one sample per value of code 2, no padding
-    for params, message in (({"cat3": 1}, "2 categorical code(s)"), ({"cat2": 10}, "code 2 takes values 0..9"),
-                            ({"category": 1, "cat1": 2}, "disagree")):
+    for params, message in (
+        ({"cat3": 1}, "2 categorical code(s)"),
+        ({"cat2": 10}, "code 2 takes values 0..9"),
+        ({"category": 1, "cat1": 2}, "disagree"),
+    ):
         r = client.get("/api/generate", params=params)
         assert r.status_code == 422 and message in r.text
     assert client.get("/api/categories", params={"code": 3}).status_code == 422
@@ -183,7 +208,7 @@ def test_explorer_api_with_several_codes(multi_run):
 @pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's Chromium (/usr/bin/chromium) is not installed")
 def test_browser_shows_a_row_of_buttons_per_code(multi_run, tmp_path):
-    from infogan.explorer import create_app
+    from infogan.serve.explorer import create_app
 
     _, run = multi_run
     with browser_page(create_app(run)) as (page, url):
@@ -200,8 +225,27 @@ def test_preset_fills_the_paper_model_and_flags_override(tmp_path):
     x = np.random.default_rng(0).integers(0, 255, (32, 16, 16, 3), dtype=np.uint8)
     np.savez(tmp_path / "c.npz", x=x)
     out = tmp_path / "svhn"
-    assert main(["train", "--dataset", f"npz:{tmp_path / 'c.npz'}", "--preset", "svhn", "--outdir", str(out),
-                 "--batch-size", "8", "--epochs", "1", "--noise-dim", "6", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                f"npz:{tmp_path / 'c.npz'}",
+                "--preset",
+                "svhn",
+                "--outdir",
+                str(out),
+                "--batch-size",
+                "8",
+                "--epochs",
+                "1",
+                "--noise-dim",
+                "6",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["preset"] == "svhn" and cfg["arch"] == "paper-svhn" and cfg["categorical"] == [10, 10, 10, 10]
     assert cfg["continuous"] == 4 and cfg["noise_dim"] == 6 and cfg["batch_size"] == 8  # flags win
@@ -212,9 +256,32 @@ def test_no_categorical_code_trains(tmp_path):
     x = np.random.default_rng(0).integers(0, 255, (32, 8, 8), dtype=np.uint8)
     np.savez(tmp_path / "g.npz", x=x)
     out = tmp_path / "faces"
-    assert main(["train", "--dataset", f"npz:{tmp_path / 'g.npz'}", "--categorical", "", "--continuous", "3",
-                 "--outdir", str(out), "--batch-size", "8", "--epochs", "1", "--noise-dim", "4", "--no-progress"]) == 0
-    record = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if '"kind": "epoch"' in line][-1]
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                f"npz:{tmp_path / 'g.npz'}",
+                "--categorical",
+                "",
+                "--continuous",
+                "3",
+                "--outdir",
+                str(out),
+                "--batch-size",
+                "8",
+                "--epochs",
+                "1",
+                "--noise-dim",
+                "4",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    record = [
+        json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if '"kind": "epoch"' in line
+    ][-1]
     assert record["mi_bound"] == 0 and record["cat_loss"] == 0 and math.isfinite(record["cont_loss"])
     assert size(out / "samples" / "epoch_0001.png") == (10 * 10 + 2, 10 * 10 + 2)  # 10x10 free draws
     assert main(["evaluate", str(out)]) == 0
@@ -256,10 +323,7 @@ def test_svhn_mat_is_parsed(tmp_path):
     assert d.labels[0] == 0 and 0 <= int(d.labels.min()) and int(d.labels.max()) <= 9
 
 
-@pytest.mark.parametrize("content,message", [
-    (b"not a mat file", "cannot read"),
-    (None, "does not hold SVHN"),
-])
+@pytest.mark.parametrize("content,message", [(b"not a mat file", "cannot read"), (None, "does not hold SVHN")])
 def test_bad_svhn_file_is_named(tmp_path, content, message):
     path = tmp_path / "train_32x32.mat"
     if content is None:

@@ -2,15 +2,25 @@ import pytest
 import torch
 
 from infogan.config import PRESETS, TrainConfig, resolve
-from infogan.networks import build_networks
+from infogan.model.networks import build_networks
 
 
-@pytest.mark.parametrize("arch,shape", [
-    ("paper-mnist", (1, 28, 28)), ("seed-mnist", (1, 28, 28)), ("seed-cifar10", (3, 32, 32)),
-    ("paper-mnist", (3, 32, 32)), ("seed-cifar10", (1, 16, 24)), ("paper-svhn", (3, 32, 32)),
-    ("paper-svhn", (1, 16, 48)), ("paper-chairs", (1, 16, 16)), ("cr-dsprites", (1, 32, 32)),
-    ("cr-dsprites", (1, 64, 64)), ("cr-dsprites", (3, 16, 24)),
-])
+@pytest.mark.parametrize(
+    "arch,shape",
+    [
+        ("paper-mnist", (1, 28, 28)),
+        ("seed-mnist", (1, 28, 28)),
+        ("seed-cifar10", (3, 32, 32)),
+        ("paper-mnist", (3, 32, 32)),
+        ("seed-cifar10", (1, 16, 24)),
+        ("paper-svhn", (3, 32, 32)),
+        ("paper-svhn", (1, 16, 48)),
+        ("paper-chairs", (1, 16, 16)),
+        ("cr-dsprites", (1, 32, 32)),
+        ("cr-dsprites", (1, 64, 64)),
+        ("cr-dsprites", (3, 16, 24)),
+    ],
+)
 @pytest.mark.parametrize("learn_std", [False, True])
 def test_shapes_of_every_arch(arch, shape, learn_std):
     cfg = resolve(TrainConfig(arch=arch, learn_std=learn_std, categorical=[10, 4], continuous=3), shape)

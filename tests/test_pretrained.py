@@ -23,13 +23,21 @@ def data_dir(tmp_path, monkeypatch):
 
 def test_the_shipped_model_holds_tensors_only():
     names = sorted(p.name for p in SHIPPED.iterdir())
-    assert names == ["MODEL.md", "config.json", "discriminator.safetensors", "generator.safetensors",
-                     "metrics.jsonl", "record.json"]
+    assert names == [
+        "MODEL.md",
+        "config.json",
+        "discriminator.safetensors",
+        "generator.safetensors",
+        "metrics.jsonl",
+        "record.json",
+    ]
     from safetensors.torch import load_file
 
     for part in ("generator", "discriminator"):
-        assert all(t.dtype.is_floating_point or not t.is_floating_point() for t in
-                   load_file(str(SHIPPED / f"{part}.safetensors")).values())
+        assert all(
+            t.dtype.is_floating_point or not t.is_floating_point()
+            for t in load_file(str(SHIPPED / f"{part}.safetensors")).values()
+        )
 
 
 def test_it_reproduces_its_recorded_held_out_accuracy(data_dir, capsys):
@@ -55,7 +63,7 @@ def test_explore_opens_it_by_default():
     from fastapi.testclient import TestClient
 
     from infogan.cli import build_parser
-    from infogan.explorer import create_app
+    from infogan.serve.explorer import create_app
 
     assert build_parser().parse_args(["explore"]).path == "pretrained:mnist"
     client = TestClient(create_app("pretrained:mnist"))

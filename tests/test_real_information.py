@@ -6,19 +6,31 @@ import copy
 import pytest
 import torch
 
-from infogan import losses
 from infogan.config import TrainConfig
 from infogan.errors import UsageError
-from infogan.networks import build_networks
-from infogan.runtime import make_runtime
-from infogan.step import Nets, make_optimizers, statistics_of, train_step
+from infogan.model import losses
+from infogan.model.networks import build_networks
+from infogan.train.runtime import make_runtime
+from infogan.train.step import Nets, make_optimizers, statistics_of, train_step
 
 
 def _tiny(real_info_weight, real_info_until=0):
-    cfg = TrainConfig(noise_dim=4, categorical=[2], continuous=1, arch="paper-mnist", image_shape=[1, 8, 8],
-                      batch_size=16, lr_d=2e-3, lr_g=1e-3, categorical_weight=1.0, continuous_weight=0.5,
-                      real_info_weight=real_info_weight, real_info_until=real_info_until, precision="fp32",
-                      device="cpu")
+    cfg = TrainConfig(
+        noise_dim=4,
+        categorical=[2],
+        continuous=1,
+        arch="paper-mnist",
+        image_shape=[1, 8, 8],
+        batch_size=16,
+        lr_d=2e-3,
+        lr_g=1e-3,
+        categorical_weight=1.0,
+        continuous_weight=0.5,
+        real_info_weight=real_info_weight,
+        real_info_until=real_info_until,
+        precision="fp32",
+        device="cpu",
+    )
     torch.manual_seed(0)
     nets = Nets(*build_networks(cfg))
     return cfg, nets, make_optimizers(cfg, nets)
@@ -60,13 +72,16 @@ def test_the_term_teaches_q_to_sort_real_images():
     assert after[2.0] > 0.5 and after[2.0] > after[0.0] + 0.2, after
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"real_info_weight": -1.0}, "--real-info-weight must be a finite number >= 0"),
-    ({"real_info_weight": float("nan")}, "--real-info-weight must be a finite number >= 0"),
-    ({"real_info_weight": 1.0, "categorical": []}, "--real-info-weight needs a categorical code"),
-    ({"real_info_until": 100}, "--real-info-until switches off --real-info-weight, which is 0"),
-    ({"real_info_weight": 1.0, "real_info_until": -1}, "--real-info-until must be an integer >= 0"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"real_info_weight": -1.0}, "--real-info-weight must be a finite number >= 0"),
+        ({"real_info_weight": float("nan")}, "--real-info-weight must be a finite number >= 0"),
+        ({"real_info_weight": 1.0, "categorical": []}, "--real-info-weight needs a categorical code"),
+        ({"real_info_until": 100}, "--real-info-until switches off --real-info-weight, which is 0"),
+        ({"real_info_weight": 1.0, "real_info_until": -1}, "--real-info-until must be an integer >= 0"),
+    ],
+)
 def test_bad_weights_are_refused(changes, message):
     with pytest.raises(UsageError, match=message):
         TrainConfig(**changes).validate()
@@ -103,6 +118,6 @@ def test_the_term_trains_before_its_cut_off_step_and_is_still_reported_after():
 
 
 def test_cuda_graphs_step_aside_for_a_cut_off():
-    from infogan.cuda_graphs import unsupported_reason
+    from infogan.train.cuda_graphs import unsupported_reason
 
     assert "--real-info-until" in unsupported_reason("cuda", False, False, False, switched_off=True)

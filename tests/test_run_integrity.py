@@ -18,9 +18,9 @@ import pytest
 import torch
 from conftest import ROOT, TINY, blob_images, fill, remount_read_only, small_filesystem
 
-from infogan import data
 from infogan.checkpoint import load_checkpoint
 from infogan.cli import main
+from infogan.data import datasets as data
 from infogan.errors import UsageError
 
 
@@ -48,9 +48,30 @@ def one_error_line(err: str) -> str:
 def slow_training(tmp_path, run, extra=()):
     x, y = blob_images(2048, 8)
     np.savez(tmp_path / "big.npz", x=x, y=y)
-    cmd = [sys.executable, "-m", "infogan", "train", "--dataset", f"npz:{tmp_path / 'big.npz'}", "--outdir", str(run),
-           "--batch-size", "16", "--epochs", "50", "--noise-dim", "4", "--categorical", "4", "--no-progress",
-           "--log-every", "1", "--checkpoint-every", "2", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "infogan",
+        "train",
+        "--dataset",
+        f"npz:{tmp_path / 'big.npz'}",
+        "--outdir",
+        str(run),
+        "--batch-size",
+        "16",
+        "--epochs",
+        "50",
+        "--noise-dim",
+        "4",
+        "--categorical",
+        "4",
+        "--no-progress",
+        "--log-every",
+        "1",
+        "--checkpoint-every",
+        "2",
+        *extra,
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not (run / "checkpoints" / "last.pt").exists():
@@ -82,15 +103,18 @@ def test_a_second_writer_is_refused_naming_the_holder(tmp_path, capsys, second):
 
 
 def test_a_second_sweep_on_the_same_parent_is_refused(tmp_path, capsys):
-    from infogan.runlock import RunLock
+    from infogan.train.runlock import RunLock
 
     with RunLock.acquire(tmp_path / "", "sweep directory"):
         x, y = blob_images(32, 8)
         np.savez(tmp_path / "d.npz", x=x, y=y)
-        assert main(["sweep", "--seeds", "0", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--outdir", str(tmp_path),
-                     *TINY]) == 2
-    assert f"sweep directory {tmp_path} is in use by another infogan process (PID {os.getpid()})" in \
-        one_error_line(capsys.readouterr().err)
+        assert (
+            main(["sweep", "--seeds", "0", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--outdir", str(tmp_path), *TINY])
+            == 2
+        )
+    assert f"sweep directory {tmp_path} is in use by another infogan process (PID {os.getpid()})" in one_error_line(
+        capsys.readouterr().err
+    )
 
 
 # ---------------------------------------------------------------- checkpoints belong to their run
@@ -99,8 +123,23 @@ def test_a_foreign_checkpoint_is_refused_before_anything_is_written(done_run, tm
     other = tmp_path / "other"
     x, y = blob_images(64, 8)
     np.savez(tmp_path / "o.npz", x=x, y=y)
-    assert main(["train", "--dataset", f"npz:{tmp_path / 'o.npz'}", "--outdir", str(other), *TINY,
-                 "--categorical", "5", "--epochs", "1"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                f"npz:{tmp_path / 'o.npz'}",
+                "--outdir",
+                str(other),
+                *TINY,
+                "--categorical",
+                "5",
+                "--epochs",
+                "1",
+            ]
+        )
+        == 0
+    )
     shutil.copyfile(other / "checkpoints" / "last.pt", run / "checkpoints" / "last.pt")
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"}
     assert main(["train", "--resume", str(run), "--epochs", "4", "--no-progress"]) == 2
@@ -113,11 +152,14 @@ def test_checkpoints_and_config_carry_the_run_id(done_run):
     assert len(run_id) == 32 and load_checkpoint(done_run / "checkpoints" / "last.pt")["config"]["run_id"] == run_id
 
 
-@pytest.mark.parametrize("damage,message", [
-    (lambda c: c.pop("rng"), "field 'rng' is missing"),
-    (lambda c: c.update(step="4"), "field 'step' is str"),
-    (lambda c: c.update(generator={"w": 3}), "not a state dict of tensors"),
-])
+@pytest.mark.parametrize(
+    "damage,message",
+    [
+        (lambda c: c.pop("rng"), "field 'rng' is missing"),
+        (lambda c: c.update(step="4"), "field 'step' is str"),
+        (lambda c: c.update(generator={"w": 3}), "not a state dict of tensors"),
+    ],
+)
 def test_a_checkpoint_of_the_wrong_structure_is_named(done_run, tmp_path, capsys, damage, message):
     run = copy_run(done_run, tmp_path / "run")
     ckpt = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
@@ -137,10 +179,13 @@ def test_a_torn_metrics_line_is_dropped_on_resume(done_run, tmp_path):
     assert [r["epoch"] for r in records if r["kind"] == "epoch"] == [1, 2, 3]
 
 
-@pytest.mark.parametrize("make,message", [
-    (lambda run: ((run / "metrics.jsonl").unlink(), (run / "metrics.jsonl").mkdir()), "should be a file"),
-    (lambda run: (shutil.rmtree(run / "samples"), (run / "samples").write_text("x")), "should be a folder"),
-])
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda run: ((run / "metrics.jsonl").unlink(), (run / "metrics.jsonl").mkdir()), "should be a file"),
+        (lambda run: (shutil.rmtree(run / "samples"), (run / "samples").write_text("x")), "should be a folder"),
+    ],
+)
 def test_a_run_directory_of_the_wrong_layout_is_named(done_run, tmp_path, capsys, make, message):
     run = copy_run(done_run, tmp_path / "run")
     make(run)
@@ -157,7 +202,7 @@ def test_a_stray_file_among_the_samples_is_left_alone(done_run, tmp_path):
 
 # ---------------------------------------------------------------- last.pt is always finite
 def test_weights_that_turn_non_finite_are_never_checkpointed(tmp_path, monkeypatch, capsys):
-    from infogan import step as training  # the step module holds update_step
+    from infogan.train import step as training  # the step module holds update_step
 
     x, y = blob_images(64, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
@@ -172,23 +217,38 @@ def test_weights_that_turn_non_finite_are_never_checkpointed(tmp_path, monkeypat
         return stats
 
     monkeypatch.setattr(training, "update_step", poison_weights)
-    assert main(["train", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--outdir", str(tmp_path / "run"), *TINY,
-                 "--checkpoint-every", "1"]) == 1
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                f"npz:{tmp_path / 'd.npz'}",
+                "--outdir",
+                str(tmp_path / "run"),
+                *TINY,
+                "--checkpoint-every",
+                "1",
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "NaN/inf by step 3" in err and "keeps the last good state (step 2)" in err
     ckpt = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
-    assert ckpt["step"] == 2 and all(torch.isfinite(v).all() for v in ckpt["generator"].values()
-                                     if v.is_floating_point())
+    assert ckpt["step"] == 2 and all(
+        torch.isfinite(v).all() for v in ckpt["generator"].values() if v.is_floating_point()
+    )
 
 
 def test_divergence_before_any_checkpoint_says_so(tmp_path, monkeypatch, capsys):
-    from infogan import step as training  # the step module holds update_step
+    from infogan.train import step as training  # the step module holds update_step
 
     x, y = blob_images(64, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
     real_step = training.update_step
-    monkeypatch.setattr(training, "update_step",
-                        lambda *a, **k: {n: v * float("nan") for n, v in real_step(*a, **k).items()})
+    monkeypatch.setattr(
+        training, "update_step", lambda *a, **k: {n: v * float("nan") for n, v in real_step(*a, **k).items()}
+    )
     assert main(["train", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--outdir", str(tmp_path / "run"), *TINY]) == 1
     err = capsys.readouterr().err
     assert "no checkpoint had been written yet" in err and "last good state" not in err
@@ -201,13 +261,32 @@ def test_files_follow_the_umask(tmp_path):
     np.savez(tmp_path / "d.npz", x=x, y=y)
     old = os.umask(0o022)
     try:
-        assert main(["train", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--outdir", str(tmp_path / "run"), *TINY,
-                     "--epochs", "1"]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    "--dataset",
+                    f"npz:{tmp_path / 'd.npz'}",
+                    "--outdir",
+                    str(tmp_path / "run"),
+                    *TINY,
+                    "--epochs",
+                    "1",
+                ]
+            )
+            == 0
+        )
     finally:
         os.umask(old)
     run = tmp_path / "run"
-    for path in ("config.json", "metrics.jsonl", "checkpoints/last.pt", "generator.safetensors",
-                 "samples/epoch_0001.png", "plots/losses.png"):
+    for path in (
+        "config.json",
+        "metrics.jsonl",
+        "checkpoints/last.pt",
+        "generator.safetensors",
+        "samples/epoch_0001.png",
+        "plots/losses.png",
+    ):
         assert stat.S_IMODE((run / path).stat().st_mode) == 0o644, path
 
 
@@ -277,12 +356,15 @@ def test_a_config_that_links_to_dev_zero_is_refused(done_run, tmp_path, capsys):
     assert "not a regular file" in one_error_line(capsys.readouterr().err)
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("learn_std", "false", "'learn_std' must be bool"),
-    ("categorical", "4", "'categorical' must be list[int]"),
-    ("data_dir", 3, "'data_dir' must be str or null"),
-    ("seed", 2**40, "--seed must be at most"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("learn_std", "false", "'learn_std' must be bool"),
+        ("categorical", "4", "'categorical' must be list[int]"),
+        ("data_dir", 3, "'data_dir' must be str or null"),
+        ("seed", 2**40, "--seed must be at most"),
+    ],
+)
 def test_config_fields_are_type_checked_when_read(done_run, tmp_path, capsys, field, value, message):
     run = copy_run(done_run, tmp_path / "run")
     cfg = json.loads((run / "config.json").read_text())
@@ -299,16 +381,24 @@ def test_a_deeply_nested_config_is_one_line(done_run, tmp_path, capsys):
     assert "not valid JSON" in one_error_line(capsys.readouterr().err)
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["train", "--seed", "20000000000000"], "--seed must be at most 4294967295"),
-    (["train", "--batch-size", "1"], "--batch-size must be an integer >= 2"),
-    (["train", "--dataset", "folder:{tmp}", "--image-size", "100000"], "--image-size must be at most 1024"),
-    (["train", "--dataset", "folder:{tmp}", "--image-size", "1024", "--arch", "paper-mnist", "--channels", "1"],
-     "parameters, more than"),
-    (["generate", "{run}", "-n", "100000000", "--out", "{tmp}/g.png"], "-n must be in 1..10000"),
-    (["generate", "{run}", "--code", "1=nan", "--out", "{tmp}/g.png"], "must be a finite number"),
-    (["traverse", "{run}", "--code", "1", "--steps", "100000000", "--out", "{tmp}/g.png"], "--steps must be at most"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["train", "--seed", "20000000000000"], "--seed must be at most 4294967295"),
+        (["train", "--batch-size", "1"], "--batch-size must be an integer >= 2"),
+        (["train", "--dataset", "folder:{tmp}", "--image-size", "100000"], "--image-size must be at most 1024"),
+        (
+            ["train", "--dataset", "folder:{tmp}", "--image-size", "1024", "--arch", "paper-mnist", "--channels", "1"],
+            "parameters, more than",
+        ),
+        (["generate", "{run}", "-n", "100000000", "--out", "{tmp}/g.png"], "-n must be in 1..10000"),
+        (["generate", "{run}", "--code", "1=nan", "--out", "{tmp}/g.png"], "must be a finite number"),
+        (
+            ["traverse", "{run}", "--code", "1", "--steps", "100000000", "--out", "{tmp}/g.png"],
+            "--steps must be at most",
+        ),
+    ],
+)
 def test_sizes_are_bounded_where_read(done_run, tmp_path, capsys, argv, message):
     from PIL import Image
 
@@ -372,7 +462,7 @@ def _serve_at_rate(payload: bytes, chunk: int, pause: float):
             self.end_headers()
             try:
                 for i in range(0, len(payload), chunk):
-                    self.wfile.write(payload[i:i + chunk])
+                    self.wfile.write(payload[i : i + chunk])
                     self.wfile.flush()
                     time.sleep(pause)
             except OSError:
@@ -435,7 +525,7 @@ def test_explorer_keeps_serving_good_runs_beside_a_broken_one(done_run, tmp_path
     pytest.importorskip("fastapi", reason="the explorer's extra is not installed")
     from fastapi.testclient import TestClient
 
-    from infogan.explorer import create_app
+    from infogan.serve.explorer import create_app
 
     copy_run(done_run, tmp_path / "runs" / "a_broken")
     copy_run(done_run, tmp_path / "runs" / "b_good")

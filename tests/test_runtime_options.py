@@ -10,7 +10,7 @@ from conftest import ROOT, TINY, blob_images
 
 from infogan.cli import main
 from infogan.config import TrainConfig
-from infogan.runtime import available_cores, set_threads
+from infogan.train.runtime import available_cores, set_threads
 
 
 def test_threads_default_to_the_cores_given_and_follow_the_flag():
@@ -27,9 +27,25 @@ def test_a_log_gets_one_line_per_epoch_and_no_progress_frames(tmp_path):
     x, y = blob_images(64, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
     tiny = [a for a in TINY if a != "--no-progress"]
-    proc = subprocess.run([sys.executable, "-m", "infogan", "train", "--dataset", f"npz:{tmp_path / 'd.npz'}",
-                           "--outdir", str(tmp_path / "run"), *tiny, "--epochs", "3"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "infogan",
+            "train",
+            "--dataset",
+            f"npz:{tmp_path / 'd.npz'}",
+            "--outdir",
+            str(tmp_path / "run"),
+            *tiny,
+            "--epochs",
+            "3",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "\r" not in proc.stderr and "\r" not in proc.stdout
     epoch_lines = [line for line in proc.stdout.splitlines() if line.startswith("epoch ")]
@@ -40,8 +56,23 @@ def test_eval_every_scores_labels_every_n_epochs_and_always_at_the_last(tmp_path
     x, y = blob_images(64, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
     run = tmp_path / "run"
-    assert main(["train", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--outdir", str(run), *TINY,
-                 "--epochs", "5", "--eval-every", "2"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                f"npz:{tmp_path / 'd.npz'}",
+                "--outdir",
+                str(run),
+                *TINY,
+                "--epochs",
+                "5",
+                "--eval-every",
+                "2",
+            ]
+        )
+        == 0
+    )
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     scored = [r["epoch"] for r in records if r["kind"] == "epoch" and "categorical_accuracy" in r]
     assert scored == [2, 4, 5]
@@ -60,9 +91,31 @@ def test_eval_every_scores_labels_every_n_epochs_and_always_at_the_last(tmp_path
 def test_sweep_jobs_on_the_cpu_splits_the_cores(tmp_path):
     x, y = blob_images(32, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
-    proc = subprocess.run([sys.executable, "-m", "infogan", "sweep", "--seeds", "0,1", "--jobs", "2", "--device",
-                           "cpu", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--outdir", str(tmp_path / "sw"), *TINY,
-                           "--epochs", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "infogan",
+            "sweep",
+            "--seeds",
+            "0,1",
+            "--jobs",
+            "2",
+            "--device",
+            "cpu",
+            "--dataset",
+            f"npz:{tmp_path / 'd.npz'}",
+            "--outdir",
+            str(tmp_path / "sw"),
+            *TINY,
+            "--epochs",
+            "1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     per_run = max(1, available_cores() // 2)
     assert f"2 runs at a time, {per_run} thread(s) each" in proc.stdout
@@ -73,7 +126,7 @@ def test_sweep_jobs_on_the_cpu_splits_the_cores(tmp_path):
 def test_sweep_resolves_precision_auto_once_for_every_seed(tmp_path, monkeypatch, capsys):
     """Seeds trained at once used to time the bf16 matmul each on busy cores and could train in different
     precisions; the sweep decides once and hands its decision to every seed's process."""
-    from infogan import runtime
+    from infogan.train import runtime
 
     calls = []
     # the patch lives in this process only: one call shows the sweep decided here, and bf16 in every seed's
@@ -81,8 +134,29 @@ def test_sweep_resolves_precision_auto_once_for_every_seed(tmp_path, monkeypatch
     monkeypatch.setattr(runtime, "bf16_pays", lambda device: calls.append(device) or True)
     x, y = blob_images(32, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
-    assert main(["sweep", "--seeds", "0,1", "--jobs", "2", "--device", "cpu", "--dataset", f"npz:{tmp_path / 'd.npz'}",
-                 "--outdir", str(tmp_path / "sw"), *TINY, "--epochs", "1", "--precision", "auto"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                "--seeds",
+                "0,1",
+                "--jobs",
+                "2",
+                "--device",
+                "cpu",
+                "--dataset",
+                f"npz:{tmp_path / 'd.npz'}",
+                "--outdir",
+                str(tmp_path / "sw"),
+                *TINY,
+                "--epochs",
+                "1",
+                "--precision",
+                "auto",
+            ]
+        )
+        == 0
+    )
     assert len(calls) == 1
     assert "--precision auto: bf16 for every seed" in capsys.readouterr().out
     for seed in (0, 1):
@@ -97,4 +171,3 @@ def test_sweep_default_jobs_on_a_cpu_is_one_process_per_core():
     assert default_jobs(cpu, 5) == min(5, available_cores())
     assert default_jobs(cpu, 1) == 1  # one seed: in this process
     assert default_jobs(TrainConfig(device="cpu", threads=2), 5) == 1  # the user chose the threads
-

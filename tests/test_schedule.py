@@ -9,11 +9,12 @@ import pytest
 import torch
 from conftest import TINY
 
-from infogan import config, schedule
+from infogan import config
 from infogan.checkpoint import load_checkpoint
 from infogan.cli import main
-from infogan.cuda_graphs import unsupported_reason
-from infogan.training import Trainer
+from infogan.train import schedule
+from infogan.train.cuda_graphs import unsupported_reason
+from infogan.train.loop import Trainer
 
 
 def test_the_factor_starts_at_one_and_ends_at_final():
@@ -32,14 +33,38 @@ def test_the_factor_starts_at_one_and_ends_at_final():
 
 
 def _epochs(run):
-    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()
-            if json.loads(line)["kind"] == "epoch"]
+    return [
+        json.loads(line)
+        for line in (run / "metrics.jsonl").read_text().splitlines()
+        if json.loads(line)["kind"] == "epoch"
+    ]
 
 
 def test_a_run_trains_at_the_scheduled_rates(tmp_path, tiny_npz):
     run = tmp_path / "run"
-    assert main(["train", "--dataset", f"npz:{tiny_npz}", "--outdir", str(run), *TINY, "--epochs", "3",
-                 "--lr-schedule", "cosine", "--lr-final", "0.2", "--lr-g", "1e-3", "--lr-d", "2e-4"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                f"npz:{tiny_npz}",
+                "--outdir",
+                str(run),
+                *TINY,
+                "--epochs",
+                "3",
+                "--lr-schedule",
+                "cosine",
+                "--lr-final",
+                "0.2",
+                "--lr-g",
+                "1e-3",
+                "--lr-d",
+                "2e-4",
+            ]
+        )
+        == 0
+    )
     # 64 images, batch 16: 4 steps an epoch, 12 in all; each epoch's factor is its last step's
     factors = [r["lr_factor"] for r in _epochs(run)]
     assert factors == pytest.approx([schedule.lr_factor("cosine", s, 12, 0.2) for s in (3, 7, 11)])
@@ -79,14 +104,17 @@ def test_an_interrupted_run_resumes_on_the_same_schedule(tmp_path, tiny_npz, mon
     assert a["opt_g"]["param_groups"][0]["lr"] == b["opt_g"]["param_groups"][0]["lr"] == pytest.approx(1e-4)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--lr-schedule", "cosine", "--lr-final", "0"], "--lr-final must be in (0, 1]"),
-    (["--lr-schedule", "linear", "--lr-final", "1.5"], "--lr-final must be in (0, 1]"),
-    (["--lr-schedule", "cosine", "--lr-final", "nan"], "--lr-final"),
-    (["--lr-schedule", "step"], "invalid choice"),
-    (["--lr-final", "0.2"], "add --lr-schedule cosine or linear, or drop --lr-final"),  # would do nothing
-    (["--lr-schedule", "constant", "--lr-final", "0.2"], "these rates are constant"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--lr-schedule", "cosine", "--lr-final", "0"], "--lr-final must be in (0, 1]"),
+        (["--lr-schedule", "linear", "--lr-final", "1.5"], "--lr-final must be in (0, 1]"),
+        (["--lr-schedule", "cosine", "--lr-final", "nan"], "--lr-final"),
+        (["--lr-schedule", "step"], "invalid choice"),
+        (["--lr-final", "0.2"], "add --lr-schedule cosine or linear, or drop --lr-final"),  # would do nothing
+        (["--lr-schedule", "constant", "--lr-final", "0.2"], "these rates are constant"),
+    ],
+)
 def test_bad_schedules_exit_2_with_one_line(tmp_path, tiny_npz, capsys, args, message):
     out = tmp_path / "run"
     with pytest.raises(SystemExit) as exited:

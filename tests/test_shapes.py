@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from infogan import data, shapes
+from infogan.data import datasets as data
+from infogan.data import shapes
 from infogan.errors import UsageError
 
 
@@ -40,7 +41,7 @@ def test_the_built_set_matches_single_renders_and_is_cached(tmp_path):
     assert d.images.shape == (184320, 1, 32, 32) and list(d.factors) == list(shapes.FACTOR_NAMES)
     grid = shapes.factor_grid(32)
     for i in (0, 12345, 184319):
-        assert np.array_equal(d.images[i, 0].numpy(), shapes.render(grid[i:i + 1], 32)[0])
+        assert np.array_equal(d.images[i, 0].numpy(), shapes.render(grid[i : i + 1], 32)[0])
         assert [int(d.factors[n][i]) for n in shapes.FACTOR_NAMES] == grid[i].tolist()
     assert (tmp_path / "shapes" / "shapes_32.npz").exists()
     again = data.load_dataset("SHAPES:32", tmp_path)  # from the cache

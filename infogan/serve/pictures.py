@@ -14,70 +14,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import data
-from .checkpoint import atomic_write_bytes
+from infogan.checkpoint import atomic_write_bytes
+from infogan.serve.images import save_gif, save_image_grid
+from infogan.serve.inference import categorical_traversal, continuous_traversal, generate
 
-PAD = 2  # pixels between grid cells
 SAMPLE_NAME = re.compile(r"epoch_(\d{4,})\.png")  # the grids training writes; other files there are left alone
 GRID_COLUMNS = 10
 # Offsets that give the picture latents their own seeds, apart from the training latents'.
 GRID_SEED_OFFSET, TRAVERSAL_SEED_OFFSET = 1_000_003, 2_000_003
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    # [N, C, H, W] float in [-1, 1] -> [N, H, W, C] uint8, as pictures are laid out
-    return data.to_uint8(images).permute(0, 2, 3, 1).numpy()
-
-
-def make_grid(images: np.ndarray, rows: int, cols: int, pad: int = PAD, fill: int = 255) -> np.ndarray:
-    """Tile [N, H, W, C] uint8 images (N <= rows*cols, row-major) into one [H', W', C] image."""
-    n, h, w, c = images.shape
-    if n > rows * cols:
-        raise ValueError(f"{n} images do not fit a {rows}x{cols} grid")
-    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), fill, dtype=np.uint8)
-    for i in range(n):
-        r, col = divmod(i, cols)
-        top, left = pad + r * (h + pad), pad + col * (w + pad)
-        grid[top:top + h, left:left + w] = images[i]
-    return grid
-
-
-def _pil(array: np.ndarray):
-    from PIL import Image
-
-    return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
-
-
-def encode_png(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    _pil(array).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def save_png(array: np.ndarray, path: str | Path) -> None:
-    atomic_write_bytes(Path(path), encode_png(array))
-
-
-def save_image_grid(images: torch.Tensor, rows: int, cols: int, path: str | Path) -> np.ndarray:
-    grid = make_grid(to_uint8(images), rows, cols)
-    save_png(grid, path)
-    return grid
-
-
-def save_gif(frames: list[Path], path: str | Path, seconds_per_frame: float = 0.5) -> None:
-    """Animate PNG frames (e.g. the per-epoch grids) into one looping GIF; the last frame lingers."""
-    from PIL import Image
-
-    if not frames:
-        return
-    images = []
-    for frame in frames:
-        with Image.open(frame) as img:
-            images.append(img.convert("RGB").convert("P", palette=Image.ADAPTIVE))
-    durations = [int(seconds_per_frame * 1000)] * (len(images) - 1) + [2000]
-    buf = io.BytesIO()
-    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
-    atomic_write_bytes(Path(path), buf.getvalue())
 
 
 # ---------------------------------------------------------------------------------------------- curves
@@ -102,13 +46,22 @@ def read_metrics(path: str | Path, kind: str | None = "epoch") -> list[dict]:
 
 # The training plots: figure name -> (file, y-axis label). A statistic or metric joins one by naming it (step.py's
 # report(..., figure=...), registry.py's series=...); a figure none joins is not drawn.
-FIGURES = {"losses": ("losses.png", "loss"), "accuracy": ("accuracy.png", "fraction correct"),
-           "information": ("mutual_information.png", "nats"), "fid": ("fid.png", "FID (lower is better)"),
-           "inception_score": ("inception_score.png", "IS (higher is better)")}
+FIGURES = {
+    "losses": ("losses.png", "loss"),
+    "accuracy": ("accuracy.png", "fraction correct"),
+    "information": ("mutual_information.png", "nats"),
+    "fid": ("fid.png", "FID (lower is better)"),
+    "inception_score": ("inception_score.png", "IS (higher is better)"),
+}
 
 
-def plot_curves(records: list[dict], plots_dir: str | Path, series: dict[str, tuple[str, str]],
-                hlines: dict[str, tuple[float, str]] | None = None, x_label: str = "epoch") -> None:
+def plot_curves(
+    records: list[dict],
+    plots_dir: str | Path,
+    series: dict[str, tuple[str, str]],
+    hlines: dict[str, tuple[float, str]] | None = None,
+    x_label: str = "epoch",
+) -> None:
     """One figure of FIGURES per group of `series` ({key: (label, figure)}), over epochs, from metrics.jsonl's
     epoch records; only keys the records have (e.g. FID only on the epochs that computed it). `hlines`:
     {figure: (value, label)}, a dashed reference line (the codes' entropy on the information plot). The
@@ -117,14 +70,20 @@ def plot_curves(records: list[dict], plots_dir: str | Path, series: dict[str, tu
     plots_dir = Path(plots_dir)
     plots_dir.mkdir(parents=True, exist_ok=True)
     for figure, (file, ylabel) in FIGURES.items():
-        curves = [(label, [r for r in records if key in r], key) for key, (label, fig) in series.items() if fig == figure]
+        curves = [
+            (label, [r for r in records if key in r], key) for key, (label, fig) in series.items() if fig == figure
+        ]
         curves = [c for c in curves if c[1]]
         if not curves:
             continue
         fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
         for label, having, key in curves:
-            ax.plot([r["epoch"] for r in having], [r[key] for r in having],
-                    marker="o" if len(having) < 30 else None, label=label)
+            ax.plot(
+                [r["epoch"] for r in having],
+                [r[key] for r in having],
+                marker="o" if len(having) < 30 else None,
+                label=label,
+            )
         if hlines and figure in hlines:
             ax.axhline(hlines[figure][0], color="grey", linestyle="--", label=hlines[figure][1])
         ax.set_xlabel(x_label)
@@ -141,8 +100,11 @@ def entropy_line(spec) -> tuple[float, str]:
     """The information plot's reference: H(c) of the categorical codes, the most the bound can reach."""
     ks = spec.categorical
     if len(ks) > 1:
-        return spec.total_entropy, (f"H(c) = {' + '.join(f'ln {k}' for k in ks)} = {spec.total_entropy:.2f}"
-                                    if len(ks) <= 4 else f"H(c) = {spec.total_entropy:.2f}")
+        return spec.total_entropy, (
+            f"H(c) = {' + '.join(f'ln {k}' for k in ks)} = {spec.total_entropy:.2f}"
+            if len(ks) <= 4
+            else f"H(c) = {spec.total_entropy:.2f}"
+        )
     return spec.total_entropy, f"H(c) = ln {ks[0]} = {spec.total_entropy:.2f}" if ks else "no categorical code"
 
 
@@ -177,8 +139,9 @@ def plot_confusion(table: np.ndarray, category_values, label_values, matching: d
     ax.set_ylabel("Q's category (ordered by matched label)")
     for (r, c), v in np.ndenumerate(table):
         if v:
-            ax.text(c, r, str(v), ha="center", va="center", fontsize=6,
-                    color="white" if v > table.max() / 2 else "black")
+            ax.text(
+                c, r, str(v), ha="center", va="center", fontsize=6, color="white" if v > table.max() / 2 else "black"
+            )
     fig.colorbar(im, ax=ax)
     fig.tight_layout()
     _save_figure(fig, path)
@@ -210,16 +173,18 @@ class RunPictures:
     for codes 2 and up, rows = fixed noise, columns = the code's values) and plots/ (the curves)."""
 
     def __init__(self, run_dir: Path, spec, seed: int, series: dict[str, tuple[str, str]]):
-        import torch
 
         self.run_dir, self.spec, self.seed, self.series = Path(run_dir), spec, seed, series
         self.grid_latent = spec.grid(torch.Generator().manual_seed(seed + GRID_SEED_OFFSET), GRID_COLUMNS)
 
     def epoch_grid(self, gen, epoch: int) -> None:
-        from .inference import generate
 
-        save_image_grid(generate(gen, self.grid_latent), self.spec.picture_rows(), GRID_COLUMNS,
-                        self.run_dir / "samples" / f"epoch_{epoch:04d}.png")
+        save_image_grid(
+            generate(gen, self.grid_latent),
+            self.spec.picture_rows(),
+            GRID_COLUMNS,
+            self.run_dir / "samples" / f"epoch_{epoch:04d}.png",
+        )
 
     def summaries(self, records: list[dict], gif: bool = True) -> None:
         """Curves from the epoch records, and the GIF of the epoch grids so far (at the end, or when stopped)."""
@@ -233,24 +198,28 @@ class RunPictures:
         """What a stopped run leaves: samples/interrupted.png (the grid at the stop), the curves (of the epoch
         records, or of the interval records when no epoch has ended) and the GIF (of the epoch grids, or of
         the one grid)."""
-        from .inference import generate
 
         grid = self.run_dir / "samples" / "interrupted.png"
         save_image_grid(generate(gen, self.grid_latent), self.spec.picture_rows(), GRID_COLUMNS, grid)
         epochs = [r for r in records if r.get("kind") == "epoch"]
         intervals = [{**r, "epoch": r["step"]} for r in records if r.get("kind") == "interval"]
         if epochs or intervals:
-            plot_curves(epochs or intervals, self.run_dir / "plots", self.series,
-                        {"information": entropy_line(self.spec)}, x_label="epoch" if epochs else "step")
+            plot_curves(
+                epochs or intervals,
+                self.run_dir / "plots",
+                self.series,
+                {"information": entropy_line(self.spec)},
+                x_label="epoch" if epochs else "step",
+            )
         frames = sorted(p for p in (self.run_dir / "samples").glob("epoch_*.png") if SAMPLE_NAME.fullmatch(p.name))
         save_gif(frames or [grid], self.run_dir / "samples" / "progress.gif")
 
     def traversals(self, gen) -> None:
-        from .inference import categorical_traversal, continuous_traversal
 
         seed = self.seed + TRAVERSAL_SEED_OFFSET
         for code in range(1, self.spec.continuous + 1):
             continuous_traversal(gen, code, seed).save(self.run_dir / "traversals" / f"continuous_{code}.png")
         for code in range(2, self.spec.n_categorical + 1):
             categorical_traversal(gen, code, seed + code - 1).save(
-                self.run_dir / "traversals" / f"categorical_{code}.png")
+                self.run_dir / "traversals" / f"categorical_{code}.png"
+            )

@@ -22,16 +22,22 @@ from pathlib import Path
 
 import torch
 
-from .artifacts import encode_png, make_grid, to_uint8
-from .errors import UsageError
-from .inference import (categorical_traversal, chosen_latent, continuous_traversal, generate, load_generator,
-                        load_run_config)
-from .latent import CODE_RANGE
-from .pretrained import resolve_run
+from infogan.errors import UsageError
+from infogan.model.latent import CODE_RANGE
+from infogan.serve.images import encode_png, make_grid, to_uint8
+from infogan.serve.inference import (
+    categorical_traversal,
+    chosen_latent,
+    continuous_traversal,
+    generate,
+    load_generator,
+    load_run_config,
+)
+from infogan.serve.pretrained import resolve_run
 
 MAX_CODES = 10  # continuous codes the API accepts (c1..c10); a run with more serves its first ten
 MAX_CAT_CODES = 10  # categorical codes the API accepts (cat1..cat10: CelebA's ten); more are held at 0
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).resolve().parents[1] / "static"  # infogan/static
 
 
 SEARCH_DEPTH = 3  # folders of runs are searched this deep: runs/<sweep>/seed_N is two levels down
@@ -45,8 +51,9 @@ def find_runs(path: str | Path) -> dict[str, Path]:
         raise UsageError(f"{path} is not a directory: pass a run directory or a folder of runs")
 
     def is_run(p: Path) -> bool:
-        return (p / "config.json").exists() and ((p / "generator.safetensors").exists()
-                                                 or (p / "checkpoints" / "last.pt").exists())
+        return (p / "config.json").exists() and (
+            (p / "generator.safetensors").exists() or (p / "checkpoints" / "last.pt").exists()
+        )
 
     if is_run(path):
         return {path.resolve().name: path}
@@ -118,8 +125,9 @@ def categorical_values(gen, cats: dict[int, int | None], category: int | None) -
     ks = gen.spec.categorical
     for i, value in given.items():
         if i > len(ks):
-            raise HTTPException(422, f"this run has {len(ks)} categorical code(s); got "
-                                     f"{'category' if i == 1 else f'cat{i}'}={value}")
+            raise HTTPException(
+                422, f"this run has {len(ks)} categorical code(s); got {'category' if i == 1 else f'cat{i}'}={value}"
+            )
         if value >= ks[i - 1]:
             raise HTTPException(422, f"categorical code {i} takes values 0..{ks[i - 1] - 1}, got {value}")
     return {i: given.get(i, 0) for i in range(1, min(len(ks), MAX_CAT_CODES) + 1)}
@@ -141,17 +149,29 @@ def with_code_params(func):
 
     from fastapi import Query
 
-    code_q = {f"c{i}": (Query(None, ge=CODE_RANGE[0], le=CODE_RANGE[1], allow_inf_nan=False,
-                              description=f"continuous code {i}, in [{CODE_RANGE[0]:g}, {CODE_RANGE[1]:g}] "
-                                          "(default: 0)"), float | None)
-              for i in range(1, MAX_CODES + 1)}
-    cat_q = {f"cat{i}": (Query(None, ge=0, le=999, description=f"categorical code {i}'s value (default: 0)"),
-                         int | None)
-             for i in range(1, MAX_CAT_CODES + 1)}
+    code_q = {
+        f"c{i}": (
+            Query(
+                None,
+                ge=CODE_RANGE[0],
+                le=CODE_RANGE[1],
+                allow_inf_nan=False,
+                description=f"continuous code {i}, in [{CODE_RANGE[0]:g}, {CODE_RANGE[1]:g}] (default: 0)",
+            ),
+            float | None,
+        )
+        for i in range(1, MAX_CODES + 1)
+    }
+    cat_q = {
+        f"cat{i}": (Query(None, ge=0, le=999, description=f"categorical code {i}'s value (default: 0)"), int | None)
+        for i in range(1, MAX_CAT_CODES + 1)
+    }
     sig = inspect.signature(func)
     params = [p for p in sig.parameters.values() if p.name not in ("codes", "cats")]
-    params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=q, annotation=kind)
-               for name, (q, kind) in {**cat_q, **code_q}.items()]
+    params += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=q, annotation=kind)
+        for name, (q, kind) in {**cat_q, **code_q}.items()
+    ]
 
     def wrapper(**kwargs):
         cats = {i: kwargs.pop(f"cat{i}") for i in range(1, MAX_CAT_CODES + 1)}
@@ -171,8 +191,11 @@ def create_app(path: str | Path):
         raise UsageError("the explorer needs FastAPI and uvicorn: pip install -e '.[explore]'") from None
 
     runs = ServedRuns(path)
-    app = FastAPI(title="infogan explorer", version="1",
-                  description="Generate images from a trained InfoGAN generator by choosing its codes.")
+    app = FastAPI(
+        title="infogan explorer",
+        version="1",
+        description="Generate images from a trained InfoGAN generator by choosing its codes.",
+    )
     png = {200: {"content": {"image/png": {}}}}
 
     @app.get("/", include_in_schema=False)
@@ -189,18 +212,28 @@ def create_app(path: str | Path):
         """What a run's generator takes and makes."""
         gen = runs.generator(run)
         cfg, spec = gen.cfg, gen.spec
-        return {"run": run or runs.default, "categorical": list(spec.categorical[:MAX_CAT_CODES]),
-                "categories": spec.categorical[0] if spec.categorical else 0,  # code 1's values, as before
-                "continuous": min(spec.continuous, MAX_CODES), "code_range": list(CODE_RANGE),
-                "noise_dim": spec.noise_dim, "image_shape": cfg.image_shape, "dataset": cfg.dataset, "arch": cfg.arch}
+        return {
+            "run": run or runs.default,
+            "categorical": list(spec.categorical[:MAX_CAT_CODES]),
+            "categories": spec.categorical[0] if spec.categorical else 0,  # code 1's values, as before
+            "continuous": min(spec.continuous, MAX_CODES),
+            "code_range": list(CODE_RANGE),
+            "noise_dim": spec.noise_dim,
+            "image_shape": cfg.image_shape,
+            "dataset": cfg.dataset,
+            "arch": cfg.arch,
+        }
 
     @app.get("/api/generate", response_class=Response, responses=png)
     @with_code_params
-    def generate_image(run: str | None = Query(None, description="run name (default: the first)"),
-                       category: int | None = Query(None, ge=0, description="categorical code 1's value (= cat1)"),
-                       seed: int = Query(0, ge=0, le=2**31 - 1, description="noise seed"),
-                       scale: int = Query(1, ge=1, le=16, description="integer upscaling of the PNG"),
-                       cats=None, codes=None):
+    def generate_image(
+        run: str | None = Query(None, description="run name (default: the first)"),
+        category: int | None = Query(None, ge=0, description="categorical code 1's value (= cat1)"),
+        seed: int = Query(0, ge=0, le=2**31 - 1, description="noise seed"),
+        scale: int = Query(1, ge=1, le=16, description="integer upscaling of the PNG"),
+        cats=None,
+        codes=None,
+    ):
         """One image for the chosen codes (unset: 0) and noise seed."""
         gen = runs.generator(run)
         latent = chosen_latent(gen.cfg, 1, seed, categorical_values(gen, cats, category), continuous_values(gen, codes))
@@ -210,13 +243,16 @@ def create_app(path: str | Path):
 
     @app.get("/api/traverse", response_class=Response, responses=png)
     @with_code_params
-    def traverse_strip(run: str | None = Query(None, description="run name (default: the first)"),
-                       code: int = Query(1, ge=1, le=MAX_CODES, description="continuous code to vary (1-based)"),
-                       category: int | None = Query(None, ge=0, description="categorical code 1's value (= cat1)"),
-                       seed: int = Query(0, ge=0, le=2**31 - 1, description="noise seed"),
-                       steps: int = Query(9, ge=2, le=32, description="images in the strip"),
-                       scale: int = Query(1, ge=1, le=8, description="integer upscaling of the PNG"),
-                       cats=None, codes=None):
+    def traverse_strip(
+        run: str | None = Query(None, description="run name (default: the first)"),
+        code: int = Query(1, ge=1, le=MAX_CODES, description="continuous code to vary (1-based)"),
+        category: int | None = Query(None, ge=0, description="categorical code 1's value (= cat1)"),
+        seed: int = Query(0, ge=0, le=2**31 - 1, description="noise seed"),
+        steps: int = Query(9, ge=2, le=32, description="images in the strip"),
+        scale: int = Query(1, ge=1, le=8, description="integer upscaling of the PNG"),
+        cats=None,
+        codes=None,
+    ):
         """A row of images with code `code` across CODE_RANGE, the other codes as given, noise fixed."""
         gen = runs.generator(run)
         fixed = categorical_values(gen, cats, category)
@@ -230,11 +266,14 @@ def create_app(path: str | Path):
 
     @app.get("/api/categories", response_class=Response, responses=png)
     @with_code_params
-    def category_strip(run: str | None = Query(None, description="run name (default: the first)"),
-                       code: int = Query(1, ge=1, le=MAX_CAT_CODES, description="categorical code to show (1-based)"),
-                       seed: int = Query(0, ge=0, le=2**31 - 1, description="noise seed"),
-                       scale: int = Query(1, ge=1, le=8, description="integer upscaling of the PNG"),
-                       cats=None, codes=None):
+    def category_strip(
+        run: str | None = Query(None, description="run name (default: the first)"),
+        code: int = Query(1, ge=1, le=MAX_CAT_CODES, description="categorical code to show (1-based)"),
+        seed: int = Query(0, ge=0, le=2**31 - 1, description="noise seed"),
+        scale: int = Query(1, ge=1, le=8, description="integer upscaling of the PNG"),
+        cats=None,
+        codes=None,
+    ):
         """One sample per value of categorical code `code`, left to right, the other codes as given (unset: 0),
         the same noise throughout: what the code's buttons show."""
         gen = runs.generator(run)

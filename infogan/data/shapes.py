@@ -24,6 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from infogan.checkpoint import atomic_write_bytes
+from infogan.files import check_regular_file
+
 SHAPES = ("square", "ellipse", "heart")
 SCALES = np.linspace(0.5, 1.0, 6)
 ORIENTATIONS = np.arange(40) * (2 * math.pi / 40)
@@ -40,8 +43,7 @@ def _first_position(size: int) -> int:
 def factor_values(size: int) -> dict[str, np.ndarray]:
     """The value grid of each factor (positions: sprite centres as fractions of the image side)."""
     positions = (_first_position(size) + np.arange(SIZES[size]) + 0.5) / size
-    return {"shape": np.arange(3), "scale": SCALES, "orientation": ORIENTATIONS, "pos_x": positions,
-            "pos_y": positions}
+    return {"shape": np.arange(3), "scale": SCALES, "orientation": ORIENTATIONS, "pos_x": positions, "pos_y": positions}
 
 
 def factor_grid(size: int) -> np.ndarray:
@@ -55,9 +57,9 @@ def _inside(shape: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     if shape == 0:  # square
         return (np.abs(u) <= 0.8) & (np.abs(v) <= 0.8)
     if shape == 1:  # ellipse
-        return u ** 2 + (v / 0.55) ** 2 <= 1
+        return u**2 + (v / 0.55) ** 2 <= 1
     hx, hy = u * 1.1, -v * 1.1 + 0.25  # heart: (x^2 + y^2 - 1)^3 - x^2 y^3 <= 0, lobes up, centred
-    return (hx ** 2 + hy ** 2 - 1) ** 3 - hx ** 2 * hy ** 3 <= 0
+    return (hx**2 + hy**2 - 1) ** 3 - hx**2 * hy**3 <= 0
 
 
 def sprite(shape: int, scale: int, orientation: int, size: int) -> np.ndarray:
@@ -100,17 +102,17 @@ def build(size: int, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     n = SIZES[size]
     sprites = [(s, sc, o) for s in range(3) for sc in range(len(SCALES)) for o in range(len(ORIENTATIONS))]
     images = np.empty((len(sprites), n, n, size, size), dtype=np.uint8)
-    for i, (shape, scale, orientation) in enumerate(tqdm(sprites, desc=f"rendering shapes {size}x{size}",
-                                                         disable=not (progress and sys.stderr.isatty()),
-                                                         leave=False)):
+    for i, (shape, scale, orientation) in enumerate(
+        tqdm(
+            sprites, desc=f"rendering shapes {size}x{size}", disable=not (progress and sys.stderr.isatty()), leave=False
+        )
+    ):
         images[i] = _placed(sprite(shape, scale, orientation, size), size)
     return images.reshape(-1, size, size), factor_grid(size).astype(np.int64)
 
 
 def cached(folder: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
     """The set from folder/shapes_<size>.npz, building and writing it first when absent."""
-    from .checkpoint import atomic_write_bytes
-    from .files import check_regular_file
 
     path = folder / f"shapes_{size}.npz"
     if path.exists():

@@ -22,8 +22,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .data import batched, to_uint8
-from .networks import eval_mode
+from infogan.data.datasets import batched, to_uint8
+from infogan.model.networks import eval_mode
+from infogan.serve.inference import generate
 
 
 def q_codes(disc, images_uint8: torch.Tensor, batch_size: int = 500) -> tuple[np.ndarray, list[bool]]:
@@ -32,8 +33,9 @@ def q_codes(disc, images_uint8: torch.Tensor, batch_size: int = 500) -> tuple[np
 
     def read(x):  # [B, m + L]
         out = disc(x)
-        return torch.cat([*(logits.argmax(1, keepdim=True).float() for logits in out.cat_logits),
-                          out.cont_mean.float()], 1)
+        return torch.cat(
+            [*(logits.argmax(1, keepdim=True).float() for logits in out.cat_logits), out.cont_mean.float()], 1
+        )
 
     with eval_mode(disc):
         codes = batched(read, images_uint8, batch_size, next(disc.parameters()).device).numpy()
@@ -65,8 +67,9 @@ def _entropy(labels: np.ndarray) -> float:
 
 def mig(codes: np.ndarray, discrete: list[bool], factors: np.ndarray, bins: int = 20) -> dict:
     """MIG, and per factor the code that carries it most (1-based column of `codes`) with its share."""
-    columns = [codes[:, j].astype(np.int64) if discrete[j] else _discretise(codes[:, j], bins)
-               for j in range(codes.shape[1])]
+    columns = [
+        codes[:, j].astype(np.int64) if discrete[j] else _discretise(codes[:, j], bins) for j in range(codes.shape[1])
+    ]
     per_factor = []
     for k in range(factors.shape[1]):
         h = _entropy(factors[:, k])
@@ -76,13 +79,20 @@ def mig(codes: np.ndarray, discrete: list[bool], factors: np.ndarray, bins: int 
         mi = np.array([_mutual_information(factors[:, k], c) for c in columns]) / h
         order = np.argsort(-mi)
         second = mi[order[1]] if len(mi) > 1 else 0.0
-        per_factor.append({"factor": k, "gap": float(mi[order[0]] - second), "best_code": int(order[0]) + 1,
-                           "normalised_mi": float(mi[order[0]])})
+        per_factor.append(
+            {
+                "factor": k,
+                "gap": float(mi[order[0]] - second),
+                "best_code": int(order[0]) + 1,
+                "normalised_mi": float(mi[order[0]]),
+            }
+        )
     return {"mig": float(np.mean([f["gap"] for f in per_factor])), "mig_per_factor": per_factor}
 
 
-def factorvae_score(codes: np.ndarray, factors: np.ndarray, n_train: int = 800, n_eval: int = 800,
-                    batch: int = 64, seed: int = 0) -> dict:
+def factorvae_score(
+    codes: np.ndarray, factors: np.ndarray, n_train: int = 800, n_eval: int = 800, batch: int = 64, seed: int = 0
+) -> dict:
     """The FactorVAE score (majority-vote accuracy), its votes' classifier, and the chance level."""
     rng = np.random.default_rng(seed)
     scale = codes.std(0)
@@ -90,8 +100,9 @@ def factorvae_score(codes: np.ndarray, factors: np.ndarray, n_train: int = 800, 
     if not active.any():
         return {"factorvae_score": 0.0, "factorvae_note": "no code varies over the data"}
     normed = codes[:, active] / scale[active]
-    by_value = [{v: np.flatnonzero(factors[:, k] == v) for v in np.unique(factors[:, k])}
-                for k in range(factors.shape[1])]
+    by_value = [
+        {v: np.flatnonzero(factors[:, k] == v) for v in np.unique(factors[:, k])} for k in range(factors.shape[1])
+    ]
     usable = [k for k in range(factors.shape[1]) if len(by_value[k]) > 1]
 
     def votes(n: int) -> np.ndarray:
@@ -136,7 +147,6 @@ CODE_LEVELS = 10  # values a continuous code takes in the generated groups (a gr
 def generated_factors(gen, n: int = 5000, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
     """n images of one run's generator with its codes as known factors: uint8 images [n, C, H, W] and factor
     indices [n, m + L] (categorical values; continuous codes on a grid of CODE_LEVELS values in [-1, 1])."""
-    from .inference import generate
 
     spec = gen.spec
     rng = torch.Generator().manual_seed(seed)
@@ -162,8 +172,11 @@ def model_centrality(runs: dict, n: int = 5000, seed: int = 0) -> dict:
         for reader in names:
             if reader != writer:
                 codes, _ = q_codes(runs[reader][1], images)
-                score[writer, reader] = factorvae_score(codes, factors, seed=seed)["factorvae_score"] if \
-                    codes.shape[1] else 0.0
+                score[writer, reader] = (
+                    factorvae_score(codes, factors, seed=seed)["factorvae_score"] if codes.shape[1] else 0.0
+                )
     centrality = {k: float(np.mean([score[w, r] for (w, r) in score if k in (w, r)])) for k in names}
-    return {"centrality": {str(k): v for k, v in centrality.items()},
-            "pairwise_factorvae": {f"{w}->{r}": v for (w, r), v in score.items()}}
+    return {
+        "centrality": {str(k): v for k, v in centrality.items()},
+        "pairwise_factorvae": {f"{w}->{r}": v for (w, r), v in score.items()},
+    }

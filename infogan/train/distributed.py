@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as torch_dist
 
-from .errors import UsageError
+from infogan.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,13 @@ def from_environment(use_cuda: bool, timeout_seconds: float = 600) -> Dist:
             # restarted gloo group read the killed worker's address from the first attempt's keys and hung in
             # connectFullMesh ("Connection refused") until the timeout, in 1 of 3 restarts.
             store, rank, world = next(torch_dist.rendezvous("env://", timeout=timeout))
-            torch_dist.init_process_group(backend=backend, timeout=timeout, rank=rank, world_size=world,
-                                          store=torch_dist.PrefixStore(f"infogan/attempt_{restart}/", store))
+            torch_dist.init_process_group(
+                backend=backend,
+                timeout=timeout,
+                rank=rank,
+                world_size=world,
+                store=torch_dist.PrefixStore(f"infogan/attempt_{restart}/", store),
+            )
     return Dist(torch_dist.get_rank(), torch_dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
@@ -165,5 +170,9 @@ def replica_report(modules, dist: Dist) -> dict | None:
     digests = gather(parameter_digest(*modules), dist)
     if not dist.enabled:
         return None
-    return {"world_size": dist.world, "backend": torch_dist.get_backend(), "parameter_sha256_per_rank": digests,
-            "identical": len(set(digests)) == 1}
+    return {
+        "world_size": dist.world,
+        "backend": torch_dist.get_backend(),
+        "parameter_sha256_per_rank": digests,
+        "identical": len(set(digests)) == 1,
+    }

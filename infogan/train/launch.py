@@ -14,30 +14,36 @@ from pathlib import Path
 
 import torch
 
-from . import distributed, image_quality, registry, rundir
-from .checkpoint import atomic_write_bytes
-from .config import TrainConfig, resolve
-from .data import ImageData, absolute_dir, absolute_spec, load_dataset, source_of
-from .distributed import Dist
-from .errors import UsageError
-from .networks import check_model_size
-from .runlock import RunLock
-from .runtime import Runtime, make_runtime, resolve_precision
-from .signals import StopFlag
-from .step import use_cuda_graphs
-from .training import Trainer
+from infogan.checkpoint import atomic_write_bytes
+from infogan.config import TrainConfig, resolve
+from infogan.data.datasets import ImageData, absolute_dir, absolute_spec, load_dataset, source_of
+from infogan.errors import UsageError
+from infogan.metrics import image_quality, registry
+from infogan.model.networks import check_model_size
+from infogan.train import distributed, rundir
+from infogan.train.distributed import Dist
+from infogan.train.loop import Trainer
+from infogan.train.runlock import RunLock
+from infogan.train.runtime import Runtime, make_runtime, resolve_precision
+from infogan.train.signals import StopFlag
+from infogan.train.step import use_cuda_graphs
 
 
 def _check_data_fits(cfg: TrainConfig, data: ImageData, dist: Dist) -> None:
     if len(data) < 2:
-        raise UsageError(f"the data set holds {len(data)} image; training needs at least 2 (BatchNorm normalises "
-                         f"over a batch)")
+        raise UsageError(
+            f"the data set holds {len(data)} image; training needs at least 2 (BatchNorm normalises over a batch)"
+        )
     if cfg.batch_size > len(data):
-        raise UsageError(f"--batch-size {cfg.batch_size} is larger than the data set ({len(data)} images): "
-                         f"use --batch-size {len(data)} or less")
+        raise UsageError(
+            f"--batch-size {cfg.batch_size} is larger than the data set ({len(data)} images): "
+            f"use --batch-size {len(data)} or less"
+        )
     if cfg.batch_size % dist.world or cfg.batch_size // dist.world < 2:
-        raise UsageError(f"--batch-size {cfg.batch_size} (the global batch) must divide evenly among the "
-                         f"{dist.world} processes, at least 2 each: use a multiple of {dist.world}")
+        raise UsageError(
+            f"--batch-size {cfg.batch_size} (the global batch) must divide evenly among the "
+            f"{dist.world} processes, at least 2 each: use a multiple of {dist.world}"
+        )
 
 
 @dataclass
@@ -63,12 +69,19 @@ def _prepare(cfg: TrainConfig, dist: Dist) -> _Prepared:
 
 
 def _join(cfg: TrainConfig) -> Dist:
-    return distributed.from_environment(torch.cuda.is_available() and cfg.device in ("auto", "cuda"),
-                                        cfg.dist_timeout)
+    return distributed.from_environment(torch.cuda.is_available() and cfg.device in ("auto", "cuda"), cfg.dist_timeout)
 
 
-def _execute(cfg: TrainConfig, run_dir: Path, data: ImageData, dist: Dist, held: list[RunLock],
-             checkpoint: dict | None, prepared: _Prepared, before=None) -> Path:
+def _execute(
+    cfg: TrainConfig,
+    run_dir: Path,
+    data: ImageData,
+    dist: Dist,
+    held: list[RunLock],
+    checkpoint: dict | None,
+    prepared: _Prepared,
+    before=None,
+) -> Path:
     """Build the trainer (refusing a checkpoint that does not fit, before any write), run `before` on rank 0,
     train to the end, release the lock."""
     completed, trainer = False, None
@@ -98,8 +111,18 @@ def _collective_failure(exc: RuntimeError) -> bool:
     in words, in a DistBackendError or a plain RuntimeError depending on the PyTorch version)."""
     text = str(exc).lower()
     return isinstance(exc, getattr(torch.distributed, "DistError", ())) or any(
-        word in text for word in ("gloo", "nccl", "connection closed", "connection reset", "timed out", "timeout",
-                                  "broken pipe", "peer"))
+        word in text
+        for word in (
+            "gloo",
+            "nccl",
+            "connection closed",
+            "connection reset",
+            "timed out",
+            "timeout",
+            "broken pipe",
+            "peer",
+        )
+    )
 
 
 def _peer_lost(exc: RuntimeError, dist: Dist, cfg: TrainConfig, run_dir: Path, trainer) -> distributed.PeerLost:
@@ -107,11 +130,16 @@ def _peer_lost(exc: RuntimeError, dist: Dist, cfg: TrainConfig, run_dir: Path, t
     lost = distributed.lost_ranks(dist, f"infogan/{cfg.run_id}/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}")
     who = ("rank(s) " + ", ".join(map(str, lost)) if lost else "a peer rank") + " stopped answering"
     step = f" at step {trainer.progress.step}" if trainer is not None else ""
-    kept = (f"{run_dir}/checkpoints/last.pt keeps step {trainer.saved_step}" if trainer is not None and
-            trainer.saved_step is not None else "no checkpoint was written")
+    kept = (
+        f"{run_dir}/checkpoints/last.pt keeps step {trainer.saved_step}"
+        if trainer is not None and trainer.saved_step is not None
+        else "no checkpoint was written"
+    )
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-    return distributed.PeerLost(f"rank {dist.rank}: {who}{step} ({first}); {kept}. Relaunch the same command with "
-                                f"--auto-resume, or: infogan train --resume {run_dir}")
+    return distributed.PeerLost(
+        f"rank {dist.rank}: {who}{step} ({first}); {kept}. Relaunch the same command with "
+        f"--auto-resume, or: infogan train --resume {run_dir}"
+    )
 
 
 def train(cfg: TrainConfig, overwrite: bool = False, auto_resume: bool = False) -> Path:
@@ -123,15 +151,19 @@ def train(cfg: TrainConfig, overwrite: bool = False, auto_resume: bool = False) 
     checkpoint)."""
     cfg.validate()
     # paths as absolute ones in config.json: the run names its data and folders from any working directory
-    cfg = dataclasses.replace(cfg, dataset=absolute_spec(cfg.dataset), data_dir=absolute_dir(cfg.data_dir),
-                              outdir=absolute_dir(cfg.outdir),
-                              eval_dataset=absolute_spec(cfg.eval_dataset) if cfg.eval_dataset else None)
+    cfg = dataclasses.replace(
+        cfg,
+        dataset=absolute_spec(cfg.dataset),
+        data_dir=absolute_dir(cfg.data_dir),
+        outdir=absolute_dir(cfg.outdir),
+        eval_dataset=absolute_spec(cfg.eval_dataset) if cfg.eval_dataset else None,
+    )
     data = load_dataset(cfg.dataset, cfg.data_dir, "train", *cfg.folder_options())
     cfg = resolve(cfg, data.shape, source_of(cfg.dataset).preset)
     check_model_size(cfg)
     dist = _join(cfg)
     _check_data_fits(cfg, data, dist)
-    cfg.precision = resolve_precision(cfg, dist)  # config.json records what actually ran
+    cfg.precision = resolve_precision(cfg, dist, announce=True)  # config.json records what actually ran
     if auto_resume:
         decision = distributed.on_main(dist, lambda: rundir.auto_resume(cfg))
         if decision["resume"]:
@@ -166,21 +198,28 @@ def resume(run_dir: str | Path, **overrides) -> Path:
     cfg.validate()
     data = load_dataset(cfg.dataset, cfg.data_dir, "train", *cfg.folder_options())
     if list(data.shape) != list(cfg.image_shape):
-        raise UsageError(f"--resume {run_dir}: the data's images are {list(data.shape)} but the run was trained on "
-                         f"{cfg.image_shape}; resume with the same data set")
+        raise UsageError(
+            f"--resume {run_dir}: the data's images are {list(data.shape)} but the run was trained on "
+            f"{cfg.image_shape}; resume with the same data set"
+        )
     dist = _join(cfg)
     _check_data_fits(cfg, data, dist)
     prepared = _prepare(cfg, dist)
     held: list[RunLock] = []
-    distributed.on_main(dist, lambda: held.append(RunLock.acquire(run_dir)))  # before any write; a second writer is refused
+    distributed.on_main(
+        dist, lambda: held.append(RunLock.acquire(run_dir))
+    )  # before any write; a second writer is refused
 
     def tidy() -> None:
         rundir.tidy(run_dir, checkpoint["step"], checkpoint["epoch"])
         if cfg != saved:
             atomic_write_bytes(run_dir / "config.json", cfg.to_json().encode())
         if checkpoint["epoch"] >= cfg.epochs:
-            print(f"{run_dir} has trained all its {cfg.epochs} epoch(s) (step {checkpoint['step']}): writing its "
-                  f"final files again; --epochs N trains it for longer", flush=True)
+            print(
+                f"{run_dir} has trained all its {cfg.epochs} epoch(s) (step {checkpoint['step']}): writing its "
+                f"final files again; --epochs N trains it for longer",
+                flush=True,
+            )
         else:
             print(f"resuming {run_dir} at epoch {checkpoint['epoch'] + 1}, step {checkpoint['step']}", flush=True)
 

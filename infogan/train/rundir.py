@@ -16,20 +16,43 @@ import shutil
 import time
 from pathlib import Path
 
-from .artifacts import SAMPLE_NAME, read_metrics
-from .checkpoint import atomic_write_bytes, check_structure, load_checkpoint
-from .config import TrainConfig
-from .errors import UsageError
-from .files import read_file
-from .runlock import LOCK_NAME, RunLock
+from infogan.checkpoint import atomic_write_bytes, check_structure, load_checkpoint
+from infogan.config import TrainConfig
+from infogan.errors import UsageError
+from infogan.files import read_file
+from infogan.serve.pictures import SAMPLE_NAME, read_metrics
+from infogan.train.runlock import LOCK_NAME, RunLock
 
-RUN_LAYOUT = {"metrics.jsonl": "file", "config.json": "file", "samples": "folder", "plots": "folder",
-              "traversals": "folder", "checkpoints": "folder", "eval": "folder"}
+RUN_LAYOUT = {
+    "metrics.jsonl": "file",
+    "config.json": "file",
+    "samples": "folder",
+    "plots": "folder",
+    "traversals": "folder",
+    "checkpoints": "folder",
+    "eval": "folder",
+}
 # What --resume may change; everything else is the run's identity.
-RESUME_OVERRIDABLE = ("epochs", "data_dir", "device", "progress", "log_every", "checkpoint_every",
-                      "keep_every", "tensorboard", "threads", "eval_every", "image_metrics", "image_metrics_every",
-                      "image_metrics_samples", "inception_weights", "cuda_graphs", "stop_on_failure",
-                      "dist_timeout", "eval_dataset")
+RESUME_OVERRIDABLE = (
+    "epochs",
+    "data_dir",
+    "device",
+    "progress",
+    "log_every",
+    "checkpoint_every",
+    "keep_every",
+    "tensorboard",
+    "threads",
+    "eval_every",
+    "image_metrics",
+    "image_metrics_every",
+    "image_metrics_samples",
+    "inception_weights",
+    "cuda_graphs",
+    "stop_on_failure",
+    "dist_timeout",
+    "eval_dataset",
+)
 
 
 def create(cfg: TrainConfig, data_name: str, overwrite: bool) -> tuple[Path, RunLock]:
@@ -39,8 +62,10 @@ def create(cfg: TrainConfig, data_name: str, overwrite: bool) -> tuple[Path, Run
         raise UsageError(f"--outdir {path} is a file, not a folder: pick another --outdir")
     if path.is_dir() and any(p.name != LOCK_NAME for p in path.iterdir()):
         if not overwrite:
-            raise UsageError(f"--outdir {path} already holds files: pass --resume {path} to continue that run, "
-                             f"--overwrite to replace it, or choose another --outdir")
+            raise UsageError(
+                f"--outdir {path} already holds files: pass --resume {path} to continue that run, "
+                f"--overwrite to replace it, or choose another --outdir"
+            )
         if not (path / "config.json").is_file():
             raise UsageError(f"--overwrite only replaces run directories (with a config.json); {path} is not one")
     try:
@@ -67,8 +92,10 @@ def check_layout(run_dir: Path) -> None:
     for name, kind in RUN_LAYOUT.items():
         path = run_dir / name
         if path.exists() and (path.is_dir() if kind == "file" else not path.is_dir()):
-            raise UsageError(f"{path} should be a {kind} but is {'a folder' if kind == 'file' else 'not a folder'}: "
-                             f"move it away and resume again")
+            raise UsageError(
+                f"{path} should be a {kind} but is {'a folder' if kind == 'file' else 'not a folder'}: "
+                f"move it away and resume again"
+            )
 
 
 def resumable(run_dir: Path, overrides: dict) -> tuple[dict, TrainConfig]:
@@ -83,8 +110,10 @@ def resumable(run_dir: Path, overrides: dict) -> tuple[dict, TrainConfig]:
         raise UsageError(f"--resume {run_dir}: it has no checkpoints/last.pt (nothing to resume; start a new run)")
     bad = sorted(set(overrides) - set(RESUME_OVERRIDABLE))
     if bad:
-        raise UsageError(f"--resume continues the saved config; {', '.join('--' + b.replace('_', '-') for b in bad)} "
-                         f"cannot change (start a new run instead)")
+        raise UsageError(
+            f"--resume continues the saved config; {', '.join('--' + b.replace('_', '-') for b in bad)} "
+            f"cannot change (start a new run instead)"
+        )
     checkpoint = load_checkpoint(ckpt_path)
     check_structure(checkpoint, ckpt_path, resumable=True)
     saved = TrainConfig.from_dict(checkpoint["config"])
@@ -104,16 +133,19 @@ def auto_resume(cfg: TrainConfig) -> dict:
     if not path.exists() or not any(p.name != LOCK_NAME for p in path.iterdir()):
         return {"resume": False, "replace": False}
     if not (path / "config.json").is_file():
-        raise UsageError(f"--auto-resume: --outdir {path} holds files but no run (no config.json): choose "
-                         f"another --outdir")
+        raise UsageError(
+            f"--auto-resume: --outdir {path} holds files but no run (no config.json): choose another --outdir"
+        )
     saved = TrainConfig.load(path / "config.json")
     ignored = set(RESUME_OVERRIDABLE) | {"outdir", "run_id"}
     new, old = cfg.to_dict(), saved.to_dict()
     differ = [k for k in new if k not in ignored and new[k] != old.get(k)]
     if differ:
         shown = ", ".join(f"{k} {old.get(k)!r} there, {new[k]!r} here" for k in differ[:3])
-        raise UsageError(f"--auto-resume: --outdir {path} holds another run ({shown}): choose another --outdir, "
-                         f"or --overwrite to replace it")
+        raise UsageError(
+            f"--auto-resume: --outdir {path} holds another run ({shown}): choose another --outdir, "
+            f"or --overwrite to replace it"
+        )
     if not (path / "checkpoints" / "last.pt").is_file():
         return {"resume": False, "replace": True}  # a start that never checkpointed: nothing to lose
     return {"resume": True, "overrides": {k: new[k] for k in RESUME_OVERRIDABLE if new[k] != old.get(k)}}
@@ -129,8 +161,10 @@ def check_same_run(run_dir: Path, ckpt_cfg: TrainConfig) -> None:
         a, b = on_disk.to_dict(), ckpt_cfg.to_dict()
         same = all(a[k] == b[k] for k in a if k not in ignored)
     if not same:
-        raise UsageError(f"{run_dir / 'checkpoints' / 'last.pt'} belongs to another run than {run_dir / 'config.json'} "
-                         f"describes (copied in from elsewhere?): resume refused, nothing was changed")
+        raise UsageError(
+            f"{run_dir / 'checkpoints' / 'last.pt'} belongs to another run than {run_dir / 'config.json'} "
+            f"describes (copied in from elsewhere?): resume refused, nothing was changed"
+        )
 
 
 def tidy(run_dir: Path, step: int, epoch: int) -> None:
@@ -181,12 +215,18 @@ class MetricsLog:
             with open(self.path, "a") as fh:
                 fh.write(json.dumps(record) + "\n")
         except OSError as exc:  # a full disk: stop with the checkpoint on disk intact
-            raise UsageError(f"could not append to {self.path}: {exc.strerror or exc}; free space and resume "
-                             f"(infogan train --resume {self.run_dir})") from None
+            raise UsageError(
+                f"could not append to {self.path}: {exc.strerror or exc}; free space and resume "
+                f"(infogan train --resume {self.run_dir})"
+            ) from None
         if self.tb is not None and record.get("kind") in ("interval", "epoch"):
             for key, value in record.items():
-                if key not in ("epoch", "step") and isinstance(value, (int, float)) and not isinstance(value, bool) \
-                        and math.isfinite(value):
+                if (
+                    key not in ("epoch", "step")
+                    and isinstance(value, (int, float))
+                    and not isinstance(value, bool)
+                    and math.isfinite(value)
+                ):
                     self.tb.add_scalar(f"{record['kind']}/{key}", value, record["step"])
 
     def records(self, kind: str | None = "epoch") -> list[dict]:

@@ -24,18 +24,19 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from . import distributed, registry, rundir
-from .artifacts import RunPictures
-from .checkpoint import atomic_write_bytes, save_checkpoint, save_generator
-from .config import TrainConfig
-from .data import ImageData, TrainingImages, evaluation_split, load_dataset
-from .distributed import SINGLE, Dist
-from .errors import UsageError
-from .health import Finding, HealthMonitor
-from .runtime import Runtime, make_runtime, set_threads
-from .schedule import LrSchedule
-from .signals import StopFlag
-from .step import Nets, StepRunner, StepSums, make_optimizers, statistics_of, use_cuda_graphs
+from infogan.checkpoint import atomic_write_bytes, save_checkpoint, save_generator
+from infogan.config import TrainConfig
+from infogan.data.datasets import ImageData, TrainingImages, evaluation_split, load_dataset
+from infogan.errors import UsageError
+from infogan.metrics import registry
+from infogan.serve.pictures import RunPictures
+from infogan.train import distributed, rundir
+from infogan.train.distributed import SINGLE, Dist
+from infogan.train.health import Finding, HealthMonitor
+from infogan.train.runtime import Runtime, make_runtime, set_threads
+from infogan.train.schedule import LrSchedule
+from infogan.train.signals import StopFlag
+from infogan.train.step import Nets, StepRunner, StepSums, make_optimizers, statistics_of, use_cuda_graphs
 
 RANK_SEED_OFFSET = 7_919  # rank r draws latents from seed + r * this (rank 0 = a single process)
 
@@ -82,8 +83,15 @@ class Trainer:
     """One run's networks, optimisers, data and counters; `fit()` runs the epochs to the end or to a stop
     request, `finish()` writes what a finished run leaves. `state_dict()` is the checkpoint."""
 
-    def __init__(self, cfg: TrainConfig, run_dir: Path, data: ImageData, dist: Dist, rt: Runtime,
-                 inception_weights: Path | None = None):
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        run_dir: Path,
+        data: ImageData,
+        dist: Dist,
+        rt: Runtime,
+        inception_weights: Path | None = None,
+    ):
         self.cfg, self.run_dir, self.data_name, self.dist, self.rt = cfg, run_dir, data.name, dist, rt
         self.inception_weights = inception_weights
         torch.manual_seed(cfg.seed)
@@ -92,14 +100,26 @@ class Trainer:
         self.opts = make_optimizers(cfg, self.nets, capturable=self.graphs)
         self.latent_rng = torch.Generator(rt.device).manual_seed(cfg.seed + dist.rank * RANK_SEED_OFFSET)
         self.step = StepRunner(cfg, self.nets, self.opts, rt, self.latent_rng, graphs=self.graphs)
-        self.data = TrainingImages.place(data, rt.device, cfg.seed, dist.is_main,
-                                         cfg.image_metrics_samples if cfg.image_metrics_every else 0,
-                                         _scored_data(cfg, data) if dist.is_main else None)
+        self.data = TrainingImages.place(
+            data,
+            rt.device,
+            cfg.seed,
+            dist.is_main,
+            cfg.image_metrics_samples if cfg.image_metrics_every else 0,
+            _scored_data(cfg, data) if dist.is_main else None,
+        )
         self.steps_per_epoch = len(data) // cfg.batch_size
         # built before any checkpoint is loaded: its base rates are the config's (schedule.py)
-        self.schedule = None if cfg.lr_schedule == "constant" else LrSchedule(
-            [o for o in (self.opts.g, self.opts.d, self.opts.pair) if o is not None], cfg.lr_schedule,
-            self.steps_per_epoch * cfg.epochs, cfg.lr_final)
+        self.schedule = (
+            None
+            if cfg.lr_schedule == "constant"
+            else LrSchedule(
+                [o for o in (self.opts.g, self.opts.d, self.opts.pair) if o is not None],
+                cfg.lr_schedule,
+                self.steps_per_epoch * cfg.epochs,
+                cfg.lr_final,
+            )
+        )
         self.progress = _Progress()
         self.saved_step: int | None = None  # step of the checkpoint on disk (None: none written yet)
         self.shown = statistics_of(cfg)  # what a step reports, and how each statistic is shown
@@ -107,13 +127,23 @@ class Trainer:
         self.log = rundir.MetricsLog(run_dir, cfg.tensorboard) if dist.is_main else None
         series = {**{k: (s.label, s.figure) for k, s in self.shown.items() if s.figure}, **registry.series()}
         self.pictures = RunPictures(run_dir, cfg.latent, cfg.seed, series) if dist.is_main else None
-        self.health = HealthMonitor(cfg.latent, self.data.health_real, self.steps_per_epoch * cfg.epochs, cfg.seed) \
-            if dist.is_main else None
+        self.health = (
+            HealthMonitor(cfg.latent, self.data.health_real, self.steps_per_epoch * cfg.epochs, cfg.seed)
+            if dist.is_main
+            else None
+        )
 
     @classmethod
-    def from_config(cls, cfg: TrainConfig, run_dir: Path, data: ImageData, dist: Dist = SINGLE,
-                    checkpoint: dict | None = None, inception_weights: Path | None = None,
-                    rt: Runtime | None = None) -> "Trainer":
+    def from_config(
+        cls,
+        cfg: TrainConfig,
+        run_dir: Path,
+        data: ImageData,
+        dist: Dist = SINGLE,
+        checkpoint: dict | None = None,
+        inception_weights: Path | None = None,
+        rt: Runtime | None = None,
+    ) -> Trainer:
         """A trainer for a resolved config, restored from `checkpoint` when given (refused if it does not fit)."""
         set_threads(cfg)
         trainer = cls(cfg, run_dir, data, dist, rt or make_runtime(cfg, dist), inception_weights)
@@ -126,11 +156,19 @@ class Trainer:
         """The checkpoint; collective under DDP (every rank's RNG state is gathered), so all ranks call it."""
         rng_ranks = distributed.gather(_rng_state(self.latent_rng, self.rt.device), self.dist)
         p = self.progress
-        return {"config": self.cfg.to_dict(), "epoch": p.epoch, "batch": p.batch, "step": p.step,
-                **self.nets.state_dict(), **self.opts.state_dict(),
-                "scaler": self.rt.scaler.state_dict() if self.rt.scaler else None,
-                "rng": rng_ranks[0], "rng_ranks": rng_ranks if self.dist.enabled else [], **self.sums.state_dict(),
-                **({"health": self.health.state_dict()} if self.health else {})}
+        return {
+            "config": self.cfg.to_dict(),
+            "epoch": p.epoch,
+            "batch": p.batch,
+            "step": p.step,
+            **self.nets.state_dict(),
+            **self.opts.state_dict(),
+            "scaler": self.rt.scaler.state_dict() if self.rt.scaler else None,
+            "rng": rng_ranks[0],
+            "rng_ranks": rng_ranks if self.dist.enabled else [],
+            **self.sums.state_dict(),
+            **({"health": self.health.state_dict()} if self.health else {}),
+        }
 
     def load_state_dict(self, ckpt: dict) -> None:
         """Restore a checkpoint of this run; UsageError (before anything is written) if it does not fit."""
@@ -155,8 +193,10 @@ class Trainer:
     def save_checkpoint(self) -> None:
         """last.pt is always a whole, finite, earlier state: weights or sums that are not finite stop the run
         instead of replacing the last good checkpoint. One host sync for the check."""
-        tensors = [self.sums.epoch.sums, *(t for m in self.nets.modules() for t in [*m.parameters(), *m.buffers()]
-                                           if t.is_floating_point())]
+        tensors = [
+            self.sums.epoch.sums,
+            *(t for m in self.nets.modules() for t in [*m.parameters(), *m.buffers()] if t.is_floating_point()),
+        ]
         if distributed.any_rank(not _all_finite(tensors), self.dist, self.rt.device):
             raise _diverged(self, self.progress.epoch + 1)
         payload = self.state_dict()
@@ -175,12 +215,13 @@ class Trainer:
 
     def _train_epoch(self, stop: StopFlag) -> None:
         cfg, p, rank_batch = self.cfg, self.progress, self.cfg.batch_size // self.dist.world
-        order = torch.randperm(len(self.data.images), generator=torch.Generator().manual_seed(
-            cfg.seed * 1_000_003 + p.epoch)).to(self.data.images.device)
+        order = torch.randperm(
+            len(self.data.images), generator=torch.Generator().manual_seed(cfg.seed * 1_000_003 + p.epoch)
+        ).to(self.data.images.device)
         with _progress_bar(self) as bar:
             while p.batch < self.steps_per_epoch:
                 start = p.batch * cfg.batch_size + self.dist.rank * rank_batch  # this rank's slice of the batch
-                batch = self.data.images[order[start:start + rank_batch]]  # uint8 [B/W, C, H, W]
+                batch = self.data.images[order[start : start + rank_batch]]  # uint8 [B/W, C, H, W]
                 if self.data.copy_batches:  # async copy from pinned host memory
                     batch = batch.pin_memory().to(self.rt.device, non_blocking=True)
                 if self.schedule is not None:
@@ -220,8 +261,9 @@ class Trainer:
                 extra.update(_epoch_metrics(self, ("image",)))
         if self.schedule is not None:  # the rates' multiplier at the epoch's last step
             extra["lr_factor"] = round(self.schedule.factor(p.step - 1), 6)
-        record = _record(self, "epoch", **extra, seconds=round(seconds, 3),
-                         images_per_sec=round(images_seen / max(seconds, 1e-9), 1))
+        record = _record(
+            self, "epoch", **extra, seconds=round(seconds, 3), images_per_sec=round(images_seen / max(seconds, 1e-9), 1)
+        )
         with work("checkpoint"):
             self.save_checkpoint()
         if not self.dist.is_main:
@@ -233,9 +275,16 @@ class Trainer:
         if full:
             with work("plots"):
                 self.pictures.summaries(self.log.records(), gif=False)
-        self.log.append({"kind": "work", "epoch": p.epoch, "step": p.step, "steps_seconds": round(seconds, 3),
-                         **{f"{name}_seconds": round(t, 3) for name, t in work.seconds.items()},
-                         "wall_seconds": round(time.perf_counter() - epoch_started, 3)})
+        self.log.append(
+            {
+                "kind": "work",
+                "epoch": p.epoch,
+                "step": p.step,
+                "steps_seconds": round(seconds, 3),
+                **{f"{name}_seconds": round(t, 3) for name, t in work.seconds.items()},
+                "wall_seconds": round(time.perf_counter() - epoch_started, 3),
+            }
+        )
         print(_epoch_line(self, record), flush=True)
 
     def finish(self) -> None:
@@ -253,8 +302,13 @@ class Trainer:
 def _record(trainer: Trainer, kind: str, **extra) -> dict:
     """The statistics' means since the last record of `kind`, with `extra`, into metrics.jsonl."""
     means = trainer.sums.take(kind, trainer.dist)
-    record = {"kind": kind, "epoch": trainer.progress.epoch + (1 if kind == "interval" else 0),
-              "step": trainer.progress.step, **means, **extra}
+    record = {
+        "kind": kind,
+        "epoch": trainer.progress.epoch + (1 if kind == "interval" else 0),
+        "step": trainer.progress.step,
+        **means,
+        **extra,
+    }
     if not all(math.isfinite(v) for v in means.values()):
         raise _diverged(trainer, record["epoch"])
     if trainer.dist.is_main:
@@ -271,8 +325,10 @@ def _check_health(trainer: Trainer, record: dict) -> None:
         trainer.log.append(finding.record(record["epoch"]))
     if trainer.cfg.stop_on_failure and distributed.any_rank(bool(found), trainer.dist, trainer.rt.device):
         trainer.save_checkpoint()
-        raise TrainingFailing(f"stopped at step {trainer.progress.step} on a failure (--stop-on-failure); "
-                              f"resume with: infogan train --resume {trainer.run_dir}")
+        raise TrainingFailing(
+            f"stopped at step {trainer.progress.step} on a failure (--stop-on-failure); "
+            f"resume with: infogan train --resume {trainer.run_dir}"
+        )
 
 
 def _scored_data(cfg: TrainConfig, data: ImageData) -> ImageData | None:
@@ -281,8 +337,10 @@ def _scored_data(cfg: TrainConfig, data: ImageData) -> ImageData | None:
         return None
     scored = load_dataset(cfg.eval_dataset, cfg.data_dir, evaluation_split(cfg.eval_dataset), *cfg.folder_options())
     if scored.labels is None or scored.shape != data.shape:
-        raise UsageError(f"--eval-dataset {cfg.eval_dataset} needs labels and images of shape {list(data.shape)} "
-                         f"(it has {'no labels' if scored.labels is None else list(scored.shape)})")
+        raise UsageError(
+            f"--eval-dataset {cfg.eval_dataset} needs labels and images of shape {list(data.shape)} "
+            f"(it has {'no labels' if scored.labels is None else list(scored.shape)})"
+        )
     return scored
 
 
@@ -290,9 +348,15 @@ def _progress_bar(trainer: Trainer) -> tqdm:
     """A bar on a terminal only: in a log (CI, nohup, a pipe) its carriage-return frames are noise, and the
     one line per epoch says what a log needs."""
     cfg, p = trainer.cfg, trainer.progress
-    return tqdm(total=trainer.steps_per_epoch, initial=p.batch, desc=f"epoch {p.epoch + 1}/{cfg.epochs}",
-                disable=not (cfg.progress and trainer.dist.is_main and sys.stderr.isatty()), leave=False,
-                dynamic_ncols=True, file=sys.stderr)
+    return tqdm(
+        total=trainer.steps_per_epoch,
+        initial=p.batch,
+        desc=f"epoch {p.epoch + 1}/{cfg.epochs}",
+        disable=not (cfg.progress and trainer.dist.is_main and sys.stderr.isatty()),
+        leave=False,
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )
 
 
 def _all_finite(tensors: list[torch.Tensor]) -> bool:
@@ -300,12 +364,17 @@ def _all_finite(tensors: list[torch.Tensor]) -> bool:
 
 
 def _diverged(trainer: Trainer, epoch: int) -> TrainingDiverged:
-    kept = (f"checkpoints/last.pt keeps the last good state (step {trainer.saved_step})"
-            if trainer.saved_step is not None else "no checkpoint had been written yet")
+    kept = (
+        f"checkpoints/last.pt keeps the last good state (step {trainer.saved_step})"
+        if trainer.saved_step is not None
+        else "no checkpoint had been written yet"
+    )
     if trainer.dist.is_main:
         trainer.log.append(Finding("diverged", trainer.progress.step, {"non_finite": "a loss or weight"}).record(epoch))
-    return TrainingDiverged(f"a loss or weight became NaN/inf by step {trainer.progress.step} (epoch {epoch}): "
-                            f"training stopped; {kept}. Try lower learning rates or --precision fp32")
+    return TrainingDiverged(
+        f"a loss or weight became NaN/inf by step {trainer.progress.step} (epoch {epoch}): "
+        f"training stopped; {kept}. Try lower learning rates or --precision fp32"
+    )
 
 
 def _rng_state(latent_rng: torch.Generator, device: torch.device) -> dict:
@@ -327,9 +396,11 @@ def _restore_rng(trainer: Trainer, ranks: list[dict], step: int) -> None:
         return
     trainer.latent_rng.manual_seed(trainer.cfg.seed + dist.rank * RANK_SEED_OFFSET + step)
     if dist.is_main:
-        print(f"note: the checkpoint was written by {len(ranks)} process(es), this run has {dist.world}; "
-              f"latents are re-seeded, so the resumed run is not bit-identical to an uninterrupted one",
-              file=sys.stderr)
+        print(
+            f"note: the checkpoint was written by {len(ranks)} process(es), this run has {dist.world}; "
+            f"latents are re-seeded, so the resumed run is not bit-identical to an uninterrupted one",
+            file=sys.stderr,
+        )
 
 
 def _epoch_metrics(trainer: Trainer, groups: tuple) -> dict:
@@ -340,11 +411,20 @@ def _epoch_metrics(trainer: Trainer, groups: tuple) -> dict:
         return {}
     cfg = trainer.cfg
     images, factors = (trainer.data.fidelity_real, {}) if image else trainer.data.labelled
-    ctx = registry.EvalContext(cfg, trainer.nets.gen, trainer.nets.disc, images, factors,
-                               device=str(trainer.rt.device), batch_size=100 if image else 500,
-                               samples=cfg.image_metrics_samples, requested={"image": list(cfg.image_metrics)},
-                               inception_weights=trainer.inception_weights, during_training=True,
-                               real_cache_name=f"infogan-{trainer.data_name}-train-{len(images)}-seed{cfg.seed}")
+    ctx = registry.EvalContext(
+        cfg,
+        trainer.nets.gen,
+        trainer.nets.disc,
+        images,
+        factors,
+        device=str(trainer.rt.device),
+        batch_size=100 if image else 500,
+        samples=cfg.image_metrics_samples,
+        requested={"image": list(cfg.image_metrics)},
+        inception_weights=trainer.inception_weights,
+        during_training=True,
+        real_cache_name=f"infogan-{trainer.data_name}-train-{len(images)}-seed{cfg.seed}",
+    )
     return registry.epoch_metrics(ctx, groups)
 
 
@@ -352,5 +432,8 @@ def _epoch_line(trainer: Trainer, record: dict) -> str:
     """One line per epoch: what the step's statistics and the per-epoch metrics say they show on it."""
     shown = [s.console.format(record[k]) for k, s in trainer.shown.items() if s.console]
     shown += [fmt.format(record[k]) for k, fmt in registry.console().items() if k in record]
-    return f"epoch {trainer.progress.epoch}/{trainer.cfg.epochs}  " + "  ".join(shown) + \
-        f"  {record['images_per_sec']:.0f} img/s"
+    return (
+        f"epoch {trainer.progress.epoch}/{trainer.cfg.epochs}  "
+        + "  ".join(shown)
+        + f"  {record['images_per_sec']:.0f} img/s"
+    )

@@ -26,16 +26,22 @@ classifier.py; this module says when each runs:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
-from . import metrics
-from .errors import UsageError
+from infogan.errors import UsageError
+from infogan.metrics import codes as code_metrics  # the maths; `codes` below is a metric
+from infogan.metrics import image_quality
+from infogan.metrics.classifier import classifier_scores
+from infogan.metrics.disentanglement import disentanglement_report, q_codes
+from infogan.metrics.image_quality import result_keys
+from infogan.serve.inference import generated_sample
+from infogan.serve.pictures import plot_confusion, plot_continuous_effects
 
 
 @dataclass
@@ -64,23 +70,28 @@ class EvalContext:
     @cached_property
     def q_probs(self) -> list[torch.Tensor]:
         """Q's probabilities per categorical code on the real images ([N, K_i] each)."""
-        return metrics.q_on_real(self.disc, self.images, self.batch_size)
+        return code_metrics.q_on_real(self.disc, self.images, self.batch_size)
 
     @cached_property
     def generated(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`samples` generated images (uint8) from fixed prior draws, and categorical code 1 of each."""
-        from .inference import generated_sample
 
         return generated_sample(self.gen, self.samples, self.batch_size)
 
     @cached_property
     def fidelity(self) -> dict[str, float]:
         """torch-fidelity's results for every requested image metric: one call, one pass of Inception."""
-        from . import image_quality
 
-        return image_quality.image_metrics(self.generated[0], self.images, self.requested.get("image", []),
-                                           self.inception_weights, image_quality.cache_dir(self.cfg.data_dir),
-                                           self.real_cache_name, self.device, batch_size=min(self.batch_size, 200))
+        return image_quality.image_metrics(
+            self.generated[0],
+            self.images,
+            self.requested.get("image", []),
+            self.inception_weights,
+            image_quality.cache_dir(self.cfg.data_dir),
+            self.real_cache_name,
+            self.device,
+            batch_size=min(self.batch_size, 200),
+        )
 
 
 @dataclass(frozen=True)
@@ -100,16 +111,37 @@ class Metric:
 METRICS: dict[str, Metric] = {}
 
 
-def register_metric(name: str, *, needs_labels: bool = False, needs_categorical: bool = False,
-                    per_epoch: bool = False, requested: str | None = None, nest: str | None = None,
-                    table: tuple[str, ...] = (), series: dict | None = None, console: dict | None = None):
+def register_metric(
+    name: str,
+    *,
+    needs_labels: bool = False,
+    needs_categorical: bool = False,
+    per_epoch: bool = False,
+    requested: str | None = None,
+    nest: str | None = None,
+    table: tuple[str, ...] = (),
+    series: dict | None = None,
+    console: dict | None = None,
+):
     """Decorator: add `fn(ctx) -> dict` to METRICS under `name` (see the module docstring)."""
+
     def add(fn):
         if name in METRICS:
             raise ValueError(f"metric {name!r} is registered twice")
-        METRICS[name] = Metric(name, fn, needs_labels, needs_categorical, per_epoch, requested, nest, tuple(table),
-                               dict(series or {}), dict(console or {}))
+        METRICS[name] = Metric(
+            name,
+            fn,
+            needs_labels,
+            needs_categorical,
+            per_epoch,
+            requested,
+            nest,
+            tuple(table),
+            dict(series or {}),
+            dict(console or {}),
+        )
         return fn
+
     return add
 
 
@@ -125,12 +157,15 @@ def parse_names(text: str, requested: str = "image", option: str = "--image-metr
     return list(dict.fromkeys(given))
 
 
-def check_names(given: list[str], requested: str = "image", option: str = "--image-metrics",
-                text: str | None = None) -> None:
+def check_names(
+    given: list[str], requested: str = "image", option: str = "--image-metrics", text: str | None = None
+) -> None:
     known = names(requested)
     if not given or any(n not in known for n in given):
-        raise UsageError(f"{option} takes a comma-separated list of {', '.join(known)}, got "
-                         f"{text if text is not None else ','.join(given)!r}")
+        raise UsageError(
+            f"{option} takes a comma-separated list of {', '.join(known)}, got "
+            f"{text if text is not None else ','.join(given)!r}"
+        )
 
 
 def table_columns(keys) -> list[str]:
@@ -151,8 +186,11 @@ def applicable(metric: Metric, ctx: EvalContext, during_training: bool) -> bool:
         return False
     if metric.needs_categorical and not ctx.spec.n_categorical:
         return False
-    if metric.requested is not None and metric.name not in ctx.requested.get(metric.requested, ()) \
-            and not (metric.requested == "classifier" and ctx.classifier is not None):
+    if (
+        metric.requested is not None
+        and metric.name not in ctx.requested.get(metric.requested, ())
+        and not (metric.requested == "classifier" and ctx.classifier is not None)
+    ):
         return False
     return metric.per_epoch if during_training else True
 
@@ -172,28 +210,32 @@ def epoch_metrics(ctx: EvalContext, groups: tuple[str | None, ...] = (None,)) ->
     out = {}
     for metric in METRICS.values():
         if metric.requested in groups and applicable(metric, ctx, during_training=True):
-            out.update({k: v for k, v in metric.fn(ctx).items()
-                        if isinstance(v, (int, float)) and not isinstance(v, bool)})
+            out.update(
+                {k: v for k, v in metric.fn(ctx).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            )
     return out
 
 
 # ---------------------------------------------------------------------------------------------- the metrics
-@register_metric("codes", needs_categorical=True, per_epoch=True,
-                 table=("categorical_accuracy", "nmi", "ari", "q_real_mi"),
-                 console={"categorical_accuracy": "cat acc {:.3f}"})
+@register_metric(
+    "codes",
+    needs_categorical=True,
+    per_epoch=True,
+    table=("categorical_accuracy", "nmi", "ari", "q_real_mi"),
+    console={"categorical_accuracy": "cat acc {:.3f}"},
+)
 def codes(ctx: EvalContext) -> dict:
     """Q's categorical codes on real images: q_real_mi, q_confidence (label-free), and with labels every code
     against every factor (accuracy after Hungarian matching, NMI, ARI); confusion.png in evaluate."""
-    report = metrics.code_scores(ctx.q_probs, ctx.factors)
+    report = code_metrics.code_scores(ctx.q_probs, ctx.factors)
     if ctx.during_training and len(ctx.q_probs) < 2:
         report.pop("best_code", None)  # with one code there is no choice to log each epoch
     first = next(iter(ctx.factors), None)
     if ctx.out_dir is not None and first in report["factors"]:
-        from .artifacts import plot_confusion
-
         code = report["factors"][first]["best_code"]
-        table, cat_values, label_values = metrics.contingency(ctx.q_probs[code - 1].argmax(1).numpy(),
-                                                              ctx.factors[first])
+        table, cat_values, label_values = code_metrics.contingency(
+            ctx.q_probs[code - 1].argmax(1).numpy(), ctx.factors[first]
+        )
         matching = {int(k): v for k, v in report["matching"].items()}
         plot_confusion(table, cat_values, label_values, matching, ctx.out_dir / "confusion.png")
     return report
@@ -202,7 +244,6 @@ def codes(ctx: EvalContext) -> dict:
 @register_metric("disentanglement", needs_labels=True, table=("mig", "factorvae_score"))
 def disentanglement(ctx: EvalContext) -> dict:
     """MIG and the FactorVAE score of every code (categorical argmax, continuous means) against every factor."""
-    from .disentanglement import disentanglement_report, q_codes
 
     codes_, discrete = q_codes(ctx.disc, ctx.images, ctx.batch_size)
     return disentanglement_report(codes_, discrete, ctx.factors) if codes_.shape[1] else {}
@@ -211,16 +252,14 @@ def disentanglement(ctx: EvalContext) -> dict:
 @register_metric("generated_information", needs_categorical=True, table=("mutual_information_bound",))
 def generated_information(ctx: EvalContext) -> dict:
     """The paper's L_I on fresh samples: sum over codes of ln K_i - CE_i, and Q's accuracy on them."""
-    return metrics.generated_information(ctx.spec, ctx.gen, ctx.disc, n=2000, batch_size=ctx.batch_size)
+    return code_metrics.generated_information(ctx.spec, ctx.gen, ctx.disc, n=2000, batch_size=ctx.batch_size)
 
 
 @register_metric("continuous_effects")
 def continuous_effects(ctx: EvalContext) -> dict:
     """Per continuous code: how slant and ink mass follow its value (grey images); continuous_effects.png."""
-    report = metrics.continuous_effects(ctx.spec, ctx.cfg.image_shape[0], ctx.gen)
+    report = code_metrics.continuous_effects(ctx.spec, ctx.cfg.image_shape[0], ctx.gen)
     if report["continuous_effects"] and ctx.out_dir is not None:
-        from .artifacts import plot_continuous_effects
-
         plot_continuous_effects(report["continuous_effects"], ctx.out_dir / "continuous_effects.png")
     return report
 
@@ -234,11 +273,11 @@ def category_histogram(ctx: EvalContext) -> dict:
 
 def _image_metric(name: str, series_: dict | None = None):
     """torch-fidelity's metric `name` (computed with the other requested ones in one pass: ctx.fidelity)."""
-    from .image_quality import result_keys
 
     @register_metric(name, per_epoch=True, requested="image", nest="image_metrics", series=series_)
     def image_metric(ctx: EvalContext) -> dict:
         return {k: ctx.fidelity[k] for k in result_keys([name])}
+
     return image_metric
 
 
@@ -251,7 +290,6 @@ _image_metric("prc")
 @register_metric("classifier", requested="classifier", nest="classifier")
 def classifier(ctx: EvalContext) -> dict:
     """An independent classifier's view of generated images: purity, mode count, classifier score, fid_classifier."""
-    from .classifier import classifier_scores
 
     fake, codes_ = ctx.generated
     return classifier_scores(ctx.classifier, fake, codes_, ctx.images)

@@ -30,8 +30,12 @@ class StopFlag:
                 raise KeyboardInterrupt  # a second Ctrl-C: stop now (the last checkpoint on disk is complete)
             return  # a repeated SIGTERM: the stop is already under way
         self.signum = signum
-        print(f"\n{signal.Signals(signum).name} received: finishing this step and checkpointing "
-              f"(Ctrl-C again aborts at once)", file=sys.stderr, flush=True)
+        print(
+            f"\n{signal.Signals(signum).name} received: finishing this step and checkpointing "
+            f"(Ctrl-C again aborts at once)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def __exit__(self, *exc):
         for sig, handler in self._previous.items():

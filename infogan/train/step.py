@@ -23,22 +23,24 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from . import augment, cuda_graphs, distributed, losses
-from .config import TrainConfig
-from .cuda_graphs import CapturedStep
-from .data import to_unit_range
-from .distributed import SINGLE, Dist
-from .errors import UsageError
-from .latent import Latent, LatentSpec, QCodes
-from .networks import ContrastiveDiscriminator, Discriminator, Generator, build_networks
-from .runtime import Runtime
+from infogan.config import TrainConfig
+from infogan.data import augment
+from infogan.data.datasets import to_unit_range
+from infogan.errors import UsageError
+from infogan.model import losses
+from infogan.model.latent import Latent, LatentSpec, QCodes
+from infogan.model.networks import ContrastiveDiscriminator, Discriminator, Generator, build_networks
+from infogan.train import cuda_graphs, distributed
+from infogan.train.cuda_graphs import CapturedStep
+from infogan.train.distributed import SINGLE, Dist
+from infogan.train.runtime import Runtime
 
 
 # ---------------------------------------------------------------------------------------------- networks, optimisers
@@ -59,7 +61,7 @@ class Nets:
         self.pair_ddp = self.pair if self.pair_ddp is None else self.pair_ddp
 
     @classmethod
-    def build(cls, cfg: TrainConfig, device: torch.device, dist: Dist = SINGLE) -> "Nets":
+    def build(cls, cfg: TrainConfig, device: torch.device, dist: Dist = SINGLE) -> Nets:
         """The networks of a resolved config on `device` (weights from the global seed, set by the caller),
         wrapped in DDP when the run has several processes."""
         gen, disc = (module.to(device) for module in build_networks(cfg))
@@ -69,8 +71,14 @@ class Nets:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         ids = [device.index] if device.type == "cuda" else None
-        return cls(gen, disc, pair, DDP(gen, device_ids=ids), DDP(disc, device_ids=ids),
-                   DDP(pair, device_ids=ids) if pair is not None else None)
+        return cls(
+            gen,
+            disc,
+            pair,
+            DDP(gen, device_ids=ids),
+            DDP(disc, device_ids=ids),
+            DDP(pair, device_ids=ids) if pair is not None else None,
+        )
 
     def modules(self) -> list[nn.Module]:
         """The bare modules that hold the run's weights."""
@@ -78,8 +86,11 @@ class Nets:
 
     def state_dict(self) -> dict:
         """The checkpoint's network entries."""
-        return {"generator": self.gen.state_dict(), "discriminator": self.disc.state_dict(),
-                **({"contrastive": self.pair.state_dict()} if self.pair is not None else {})}
+        return {
+            "generator": self.gen.state_dict(),
+            "discriminator": self.disc.state_dict(),
+            **({"contrastive": self.pair.state_dict()} if self.pair is not None else {}),
+        }
 
     def load_state_dict(self, ckpt: dict) -> None:
         self.gen.load_state_dict(ckpt["generator"])
@@ -99,8 +110,11 @@ class Optimizers:
 
     def state_dict(self) -> dict:
         """The checkpoint's optimiser entries."""
-        return {"opt_g": self.g.state_dict(), "opt_d": self.d.state_dict(),
-                **({"opt_contrastive": self.pair.state_dict()} if self.pair is not None else {})}
+        return {
+            "opt_g": self.g.state_dict(),
+            "opt_d": self.d.state_dict(),
+            **({"opt_contrastive": self.pair.state_dict()} if self.pair is not None else {}),
+        }
 
     def load_state_dict(self, ckpt: dict, capturable: bool) -> None:
         self.g.load_state_dict(ckpt["opt_g"])
@@ -118,9 +132,13 @@ def make_optimizers(cfg: TrainConfig, nets: Nets, capturable: bool = False) -> O
         groups.append({"params": nets.disc.q_parameters(), "lr": cfg.lr_g if cfg.lr_q is None else cfg.lr_q})
     kernels = _adam_kernels(next(nets.gen.parameters()).device)  # every network lives on the run's device
     adam = dict(betas=betas, capturable=capturable, **kernels)
-    return Optimizers(torch.optim.Adam(nets.gen.parameters(), lr=cfg.lr_g, **adam), torch.optim.Adam(groups, **adam),
-                      torch.optim.Adam(nets.pair.parameters(), lr=cfg.lr_d, betas=betas, **kernels)
-                      if nets.pair is not None else None)
+    return Optimizers(
+        torch.optim.Adam(nets.gen.parameters(), lr=cfg.lr_g, **adam),
+        torch.optim.Adam(groups, **adam),
+        torch.optim.Adam(nets.pair.parameters(), lr=cfg.lr_d, betas=betas, **kernels)
+        if nets.pair is not None
+        else None,
+    )
 
 
 def _adam_kernels(device: torch.device) -> dict:
@@ -162,8 +180,15 @@ class Report:
         self.values: dict[str, torch.Tensor] = {}
         self.shown: dict[str, Shown] = {}
 
-    def __call__(self, name: str, value: torch.Tensor, label: str, figure: str | None = None,
-                 console: str | None = None, bar: bool = False) -> None:
+    def __call__(
+        self,
+        name: str,
+        value: torch.Tensor,
+        label: str,
+        figure: str | None = None,
+        console: str | None = None,
+        bar: bool = False,
+    ) -> None:
         self.values[name] = value.detach().float()
         self.shown[name] = Shown(label, figure, console, bar)
 
@@ -180,8 +205,14 @@ class StepDraws:
     deform: torch.Tensor | None = None  # [N, 2, 3] affine matrices of the real batch's second view (--iic-weight)
 
 
-def draw_step(spec: LatentSpec, n: int, latent_rng: torch.Generator, device, contrastive: bool,
-              jitter: augment.AffineJitter | None = None) -> StepDraws:
+def draw_step(
+    spec: LatentSpec,
+    n: int,
+    latent_rng: torch.Generator,
+    device,
+    contrastive: bool,
+    jitter: augment.AffineJitter | None = None,
+) -> StepDraws:
     """One step's draws from the run's latent generator, in the order the step has always used them (the
     latents, then InfoGAN-CR's partners, then the real batch's deformations), so runs without a term keep
     their random streams and checkpoints hold every draw's state."""
@@ -217,8 +248,11 @@ class StepContext:
 
 
 def _information(ctx: StepContext, q: QCodes) -> losses.InfoLoss:
-    fp32 = QCodes([logits.float() for logits in q.cat_logits], q.cont_mean.float(),
-                  None if q.cont_logstd is None else q.cont_logstd.float())
+    fp32 = QCodes(
+        [logits.float() for logits in q.cat_logits],
+        q.cont_mean.float(),
+        None if q.cont_logstd is None else q.cont_logstd.float(),
+    )
     return losses.information_loss(fp32, ctx.draws.latent, ctx.cfg.categorical_weight, ctx.cfg.continuous_weight)
 
 
@@ -240,10 +274,10 @@ def discriminator_phase(ctx: StepContext) -> torch.Tensor:
             loss = loss - ctx.cfg.real_info_weight * real_info
     if ctx.cfg.iic_weight > 0:  # the same categories for a real image and its deformed copy (IIC)
         d_view = ctx.nets.disc_ddp(augment.warp(ctx.real, ctx.draws.deform))
-        pair_info = losses.paired_information([logits.float() for logits in d_real.q.cat_logits],
-                                              [logits.float() for logits in d_view.q.cat_logits])
-        ctx.report("q_pair_info", pair_info, "I(c(x); c(T(x))) of Q on real images", "information",
-                   "pair MI {:.3f}")
+        pair_info = losses.paired_information(
+            [logits.float() for logits in d_real.q.cat_logits], [logits.float() for logits in d_view.q.cat_logits]
+        )
+        ctx.report("q_pair_info", pair_info, "I(c(x); c(T(x))) of Q on real images", "information", "pair MI {:.3f}")
         loss = loss - ctx.cfg.iic_weight * pair_info
     return loss
 
@@ -255,8 +289,13 @@ def pair_phase(ctx: StepContext) -> torch.Tensor:
     cr_loss = losses.contrastive_loss(pair_logits, ctx.draws.shared)
     ctx.report("cr_loss", cr_loss, "contrastive CE (InfoGAN-CR)", "losses", "cr {:.3f}")
     # chance: 1 / number of codes
-    ctx.report("cr_acc", losses.contrastive_accuracy(pair_logits, ctx.draws.shared),
-               "H accuracy at the shared code (InfoGAN-CR)", "accuracy", "H acc {:.2f}")
+    ctx.report(
+        "cr_acc",
+        losses.contrastive_accuracy(pair_logits, ctx.draws.shared),
+        "H accuracy at the shared code (InfoGAN-CR)",
+        "accuracy",
+        "H acc {:.2f}",
+    )
     return cr_loss
 
 
@@ -271,14 +310,20 @@ def generator_phase(ctx: StepContext) -> torch.Tensor:
     has_cat, has_cont = spec.n_categorical > 0, spec.continuous > 0  # the epoch line shows the codes there are
     ctx.report("cat_loss", info.categorical, "categorical CE", "losses", "cat {:.3f}" if has_cat else None)
     ctx.report("cont_loss", info.continuous, "continuous NLL", "losses", "cont {:.3f}" if has_cont else None)
-    ctx.report("mi_bound", spec.total_entropy - info.categorical,  # sum over codes of ln K_i - CE_i
-               "H(c) - CE (lower bound on I(c; G(z, c)))" if spec.n_categorical < 2 else "total: sum of H(c_i) - CE_i",
-               "information", f"MI {{:.3f}}/{spec.total_entropy:.3f}" if has_cat else None, bar=has_cat)
+    ctx.report(
+        "mi_bound",
+        spec.total_entropy - info.categorical,  # sum over codes of ln K_i - CE_i
+        "H(c) - CE (lower bound on I(c; G(z, c)))" if spec.n_categorical < 2 else "total: sum of H(c_i) - CE_i",
+        "information",
+        f"MI {{:.3f}}/{spec.total_entropy:.3f}" if has_cat else None,
+        bar=has_cat,
+    )
     if spec.n_categorical > 1:  # with one code the totals above are that code's values
         for i, (ce, k) in enumerate(zip(info.categorical_per_code, spec.categorical), start=1):
             ctx.report(f"cat_loss_cat{i}", ce, f"code {i}: CE")
-            ctx.report(f"mi_bound_cat{i}", losses.mutual_information_bound(ce, k), f"code {i}: ln {k} - CE",
-                       "information")
+            ctx.report(
+                f"mi_bound_cat{i}", losses.mutual_information_bound(ce, k), f"code {i}: ln {k} - CE", "information"
+            )
     total = g_adv + info.total
     if ctx.g_takes_cr:  # cooperative: G lowers the same cross-entropy H does, through both images of the pair
         pair_logits = ctx.nets.pair(ctx.fake, ctx.partner).float()
@@ -305,8 +350,16 @@ PHASES = (
 )
 
 
-def update_step(cfg: TrainConfig, nets: Nets, opts: Optimizers, real: torch.Tensor, draws: StepDraws, rt: Runtime,
-                g_takes_cr: bool = False, real_info_on: bool = True) -> dict[str, torch.Tensor]:
+def update_step(
+    cfg: TrainConfig,
+    nets: Nets,
+    opts: Optimizers,
+    real: torch.Tensor,
+    draws: StepDraws,
+    rt: Runtime,
+    g_takes_cr: bool = False,
+    real_info_on: bool = True,
+) -> dict[str, torch.Tensor]:
     """Every phase's update for given draws, on real images in [-1, 1]; the statistics by name (0-d tensors
     on the device). No host sync and no Python branch on tensor values, so it can be captured in a CUDA
     graph (cuda_graphs.py)."""
@@ -333,13 +386,28 @@ def update_step(cfg: TrainConfig, nets: Nets, opts: Optimizers, real: torch.Tens
     return ctx.report.values
 
 
-def train_step(cfg: TrainConfig, nets: Nets, opts: Optimizers, real: torch.Tensor, latent_rng: torch.Generator,
-               rt: Runtime, step: int = 0) -> dict[str, torch.Tensor]:
+def train_step(
+    cfg: TrainConfig,
+    nets: Nets,
+    opts: Optimizers,
+    real: torch.Tensor,
+    latent_rng: torch.Generator,
+    rt: Runtime,
+    step: int = 0,
+) -> dict[str, torch.Tensor]:
     """One step: its draws, then `update_step`. `step` (the number of steps done) tells whether G takes the
     contrastive term yet, and whether D still takes Q's real information."""
     draws = draw_step(nets.disc.spec, real.shape[0], latent_rng, rt.device, nets.pair is not None, jitter_of(cfg))
-    return update_step(cfg, nets, opts, real, draws, rt, g_takes_cr=_g_takes_cr(cfg, nets, step),
-                       real_info_on=cfg.real_info_until == 0 or step < cfg.real_info_until)
+    return update_step(
+        cfg,
+        nets,
+        opts,
+        real,
+        draws,
+        rt,
+        g_takes_cr=_g_takes_cr(cfg, nets, step),
+        real_info_on=cfg.real_info_until == 0 or step < cfg.real_info_until,
+    )
 
 
 def _g_takes_cr(cfg: TrainConfig, nets: Nets, step: int) -> bool:
@@ -353,10 +421,14 @@ def statistics_of(cfg: TrainConfig) -> dict[str, Shown]:
     spec = cfg.latent
     with torch.device("meta"):
         nets = Nets(*build_networks(cfg), ContrastiveDiscriminator(cfg) if cfg.cr_weight > 0 else None)
-        latent = Latent(torch.zeros(2, spec.noise_dim), torch.zeros(2, spec.n_categorical, dtype=torch.long),
-                        torch.zeros(2, spec.continuous))
-        draws = StepDraws(latent, latent, torch.zeros(2, dtype=torch.long)) if nets.pair is not None else \
-            StepDraws(latent)
+        latent = Latent(
+            torch.zeros(2, spec.noise_dim),
+            torch.zeros(2, spec.n_categorical, dtype=torch.long),
+            torch.zeros(2, spec.continuous),
+        )
+        draws = (
+            StepDraws(latent, latent, torch.zeros(2, dtype=torch.long)) if nets.pair is not None else StepDraws(latent)
+        )
         draws.deform = torch.zeros(2, 2, 3) if cfg.iic_weight > 0 else None
         ctx = StepContext(cfg, nets, torch.zeros(2, *cfg.image_shape), draws, nets.pair is not None)
         ctx.fake = nets.gen(spec.vector(latent))
@@ -395,8 +467,10 @@ class RunningSums:
     def restore(self, names, sums: torch.Tensor, steps: int, what: str) -> None:
         """Sums saved under `names`, in whatever order they were saved (older versions logged another order)."""
         if set(names) != set(self.names) or len(names) != len(self.names) or tuple(sums.shape) != (len(names),):
-            raise UsageError(f"the checkpoint's running sums ({what}) hold {', '.join(names)}, this run logs "
-                             f"{', '.join(self.names)}: the checkpoint is not from this run's code layout")
+            raise UsageError(
+                f"the checkpoint's running sums ({what}) hold {', '.join(names)}, this run logs "
+                f"{', '.join(self.names)}: the checkpoint is not from this run's code layout"
+            )
         saved = dict(zip(names, sums.to(torch.float32)))
         self.sums = torch.stack([saved[name] for name in self.names]).to(self.sums.device)
         self.steps = int(steps)
@@ -423,8 +497,12 @@ class StepSums:
         return dict(zip(sums.names, values))
 
     def state_dict(self) -> dict:
-        return {"stat_names": list(self.epoch.names), "epoch_sums": self.epoch.sums.cpu(),
-                "interval_sums": self.interval.sums.cpu(), "interval_steps": self.interval.steps}
+        return {
+            "stat_names": list(self.epoch.names),
+            "epoch_sums": self.epoch.sums.cpu(),
+            "interval_sums": self.interval.sums.cpu(),
+            "interval_steps": self.interval.steps,
+        }
 
     def load_state_dict(self, ckpt: dict) -> None:
         names = ckpt.get("stat_names", LEGACY_STAT_NAMES)
@@ -437,8 +515,16 @@ class StepRunner:
     """What the loop calls once per batch: the step's draws, then the updates, run eagerly or, with
     `graphs`, as one replayed CUDA graph (cuda_graphs.py). Takes the uint8 batch [B, C, H, W]."""
 
-    def __init__(self, cfg: TrainConfig, nets: Nets, opts: Optimizers, rt: Runtime, latent_rng: torch.Generator,
-                 graphs: bool = False, backend=None):
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        nets: Nets,
+        opts: Optimizers,
+        rt: Runtime,
+        latent_rng: torch.Generator,
+        graphs: bool = False,
+        backend=None,
+    ):
         self.cfg, self.nets, self.opts, self.rt, self.latent_rng = cfg, nets, opts, rt, latent_rng
         # Inside a graph autocast must not cache weight casts; eager steps keep the cache.
         self.captured = CapturedStep(self._captured_update, backend=backend) if graphs else None
@@ -453,8 +539,9 @@ class StepRunner:
         return self.captured(batch, latent.z, latent.cat, latent.cont)
 
     def _captured_update(self, batch: torch.Tensor, z: torch.Tensor, cat: torch.Tensor, cont: torch.Tensor) -> dict:
-        return update_step(self.cfg, self.nets, self.opts, to_unit_range(batch), StepDraws(Latent(z, cat, cont)),
-                           self.graph_rt)
+        return update_step(
+            self.cfg, self.nets, self.opts, to_unit_range(batch), StepDraws(Latent(z, cat, cont)), self.graph_rt
+        )
 
 
 def use_cuda_graphs(cfg: TrainConfig, rt: Runtime, dist: Dist, announce: bool = True) -> bool:
@@ -462,14 +549,22 @@ def use_cuda_graphs(cfg: TrainConfig, rt: Runtime, dist: Dist, announce: bool = 
     on refuses such a run before it starts; off never captures. `announce`: say what was decided."""
     if cfg.cuda_graphs == "off":
         return False
-    reason = cuda_graphs.unsupported_reason(rt.device.type, dist.enabled, rt.scaler is not None, cfg.cr_weight > 0,
-                                            cfg.lr_schedule != "constant",
-                                            cfg.real_info_until > 0,  # (validate refuses it without a weight)
-                                            cfg.iic_weight > 0)
+    reason = cuda_graphs.unsupported_reason(
+        rt.device.type,
+        dist.enabled,
+        rt.scaler is not None,
+        cfg.cr_weight > 0,
+        cfg.lr_schedule != "constant",
+        cfg.real_info_until > 0,  # (validate refuses it without a weight)
+        cfg.iic_weight > 0,
+    )
     if reason is None:
         if dist.is_main and announce:
-            print(f"CUDA graphs: the step is captured after {cuda_graphs.WARMUP_STEPS} eager steps and replayed "
-                  f"(--cuda-graphs off runs it eagerly)", flush=True)
+            print(
+                f"CUDA graphs: the step is captured after {cuda_graphs.WARMUP_STEPS} eager steps and replayed "
+                f"(--cuda-graphs off runs it eagerly)",
+                flush=True,
+            )
         return True
     if cfg.cuda_graphs == "on":
         raise UsageError(f"--cuda-graphs on: {reason}; use --cuda-graphs auto or off")

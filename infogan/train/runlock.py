@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import UsageError
+from infogan.errors import UsageError
 
 LOCK_NAME = ".lock"
 
@@ -25,7 +25,7 @@ class RunLock:
         self.fd, self.path = fd, path
 
     @classmethod
-    def acquire(cls, folder: str | Path, what: str = "run directory") -> "RunLock":
+    def acquire(cls, folder: str | Path, what: str = "run directory") -> RunLock:
         path = Path(folder) / LOCK_NAME
         try:
             import fcntl
@@ -41,9 +41,11 @@ class RunLock:
         except BlockingIOError:
             holder = _read_pid(fd)
             os.close(fd)
-            raise UsageError(f"{what} {folder} is in use by another infogan process"
-                             f"{f' (PID {holder})' if holder else ''}: wait for it to finish or stop it, "
-                             f"or use another directory") from None
+            raise UsageError(
+                f"{what} {folder} is in use by another infogan process"
+                f"{f' (PID {holder})' if holder else ''}: wait for it to finish or stop it, "
+                f"or use another directory"
+            ) from None
         except OSError as exc:  # a file system without locks (some network mounts)
             os.close(fd)
             raise UsageError(f"cannot lock {what} {folder}: {exc.strerror or exc}") from None
@@ -56,7 +58,7 @@ class RunLock:
             os.close(self.fd)  # closing the descriptor drops the flock
             self.fd = None
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         return self
 
     def __exit__(self, *exc) -> None:

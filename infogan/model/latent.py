@@ -39,7 +39,7 @@ class Latent:
     cat: torch.Tensor  # [N, n_categorical] int64, code i's value in [0, K_i)
     cont: torch.Tensor  # [N, continuous] float
 
-    def to(self, device) -> "Latent":
+    def to(self, device) -> Latent:
         return Latent(self.z.to(device), self.cat.to(device), self.cont.to(device))
 
     def __len__(self) -> int:
@@ -64,9 +64,14 @@ class LatentSpec:
     learn_std: bool = False
 
     @classmethod
-    def from_config(cls, cfg) -> "LatentSpec":
-        return cls(int(cfg.noise_dim), tuple(int(k) for k in cfg.categorical), int(cfg.continuous),
-                   cfg.noise_prior, bool(cfg.learn_std))
+    def from_config(cls, cfg) -> LatentSpec:
+        return cls(
+            int(cfg.noise_dim),
+            tuple(int(k) for k in cfg.categorical),
+            int(cfg.continuous),
+            cfg.noise_prior,
+            bool(cfg.learn_std),
+        )
 
     # --- sizes ---
     @property
@@ -125,8 +130,9 @@ class LatentSpec:
         shared = torch.randint(self.n_codes, (n,), generator=gen, device=device)  # [N]
         keep_cat = shared[:, None] == torch.arange(self.n_categorical, device=device)  # [N, m]
         keep_cont = shared[:, None] == self.n_categorical + torch.arange(self.continuous, device=device)  # [N, L]
-        partner = Latent(latent.z, torch.where(keep_cat, latent.cat, fresh.cat),
-                         torch.where(keep_cont, latent.cont, fresh.cont))
+        partner = Latent(
+            latent.z, torch.where(keep_cat, latent.cat, fresh.cat), torch.where(keep_cont, latent.cont, fresh.cont)
+        )
         return partner, shared
 
     def vector(self, latent: Latent) -> torch.Tensor:
@@ -141,11 +147,11 @@ class LatentSpec:
             raise ValueError(f"Q's output has {q.shape[1]} values, this latent code needs {self.q_dim}")
         cat_logits, start = [], 0
         for k in self.categorical:
-            cat_logits.append(q[:, start:start + k])
+            cat_logits.append(q[:, start : start + k])
             start += k
         lc = self.continuous
-        cont_mean = q[:, start:start + lc]
-        cont_logstd = q[:, start + lc:start + 2 * lc] if self.learn_std else None
+        cont_mean = q[:, start : start + lc]
+        cont_logstd = q[:, start + lc : start + 2 * lc] if self.learn_std else None
         return QCodes(cat_logits, cont_mean, cont_logstd)
 
     # --- the fixed latents of the pictures ---
@@ -168,8 +174,9 @@ class LatentSpec:
         latent.cat[:, 0] = torch.arange(rows).repeat_interleave(columns)
         return latent
 
-    def continuous_traversal(self, code: int, values: torch.Tensor, gen: torch.Generator,
-                             rows: list[int] | None = None) -> Latent:
+    def continuous_traversal(
+        self, code: int, values: torch.Tensor, gen: torch.Generator, rows: list[int] | None = None
+    ) -> Latent:
         """Continuous code `code` (0-based) across `values` (columns). Rows set categorical code 1 to the
         values in `rows` (default: all of them; 10 rows of fresh noise without a categorical code). Noise and
         the other categorical codes are fixed per row; the other continuous codes are held at 0."""
@@ -193,7 +200,8 @@ class LatentSpec:
             raise ValueError(f"categorical code {code} out of range [0, {self.n_categorical})")
         k = self.categorical[code]
         base = self.sample(rows, gen)
-        latent = Latent(base.z.repeat_interleave(k, 0), base.cat.repeat_interleave(k, 0),
-                        base.cont.repeat_interleave(k, 0))
+        latent = Latent(
+            base.z.repeat_interleave(k, 0), base.cat.repeat_interleave(k, 0), base.cont.repeat_interleave(k, 0)
+        )
         latent.cat[:, code] = torch.arange(k).repeat(rows)
         return latent

@@ -31,9 +31,9 @@ from scipy import linalg
 from scipy.optimize import linear_sum_assignment
 from torch import nn
 
-from .checkpoint import atomic_write_bytes
-from .data import ImageData, batched, default_data_dir, evaluation_split, load_dataset, to_unit_range
-from .errors import UsageError
+from infogan.checkpoint import atomic_write_bytes
+from infogan.data.datasets import ImageData, batched, default_data_dir, evaluation_split, load_dataset, to_unit_range
+from infogan.errors import UsageError
 
 FORMAT = 2  # 2: a 4x4 pooled map before the feature layer (format 1 pooled to 1x1; it reached 0.92 on MNIST)
 POOLED = 4  # side of the pooled feature map: spatial layout kept for any image side >= 4
@@ -50,11 +50,24 @@ class Classifier(nn.Module):
         super().__init__()
 
         def block(cin, cout):
-            return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
-                    nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2)]
+            return [
+                nn.Conv2d(cin, cout, 3, padding=1),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(),
+                nn.Conv2d(cout, cout, 3, padding=1),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            ]
 
-        self.trunk = nn.Sequential(*block(channels, 32), *block(32, 64), nn.AdaptiveAvgPool2d(POOLED), nn.Flatten(),
-                                   nn.Linear(64 * POOLED * POOLED, FEATURES), nn.ReLU())  # [N, C, H, W] -> [N, 128]
+        self.trunk = nn.Sequential(
+            *block(channels, 32),
+            *block(32, 64),
+            nn.AdaptiveAvgPool2d(POOLED),
+            nn.Flatten(),
+            nn.Linear(64 * POOLED * POOLED, FEATURES),
+            nn.ReLU(),
+        )  # [N, C, H, W] -> [N, 128]
         self.head = nn.Linear(FEATURES, classes)  # [N, 128] -> [N, classes]
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
@@ -75,9 +88,17 @@ def accuracy(model: Classifier, images: torch.Tensor, labels: torch.Tensor) -> f
     return float((batched(model, images, device=device).argmax(1) == labels).float().mean())
 
 
-def train_classifier(dataset: str, data_dir: str | None = None, epochs: int = 5, batch_size: int = 128,
-                     seed: int = 0, out: str | None = None, log=print,
-                     test_dataset: str | None = None, device: str = "cpu") -> tuple[Path, float]:
+def train_classifier(
+    dataset: str,
+    data_dir: str | None = None,
+    epochs: int = 5,
+    batch_size: int = 128,
+    seed: int = 0,
+    out: str | None = None,
+    log=print,
+    test_dataset: str | None = None,
+    device: str = "cpu",
+) -> tuple[Path, float]:
     """Fit the classifier on the data set's training split and first label; test accuracy on `test_dataset`
     if given, else the data set's evaluation split (mnist/cifar10/svhn: the official test split; others:
     the training images themselves, said in the log as "train accuracy"). Batches go to `device` one at a
@@ -106,19 +127,29 @@ def train_classifier(dataset: str, data_dir: str | None = None, epochs: int = 5,
         model.train()
         started, order = time.perf_counter(), torch.randperm(len(train), generator=gen)
         for i in range(0, len(order) - batch_size + 1, batch_size):
-            pick = order[i:i + batch_size]
+            pick = order[i : i + batch_size]
             loss = F.cross_entropy(model(to_unit_range(train.images[pick].to(device))), train.labels[pick].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             schedule.step()
-        log(f"classifier epoch {epoch + 1}/{epochs}: loss {loss.item():.3f}, {split} accuracy "
-            f"{accuracy(model, test.images, test.labels):.4f} ({time.perf_counter() - started:.0f} s)")
+        log(
+            f"classifier epoch {epoch + 1}/{epochs}: loss {loss.item():.3f}, {split} accuracy "
+            f"{accuracy(model, test.images, test.labels):.4f} ({time.perf_counter() - started:.0f} s)"
+        )
     test_accuracy = accuracy(model, test.images, test.labels)
     path = Path(out) if out else default_path(train, data_dir)
-    payload = {"format": FORMAT, "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
-               "channels": train.shape[0], "image_shape": list(train.shape), "classes": classes, "dataset": dataset,
-               "label": train.label_name, "test_split": split, "test_accuracy": test_accuracy}
+    payload = {
+        "format": FORMAT,
+        "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
+        "channels": train.shape[0],
+        "image_shape": list(train.shape),
+        "classes": classes,
+        "dataset": dataset,
+        "label": train.label_name,
+        "test_split": split,
+        "test_accuracy": test_accuracy,
+    }
     import io
 
     buf = io.BytesIO()
@@ -137,11 +168,17 @@ def load_classifier(path: str | Path) -> tuple[Classifier, dict]:
         raise UsageError(f"cannot load classifier {path}: {str(exc).strip().splitlines()[0][:160]}") from None
     fields = {"state_dict": dict, "channels": int, "classes": int, "image_shape": list, "dataset": str}
     if isinstance(payload, dict) and type(payload.get("format")) is int and 0 < payload["format"] < FORMAT:
-        raise UsageError(f"{path} is a classifier of an earlier format ({payload['format']}, this version reads "
-                         f"{FORMAT}): train it again with `infogan classifier train --dataset ...`")
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT or \
-            not all(isinstance(payload.get(k), kind) for k, kind in fields.items()) or \
-            payload["channels"] not in (1, 3) or not 2 <= payload["classes"] <= 10_000:
+        raise UsageError(
+            f"{path} is a classifier of an earlier format ({payload['format']}, this version reads "
+            f"{FORMAT}): train it again with `infogan classifier train --dataset ...`"
+        )
+    if (
+        not isinstance(payload, dict)
+        or payload.get("format") != FORMAT
+        or not all(isinstance(payload.get(k), kind) for k, kind in fields.items())
+        or payload["channels"] not in (1, 3)
+        or not 2 <= payload["classes"] <= 10_000
+    ):
         raise UsageError(f"{path} is not an infogan classifier (train one with `infogan classifier train`)")
     model = Classifier(payload["channels"], payload["classes"])
     try:
@@ -165,8 +202,9 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b - 2 * root.real))
 
 
-def classifier_scores(model: Classifier, generated: torch.Tensor, codes: torch.Tensor | None,
-                      real: torch.Tensor) -> dict:
+def classifier_scores(
+    model: Classifier, generated: torch.Tensor, codes: torch.Tensor | None, real: torch.Tensor
+) -> dict:
     """Scores of generated uint8 images [N, C, H, W]; `codes` [N] is categorical code 1's value of each
     (None without a categorical code: no purity); `real` are held-out real images for fid_classifier."""
     model.eval()
@@ -177,20 +215,29 @@ def classifier_scores(model: Classifier, generated: torch.Tensor, codes: torch.T
     counts = np.bincount(predicted, minlength=classes)
     marginal = probs.mean(0, keepdim=True)
     kl = (probs * (probs.clamp_min(1e-12).log() - marginal.clamp_min(1e-12).log())).sum(1)
-    out = {"classifier_samples": len(generated),
-           "mode_count": int((counts >= MODE_SHARE * len(generated) / classes).sum()), "modes_possible": classes,
-           "label_histogram": counts.tolist(),
-           "classifier_score": float(torch.exp(kl.mean())),
-           "fid_classifier": frechet_distance(batched(model.features, generated, device=device).double().numpy(),
-                                              batched(model.features, real, device=device).double().numpy())}
+    out = {
+        "classifier_samples": len(generated),
+        "mode_count": int((counts >= MODE_SHARE * len(generated) / classes).sum()),
+        "modes_possible": classes,
+        "label_histogram": counts.tolist(),
+        "classifier_score": float(torch.exp(kl.mean())),
+        "fid_classifier": frechet_distance(
+            batched(model.features, generated, device=device).double().numpy(),
+            batched(model.features, real, device=device).double().numpy(),
+        ),
+    }
     if codes is not None:
         values = int(codes.max()) + 1
         table = np.zeros((values, classes), dtype=np.int64)
         np.add.at(table, (codes.numpy(), predicted), 1)
         rows, cols = linear_sum_assignment(-table)  # one label per code value, most images agreeing
         matched = dict(zip(rows.tolist(), cols.tolist()))
-        per_value = [float(table[v, matched[v]] / max(1, table[v].sum())) if v in matched else 0.0
-                     for v in range(values)]
-        out.update(purity=float(np.mean(per_value)), purity_per_category=per_value,
-                   matched_label={str(v): int(label) for v, label in matched.items()})
+        per_value = [
+            float(table[v, matched[v]] / max(1, table[v].sum())) if v in matched else 0.0 for v in range(values)
+        ]
+        out.update(
+            purity=float(np.mean(per_value)),
+            purity_per_category=per_value,
+            matched_label={str(v): int(label) for v, label in matched.items()},
+        )
     return out

@@ -24,16 +24,18 @@ Module names (`net`, `trunk`, `d_head`, `q_head`) are part of the checkpoint for
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from .latent import LatentSpec, QCodes
+from infogan.errors import UsageError
+from infogan.model.latent import LatentSpec, QCodes
 
 if TYPE_CHECKING:  # config reads ARCHS from here; at run time this module needs nothing of config's
-    from .config import TrainConfig
+    from infogan.config import TrainConfig
 
 LRELU_SLOPE = 0.1  # paper appendix C (the official code uses 0.01; the paper and the seed say 0.1)
 
@@ -93,30 +95,48 @@ class _Trunk:
 # ---------------------------------------------------------------------------------------------- the architectures
 def _paper_mnist_g(spec: LatentSpec, c: int, h: int, w: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Linear(spec.input_dim, 1024), nn.BatchNorm1d(1024), nn.ReLU(),
-        nn.Linear(1024, 128 * (h // 4) * (w // 4)), nn.BatchNorm1d(128 * (h // 4) * (w // 4)), nn.ReLU(),
+        nn.Linear(spec.input_dim, 1024),
+        nn.BatchNorm1d(1024),
+        nn.ReLU(),
+        nn.Linear(1024, 128 * (h // 4) * (w // 4)),
+        nn.BatchNorm1d(128 * (h // 4) * (w // 4)),
+        nn.ReLU(),
         nn.Unflatten(1, (128, h // 4, w // 4)),  # [N, 128, H/4, W/4]
-        _deconv(128, 64), nn.BatchNorm2d(64), nn.ReLU(),  # [N, 64, H/2, W/2]
-        _deconv(64, c), nn.Tanh(),  # [N, C, H, W]
+        _deconv(128, 64),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),  # [N, 64, H/2, W/2]
+        _deconv(64, c),
+        nn.Tanh(),  # [N, C, H, W]
     )
 
 
 def _paper_mnist_d(c: int, h: int, w: int) -> _Trunk:
     trunk = nn.Sequential(
-        _conv(c, 64), _lrelu(),  # [N, 64, H/2, W/2] (no BN on the first layer)
-        _conv(64, 128), nn.BatchNorm2d(128), _lrelu(),  # [N, 128, H/4, W/4]
+        _conv(c, 64),
+        _lrelu(),  # [N, 64, H/2, W/2] (no BN on the first layer)
+        _conv(64, 128),
+        nn.BatchNorm2d(128),
+        _lrelu(),  # [N, 128, H/4, W/4]
         nn.Flatten(),
-        nn.Linear(128 * (h // 4) * (w // 4), 1024), nn.BatchNorm1d(1024), _lrelu(),
+        nn.Linear(128 * (h // 4) * (w // 4), 1024),
+        nn.BatchNorm1d(1024),
+        _lrelu(),
     )  # [N, 1024]
     return _Trunk(trunk, 1024, True)
 
 
 def _seed_mnist_d(c: int, h: int, w: int) -> _Trunk:
     trunk = nn.Sequential(
-        _conv(c, 64), nn.BatchNorm2d(64), _lrelu(),  # [N, 64, H/2, W/2]
-        _conv(64, 128), nn.BatchNorm2d(128), _lrelu(),  # [N, 128, H/4, W/4]
+        _conv(c, 64),
+        nn.BatchNorm2d(64),
+        _lrelu(),  # [N, 64, H/2, W/2]
+        _conv(64, 128),
+        nn.BatchNorm2d(128),
+        _lrelu(),  # [N, 128, H/4, W/4]
         nn.Flatten(),
-        nn.Linear(128 * (h // 4) * (w // 4), 128), nn.BatchNorm1d(128), _lrelu(),
+        nn.Linear(128 * (h // 4) * (w // 4), 128),
+        nn.BatchNorm1d(128),
+        _lrelu(),
     )  # [N, 128]
     return _Trunk(trunk, 128, False)
 
@@ -124,22 +144,39 @@ def _seed_mnist_d(c: int, h: int, w: int) -> _Trunk:
 def _seed_cifar10_g(spec: LatentSpec, c: int, h: int, w: int) -> nn.Sequential:
     h8, w8 = h // 8, w // 8
     return nn.Sequential(
-        nn.Linear(spec.input_dim, 256 * h8 * w8), nn.BatchNorm1d(256 * h8 * w8), _lrelu(),
+        nn.Linear(spec.input_dim, 256 * h8 * w8),
+        nn.BatchNorm1d(256 * h8 * w8),
+        _lrelu(),
         nn.Unflatten(1, (256, h8, w8)),  # [N, 256, H/8, W/8]
-        _deconv(256, 128), nn.BatchNorm2d(128), _lrelu(),  # [N, 128, H/4, W/4]
-        _deconv(128, 128), nn.BatchNorm2d(128), _lrelu(),  # [N, 128, H/2, W/2]
-        _deconv(128, 128), nn.BatchNorm2d(128), _lrelu(),  # [N, 128, H, W]
-        nn.ZeroPad2d((1, 2, 1, 2)), nn.Conv2d(128, c, 4), nn.Tanh(),  # 4x4 'same' conv: [N, C, H, W]
+        _deconv(256, 128),
+        nn.BatchNorm2d(128),
+        _lrelu(),  # [N, 128, H/4, W/4]
+        _deconv(128, 128),
+        nn.BatchNorm2d(128),
+        _lrelu(),  # [N, 128, H/2, W/2]
+        _deconv(128, 128),
+        nn.BatchNorm2d(128),
+        _lrelu(),  # [N, 128, H, W]
+        nn.ZeroPad2d((1, 2, 1, 2)),
+        nn.Conv2d(128, c, 4),
+        nn.Tanh(),  # 4x4 'same' conv: [N, C, H, W]
     )
 
 
 def _seed_cifar10_d(c: int, h: int, w: int) -> _Trunk:
     h8, w8 = h // 8, w // 8
     trunk = nn.Sequential(
-        _conv(c, 64), nn.BatchNorm2d(64), _lrelu(),  # [N, 64, H/2, W/2]
-        _conv(64, 128), nn.BatchNorm2d(128), _lrelu(),  # [N, 128, H/4, W/4]
-        _conv(128, 256), nn.BatchNorm2d(256), _lrelu(),  # [N, 256, H/8, W/8]
-        nn.Flatten(), nn.Dropout(0.4),
+        _conv(c, 64),
+        nn.BatchNorm2d(64),
+        _lrelu(),  # [N, 64, H/2, W/2]
+        _conv(64, 128),
+        nn.BatchNorm2d(128),
+        _lrelu(),  # [N, 128, H/4, W/4]
+        _conv(128, 256),
+        nn.BatchNorm2d(256),
+        _lrelu(),  # [N, 256, H/8, W/8]
+        nn.Flatten(),
+        nn.Dropout(0.4),
     )  # [N, 256*H/8*W/8]
     return _Trunk(trunk, 256 * h8 * w8, False)
 
@@ -147,20 +184,32 @@ def _seed_cifar10_d(c: int, h: int, w: int) -> _Trunk:
 def _paper_svhn_g(spec: LatentSpec, c: int, h: int, w: int) -> nn.Sequential:
     h16, w16 = h // 16, w // 16
     return nn.Sequential(
-        nn.Linear(spec.input_dim, 448 * h16 * w16), nn.BatchNorm1d(448 * h16 * w16), nn.ReLU(),
+        nn.Linear(spec.input_dim, 448 * h16 * w16),
+        nn.BatchNorm1d(448 * h16 * w16),
+        nn.ReLU(),
         nn.Unflatten(1, (448, h16, w16)),  # [N, 448, H/16, W/16]: 2x2 at 32x32
-        _deconv(448, 256), nn.BatchNorm2d(256), nn.ReLU(),  # [N, 256, H/8, W/8]
-        _deconv(256, 128), nn.ReLU(),  # [N, 128, H/4, W/4] (no BN here in the appendix's table)
-        _deconv(128, 64), nn.ReLU(),  # [N, 64, H/2, W/2]
-        _deconv(64, c), nn.Tanh(),  # [N, C, H, W]
+        _deconv(448, 256),
+        nn.BatchNorm2d(256),
+        nn.ReLU(),  # [N, 256, H/8, W/8]
+        _deconv(256, 128),
+        nn.ReLU(),  # [N, 128, H/4, W/4] (no BN here in the appendix's table)
+        _deconv(128, 64),
+        nn.ReLU(),  # [N, 64, H/2, W/2]
+        _deconv(64, c),
+        nn.Tanh(),  # [N, C, H, W]
     )
 
 
 def _paper_svhn_d(c: int, h: int, w: int) -> _Trunk:
     trunk = nn.Sequential(
-        _conv(c, 64), _lrelu(),  # [N, 64, H/2, W/2]
-        _conv(64, 128), nn.BatchNorm2d(128), _lrelu(),  # [N, 128, H/4, W/4]
-        _conv(128, 256), nn.BatchNorm2d(256), _lrelu(),  # [N, 256, H/8, W/8]
+        _conv(c, 64),
+        _lrelu(),  # [N, 64, H/2, W/2]
+        _conv(64, 128),
+        nn.BatchNorm2d(128),
+        _lrelu(),  # [N, 128, H/4, W/4]
+        _conv(128, 256),
+        nn.BatchNorm2d(256),
+        _lrelu(),  # [N, 256, H/8, W/8]
         nn.Flatten(),
     )  # [N, 256*H/8*W/8]; D's head is one FC unit on it, Q's head FC-128 + BN + lReLU
     return _Trunk(trunk, 256 * (h // 8) * (w // 8), True)
@@ -169,27 +218,51 @@ def _paper_svhn_d(c: int, h: int, w: int) -> _Trunk:
 def _paper_chairs_g(spec: LatentSpec, c: int, h: int, w: int) -> nn.Sequential:
     h8, w8 = h // 8, w // 8
     return nn.Sequential(
-        nn.Linear(spec.input_dim, 1024), nn.BatchNorm1d(1024), nn.ReLU(),
-        nn.Linear(1024, 256 * h8 * w8), nn.BatchNorm1d(256 * h8 * w8), nn.ReLU(),
+        nn.Linear(spec.input_dim, 1024),
+        nn.BatchNorm1d(1024),
+        nn.ReLU(),
+        nn.Linear(1024, 256 * h8 * w8),
+        nn.BatchNorm1d(256 * h8 * w8),
+        nn.ReLU(),
         nn.Unflatten(1, (256, h8, w8)),  # [N, 256, H/8, W/8]: 8x8 at 64x64
-        _same_conv(256, 256), nn.BatchNorm2d(256), nn.ReLU(),  # [N, 256, H/8, W/8]
-        _same_conv(256, 256), nn.BatchNorm2d(256), nn.ReLU(),  # [N, 256, H/8, W/8]
-        _deconv(256, 128), nn.BatchNorm2d(128), nn.ReLU(),  # [N, 128, H/4, W/4]
-        _deconv(128, 64), nn.BatchNorm2d(64), nn.ReLU(),  # [N, 64, H/2, W/2]
-        _deconv(64, c), nn.Tanh(),  # [N, C, H, W]
+        _same_conv(256, 256),
+        nn.BatchNorm2d(256),
+        nn.ReLU(),  # [N, 256, H/8, W/8]
+        _same_conv(256, 256),
+        nn.BatchNorm2d(256),
+        nn.ReLU(),  # [N, 256, H/8, W/8]
+        _deconv(256, 128),
+        nn.BatchNorm2d(128),
+        nn.ReLU(),  # [N, 128, H/4, W/4]
+        _deconv(128, 64),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),  # [N, 64, H/2, W/2]
+        _deconv(64, c),
+        nn.Tanh(),  # [N, C, H, W]
     )
 
 
 def _paper_chairs_d(c: int, h: int, w: int) -> _Trunk:
     h8, w8 = h // 8, w // 8
     trunk = nn.Sequential(
-        _conv(c, 64), _lrelu(),  # [N, 64, H/2, W/2]
-        _conv(64, 128), nn.BatchNorm2d(128), _lrelu(),  # [N, 128, H/4, W/4]
-        _conv(128, 256), nn.BatchNorm2d(256), _lrelu(),  # [N, 256, H/8, W/8]
-        _same_conv(256, 256), nn.BatchNorm2d(256), _lrelu(),  # [N, 256, H/8, W/8]
-        _same_conv(256, 256), nn.BatchNorm2d(256), _lrelu(),  # [N, 256, H/8, W/8]
+        _conv(c, 64),
+        _lrelu(),  # [N, 64, H/2, W/2]
+        _conv(64, 128),
+        nn.BatchNorm2d(128),
+        _lrelu(),  # [N, 128, H/4, W/4]
+        _conv(128, 256),
+        nn.BatchNorm2d(256),
+        _lrelu(),  # [N, 256, H/8, W/8]
+        _same_conv(256, 256),
+        nn.BatchNorm2d(256),
+        _lrelu(),  # [N, 256, H/8, W/8]
+        _same_conv(256, 256),
+        nn.BatchNorm2d(256),
+        _lrelu(),  # [N, 256, H/8, W/8]
         nn.Flatten(),
-        nn.Linear(256 * h8 * w8, 1024), nn.BatchNorm1d(1024), _lrelu(),
+        nn.Linear(256 * h8 * w8, 1024),
+        nn.BatchNorm1d(1024),
+        _lrelu(),
     )  # [N, 1024]
     return _Trunk(trunk, 1024, True)
 
@@ -201,12 +274,16 @@ def _cr_dsprites_g(spec: LatentSpec, c: int, h: int, w: int) -> nn.Sequential:
     for cin, cout in zip(widths[:-1], widths[1:]):
         layers += [_deconv(cin, cout), _lrelu(), nn.BatchNorm2d(cout)]
     return nn.Sequential(
-        nn.Linear(spec.input_dim, 128), nn.ReLU(), nn.BatchNorm1d(128),
-        nn.Linear(128, 64 * (h // 2 ** ups) * (w // 2 ** ups)), nn.ReLU(),
-        nn.BatchNorm1d(64 * (h // 2 ** ups) * (w // 2 ** ups)),
-        nn.Unflatten(1, (64, h // 2 ** ups, w // 2 ** ups)),  # [N, 64, 4, 4] for square images
+        nn.Linear(spec.input_dim, 128),
+        nn.ReLU(),
+        nn.BatchNorm1d(128),
+        nn.Linear(128, 64 * (h // 2**ups) * (w // 2**ups)),
+        nn.ReLU(),
+        nn.BatchNorm1d(64 * (h // 2**ups) * (w // 2**ups)),
+        nn.Unflatten(1, (64, h // 2**ups, w // 2**ups)),  # [N, 64, 4, 4] for square images
         *layers,  # [N, widths[-1], H/2, W/2]
-        _deconv(widths[-1], c), nn.Tanh(),  # [N, C, H, W]
+        _deconv(widths[-1], c),
+        nn.Tanh(),  # [N, C, H, W]
     )
 
 
@@ -321,7 +398,9 @@ class ContrastiveDiscriminator(nn.Module):
             cin, h, w = cout, h // 2, w // 2
         self.net = nn.Sequential(
             *layers,  # [N, 2C, H, W] -> [N, cin, h, w]
-            nn.Flatten(), nn.Linear(cin * h * w, 256), _lrelu(),
+            nn.Flatten(),
+            nn.Linear(cin * h * w, 256),
+            _lrelu(),
             nn.Linear(256, cfg.latent.n_codes),  # [N, n_codes]
         )
         for module in self.net.modules():
@@ -358,13 +437,14 @@ def parameter_count(cfg: TrainConfig) -> int:
 
 def check_model_size(cfg: TrainConfig) -> None:
     """Refuse, before anything is allocated or written, a model too large to build (huge --image-size)."""
-    from .errors import UsageError
 
     n = parameter_count(cfg)
     if n > MAX_PARAMETERS:
-        raise UsageError(f"the {cfg.arch} model for {cfg.image_shape[1]}x{cfg.image_shape[2]} images has {n:,} "
-                         f"parameters, more than {MAX_PARAMETERS:,}: use smaller images (--image-size) or "
-                         f"another --arch")
+        raise UsageError(
+            f"the {cfg.arch} model for {cfg.image_shape[1]}x{cfg.image_shape[2]} images has {n:,} "
+            f"parameters, more than {MAX_PARAMETERS:,}: use smaller images (--image-size) or "
+            f"another --arch"
+        )
 
 
 def build_networks(cfg: TrainConfig) -> tuple[Generator, Discriminator]:

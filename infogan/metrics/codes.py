@@ -18,14 +18,14 @@ Label-free ones:
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import batched
-from .latent import CODE_RANGE, LatentSpec
-from .networks import eval_mode
+from infogan.data.datasets import batched
+from infogan.model.latent import CODE_RANGE, LatentSpec
+from infogan.model.networks import eval_mode
+from infogan.serve.inference import generate
 
 
 # ---------------------------------------------------------------------------------------------- clustering
@@ -126,9 +126,12 @@ def code_scores(probs: list[torch.Tensor], factors: dict[str, np.ndarray]) -> di
             if name not in best or scores["categorical_accuracy"] > best[name]["categorical_accuracy"]:
                 best[name] = {"best_code": code, **scores, "matching": {str(k): v for k, v in matching.items()}}
         per_code.append(row)
-    out = {"per_code": per_code, "factors": best,
-           "q_real_mi": sum(r["q_real_mi"] for r in per_code),
-           "q_confidence": float(np.mean([r["q_confidence"] for r in per_code])) if per_code else 0.0}
+    out = {
+        "per_code": per_code,
+        "factors": best,
+        "q_real_mi": sum(r["q_real_mi"] for r in per_code),
+        "q_confidence": float(np.mean([r["q_confidence"] for r in per_code])) if per_code else 0.0,
+    }
     first = next(iter(factors), None)
     if first in best:
         out.update(best[first])
@@ -186,12 +189,11 @@ def slant_and_ink(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def continuous_effects(spec: LatentSpec, image_channels: int, gen, n_noise: int = 64, steps: int = 9, value_range=CODE_RANGE,
-                       seed: int = 0) -> dict:
+def continuous_effects(
+    spec: LatentSpec, image_channels: int, gen, n_noise: int = 64, steps: int = 9, value_range=CODE_RANGE, seed: int = 0
+) -> dict:
     """Per continuous code: mean within-traversal Spearman correlation of code value with slant and ink."""
     from scipy.stats import spearmanr
-
-    from .inference import generate
 
     if image_channels != 1 or spec.continuous == 0:
         return {"continuous_effects": [], "continuous_effects_note": "measured for single-channel images only"}

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import atomic_write_bytes, load_checkpoint
-from .errors import UsageError
+from infogan.checkpoint import atomic_write_bytes, load_checkpoint, load_generator_weights
+from infogan.config import TrainConfig
+from infogan.errors import UsageError
 
 PREFIX = "pretrained:"
 SHIPPED = ("mnist",)  # the folders under infogan/pretrained/
@@ -32,7 +33,7 @@ def resolve_run(path: str | Path) -> Path:
     text = str(path)
     if not text.startswith(PREFIX):
         return Path(path)
-    name = text[len(PREFIX):]
+    name = text[len(PREFIX) :]
     if name not in SHIPPED:
         raise UsageError(f"no shipped model {name!r}: the package has {', '.join(PREFIX + n for n in SHIPPED)}")
     return Path(str(resources.files("infogan").joinpath("pretrained", name)))
@@ -48,8 +49,6 @@ def export_run(run_dir: str | Path, out_dir: str | Path, half: bool = True) -> P
     """The parts of a finished run that the commands read, compact: config, G and D/Q as safetensors (fp16 when
     `half`), metrics.jsonl. MODEL.md is the maker's to write (the command, the seed, the scores)."""
     from safetensors.torch import save
-
-    from .config import TrainConfig
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     cfg = TrainConfig.load(run_dir / "config.json")
@@ -70,6 +69,5 @@ def discriminator_state(run_dir: Path) -> dict[str, torch.Tensor]:
     """D/Q's weights: the last checkpoint's, or a shipped run's discriminator.safetensors."""
     if (run_dir / "checkpoints" / "last.pt").exists() or not (run_dir / "discriminator.safetensors").exists():
         return load_checkpoint(run_dir / "checkpoints" / "last.pt")["discriminator"]
-    from .checkpoint import load_generator_weights
 
     return load_generator_weights(run_dir / "discriminator.safetensors")

@@ -69,7 +69,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .latent import Latent, QCodes
+from infogan.model.latent import Latent, QCodes
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 

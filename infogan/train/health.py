@@ -53,8 +53,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .data import to_unit_range
-from .networks import eval_mode
+from infogan.data.datasets import to_unit_range
+from infogan.model.networks import eval_mode
 
 D_WINS_ACCURACY, D_WINS_G_LOSS = 0.9, 2.0
 LOSS_EXPLODED = 100.0
@@ -72,10 +72,10 @@ ADVICE = {
     "d_wins": "try a lower --lr-d, --spectral-norm, a larger --batch-size, or a lighter D (--arch)",
     "collapse": "try a lower --lr-g, --spectral-norm, a larger --batch-size, or another --seed",
     "code_ignored": "try a larger --categorical-weight / --continuous-weight, a higher --lr-q, or fewer noise "
-                    "variables (--noise-dim)",
+    "variables (--noise-dim)",
     "diverged": "try lower learning rates (--lr-d, --lr-g) or --precision fp32",
     "g_stalled": "G's images stopped changing: check --lr-g, then try a lower --lr-d or --spectral-norm (D may "
-                 "have saturated and G's gradients vanished)",
+    "have saturated and G's gradients vanished)",
 }
 
 
@@ -91,9 +91,15 @@ class Finding:
         return self.failure, self.subject
 
     def record(self, epoch: int) -> dict:
-        return {"kind": "health", "epoch": epoch, "step": self.step, "failure": self.failure,
-                **({"subject": self.subject} if self.subject else {}), "evidence": self.evidence,
-                "advice": ADVICE[self.failure]}
+        return {
+            "kind": "health",
+            "epoch": epoch,
+            "step": self.step,
+            "failure": self.failure,
+            **({"subject": self.subject} if self.subject else {}),
+            "evidence": self.evidence,
+            "advice": ADVICE[self.failure],
+        }
 
     def line(self) -> str:
         what = f"{self.failure} ({self.subject})" if self.subject else self.failure
@@ -146,10 +152,12 @@ class HealthMonitor:
         """What a resumed run needs to judge as the uninterrupted one would: the last measure (G's change is
         taken against it) and the streaks and reports (an alarm is not raised twice). Tensors, strings and
         numbers only (checkpoints load with weights_only)."""
-        return {"last_step": self.last[0] if self.last else -1,
-                "last_images": self.last[1] if self.last else torch.zeros(0),
-                "streak": [[failure, subject, count] for (failure, subject), count in self.streak.items()],
-                "reported": [[failure, subject] for failure, subject in self.reported]}
+        return {
+            "last_step": self.last[0] if self.last else -1,
+            "last_images": self.last[1] if self.last else torch.zeros(0),
+            "streak": [[failure, subject, count] for (failure, subject), count in self.streak.items()],
+            "reported": [[failure, subject] for failure, subject in self.reported],
+        }
 
     def load_state_dict(self, state: dict) -> None:
         """Restore what `state_dict` wrote; TypeError/KeyError/ValueError for anything else (a damaged
@@ -159,8 +167,9 @@ class HealthMonitor:
             raise TypeError("the health monitor's state is damaged")
         streak = {(failure, subject): count for failure, subject, count in state["streak"]}
         reported = {(failure, subject) for failure, subject in state["reported"]}
-        if not all(isinstance(f, str) and isinstance(s, str) for f, s in [*streak, *reported]) or \
-                not all(isinstance(c, int) for c in streak.values()):
+        if not all(isinstance(f, str) and isinstance(s, str) for f, s in [*streak, *reported]) or not all(
+            isinstance(c, int) for c in streak.values()
+        ):
             raise TypeError("the health monitor's state is damaged")
         self.last = (step, images) if step >= 0 else None
         self.streak, self.reported = streak, reported
@@ -205,8 +214,11 @@ def judge(record: dict, spec, warm: bool) -> list[Finding]:
     step = record["step"]
     seen = _d_wins(record, step) + _exploded(record, step) + _stalled(record, step)
     if warm:
-        seen += _collapsed(record, step) + _ignored_categorical(record, spec, step) + \
-            _ignored_continuous(record, spec, step)
+        seen += (
+            _collapsed(record, step)
+            + _ignored_categorical(record, spec, step)
+            + _ignored_continuous(record, spec, step)
+        )
     return seen
 
 
@@ -239,8 +251,11 @@ def _d_wins(record: dict, step: int) -> list[Finding]:
         return []
     if min(real, fake) < D_WINS_ACCURACY or not g_loss >= D_WINS_G_LOSS:  # (a NaN loss is diverged's business)
         return []
-    return [Finding("d_wins", step, {"d_acc_real": round(real, 4), "d_acc_fake": round(fake, 4),
-                                     "g_loss": round(g_loss, 4)})]
+    return [
+        Finding(
+            "d_wins", step, {"d_acc_real": round(real, 4), "d_acc_fake": round(fake, 4), "g_loss": round(g_loss, 4)}
+        )
+    ]
 
 
 def _exploded(record: dict, step: int) -> list[Finding]:
@@ -255,8 +270,14 @@ def _ignored_categorical(record: dict, spec, step: int) -> list[Finding]:
     for i, k in enumerate(spec.categorical, start=1):
         bound = record.get(f"mi_bound_cat{i}", record.get("mi_bound") if len(spec.categorical) == 1 else None)
         if bound is not None and bound < IGNORED_SHARE * math.log(k):
-            out.append(Finding("code_ignored", step, {"mi_bound": round(bound, 4), "max": round(math.log(k), 4)},
-                               f"categorical {i}"))
+            out.append(
+                Finding(
+                    "code_ignored",
+                    step,
+                    {"mi_bound": round(bound, 4), "max": round(math.log(k), 4)},
+                    f"categorical {i}",
+                )
+            )
     return out
 
 
@@ -283,5 +304,6 @@ def summary(records: list[dict]) -> dict:
     found = [r for r in records if r.get("kind") == "health"]
     if not found:
         return {"health": "no failure detected during training"}
-    return {"health": [{k: r[k] for k in ("failure", "subject", "step", "evidence", "advice") if k in r}
-                       for r in found]}
+    return {
+        "health": [{k: r[k] for k in ("failure", "subject", "step", "evidence", "advice") if k in r} for r in found]
+    }

@@ -41,8 +41,15 @@ WARMUP_STEPS = 3  # eager steps before the capture (PyTorch's examples use 3 to 
 CHOICES = ("auto", "on", "off")
 
 
-def unsupported_reason(device_type: str, distributed: bool, fp16: bool, contrastive: bool,
-                       scheduled: bool = False, switched_off: bool = False, deformed: bool = False) -> str | None:
+def unsupported_reason(
+    device_type: str,
+    distributed: bool,
+    fp16: bool,
+    contrastive: bool,
+    scheduled: bool = False,
+    switched_off: bool = False,
+    deformed: bool = False,
+) -> str | None:
     """Why the step of such a run cannot be captured, or None when it can."""
     if device_type != "cuda":
         return f"CUDA graphs need a CUDA device (this run is on {device_type})"
@@ -51,17 +58,24 @@ def unsupported_reason(device_type: str, distributed: bool, fp16: bool, contrast
     if fp16:
         return "CUDA graphs are not used with --precision fp16 (the GradScaler's inf check syncs with the host)"
     if contrastive:
-        return ("CUDA graphs are not used with --cr-weight (G takes the contrastive term from --cr-start-step "
-                "on, a branch one graph cannot hold)")
+        return (
+            "CUDA graphs are not used with --cr-weight (G takes the contrastive term from --cr-start-step "
+            "on, a branch one graph cannot hold)"
+        )
     if scheduled:
-        return ("CUDA graphs are not used with --lr-schedule (a captured Adam keeps the learning rate it was "
-                "captured with)")
+        return (
+            "CUDA graphs are not used with --lr-schedule (a captured Adam keeps the learning rate it was captured with)"
+        )
     if switched_off:
-        return ("CUDA graphs are not used with --real-info-until (D's loss changes at that step, a branch one "
-                "graph cannot hold)")
+        return (
+            "CUDA graphs are not used with --real-info-until (D's loss changes at that step, a branch one "
+            "graph cannot hold)"
+        )
     if deformed:
-        return ("CUDA graphs are not used with --iic-weight (the real batch's deformations are drawn each step, "
-                "outside the graph's inputs)")
+        return (
+            "CUDA graphs are not used with --iic-weight (the real batch's deformations are drawn each step, "
+            "outside the graph's inputs)"
+        )
     return None
 
 
@@ -123,11 +137,16 @@ class CapturedStep:
         except RuntimeError as exc:  # nothing ran during the failed capture: the step is run eagerly
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             self.failed, self.graph, self.inputs = first[:300], None, ()
-            print(f"note: the training step could not be captured in a CUDA graph ({self.failed}); "
-                  f"it runs eagerly (--cuda-graphs off avoids the attempt)", file=sys.stderr, flush=True)
+            print(
+                f"note: the training step could not be captured in a CUDA graph ({self.failed}); "
+                f"it runs eagerly (--cuda-graphs off avoids the attempt)",
+                file=sys.stderr,
+                flush=True,
+            )
             return False
         return True
 
     def _fits(self, tensors: tuple) -> bool:
         return len(tensors) == len(self.inputs) and all(
-            t.shape == s.shape and t.dtype == s.dtype and t.device == s.device for t, s in zip(tensors, self.inputs))
+            t.shape == s.shape and t.dtype == s.dtype and t.device == s.device for t, s in zip(tensors, self.inputs)
+        )

@@ -20,8 +20,8 @@ import struct
 import sys
 import tarfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -29,8 +29,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .errors import UsageError
-from .files import check_regular_file, read_file
+from infogan.data import shapes
+from infogan.data.shapes import FACTOR_NAMES
+from infogan.errors import UsageError
+from infogan.files import check_regular_file, read_file
 
 LABEL_KEY = re.compile(r"y([2-9]|[1-9][0-9]+)?")  # npz label arrays: y, y2, y3, ... (one per ground-truth factor)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -71,8 +73,12 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 def batched(fn, images_uint8: torch.Tensor, batch_size: int = 500, device="cpu") -> torch.Tensor:
     """fn applied to uint8 images [N, C, H, W] in batches, each moved to `device` and put in [-1, 1]; the
     outputs ([B, ...] tensors) concatenated on the CPU. The one loop of every network run on real images."""
-    return torch.cat([fn(to_unit_range(images_uint8[i:i + batch_size].to(device))).float().cpu()
-                      for i in range(0, len(images_uint8), batch_size)])
+    return torch.cat(
+        [
+            fn(to_unit_range(images_uint8[i : i + batch_size].to(device))).float().cpu()
+            for i in range(0, len(images_uint8), batch_size)
+        ]
+    )
 
 
 # ---------------------------------------------------------------------------------------------- in training
@@ -93,8 +99,15 @@ class TrainingImages:
     health_real: torch.Tensor  # 64 real images: the health monitor's measure of the data's diversity
 
     @classmethod
-    def place(cls, data: ImageData, device: torch.device, seed: int, is_main: bool,
-              fidelity_images: int = 0, scored: ImageData | None = None) -> "TrainingImages":
+    def place(
+        cls,
+        data: ImageData,
+        device: torch.device,
+        seed: int,
+        is_main: bool,
+        fidelity_images: int = 0,
+        scored: ImageData | None = None,
+    ) -> TrainingImages:
         """`fidelity_images`: how many real images --image-metrics-every compares with (0: none); `scored`:
         labelled images the per-epoch metrics read instead of the training images (--eval-dataset)."""
         images = place_images(data.images, device)
@@ -107,7 +120,7 @@ class TrainingImages:
             chosen = pick[:EPOCH_EVAL_IMAGES] if scored is None else torch.arange(min(len(scored), EPOCH_EVAL_IMAGES))
             labelled = (source.images[chosen], {name: y[chosen].numpy() for name, y in source.factors.items()})
         if fidelity_images and is_main:
-            fidelity = data.images[pick[:min(fidelity_images, len(data))]]
+            fidelity = data.images[pick[: min(fidelity_images, len(data))]]
         return cls(images, needs_host_copy(images.device, device), labelled, fidelity, data.images[pick[:64]])
 
 
@@ -118,8 +131,11 @@ def place_images(images: torch.Tensor, device: torch.device) -> torch.Tensor:
     try:
         return images.to(device)
     except torch.OutOfMemoryError:
-        print(f"note: the data set ({images.numel() / 2**20:.0f} MiB) does not fit on {device}; batches are copied "
-              f"from pinned host memory", file=sys.stderr)
+        print(
+            f"note: the data set ({images.numel() / 2**20:.0f} MiB) does not fit on {device}; batches are copied "
+            f"from pinned host memory",
+            file=sys.stderr,
+        )
         return images.pin_memory() if device.type == "cuda" else images
 
 
@@ -145,30 +161,59 @@ class DataRequest:
 @dataclass(frozen=True)
 class DataSource:
     help: str
-    load: Callable[[DataRequest], "ImageData"]
+    load: Callable[[DataRequest], ImageData]
     preset: str | None = None  # the preset a run on it takes by default (None: by its channels)
     test_split: bool = False  # has an official test split, which evaluate scores on
     argument: str | None = None  # "PATH": spec is KIND:PATH; "SIZE": KIND or KIND:SIZE
 
 
 DATASETS: dict[str, DataSource] = {
-    "mnist": DataSource("the 60,000 MNIST training digits (IDX files; downloaded, SHA-256 checked)",
-                        lambda r: load_mnist(r.root, r.split), preset="mnist", test_split=True),
-    "mnist-sample": DataSource("5,000 real MNIST digits shipped in the package, and 1,000 others held out for "
-                               "evaluate (offline)", lambda r: load_mnist_sample(r.split), preset="mnist",
-                               test_split=True),
-    "cifar10": DataSource("CIFAR-10's 50,000 training images (binary version; downloaded, SHA-256 checked)",
-                          lambda r: load_cifar10(r.root, r.split), preset="cifar10", test_split=True),
-    "svhn": DataSource("SVHN's 73,257 cropped training digits (train_32x32.mat; downloaded, SHA-256 checked)",
-                       lambda r: load_svhn(r.root, r.split), preset="svhn", test_split=True),
-    "shapes": DataSource("dSprites-like sprites with their 5 factors, rendered here (SIZE 64 or 32; default 64)",
-                         lambda r: load_shapes(r.root, r.argument), preset="shapes", argument="SIZE"),
-    "dsprites": DataSource("the original dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz (its pickled metadata "
-                           "is never read)", lambda r: load_dsprites(_path(r)), preset="shapes", argument="PATH"),
-    "npz": DataSource("array x uint8 [N, H, W(, C)], optional labels y, y2, ... (no pickle)",
-                      lambda r: load_npz(_path(r)), argument="PATH"),
-    "folder": DataSource("every image under PATH, centre-cropped and resized",
-                         lambda r: load_folder(_path(r), r.image_size, r.channels, r.crop), argument="PATH"),
+    "mnist": DataSource(
+        "the 60,000 MNIST training digits (IDX files; downloaded, SHA-256 checked)",
+        lambda r: load_mnist(r.root, r.split),
+        preset="mnist",
+        test_split=True,
+    ),
+    "mnist-sample": DataSource(
+        "5,000 real MNIST digits shipped in the package, and 1,000 others held out for evaluate (offline)",
+        lambda r: load_mnist_sample(r.split),
+        preset="mnist",
+        test_split=True,
+    ),
+    "cifar10": DataSource(
+        "CIFAR-10's 50,000 training images (binary version; downloaded, SHA-256 checked)",
+        lambda r: load_cifar10(r.root, r.split),
+        preset="cifar10",
+        test_split=True,
+    ),
+    "svhn": DataSource(
+        "SVHN's 73,257 cropped training digits (train_32x32.mat; downloaded, SHA-256 checked)",
+        lambda r: load_svhn(r.root, r.split),
+        preset="svhn",
+        test_split=True,
+    ),
+    "shapes": DataSource(
+        "dSprites-like sprites with their 5 factors, rendered here (SIZE 64 or 32; default 64)",
+        lambda r: load_shapes(r.root, r.argument),
+        preset="shapes",
+        argument="SIZE",
+    ),
+    "dsprites": DataSource(
+        "the original dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz (its pickled metadata is never read)",
+        lambda r: load_dsprites(_path(r)),
+        preset="shapes",
+        argument="PATH",
+    ),
+    "npz": DataSource(
+        "array x uint8 [N, H, W(, C)], optional labels y, y2, ... (no pickle)",
+        lambda r: load_npz(_path(r)),
+        argument="PATH",
+    ),
+    "folder": DataSource(
+        "every image under PATH, centre-cropped and resized",
+        lambda r: load_folder(_path(r), r.image_size, r.channels, r.crop),
+        argument="PATH",
+    ),
 }
 
 
@@ -243,8 +288,14 @@ def default_data_dir() -> Path:
     return Path(base) / "infogan"
 
 
-def load_dataset(spec: str, data_dir: str | os.PathLike | None = None, split: str = "train",
-                 image_size: int = 32, channels: int = 3, crop: int | None = None) -> ImageData:
+def load_dataset(
+    spec: str,
+    data_dir: str | os.PathLike | None = None,
+    split: str = "train",
+    image_size: int = 32,
+    channels: int = 3,
+    crop: int | None = None,
+) -> ImageData:
     """Load a data set by spec; every user-fixable problem raises UsageError with one clear line."""
     kind, path = parse_spec(spec)
     root = Path(data_dir).expanduser() if data_dir else default_data_dir()
@@ -259,8 +310,14 @@ def load_dataset(spec: str, data_dir: str | os.PathLike | None = None, split: st
 
 
 # ---------------------------------------------------------------------------------------------- IDX (MNIST)
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
-               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 
 
 MAX_IDX_BYTES = 2 * 2**30  # MNIST's largest file holds 47 MB; a header asking for more is not MNIST
@@ -270,8 +327,10 @@ def _idx_header(head: bytes, source: str) -> tuple[int, tuple[int, ...], np.dtyp
     """(header length, dims, dtype, payload bytes) from the IDX header: 2 zero bytes, a dtype code, the
     number of dims, then the dims as big-endian int32."""
     if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_DTYPES:
-        raise UsageError(f"{source} is not an IDX file (bad magic number {head[:4].hex() or 'empty'}): "
-                         f"delete it and download it again")
+        raise UsageError(
+            f"{source} is not an IDX file (bad magic number {head[:4].hex() or 'empty'}): "
+            f"delete it and download it again"
+        )
     ndim = head[3]
     header = 4 + 4 * ndim
     if ndim == 0 or len(head) < header:
@@ -280,17 +339,21 @@ def _idx_header(head: bytes, source: str) -> tuple[int, tuple[int, ...], np.dtyp
     dtype = np.dtype(_IDX_DTYPES[head[2]])
     payload = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
     if payload > MAX_IDX_BYTES:
-        raise UsageError(f"{source}: its IDX header {list(dims)} asks for {payload:,} bytes, more than MNIST's "
-                         f"files hold: the file is corrupt, delete it and download it again")
+        raise UsageError(
+            f"{source}: its IDX header {list(dims)} asks for {payload:,} bytes, more than MNIST's "
+            f"files hold: the file is corrupt, delete it and download it again"
+        )
     return header, dims, dtype, payload
 
 
 def parse_idx(raw: bytes, source: str = "IDX data") -> np.ndarray:
     """Parse a whole IDX file held in memory."""
-    header, dims, dtype, payload = _idx_header(raw[:4 + 4 * 255], source)
+    header, dims, dtype, payload = _idx_header(raw[: 4 + 4 * 255], source)
     if len(raw) != header + payload:
-        raise UsageError(f"{source} holds {len(raw)} bytes but its header {list(dims)} needs {header + payload}: "
-                         f"the file is truncated or corrupt, delete it and download it again")
+        raise UsageError(
+            f"{source} holds {len(raw)} bytes but its header {list(dims)} needs {header + payload}: "
+            f"the file is truncated or corrupt, delete it and download it again"
+        )
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
 
 
@@ -301,7 +364,7 @@ def read_idx(path: Path) -> np.ndarray:
     try:
         with open(path, "rb") as raw_fh:
             gzipped = raw_fh.read(2) == b"\x1f\x8b"
-        with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as fh:
+        with gzip.open(path, "rb") if gzipped else open(path, "rb") as fh:
             head = fh.read(4)
             head += fh.read(4 * head[3]) if len(head) == 4 else b""
             header, dims, dtype, payload = _idx_header(head, str(path))
@@ -310,8 +373,10 @@ def read_idx(path: Path) -> np.ndarray:
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise UsageError(f"cannot read {path}: {exc}; delete it and download it again") from None
     if len(body) != payload or extra:
-        raise UsageError(f"{path} holds {'more' if extra else len(body) + header} bytes but its header {list(dims)} "
-                         f"needs {header + payload}: the file is truncated or corrupt, delete it and download it again")
+        raise UsageError(
+            f"{path} holds {'more' if extra else len(body) + header} bytes but its header {list(dims)} "
+            f"needs {header + payload}: the file is truncated or corrupt, delete it and download it again"
+        )
     return np.frombuffer(body, dtype=dtype).reshape(dims)
 
 
@@ -322,8 +387,10 @@ MNIST_FILES = {
     "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
     "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
 }
-MNIST_MIRRORS = ["https://ossci-datasets.s3.amazonaws.com/mnist/",
-                 "https://storage.googleapis.com/cvdf-datasets/mnist/"]
+MNIST_MIRRORS = [
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+]
 
 CIFAR10_FILES = {"cifar-10-binary.tar.gz": "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"}
 CIFAR10_MIRRORS = ["https://www.cs.toronto.edu/~kriz/"]
@@ -332,8 +399,9 @@ CIFAR10_MIRRORS = ["https://www.cs.toronto.edu/~kriz/"]
 def load_mnist(root: Path, split: str = "train") -> ImageData:
     prefix = "train" if split == "train" else "t10k"
     names = [f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz"]
-    images_path, labels_path = (fetch(root / "mnist", name, MNIST_FILES[name], MNIST_MIRRORS, "MNIST")
-                                for name in names)
+    images_path, labels_path = (
+        fetch(root / "mnist", name, MNIST_FILES[name], MNIST_MIRRORS, "MNIST") for name in names
+    )
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.ndim != 3 or images.dtype != np.uint8 or labels.ndim != 1 or len(labels) != len(images):
         raise UsageError(f"{images_path} and {labels_path} do not hold matching MNIST images and labels")
@@ -357,8 +425,10 @@ CIFAR_RECORD = 1 + 3 * 32 * 32  # label byte + 3 colour planes of 32x32
 def parse_cifar_binary(raw: bytes, source: str = "CIFAR-10 batch") -> tuple[np.ndarray, np.ndarray]:
     """Records of 1 label byte + 3072 pixel bytes (R plane, G plane, B plane, row-major)."""
     if len(raw) == 0 or len(raw) % CIFAR_RECORD:
-        raise UsageError(f"{source} holds {len(raw)} bytes, not a multiple of the {CIFAR_RECORD}-byte CIFAR-10 "
-                         f"record: the file is truncated or not CIFAR-10's binary version")
+        raise UsageError(
+            f"{source} holds {len(raw)} bytes, not a multiple of the {CIFAR_RECORD}-byte CIFAR-10 "
+            f"record: the file is truncated or not CIFAR-10's binary version"
+        )
     records = np.frombuffer(raw, dtype=np.uint8).reshape(-1, CIFAR_RECORD)
     labels = records[:, 0].astype(np.int64)
     if labels.max() > 9:
@@ -373,8 +443,13 @@ def load_cifar10(root: Path, split: str = "train") -> ImageData:
     if all((folder / m).exists() for m in members):
         blobs = [(str(folder / m), (folder / m).read_bytes()) for m in members]
     else:
-        archive = fetch(root / "cifar10", "cifar-10-binary.tar.gz", CIFAR10_FILES["cifar-10-binary.tar.gz"],
-                        CIFAR10_MIRRORS, "CIFAR-10")
+        archive = fetch(
+            root / "cifar10",
+            "cifar-10-binary.tar.gz",
+            CIFAR10_FILES["cifar-10-binary.tar.gz"],
+            CIFAR10_MIRRORS,
+            "CIFAR-10",
+        )
         blobs = _read_tar_members(archive, members)
     parts = [parse_cifar_binary(raw, name) for name, raw in blobs]
     images = np.concatenate([p[0] for p in parts])
@@ -420,12 +495,16 @@ def read_svhn_mat(path: Path) -> ImageData:
     try:
         mat = loadmat(str(path), variable_names=["X", "y"])
     except Exception as exc:  # scipy raises ValueError, TypeError, MatReadError, ... for damaged files
-        raise UsageError(f"cannot read {path} as a MATLAB file ({type(exc).__name__}: {str(exc)[:120]}): "
-                         f"delete it and download it again") from None
+        raise UsageError(
+            f"cannot read {path} as a MATLAB file ({type(exc).__name__}: {str(exc)[:120]}): "
+            f"delete it and download it again"
+        ) from None
     x, y = mat.get("X"), mat.get("y")
     if x is None or y is None or x.dtype != np.uint8 or x.ndim != 4 or x.shape[2] != 3 or y.size != x.shape[3]:
-        raise UsageError(f"{path} does not hold SVHN's X uint8 [32, 32, 3, N] and y [N, 1]: "
-                         f"is it the cropped-digits format (train_32x32.mat)?")
+        raise UsageError(
+            f"{path} does not hold SVHN's X uint8 [32, 32, 3, N] and y [N, 1]: "
+            f"is it the cropped-digits format (train_32x32.mat)?"
+        )
     labels = y.reshape(-1).astype(np.int64)
     if labels.min() < 1 or labels.max() > 10:
         raise UsageError(f"{path} has labels outside 1..10: not SVHN's cropped digits")
@@ -436,7 +515,6 @@ def read_svhn_mat(path: Path) -> ImageData:
 
 # ---------------------------------------------------------------------------------------------- shapes, dSprites
 def load_shapes(root: Path, size: str | None) -> ImageData:
-    from . import shapes
 
     try:
         side = int(size or 64)
@@ -447,8 +525,9 @@ def load_shapes(root: Path, size: str | None) -> ImageData:
     try:
         images, factors = shapes.cached(root / "shapes", side)
     except OSError as exc:
-        raise UsageError(f"cannot read or build the shapes data set in {root / 'shapes'}: "
-                         f"{exc.strerror or exc}; pass --data-dir") from None
+        raise UsageError(
+            f"cannot read or build the shapes data set in {root / 'shapes'}: {exc.strerror or exc}; pass --data-dir"
+        ) from None
     return _factor_data("shapes", images, factors, shapes.FACTOR_NAMES)
 
 
@@ -463,7 +542,6 @@ def load_dsprites(path: Path) -> ImageData:
         raise UsageError(f"{path} is not dSprites' npz (imgs, latents_classes): {type(exc).__name__}: {exc}") from None
     if images.ndim != 3 or classes.ndim != 2 or classes.shape != (len(images), 6) or images.max(initial=0) > 1:
         raise UsageError(f"{path}: expected imgs [N, 64, 64] of 0/1 and latents_classes [N, 6]")
-    from .shapes import FACTOR_NAMES
 
     return _factor_data("dsprites", images.astype(np.uint8) * 255, classes[:, 1:], FACTOR_NAMES)
 
@@ -475,8 +553,14 @@ def _factor_data(name: str, images: np.ndarray, factors: np.ndarray, names) -> I
 
 
 # ---------------------------------------------------------------------------------------------- download
-def fetch(folder: Path, name: str, sha256: str | None, mirrors: list[str], what: str,
-          offline_hint: str = "or use --dataset mnist-sample, which works offline") -> Path:
+def fetch(
+    folder: Path,
+    name: str,
+    sha256: str | None,
+    mirrors: list[str],
+    what: str,
+    offline_hint: str = "or use --dataset mnist-sample, which works offline",
+) -> Path:
     """Return folder/name, downloading it (SHA-256 verified when `sha256` is given) when absent.
 
     `$INFOGAN_DOWNLOAD_MIRROR` (a base URL) is tried before the built-in mirrors. A file already on disk is
@@ -499,13 +583,15 @@ def fetch(folder: Path, name: str, sha256: str | None, mirrors: list[str], what:
     for base in bases:
         url = base.rstrip("/") + "/" + name
         try:
-            path = pooch.retrieve(url, known_hash=f"sha256:{sha256}" if sha256 else None, fname=name, path=folder,
-                                  downloader=_download)
+            path = pooch.retrieve(
+                url, known_hash=f"sha256:{sha256}" if sha256 else None, fname=name, path=folder, downloader=_download
+            )
             return Path(path)
         except Exception as exc:  # network errors, HTTP errors, hash mismatch: try the next mirror
             errors.append(f"{url}: {_download_failure(exc)}")
-    raise UsageError(f"could not download {what} file {name} ({'; '.join(errors)}). Put the file in {folder} "
-                     f"by hand, {offline_hint}")
+    raise UsageError(
+        f"could not download {what} file {name} ({'; '.join(errors)}). Put the file in {folder} by hand, {offline_hint}"
+    )
 
 
 DOWNLOAD_TIMEOUT = 30.0  # seconds to connect, and at most between two received bytes
@@ -531,16 +617,27 @@ def _download(url: str, output_file, pooch_instance=None, check_only: bool = Fal
             return True
         total = int(response.headers.get("Content-Length") or 0) or None
         window_start, window_bytes = time.monotonic(), 0
-        with open(output_file, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=Path(url).name,
-                                                  disable=not sys.stderr.isatty(), leave=False) as bar:
+        with (
+            open(output_file, "wb") as out,
+            tqdm(
+                total=total,
+                unit="B",
+                unit_scale=True,
+                desc=Path(url).name,
+                disable=not sys.stderr.isatty(),
+                leave=False,
+            ) as bar,
+        ):
             while chunk := response.read1(1 << 16):  # whatever has arrived, up to 64 kB
                 out.write(chunk)
                 bar.update(len(chunk))
                 now, window_bytes = time.monotonic(), window_bytes + len(chunk)
                 if now - window_start >= STALL_SECONDS:
                     if window_bytes < STALL_BYTES:
-                        raise DownloadStalled(f"stalled: {window_bytes} bytes in {now - window_start:.0f} s, under "
-                                              f"{STALL_BYTES} bytes per {STALL_SECONDS:.0f} s")
+                        raise DownloadStalled(
+                            f"stalled: {window_bytes} bytes in {now - window_start:.0f} s, under "
+                            f"{STALL_BYTES} bytes per {STALL_SECONDS:.0f} s"
+                        )
                     window_start, window_bytes = now, 0
                 if now - started > DOWNLOAD_DEADLINE:
                     raise TimeoutError(f"download not finished within {DOWNLOAD_DEADLINE:.0f} s")
@@ -582,7 +679,9 @@ def load_npz_bytes(raw: bytes, source: str) -> ImageData:
         raise UsageError(f"{source} has no array named 'x' (expected x: uint8 [N, H, W] or [N, H, W, C])")
     x = arrays.pop("x")
     if x.dtype != np.uint8:
-        raise UsageError(f"{source}: x must be uint8 in [0, 255], got {x.dtype}; convert with (x * 255).astype(np.uint8)")
+        raise UsageError(
+            f"{source}: x must be uint8 in [0, 255], got {x.dtype}; convert with (x * 255).astype(np.uint8)"
+        )
     if x.ndim == 3:
         x = x[:, None]  # [N, 1, H, W]
     elif x.ndim == 4 and x.shape[3] in (1, 3):
@@ -595,7 +694,9 @@ def load_npz_bytes(raw: bytes, source: str) -> ImageData:
     for key in sorted(arrays, key=lambda k: int(k[1:] or 1)):  # y, y2, y3, ...
         y = arrays[key]
         if y.ndim != 1 or len(y) != len(x):
-            raise UsageError(f"{source}: {key} must be 1-D with one label per image ({len(x)}), got shape {list(y.shape)}")
+            raise UsageError(
+                f"{source}: {key} must be 1-D with one label per image ({len(x)}), got shape {list(y.shape)}"
+            )
         if not np.issubdtype(y.dtype, np.integer):
             raise UsageError(f"{source}: {key} must hold integer labels, got {y.dtype}")
         factors[key] = torch.from_numpy(y.astype(np.int64))

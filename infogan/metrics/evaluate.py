@@ -10,16 +10,17 @@ import json
 import sys
 from pathlib import Path
 
-from . import health, image_quality, registry
-from .artifacts import read_metrics
-from .checkpoint import atomic_write_bytes
-from .classifier import default_path, load_classifier
-from .config import MAX_METRIC_SAMPLES, require_int
-from .data import absolute_dir, absolute_spec, default_data_dir, evaluation_split, load_dataset
-from .errors import UsageError
-from .inference import load_generator, load_run_config
-from .networks import Discriminator
-from .pretrained import discriminator_state, is_shipped, resolve_run
+from infogan.checkpoint import atomic_write_bytes
+from infogan.config import MAX_METRIC_SAMPLES, require_int
+from infogan.data.datasets import absolute_dir, absolute_spec, default_data_dir, evaluation_split, load_dataset
+from infogan.errors import UsageError
+from infogan.metrics import image_quality, registry
+from infogan.metrics.classifier import default_path, load_classifier
+from infogan.model.networks import Discriminator
+from infogan.serve.inference import load_generator, load_run_config
+from infogan.serve.pictures import read_metrics
+from infogan.serve.pretrained import discriminator_state, is_shipped, resolve_run
+from infogan.train import health
 
 # describe_effects: a code's mean Spearman rho (64 traversals of 9 values) must reach this to be called an
 # effect. An unrelated code's rho over 9 values has a standard deviation of 1/sqrt(8) = 0.35, its mean over
@@ -42,9 +43,17 @@ def load_discriminator(run_dir: str | Path, device="cpu") -> Discriminator:
     return disc.to(device).eval()
 
 
-def evaluate_run(run_dir: str | Path, dataset: str | None = None, batch_size: int = 500, device: str = "cpu",
-                 image_metrics: list[str] | None = None, samples: int = 10_000, inception_weights: str | None = None,
-                 classifier: str | None = None, data_dir: str | None = None) -> dict:
+def evaluate_run(
+    run_dir: str | Path,
+    dataset: str | None = None,
+    batch_size: int = 500,
+    device: str = "cpu",
+    image_metrics: list[str] | None = None,
+    samples: int = 10_000,
+    inception_weights: str | None = None,
+    classifier: str | None = None,
+    data_dir: str | None = None,
+) -> dict:
     """Every metric of the registry that applies, for one run on one data set; writes eval/<name>.json (and
     the metrics' pictures, confusion.png and continuous_effects.png, beside it).
 
@@ -71,21 +80,40 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, batch_size: in
     if split == "train" and spec != cfg.dataset:
         split = "all"
     elif split == "train":
-        print(f"note: {spec} has no held-out split, so these are the run's own training images; pass --dataset "
-              f"with images it did not train on for an honest score", file=sys.stderr)
+        print(
+            f"note: {spec} has no held-out split, so these are the run's own training images; pass --dataset "
+            f"with images it did not train on for an honest score",
+            file=sys.stderr,
+        )
     if list(data.shape) != list(cfg.image_shape):
         raise UsageError(f"{spec} has images of shape {list(data.shape)}, the run was trained on {cfg.image_shape}")
     # fail on missing torch-fidelity, weights or classifier before any long computation
     weights = image_quality.prepare(inception_weights, cfg.data_dir) if image_metrics else None
     model = _classifier(classifier, data, cfg, data_dir).to(device) if classifier else None
     ctx = registry.EvalContext(
-        cfg, load_generator(run_dir, device), load_discriminator(run_dir, device), data.images,
-        {name: y.numpy() for name, y in data.factors.items()}, out_dir=out_dir, batch_size=batch_size,
-        device=device, samples=samples, requested={"image": list(image_metrics or [])}, inception_weights=weights,
-        real_cache_name=f"infogan-{data.name}-{split}-{len(data)}", classifier=model)
-    report: dict = {"run_dir": shown, "dataset": spec, "split": split, "n_samples": len(data),
-                    "categorical": list(cfg.latent.categorical), "continuous": cfg.latent.continuous,
-                    **registry.evaluate(ctx)}
+        cfg,
+        load_generator(run_dir, device),
+        load_discriminator(run_dir, device),
+        data.images,
+        {name: y.numpy() for name, y in data.factors.items()},
+        out_dir=out_dir,
+        batch_size=batch_size,
+        device=device,
+        samples=samples,
+        requested={"image": list(image_metrics or [])},
+        inception_weights=weights,
+        real_cache_name=f"infogan-{data.name}-{split}-{len(data)}",
+        classifier=model,
+    )
+    report: dict = {
+        "run_dir": shown,
+        "dataset": spec,
+        "split": split,
+        "n_samples": len(data),
+        "categorical": list(cfg.latent.categorical),
+        "continuous": cfg.latent.continuous,
+        **registry.evaluate(ctx),
+    }
     if not ctx.factors:
         report["label_metrics_omitted"] = f"{spec} has no labels: categorical_accuracy, nmi and ari need them"
     if image_metrics:
@@ -99,13 +127,17 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, batch_size: in
 def _classifier(path: str, data, cfg, data_dir):
     model, about = load_classifier(default_path(data, data_dir) if path == "cached" else path)
     if list(about["image_shape"]) != list(cfg.image_shape):
-        raise UsageError(f"the classifier was trained on {about['dataset']} images of shape {about['image_shape']}, "
-                         f"the run makes {cfg.image_shape}: train one on the run's data set")
+        raise UsageError(
+            f"the classifier was trained on {about['dataset']} images of shape {about['image_shape']}, "
+            f"the run makes {cfg.image_shape}: train one on the run's data set"
+        )
     accuracy = about.get("test_accuracy")
     if isinstance(accuracy, float) and accuracy < WEAK_CLASSIFIER:
-        print(f"warning: this classifier labels its own test images right only {accuracy:.3f} of the time: its "
-              f"judgement of generated images means little (train it longer: infogan classifier train --epochs)",
-              file=sys.stderr)
+        print(
+            f"warning: this classifier labels its own test images right only {accuracy:.3f} of the time: its "
+            f"judgement of generated images means little (train it longer: infogan classifier train --epochs)",
+            file=sys.stderr,
+        )
     return model
 
 

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import load_checkpoint, load_generator_weights
-from .config import TrainConfig
-from .data import to_uint8
-from .errors import UsageError
-from .latent import CODE_RANGE, Latent
-from .networks import Generator, eval_mode
-from .pretrained import resolve_run
+from infogan.checkpoint import load_checkpoint, load_generator_weights
+from infogan.config import TrainConfig
+from infogan.data.datasets import to_uint8
+from infogan.errors import UsageError
+from infogan.model.latent import CODE_RANGE, Latent
+from infogan.model.networks import Generator, eval_mode
+from infogan.serve.images import save_image_grid
+from infogan.serve.pretrained import resolve_run
 
 MAX_IMAGES = 10_000  # images one generate call draws (a 10,000-image grid is already a 3000x3000 PNG at 28x28)
 TRAVERSAL_STEPS = 10  # columns of a continuous traversal
@@ -45,8 +46,10 @@ def load_generator(run_dir: str | Path, device: str | torch.device = "cpu") -> G
     elif (run_dir / "checkpoints" / "last.pt").exists():
         state = load_checkpoint(run_dir / "checkpoints" / "last.pt")["generator"]
     else:
-        raise UsageError(f"{run_dir} has neither generator.safetensors nor checkpoints/last.pt: "
-                         f"has its training written anything yet?")
+        raise UsageError(
+            f"{run_dir} has neither generator.safetensors nor checkpoints/last.pt: "
+            f"has its training written anything yet?"
+        )
     generator = Generator(cfg)
     try:
         generator.load_state_dict(state)
@@ -62,7 +65,7 @@ def generate(generator: Generator, latent: Latent, batch_size: int = 500) -> tor
     device = next(generator.parameters()).device
     vec = generator.spec.vector(latent).to(device)
     with eval_mode(generator):
-        return torch.cat([generator(vec[i:i + batch_size]).float().cpu() for i in range(0, len(vec), batch_size)])
+        return torch.cat([generator(vec[i : i + batch_size]).float().cpu() for i in range(0, len(vec), batch_size)])
 
 
 def generated_sample(generator: Generator, n: int, batch_size: int = 500, seed: int = 0):
@@ -84,8 +87,13 @@ def config_from_safetensors(path: str | Path) -> TrainConfig:
     return TrainConfig.from_json(meta["config"], f"the config in {path}'s metadata")
 
 
-def chosen_latent(cfg: TrainConfig, n: int, seed: int = 0, categories: dict[int, int] | None = None,
-                  codes: dict[int, float] | None = None) -> Latent:
+def chosen_latent(
+    cfg: TrainConfig,
+    n: int,
+    seed: int = 0,
+    categories: dict[int, int] | None = None,
+    codes: dict[int, float] | None = None,
+) -> Latent:
     """n latents with the given categorical codes (1-based code -> value) and continuous codes (1-based
     index -> value); everything else drawn from the priors."""
     if not 1 <= n <= MAX_IMAGES:
@@ -94,16 +102,20 @@ def chosen_latent(cfg: TrainConfig, n: int, seed: int = 0, categories: dict[int,
     latent = spec.sample(n, torch.Generator().manual_seed(seed))
     for code, value in (categories or {}).items():
         if not 1 <= code <= spec.n_categorical:
-            raise UsageError(f"--category {code}=...: this run has " + (
-                f"categorical codes 1..{spec.n_categorical}" if spec.n_categorical else "no categorical code"))
+            raise UsageError(
+                f"--category {code}=...: this run has "
+                + (f"categorical codes 1..{spec.n_categorical}" if spec.n_categorical else "no categorical code")
+            )
         k = spec.categorical[code - 1]
         if not 0 <= value < k:
             raise UsageError(f"--category: code {code} takes values 0..{k - 1}, got {value}")
         latent.cat[:, code - 1] = value
     for index, value in (codes or {}).items():
         if not 1 <= index <= spec.continuous:
-            raise UsageError(f"--code {index}=...: this run has " + (
-                f"continuous codes 1..{spec.continuous}" if spec.continuous else "no continuous code"))
+            raise UsageError(
+                f"--code {index}=...: this run has "
+                + (f"continuous codes 1..{spec.continuous}" if spec.continuous else "no continuous code")
+            )
         if not math.isfinite(value):
             raise UsageError(f"--code {index}={value}: a code value must be a finite number")
         latent.cont[:, index - 1] = value
@@ -120,13 +132,18 @@ class Traversal:
     columns: int
 
     def save(self, path) -> None:
-        from .artifacts import save_image_grid
 
         save_image_grid(self.images, self.rows, self.columns, path)
 
 
-def continuous_traversal(gen: Generator, code: int, seed: int = 0, value_range=CODE_RANGE,
-                         steps: int = TRAVERSAL_STEPS, base: Latent | None = None) -> Traversal:
+def continuous_traversal(
+    gen: Generator,
+    code: int,
+    seed: int = 0,
+    value_range=CODE_RANGE,
+    steps: int = TRAVERSAL_STEPS,
+    base: Latent | None = None,
+) -> Traversal:
     """Continuous code `code` (1-based) from value_range[0] to [1] in `steps` columns. Rows: each value of
     categorical code 1 (10 noise rows without one), noise and the other codes fixed per row, the other
     continuous codes at 0 (LatentSpec.continuous_traversal); or, with `base`, one row per latent of it,
@@ -140,8 +157,9 @@ def continuous_traversal(gen: Generator, code: int, seed: int = 0, value_range=C
     return Traversal(generate(gen, latent), len(latent) // steps, steps)
 
 
-def categorical_traversal(gen: Generator, code: int, seed: int = 0, rows: int = TRAVERSAL_ROWS,
-                          base: Latent | None = None) -> Traversal:
+def categorical_traversal(
+    gen: Generator, code: int, seed: int = 0, rows: int = TRAVERSAL_ROWS, base: Latent | None = None
+) -> Traversal:
     """Every value of categorical code `code` (1-based) in the columns; each row fixes the noise and the other
     codes (drawn from `seed`, or one row per latent of `base`)."""
     k = gen.spec.categorical[code - 1]
@@ -154,5 +172,8 @@ def categorical_traversal(gen: Generator, code: int, seed: int = 0, rows: int = 
 
 
 def _repeat_rows(base: Latent, columns: int) -> Latent:
-    return Latent(base.z.repeat_interleave(columns, 0), base.cat.repeat_interleave(columns, 0),
-                  base.cont.repeat_interleave(columns, 0))
+    return Latent(
+        base.z.repeat_interleave(columns, 0),
+        base.cat.repeat_interleave(columns, 0),
+        base.cont.repeat_interleave(columns, 0),
+    )

@@ -1,0 +1,81 @@
+"""The package's shape: sub-packages by concern, imports at the top, no import circles, modules a reader
+can take in, and the public API that notebooks use."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "infogan"
+MAX_LINES = 450
+
+
+def _modules() -> dict[str, Path]:
+    return {
+        ".".join(("infogan", *path.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__"): path
+        for path in PACKAGE.rglob("*.py")
+    }
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    """The infogan modules a module imports when it is itself imported."""
+    found = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("infogan"):
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("infogan"))
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    return {name: {m for m in _top_level_imports(path) if m in modules and m != name} for name, path in modules.items()}
+
+
+def test_no_import_circles():
+    graph = _graph()
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node):
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                raise AssertionError("import circle: " + " -> ".join(path[path.index(nxt) :] + [nxt]))
+            if nxt not in state:
+                visit(nxt)
+        path.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+
+
+def test_sub_packages_group_the_modules():
+    top = {p.stem for p in PACKAGE.glob("*.py")}
+    assert top <= {"__init__", "__main__", "cli", "config", "sweep", "errors", "files", "checkpoint"}, top
+    for package in ("model", "data", "train", "metrics", "serve"):
+        assert (PACKAGE / package / "__init__.py").read_text().startswith('"""'), package  # each says what it holds
+
+
+def test_the_public_api_still_imports():
+    import infogan
+
+    for name in infogan.__all__:
+        assert getattr(infogan, name) is not None
+
+
+def test_the_package_imports_its_own_modules_at_the_top():
+    """Inside a function only heavy optional dependencies are imported (each with its why); every module of
+    the package is imported at the top, where a reader sees what a module depends on."""
+    inside = []
+    for name, path in _modules().items():
+        tree = ast.parse(path.read_text())
+        for func in ast.walk(tree):
+            if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for node in ast.walk(func):
+                    if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("infogan"):
+                        inside.append(f"{name}: from {node.module}")
+    assert inside == []
