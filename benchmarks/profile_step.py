@@ -22,7 +22,8 @@ from infogan.config import TrainConfig, resolve
 from infogan.data.datasets import load_dataset, to_unit_range
 from infogan.model.networks import ContrastiveDiscriminator, build_networks
 from infogan.train.runtime import make_runtime
-from infogan.train.step import Nets, make_optimizers, train_step
+from infogan.train.state import Nets, make_optimizers
+from infogan.train.step import train_step
 
 CONFIGS = {  # name -> TrainConfig fields over the arch and batch given
     "mnist preset": dict(preset="mnist"),

@@ -36,7 +36,8 @@ from infogan.data.datasets import to_unit_range
 from infogan.model.networks import build_networks
 from infogan.serve.pictures import read_metrics
 from infogan.train.runtime import make_runtime, resolve_precision
-from infogan.train.step import Nets, StepRunner, make_optimizers, train_step
+from infogan.train.state import Nets, make_optimizers
+from infogan.train.step import StepRunner, train_step
 
 PEER = ROOT.parent / "shared" / "peers" / "seed_tf_throughput.py"
 

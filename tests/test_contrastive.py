@@ -16,8 +16,10 @@ from infogan.config import TrainConfig
 from infogan.model import losses
 from infogan.model.latent import LatentSpec
 from infogan.model.networks import ContrastiveDiscriminator, build_networks
+from infogan.train.loss import statistic_names
 from infogan.train.runtime import make_runtime
-from infogan.train.step import Nets, draw_step, make_optimizers, statistics_of, train_step
+from infogan.train.state import Nets, make_optimizers
+from infogan.train.step import draw_step, train_step
 
 CR_RUN = [
     "--batch-size",
@@ -108,7 +110,7 @@ def test_step_trains_h_always_and_g_on_the_term_from_the_start_step():
         gen, pair = copy.deepcopy(nets.gen), copy.deepcopy(nets.pair)
         logits = pair(*(gen(cfg.latent.vector(lat)) for lat in (draws.latent, draws.partner)))
     stats = train_step(cfg, nets, opts, real, torch.Generator().manual_seed(1), rt, step=0)
-    assert list(stats) == list(statistics_of(cfg))  # every statistic the run logs, in its order
+    assert list(stats) == list(statistic_names(cfg))  # every statistic the run logs, in its order
     # cr_loss and cr_acc are H's cross-entropy and accuracy on this step's pairs, before H's update
     assert stats["cr_loss"].item() == pytest.approx(losses.contrastive_loss(logits, draws.shared).item(), rel=1e-5)
     assert stats["cr_acc"].item() == losses.contrastive_accuracy(logits, draws.shared).item()

@@ -20,7 +20,8 @@ from infogan.model.networks import build_networks
 from infogan.serve.pictures import read_metrics
 from infogan.train.cuda_graphs import CapturedStep, unsupported_reason
 from infogan.train.runtime import make_runtime
-from infogan.train.step import Nets, StepRunner, make_optimizers, set_capturable
+from infogan.train.state import Nets, make_optimizers, set_capturable
+from infogan.train.step import StepRunner
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CUDA graphs)")
 

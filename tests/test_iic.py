@@ -13,8 +13,10 @@ from infogan.errors import UsageError
 from infogan.model import losses
 from infogan.model.networks import build_networks
 from infogan.train.cuda_graphs import unsupported_reason
+from infogan.train.loss import statistic_names
 from infogan.train.runtime import make_runtime
-from infogan.train.step import Nets, draw_step, jitter_of, make_optimizers, statistics_of, train_step
+from infogan.train.state import Nets, make_optimizers
+from infogan.train.step import draw_step, jitter_of, train_step
 
 
 def _tiny(**fields):
@@ -103,7 +105,7 @@ def test_with_the_term_off_the_step_and_its_random_stream_are_the_papers():
     assert jitter_of(cfg) is None
     rng = torch.Generator().manual_seed(5)
     stats = train_step(cfg, nets, opts, _real(), rng, make_runtime(cfg))
-    assert "q_pair_info" not in stats and "q_pair_info" not in statistics_of(cfg)
+    assert "q_pair_info" not in stats and "q_pair_info" not in statistic_names(cfg)
     reference_rng = torch.Generator().manual_seed(5)
     draw_step(cfg.latent, 16, reference_rng, "cpu", contrastive=False)
     assert torch.equal(rng.get_state(), reference_rng.get_state())
@@ -130,7 +132,7 @@ def test_the_term_raises_q_agreement_between_views_and_is_reported():
             ).item()
         if weight:
             assert "q_pair_info" in stats and 0 <= stats["q_pair_info"].item() <= math.log(2) + 1e-5
-            assert "q_pair_info" in statistics_of(cfg)
+            assert "q_pair_info" in statistic_names(cfg)
     assert after[3.0] > after[0.0] + 0.1
 
 

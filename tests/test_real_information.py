@@ -10,8 +10,10 @@ from infogan.config import TrainConfig
 from infogan.errors import UsageError
 from infogan.model import losses
 from infogan.model.networks import build_networks
+from infogan.train.loss import statistic_names
 from infogan.train.runtime import make_runtime
-from infogan.train.step import Nets, make_optimizers, statistics_of, train_step
+from infogan.train.state import Nets, make_optimizers
+from infogan.train.step import train_step
 
 
 def _tiny(real_info_weight, real_info_until=0):
@@ -54,9 +56,9 @@ def test_the_step_reports_q_real_info_before_its_update_and_only_when_asked():
     cfg, nets, opts = _tiny(1.0)
     before = _q_real_information(nets, real)  # D sees the real batch first in the step, as here
     stats = train_step(cfg, nets, opts, real, torch.Generator().manual_seed(1), make_runtime(cfg))
-    assert list(stats) == list(statistics_of(cfg))
+    assert list(stats) == list(statistic_names(cfg))
     assert stats["q_real_info"].item() == pytest.approx(before, rel=1e-5)
-    assert "q_real_info" not in statistics_of(_tiny(0.0)[0])  # off: the run logs what it always logged
+    assert "q_real_info" not in statistic_names(_tiny(0.0)[0])  # off: the run logs what it always logged
 
 
 def test_the_term_teaches_q_to_sort_real_images():

@@ -15,7 +15,7 @@ from infogan import TrainConfig, load_generator, train
 from infogan.checkpoint import load_checkpoint, save_checkpoint
 from infogan.cli import main
 from infogan.serve.inference import config_from_safetensors
-from infogan.train.step import LEGACY_STAT_NAMES as SINGLE_CODE_KEYS
+from infogan.train.stats import LEGACY_STAT_NAMES as SINGLE_CODE_KEYS
 
 TIMING = re.compile(r"seconds$|images_per_sec$")  # wall-clock fields: the only ones two equal runs may differ in
 
@@ -277,7 +277,7 @@ def test_a_run_says_which_precision_auto_chose_and_why(tmp_path, tiny_npz, capsy
 def test_q_head_learning_rate_defaults_to_g_and_can_be_set(tmp_path, tiny_npz):
     from infogan.config import resolve
     from infogan.model.networks import build_networks
-    from infogan.train.step import Nets, make_optimizers
+    from infogan.train.state import Nets, make_optimizers
 
     for lr_q, expected in ((None, 1e-3), (2e-4, 2e-4)):
         cfg = resolve(TrainConfig(arch="paper-mnist", lr_q=lr_q), (1, 28, 28))
@@ -305,7 +305,7 @@ def test_batches_are_copied_from_host_only_when_the_data_is_on_the_host():
 def test_adam_is_fused_on_a_cpu_and_a_checkpoint_of_foreach_adam_still_loads():
     from infogan.config import resolve
     from infogan.model.networks import build_networks
-    from infogan.train.step import Nets, make_optimizers
+    from infogan.train.state import Nets, make_optimizers
 
     cfg = resolve(TrainConfig(arch="paper-mnist", noise_dim=4, categorical=[3], continuous=1), (1, 28, 28))
     nets = Nets(*build_networks(cfg))

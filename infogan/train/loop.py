@@ -30,13 +30,16 @@ from infogan.data.datasets import ImageData, TrainingImages, evaluation_split, l
 from infogan.errors import UsageError
 from infogan.metrics import registry
 from infogan.serve.pictures import RunPictures
-from infogan.train import distributed, rundir
+from infogan.train import display, distributed, rundir
 from infogan.train.distributed import SINGLE, Dist
 from infogan.train.health import Finding, HealthMonitor
+from infogan.train.loss import statistic_names
 from infogan.train.runtime import Runtime, make_runtime, set_threads
 from infogan.train.schedule import LrSchedule
 from infogan.train.signals import StopFlag
-from infogan.train.step import Nets, StepRunner, StepSums, make_optimizers, statistics_of, use_cuda_graphs
+from infogan.train.state import Nets, make_optimizers
+from infogan.train.stats import StepSums
+from infogan.train.step import StepRunner, use_cuda_graphs
 
 RANK_SEED_OFFSET = 7_919  # rank r draws latents from seed + r * this (rank 0 = a single process)
 
@@ -122,7 +125,7 @@ class Trainer:
         )
         self.progress = _Progress()
         self.saved_step: int | None = None  # step of the checkpoint on disk (None: none written yet)
-        self.shown = statistics_of(cfg)  # what a step reports, and how each statistic is shown
+        self.shown = display.how_shown(statistic_names(cfg), cfg.latent)  # what a step reports, and how it is shown
         self.sums = StepSums(tuple(self.shown), rt.device)
         self.log = rundir.MetricsLog(run_dir, cfg.tensorboard) if dist.is_main else None
         series = {**{k: (s.label, s.figure) for k, s in self.shown.items() if s.figure}, **registry.series()}
@@ -285,7 +288,8 @@ class Trainer:
                 "wall_seconds": round(time.perf_counter() - epoch_started, 3),
             }
         )
-        print(_epoch_line(self, record), flush=True)
+        line = display.epoch_line(p.epoch, cfg.epochs, record, self.shown, registry.console())
+        print(line, flush=True)
 
     def finish(self) -> None:
         report = distributed.replica_report(self.nets.modules(), self.dist)  # collective
@@ -426,14 +430,3 @@ def _epoch_metrics(trainer: Trainer, groups: tuple) -> dict:
         real_cache_name=f"infogan-{trainer.data_name}-train-{len(images)}-seed{cfg.seed}",
     )
     return registry.epoch_metrics(ctx, groups)
-
-
-def _epoch_line(trainer: Trainer, record: dict) -> str:
-    """One line per epoch: what the step's statistics and the per-epoch metrics say they show on it."""
-    shown = [s.console.format(record[k]) for k, s in trainer.shown.items() if s.console]
-    shown += [fmt.format(record[k]) for k, fmt in registry.console().items() if k in record]
-    return (
-        f"epoch {trainer.progress.epoch}/{trainer.cfg.epochs}  "
-        + "  ".join(shown)
-        + f"  {record['images_per_sec']:.0f} img/s"
-    )

@@ -40,13 +40,14 @@ class Runtime:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype, cache_enabled=self.autocast_cache)
 
-    def backward_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+    def backward(self, loss: torch.Tensor) -> None:
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+
+    def optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         if self.scaler is None:
-            loss.backward()
             optimizer.step()
         else:
-            self.scaler.scale(loss).backward()
-            self.scaler.step(optimizer)
+            self.scaler.step(optimizer)  # skipped where the scaled gradients hold an inf
 
 
 def select_device(name: str, dist: Dist = SINGLE) -> torch.device:

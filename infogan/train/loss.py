@@ -1,0 +1,138 @@
+"""InfoGAN's loss as the training step meets it: `InfoGANLoss.accumulate_gradients(phase, ctx)` computes one
+phase's objective from the terms of model/losses.py, reports its statistics by name, and runs its backward
+pass; the step then lets the phase's optimiser step.
+
+    "D"  L_D + L_info on the detached fakes [- real_info_weight * I_real] [- iic_weight * I_pair]
+         -> D's trunk, D's head and Q's head (model/losses.py says why Q sits with D's optimiser)
+    "H"  L_CR on the detached pair (InfoGAN-CR only)                          -> H
+    "G"  L_G + L_info [+ cr_weight * L_CR], through the just-updated D/Q      -> G
+
+`statistic_names(cfg)` lists what a step of a config reports, in order, so the run knows its statistics
+before the first step (a checkpoint's running sums are checked against them before anything is written).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch.nn.utils import parametrize
+
+from infogan.config import TrainConfig
+from infogan.data import augment
+from infogan.model import losses
+from infogan.model.latent import Latent, LatentSpec, QCodes
+from infogan.train.runtime import Runtime
+from infogan.train.state import Nets
+from infogan.train.stats import Report
+
+
+@dataclass
+class StepDraws:
+    """The random draws of one step: the latents, InfoGAN-CR's partners and shared-code indices, and the real
+    batch's deformations (--iic-weight)."""
+
+    latent: Latent
+    partner: Latent | None = None  # --cr-weight only
+    shared: torch.Tensor | None = None  # [N] int64, the code each pair shares
+    deform: torch.Tensor | None = None  # [N, 2, 3] affine matrices of the real batch's second view (--iic-weight)
+
+
+@dataclass
+class StepContext:
+    """What the phases of one step share: the inputs, the one G forward, and the report."""
+
+    real: torch.Tensor  # [N, C, H, W] in [-1, 1]
+    draws: StepDraws
+    g_takes_cr: bool = False  # G's loss has the contrastive term (InfoGAN-CR, from --cr-start-step on)
+    real_info_on: bool = True  # D's loss has Q's real information (--real-info-weight, before --real-info-until)
+    fake: torch.Tensor | None = None  # G(codes) [N, C, H, W]
+    partner: torch.Tensor | None = None  # G(partner codes) [N, C, H, W], InfoGAN-CR
+    report: Report = field(default_factory=Report)
+
+
+class InfoGANLoss:
+    def __init__(self, cfg: TrainConfig, nets: Nets, rt: Runtime):
+        self.cfg, self.nets, self.rt = cfg, nets, rt
+
+    def accumulate_gradients(self, phase: str, ctx: StepContext) -> None:
+        """The phase's loss (under autocast) and its backward pass (scaled under fp16)."""
+        # parametrize.cached: a spectral-norm weight W / sigma is computed once per phase, not at each of the
+        # phase's calls of D
+        with self.rt.autocast(), parametrize.cached():
+            loss = {"D": self._discriminator, "H": self._pair, "G": self._generator}[phase](ctx)
+        self.rt.backward(loss)
+
+    def _discriminator(self, ctx: StepContext) -> torch.Tensor:
+        cfg, nets, report = self.cfg, self.nets, ctx.report
+        d_real = nets.disc_ddp(ctx.real)
+        d_fake = nets.disc_ddp(ctx.fake.detach())
+        d_adv = losses.discriminator_loss(d_real.logit.float(), d_fake.logit.float())
+        acc_real, acc_fake = losses.discriminator_accuracy(d_real.logit, d_fake.logit)
+        report("d_loss", d_adv)
+        report("d_acc_real", acc_real)
+        report("d_acc_fake", acc_fake)
+        loss = d_adv + self._information(ctx, d_fake.q).total
+        real_logits = [logits.float() for logits in d_real.q.cat_logits]
+        if cfg.real_info_weight > 0:  # Q sorts the real batch too; at most sum ln K_i
+            real_info = losses.real_information(real_logits)
+            report("q_real_info", real_info)  # reported after --real-info-until too, no longer trained on
+            if ctx.real_info_on:
+                loss = loss - cfg.real_info_weight * real_info
+        if cfg.iic_weight > 0:  # the same categories for a real image and its deformed copy (IIC)
+            d_view = nets.disc_ddp(augment.warp(ctx.real, ctx.draws.deform))
+            pair_info = losses.paired_information(real_logits, [logits.float() for logits in d_view.q.cat_logits])
+            report("q_pair_info", pair_info)
+            loss = loss - cfg.iic_weight * pair_info
+        return loss
+
+    def _pair(self, ctx: StepContext) -> torch.Tensor:
+        """InfoGAN-CR's H: which code does each pair (fake, partner) share? Trained on the detached pair."""
+        nets, shared = self.nets, ctx.draws.shared
+        ctx.partner = nets.gen_ddp(nets.disc.spec.vector(ctx.draws.partner))  # [N, C, H, W]
+        pair_logits = nets.pair_ddp(ctx.fake.detach(), ctx.partner.detach()).float()  # [N, n_codes]
+        cr_loss = losses.contrastive_loss(pair_logits, shared)
+        ctx.report("cr_loss", cr_loss)
+        ctx.report("cr_acc", losses.contrastive_accuracy(pair_logits, shared))
+        return cr_loss
+
+    def _generator(self, ctx: StepContext) -> torch.Tensor:
+        """The bare D runs here: its weights take no gradient in this phase, so under DDP nothing needs an
+        all-reduce."""
+        nets, report, spec = self.nets, ctx.report, self.nets.disc.spec
+        d_gen = nets.disc(ctx.fake)
+        g_adv = losses.generator_loss(d_gen.logit.float())
+        info = self._information(ctx, d_gen.q)
+        report("g_loss", g_adv)
+        report("cat_loss", info.categorical)
+        report("cont_loss", info.continuous)
+        report("mi_bound", spec.total_entropy - info.categorical)  # sum over codes of ln K_i - CE_i
+        if spec.n_categorical > 1:  # with one code the totals above are that code's values
+            for i, (ce, k) in enumerate(zip(info.categorical_per_code, spec.categorical), start=1):
+                report(f"cat_loss_cat{i}", ce)
+                report(f"mi_bound_cat{i}", losses.mutual_information_bound(ce, k))
+        total = g_adv + info.total
+        if ctx.g_takes_cr:  # cooperative: G lowers the same cross-entropy H does, through both images of the pair
+            pair_logits = nets.pair(ctx.fake, ctx.partner).float()
+            total = total + self.cfg.cr_weight * losses.contrastive_loss(pair_logits, ctx.draws.shared)
+        return total
+
+    def _information(self, ctx: StepContext, q: QCodes) -> losses.InfoLoss:
+        fp32 = QCodes(
+            [logits.float() for logits in q.cat_logits],
+            q.cont_mean.float(),
+            None if q.cont_logstd is None else q.cont_logstd.float(),
+        )
+        return losses.information_loss(fp32, ctx.draws.latent, self.cfg.categorical_weight, self.cfg.continuous_weight)
+
+
+def statistic_names(cfg: TrainConfig) -> tuple[str, ...]:
+    """What a step of this (resolved) config reports, in the order the phases report it."""
+    spec: LatentSpec = cfg.latent
+    names = ["d_loss", "d_acc_real", "d_acc_fake"]
+    names += ["q_real_info"] * (cfg.real_info_weight > 0) + ["q_pair_info"] * (cfg.iic_weight > 0)
+    names += ["cr_loss", "cr_acc"] * (cfg.cr_weight > 0)
+    names += ["g_loss", "cat_loss", "cont_loss", "mi_bound"]
+    if spec.n_categorical > 1:
+        names += [f"{kind}_cat{i}" for i in range(1, spec.n_categorical + 1) for kind in ("cat_loss", "mi_bound")]
+    return tuple(names)
