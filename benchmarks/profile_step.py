@@ -19,7 +19,8 @@ import common
 import torch
 
 from infogan.config import TrainConfig, resolve
-from infogan.data.datasets import load_dataset, to_unit_range
+from infogan.data.datasets import load_dataset
+from infogan.data.images import to_unit_range
 from infogan.model.networks import ContrastiveDiscriminator, build_networks
 from infogan.train.runtime import make_runtime
 from infogan.train.state import Nets, make_optimizers

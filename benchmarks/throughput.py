@@ -32,7 +32,7 @@ import torch
 from common import ROOT
 
 from infogan.config import TrainConfig, resolve
-from infogan.data.datasets import to_unit_range
+from infogan.data.images import to_unit_range
 from infogan.model.networks import build_networks
 from infogan.serve.pictures import read_metrics
 from infogan.train.runtime import make_runtime, resolve_precision

@@ -23,13 +23,14 @@ sys.path.insert(0, str(ROOT))  # main.py lives at the repository root
 
 
 @pytest.fixture(autouse=True)
-def isolated_from_the_user(monkeypatch, tmp_path):
+def isolated_from_the_user(monkeypatch, tmp_path_factory):
     """Every test runs as a fresh user with no network: no INFOGAN_* variable of the caller's (a download
-    mirror or data folder of theirs would send tests elsewhere), the data and cache folders in the test's own
-    tmp folder (subprocesses inherit both), and connections anywhere but this machine refused."""
+    mirror or data folder of theirs would send tests elsewhere), the data and cache folders in a fresh tmp
+    folder of the test's own, beside its tmp_path (subprocesses inherit both), and connections anywhere but
+    this machine refused."""
     for name in [name for name in os.environ if name.startswith("INFOGAN_")]:
         monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
     real_connect = socket.socket.connect
 
     def loopback_only(sock, address):

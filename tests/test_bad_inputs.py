@@ -22,7 +22,7 @@ import torch
 from conftest import TINY, blob_images, write_mnist_files
 
 from infogan.cli import main
-from infogan.data import datasets as data
+from infogan.data import formats
 
 
 def write_npz(name, **arrays):
@@ -267,7 +267,7 @@ def test_catalogue_has_at_least_25_cases():
 def test_bad_input(name, setup, argv, expected, finished_run, tmp_path, monkeypatch, capsys):
     ws = tmp_path
     shutil.copytree(finished_run, ws, dirs_exist_ok=True)
-    monkeypatch.setattr(data, "MNIST_MIRRORS", ["http://127.0.0.1:9/"])  # no network, fast
+    monkeypatch.setattr(formats, "MNIST_MIRRORS", ["http://127.0.0.1:9/"])  # no network, fast
     if setup:
         setup(ws)
     before = tree_digest(ws)

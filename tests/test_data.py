@@ -9,6 +9,7 @@ import torch
 from conftest import blob_images, idx_bytes, serve_folder, write_mnist_files
 
 from infogan.data import datasets as data
+from infogan.data import formats
 from infogan.errors import UsageError
 
 
@@ -18,17 +19,17 @@ def test_idx_round_trip_plain_and_gz(tmp_path):
     (tmp_path / "a.idx").write_bytes(idx_bytes(array))
     (tmp_path / "a.idx.gz").write_bytes(gzip.compress(idx_bytes(array)))
     for name in ("a.idx", "a.idx.gz"):
-        assert np.array_equal(data.read_idx(tmp_path / name), array)
+        assert np.array_equal(formats.read_idx(tmp_path / name), array)
 
 
 def test_idx_bad_magic_and_wrong_length():
     good = idx_bytes(np.zeros((2, 2, 2), dtype=np.uint8))
     with pytest.raises(UsageError, match="magic"):
-        data.parse_idx(b"\x01\x02" + good[2:])
+        formats.parse_idx(b"\x01\x02" + good[2:])
     with pytest.raises(UsageError, match="truncated"):
-        data.parse_idx(good[:-1])
+        formats.parse_idx(good[:-1])
     with pytest.raises(UsageError, match="truncated"):
-        data.parse_idx(good + b"\x00")
+        formats.parse_idx(good + b"\x00")
 
 
 def test_mnist_reads_canonical_files(tmp_path):
@@ -59,10 +60,10 @@ def cifar_records(n: int, seed: int = 0):
 
 def test_cifar_binary_parsing():
     raw, pixels, labels = cifar_records(5)
-    images, got_labels = data.parse_cifar_binary(raw)
+    images, got_labels = formats.parse_cifar_binary(raw)
     assert np.array_equal(images, pixels) and np.array_equal(got_labels, labels)
     with pytest.raises(UsageError, match="multiple"):
-        data.parse_cifar_binary(raw[:-1])
+        formats.parse_cifar_binary(raw[:-1])
 
 
 def test_cifar10_from_archive_and_from_folder(tmp_path):
@@ -160,8 +161,8 @@ def http_mirror(tmp_path):
 
 def test_download_with_right_hash_loads(tmp_path, monkeypatch, http_mirror):
     url, hashes = http_mirror
-    monkeypatch.setattr(data, "MNIST_FILES", hashes)
-    monkeypatch.setattr(data, "MNIST_MIRRORS", [url])
+    monkeypatch.setattr(formats, "MNIST_FILES", hashes)
+    monkeypatch.setattr(formats, "MNIST_MIRRORS", [url])
     d = data.load_dataset("mnist", tmp_path / "cache")
     assert d.images.shape == (12, 1, 28, 28)
     assert (tmp_path / "cache" / "mnist" / "train-images-idx3-ubyte.gz").exists()
@@ -169,8 +170,8 @@ def test_download_with_right_hash_loads(tmp_path, monkeypatch, http_mirror):
 
 def test_download_mirror_env_var_is_tried_first(tmp_path, monkeypatch, http_mirror):
     url, hashes = http_mirror
-    monkeypatch.setattr(data, "MNIST_FILES", hashes)
-    monkeypatch.setattr(data, "MNIST_MIRRORS", ["http://127.0.0.1:9/unreachable/"])
+    monkeypatch.setattr(formats, "MNIST_FILES", hashes)
+    monkeypatch.setattr(formats, "MNIST_MIRRORS", ["http://127.0.0.1:9/unreachable/"])
     monkeypatch.setenv("INFOGAN_DOWNLOAD_MIRROR", url)
     assert len(data.load_dataset("mnist", tmp_path / "cache", split="test")) == 5
 
@@ -179,8 +180,8 @@ def test_download_with_wrong_hash_is_refused_exit_2(tmp_path, monkeypatch, http_
     from infogan.cli import main
 
     url, hashes = http_mirror
-    monkeypatch.setattr(data, "MNIST_FILES", {k: hashlib.sha256(b"other").hexdigest() for k in hashes})
-    monkeypatch.setattr(data, "MNIST_MIRRORS", [url])
+    monkeypatch.setattr(formats, "MNIST_FILES", {k: hashlib.sha256(b"other").hexdigest() for k in hashes})
+    monkeypatch.setattr(formats, "MNIST_MIRRORS", [url])
     status = main(
         ["train", "--dataset", "mnist", "--data-dir", str(tmp_path / "cache"), "--outdir", str(tmp_path / "run")]
     )
@@ -194,6 +195,6 @@ def test_download_with_wrong_hash_is_refused_exit_2(tmp_path, monkeypatch, http_
 
 
 def test_no_network_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "MNIST_MIRRORS", ["http://127.0.0.1:9/"])
+    monkeypatch.setattr(formats, "MNIST_MIRRORS", ["http://127.0.0.1:9/"])
     with pytest.raises(UsageError, match="could not download MNIST.*mnist-sample"):
         data.load_dataset("mnist", tmp_path)

@@ -15,12 +15,13 @@ from PIL import Image
 
 from infogan.cli import main
 from infogan.data import datasets as data
+from infogan.data import formats
 
 
 def test_main_py_accepts_the_offline_advice_it_prints(tmp_path, monkeypatch, capsys):
     import main as seed_main
 
-    monkeypatch.setattr(data, "MNIST_MIRRORS", ["http://127.0.0.1:9/"])  # no network, fast
+    monkeypatch.setattr(formats, "MNIST_MIRRORS", ["http://127.0.0.1:9/"])  # no network, fast
     monkeypatch.setenv("INFOGAN_DATA", str(tmp_path / "cache"))
     monkeypatch.delenv("INFOGAN_DOWNLOAD_MIRROR", raising=False)
     assert main(seed_main.translate(["--dataset", "MNIST", "--epochs", "1", "--outdir", str(tmp_path / "a")])) == 2

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays, scalar_dtypes
 
 from infogan.checkpoint import load_checkpoint
-from infogan.data import datasets as data
+from infogan.data import formats
 from infogan.errors import UsageError
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -28,7 +28,7 @@ def clean(fn, *args):
 @FUZZ
 @given(st.binary(max_size=600))
 def test_idx_random_bytes(raw):
-    out = clean(data.parse_idx, raw)
+    out = clean(formats.parse_idx, raw)
     if out is not None:
         assert isinstance(out, np.ndarray)
 
@@ -37,15 +37,15 @@ def test_idx_random_bytes(raw):
 @given(st.lists(st.integers(0, 40), min_size=1, max_size=4), st.binary(max_size=300), st.sampled_from([8, 9, 11, 12]))
 def test_idx_plausible_headers(dims, body, code):
     raw = bytes([0, 0, code, len(dims)]) + struct.pack(f">{len(dims)}I", *dims) + body
-    out = clean(data.parse_idx, raw)
+    out = clean(formats.parse_idx, raw)
     if out is not None:
         assert list(out.shape) == dims
 
 
 @FUZZ
-@given(st.binary(max_size=3 * data.CIFAR_RECORD + 2))
+@given(st.binary(max_size=3 * formats.CIFAR_RECORD + 2))
 def test_cifar_random_bytes(raw):
-    out = clean(data.parse_cifar_binary, raw)
+    out = clean(formats.parse_cifar_binary, raw)
     if out is not None:
         images, labels = out
         assert images.shape[1:] == (3, 32, 32) and len(labels) == len(images)
@@ -54,7 +54,7 @@ def test_cifar_random_bytes(raw):
 @FUZZ
 @given(st.binary(max_size=400))
 def test_npz_random_bytes(raw):
-    out = clean(data.load_npz_bytes, raw, "fuzz")
+    out = clean(formats.load_npz_bytes, raw, "fuzz")
     assert out is None or out.images.dtype == torch.uint8
 
 
@@ -66,7 +66,7 @@ def test_npz_random_bytes(raw):
 def test_npz_random_arrays(x, y):
     buf = io.BytesIO()
     np.savez(buf, **({"x": x} if y is None else {"x": x, "y": y}))
-    out = clean(data.load_npz_bytes, buf.getvalue(), "fuzz")
+    out = clean(formats.load_npz_bytes, buf.getvalue(), "fuzz")
     if out is not None:
         assert out.images.dtype == torch.uint8 and out.images.ndim == 4 and out.images.shape[1] in (1, 3)
         assert out.labels is None or len(out.labels) == len(out.images)
@@ -102,6 +102,6 @@ def test_folder_random_files(tmp_path_factory, blobs):
     folder = tmp_path_factory.mktemp("imgs")
     for i, blob in enumerate(blobs):
         (folder / f"{i}.png").write_bytes(blob)
-    out = clean(data.load_folder, folder, 8, 3)
+    out = clean(formats.load_folder, folder, 8, 3)
     if out is not None:
         assert out.images.shape[1:] == (3, 8, 8)

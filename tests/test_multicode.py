@@ -14,6 +14,7 @@ from PIL import Image
 from infogan.checkpoint import load_checkpoint, save_checkpoint
 from infogan.cli import main
 from infogan.data import datasets as data
+from infogan.data import formats
 from infogan.errors import UsageError
 from infogan.metrics import codes as metrics
 
@@ -317,7 +318,7 @@ def write_svhn_mat(path, n: int, seed: int = 0) -> np.ndarray:
 
 def test_svhn_mat_is_parsed(tmp_path):
     x = write_svhn_mat(tmp_path / "train_32x32.mat", 6)
-    d = data.read_svhn_mat(tmp_path / "train_32x32.mat")
+    d = formats.read_svhn_mat(tmp_path / "train_32x32.mat")
     assert d.images.shape == (6, 3, 32, 32) and d.images.dtype == torch.uint8
     assert np.array_equal(d.images[2].permute(1, 2, 0).numpy(), x[:, :, :, 2])  # pixel order kept
     assert d.labels[0] == 0 and 0 <= int(d.labels.min()) and int(d.labels.max()) <= 9
@@ -333,7 +334,7 @@ def test_bad_svhn_file_is_named(tmp_path, content, message):
     else:
         path.write_bytes(content)
     with pytest.raises(UsageError, match=message):
-        data.read_svhn_mat(path)
+        formats.read_svhn_mat(path)
 
 
 def test_svhn_download_from_a_local_mirror(tmp_path, monkeypatch):
@@ -342,9 +343,9 @@ def test_svhn_download_from_a_local_mirror(tmp_path, monkeypatch):
     for split, n in (("train", 5), ("test", 3)):
         write_svhn_mat(served / f"{split}_32x32.mat", n)
     hashes = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in served.iterdir()}
-    monkeypatch.setattr(data, "SVHN_FILES", hashes)
+    monkeypatch.setattr(formats, "SVHN_FILES", hashes)
     with serve_folder(served) as url:
-        monkeypatch.setattr(data, "SVHN_MIRRORS", [url])
+        monkeypatch.setattr(formats, "SVHN_MIRRORS", [url])
         assert len(data.load_dataset("svhn", tmp_path / "cache")) == 5
         assert len(data.load_dataset("svhn", tmp_path / "cache", split="test")) == 3
     assert (tmp_path / "cache" / "svhn" / "train_32x32.mat").exists()
@@ -352,7 +353,7 @@ def test_svhn_download_from_a_local_mirror(tmp_path, monkeypatch):
 
 
 def test_svhn_offline_is_the_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "SVHN_MIRRORS", ["http://127.0.0.1:9/"])
+    monkeypatch.setattr(formats, "SVHN_MIRRORS", ["http://127.0.0.1:9/"])
     with pytest.raises(UsageError, match="could not download SVHN file train_32x32.mat"):
         data.load_dataset("svhn", tmp_path)
 

@@ -21,6 +21,7 @@ from conftest import ROOT, TINY, blob_images, fill, remount_read_only, small_fil
 from infogan.checkpoint import load_checkpoint
 from infogan.cli import main
 from infogan.data import datasets as data
+from infogan.data import download, formats
 from infogan.errors import UsageError
 
 
@@ -337,7 +338,7 @@ def test_a_gz_that_inflates_far_beyond_its_header_is_not_read_whole(tmp_path):
         for _ in range(64):  # 64 MiB beyond the 1,568 bytes the header announces
             fh.write(b"\0" * 2**20)
     with pytest.raises(UsageError, match="holds more bytes but its header"):
-        data.read_idx(tmp_path / "bomb.gz")
+        formats.read_idx(tmp_path / "bomb.gz")
 
 
 @pytest.mark.parametrize("spec", ["npz:/dev/zero", "npz:{fifo}"])
@@ -443,8 +444,8 @@ def test_a_trickling_download_hits_its_deadline(tmp_path, monkeypatch):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        monkeypatch.setattr(data, "DOWNLOAD_DEADLINE", 1.0)
-        monkeypatch.setattr(data, "MNIST_MIRRORS", [f"http://127.0.0.1:{server.server_address[1]}/"])
+        monkeypatch.setattr(download, "DOWNLOAD_DEADLINE", 1.0)
+        monkeypatch.setattr(formats, "MNIST_MIRRORS", [f"http://127.0.0.1:{server.server_address[1]}/"])
         with pytest.raises(UsageError, match="timed out.*mnist-sample"):
             data.load_dataset("mnist", tmp_path)
     finally:
@@ -478,11 +479,11 @@ def _serve_at_rate(payload: bytes, chunk: int, pause: float):
 
 def test_a_stalled_download_gives_up_at_the_minimum_rate_long_before_the_deadline(tmp_path, monkeypatch, capsys):
     # the rate window shrunk from 60 s to 1 s for the test: 10 bytes every 0.2 s is 50 B/s, under 1,000 B/s
-    monkeypatch.setattr(data, "STALL_BYTES", 1000)
-    monkeypatch.setattr(data, "STALL_SECONDS", 1.0)
+    monkeypatch.setattr(download, "STALL_BYTES", 1000)
+    monkeypatch.setattr(download, "STALL_SECONDS", 1.0)
     server = _serve_at_rate(b"\0" * 100_000, 10, 0.2)
     try:
-        monkeypatch.setattr(data, "MNIST_MIRRORS", [f"http://127.0.0.1:{server.server_address[1]}/"])
+        monkeypatch.setattr(formats, "MNIST_MIRRORS", [f"http://127.0.0.1:{server.server_address[1]}/"])
         started = time.monotonic()
         assert main(["train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--no-progress"]) == 2
         assert time.monotonic() - started < 10  # not the hour of DOWNLOAD_DEADLINE
@@ -494,13 +495,13 @@ def test_a_stalled_download_gives_up_at_the_minimum_rate_long_before_the_deadlin
 
 
 def test_a_slow_but_steady_download_finishes(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "STALL_BYTES", 1000)
-    monkeypatch.setattr(data, "STALL_SECONDS", 1.0)
+    monkeypatch.setattr(download, "STALL_BYTES", 1000)
+    monkeypatch.setattr(download, "STALL_SECONDS", 1.0)
     payload = bytes(range(256)) * 40  # 10,240 bytes at 2 kB / 0.25 s = 8 kB/s: slow, above the minimum
     server = _serve_at_rate(payload, 2048, 0.25)
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/file.bin"
-        data._download(url, tmp_path / "file.bin")
+        download._download(url, tmp_path / "file.bin")
     finally:
         server.shutdown()
         server.server_close()

@@ -2,7 +2,9 @@
 
 import json
 import math
+import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -249,7 +251,7 @@ def test_precision_auto_reads_the_machine(monkeypatch, native, flags, gain, expe
     )
 
 
-def test_precision_auto_does_not_flip_when_the_timing_is_noisy(monkeypatch, tmp_path):
+def test_precision_auto_does_not_flip_when_the_timing_is_noisy(monkeypatch):
     """A CPU whose bf16 gain sits near the threshold and whose timings swing (here 0.8x to 3.0x): the first
     decision is stored, and every later one, in this process or another, reads it without timing again."""
     from infogan.train import runtime
@@ -261,7 +263,7 @@ def test_precision_auto_does_not_flip_when_the_timing_is_noisy(monkeypatch, tmp_
     monkeypatch.setattr(runtime, "cpu_bf16_matmul_gain", lambda: timed.append(1) or next(noisy))
     decisions = {runtime.resolve_precision(TrainConfig(device="cpu")) for _ in range(20)}
     assert decisions == {"bf16"} and len(timed) == 1
-    stored = json.loads((tmp_path / "xdg-cache" / "infogan" / runtime.PRECISION_CACHE).read_text())
+    stored = json.loads((Path(os.environ["XDG_CACHE_HOME"]) / "infogan" / runtime.PRECISION_CACHE).read_text())
     assert list(stored.values()) == [2.9]
     # another CPU (another identity) measures for itself: 0.8x, fp32
     monkeypatch.setattr(runtime, "cpu_identity", lambda: "another CPU")
@@ -292,7 +294,7 @@ def test_q_head_learning_rate_defaults_to_g_and_can_be_set(tmp_path, tiny_npz):
 
 
 def test_batches_are_copied_from_host_only_when_the_data_is_on_the_host():
-    from infogan.data.datasets import needs_host_copy as _needs_host_copy
+    from infogan.data.images import needs_host_copy as _needs_host_copy
 
     cuda, cuda0, cpu = torch.device("cuda"), torch.device("cuda", 0), torch.device("cpu")
     # The data set moved to the GPU reports cuda:0 while the run's device is plain cuda: no copy (this

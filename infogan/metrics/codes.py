@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from infogan.data.datasets import batched
+from infogan.data.images import batched
 from infogan.model.latent import CODE_RANGE, LatentSpec
 from infogan.model.networks import eval_mode
 from infogan.serve.inference import generate

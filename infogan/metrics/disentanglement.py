@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from infogan.data.datasets import batched, to_uint8
+from infogan.data.images import batched, to_uint8
 from infogan.model.networks import eval_mode
 from infogan.serve.inference import generate
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from infogan.checkpoint import atomic_write_bytes
-from infogan.data.datasets import default_data_dir, fetch
+from infogan.data.download import default_data_dir, fetch
 from infogan.errors import UsageError
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"

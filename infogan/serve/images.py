@@ -11,14 +11,14 @@ import torch
 from PIL import Image
 
 from infogan.checkpoint import atomic_write_bytes
-from infogan.data import datasets
+from infogan.data import images as image_data
 
 PAD = 2  # pixels between grid cells
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     # [N, C, H, W] float in [-1, 1] -> [N, H, W, C] uint8, as pictures are laid out
-    return datasets.to_uint8(images).permute(0, 2, 3, 1).numpy()
+    return image_data.to_uint8(images).permute(0, 2, 3, 1).numpy()
 
 
 def make_grid(images: np.ndarray, rows: int, cols: int, pad: int = PAD, fill: int = 255) -> np.ndarray:

@@ -10,7 +10,7 @@ import torch
 
 from infogan.checkpoint import load_checkpoint, load_generator_weights
 from infogan.config import TrainConfig
-from infogan.data.datasets import to_uint8
+from infogan.data.images import to_uint8
 from infogan.errors import UsageError
 from infogan.model.latent import CODE_RANGE, Latent
 from infogan.model.networks import Generator, eval_mode

@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from infogan.data.datasets import to_unit_range
+from infogan.data.images import to_unit_range
 from infogan.model.networks import eval_mode
 
 D_WINS_ACCURACY, D_WINS_G_LOSS = 0.9, 2.0

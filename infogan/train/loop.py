@@ -26,7 +26,8 @@ from tqdm import tqdm
 
 from infogan.checkpoint import atomic_write_bytes, save_checkpoint, save_generator
 from infogan.config import TrainConfig
-from infogan.data.datasets import ImageData, TrainingImages, evaluation_split, load_dataset
+from infogan.data.datasets import evaluation_split, load_dataset
+from infogan.data.images import ImageData, TrainingImages
 from infogan.errors import UsageError
 from infogan.metrics import registry
 from infogan.serve.pictures import RunPictures

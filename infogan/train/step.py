@@ -19,7 +19,7 @@ import torch
 
 from infogan.config import TrainConfig
 from infogan.data import augment
-from infogan.data.datasets import to_unit_range
+from infogan.data.images import to_unit_range
 from infogan.errors import UsageError
 from infogan.model.latent import Latent, LatentSpec
 from infogan.train import cuda_graphs

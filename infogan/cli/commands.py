@@ -1,0 +1,210 @@
+"""What each command does with its parsed arguments: the work itself lives in train/, metrics/ and serve/."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+
+from infogan.config import MAX_SEED, TrainConfig, require_int
+from infogan.errors import UsageError
+from infogan.metrics.classifier import train_classifier
+from infogan.metrics.evaluate import describe_effects, evaluate_run
+from infogan.metrics.registry import parse_names
+from infogan.serve.explorer import serve
+from infogan.serve.images import save_image_grid
+from infogan.serve.inference import categorical_traversal, chosen_latent, continuous_traversal, generate, load_generator
+from infogan.serve.pretrained import export_run
+from infogan.sweep import format_table, parse_seeds, run_sweep
+from infogan.train.launch import resume, train
+from infogan.train.runtime import select_device
+
+_DEFAULTS = TrainConfig()
+
+
+def _config_fields(args: argparse.Namespace) -> dict:
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    return {k: v for k, v in vars(args).items() if k in names}
+
+
+def _train_fields(args: argparse.Namespace) -> dict:
+    """The options set on the command line, over the --config file's fields when one is given."""
+    given = _config_fields(args)
+    fields = given
+    if args.config:
+        saved = TrainConfig.load(args.config).to_dict()
+        saved.update(image_shape=None, outdir=None, run_id=None)  # a new run: its own directory, id and shape
+        fields = {**saved, **given}
+    # the config cannot tell an explicit --lr-final from its default, so a value that would do nothing is
+    # caught here, where it is known to have been typed (a resumed run keeps its own schedule: resume checks)
+    if (
+        "lr_final" in given
+        and not getattr(args, "resume", None)
+        and fields.get("lr_schedule", _DEFAULTS.lr_schedule) == "constant"
+    ):
+        raise UsageError(
+            "--lr-final is where a decaying schedule ends and these rates are constant: add "
+            "--lr-schedule cosine or linear, or drop --lr-final"
+        )
+    return fields
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+
+    if args.resume and args.config:
+        raise UsageError("--config starts a new run and --resume continues one: pick one")
+    fields = _train_fields(args)
+    if args.resume:
+        if args.overwrite or args.auto_resume:
+            raise UsageError(
+                f"--resume continues one run; {'--overwrite' if args.overwrite else '--auto-resume'} "
+                f"does not go with it: pick one"
+            )
+        if "outdir" in fields and fields.pop("outdir") != args.resume:
+            raise UsageError("--resume DIR already names the run directory: drop --outdir")
+        resume(args.resume, **fields)
+    else:
+        if args.auto_resume and args.overwrite:
+            raise UsageError("--auto-resume continues the run in --outdir and --overwrite replaces it: pick one")
+        cfg = TrainConfig(**fields)
+        train(cfg, overwrite=args.overwrite, auto_resume=args.auto_resume)
+    return 0
+
+
+def code_value(text: str) -> tuple[int, float]:
+    index, sep, value = text.partition("=")
+    try:
+        return int(index), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I=V such as 1=0.5, got {text!r}") from None
+
+
+def category_value(text: str) -> tuple[int, int]:
+    """'3' -> code 1 = 3; '2=7' -> code 2 = 7."""
+    code, sep, value = text.rpartition("=") if "=" in text else ("1", "", text)
+    try:
+        return int(code), int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K (code 1's value) or N=K such as 2=7, got {text!r}") from None
+
+
+def png_path(text: str) -> str:
+    if not text.lower().endswith(".png"):
+        raise argparse.ArgumentTypeError(f"--out must name a .png file, got {text!r}")
+    return text
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    names = parse_names(args.image_metrics) if args.image_metrics else None
+    report = evaluate_run(
+        args.run_dir,
+        args.dataset,
+        args.batch_size,
+        device=_device(args.device),
+        image_metrics=names,
+        samples=args.samples,
+        inception_weights=args.inception_weights,
+        classifier=args.classifier,
+        data_dir=args.data_dir,
+    )
+    print(json.dumps(report, indent=2))
+    for line in describe_effects(report.get("continuous_effects", [])):
+        print(line, file=sys.stderr)
+    return 0
+
+
+def _device(name: str) -> str:
+    """--device of evaluate and classifier train: auto takes a GPU where there is one (as train does)."""
+
+    return str(select_device(name))
+
+
+def cmd_classifier_train(args: argparse.Namespace) -> int:
+
+    require_int("epochs", args.epochs, minimum=1)
+    require_int("batch_size", args.batch_size, minimum=2)
+    path, acc = train_classifier(
+        args.dataset,
+        args.data_dir,
+        args.epochs,
+        args.batch_size,
+        args.seed,
+        args.out,
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+        test_dataset=args.test_dataset,
+        device=_device(args.device),
+    )
+    print(f"classifier: {path} (test accuracy {acc:.4f})")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+
+    require_int("seed", args.seed, minimum=0, maximum=MAX_SEED)
+    gen = load_generator(args.run_dir)
+    latent = chosen_latent(gen.cfg, args.n, args.seed, dict(args.category or []), dict(args.code or []))
+    cols = min(args.n, 10)
+    save_image_grid(generate(gen, latent), -(-args.n // cols), cols, args.out)
+    print(args.out)
+    return 0
+
+
+def cmd_traverse(args: argparse.Namespace) -> int:
+
+    if (args.code is None) == (args.categorical_code is None):
+        raise UsageError("name one code to traverse: --code I (continuous) or --categorical-code N")
+    require_int("seed", args.seed, minimum=0, maximum=MAX_SEED)
+    gen = load_generator(args.run_dir)
+    spec = gen.spec
+    if args.categorical_code is not None:
+        if not 1 <= args.categorical_code <= spec.n_categorical:
+            raise UsageError(
+                f"--categorical-code must be in 1..{spec.n_categorical} (this run's categorical "
+                f"codes), got {args.categorical_code}"
+            )
+        require_int("rows", args.rows, minimum=1, maximum=100)
+        categorical_traversal(gen, args.categorical_code, args.seed, rows=args.rows).save(args.out)
+    else:
+        if not 1 <= args.code <= spec.continuous:
+            raise UsageError(f"--code must be in 1..{spec.continuous} (this run's continuous codes), got {args.code}")
+        require_int("steps", args.steps, minimum=2, maximum=100)
+        if not all(math.isfinite(v) for v in args.range):
+            raise UsageError(f"--range must be two finite numbers, got {args.range[0]} {args.range[1]}")
+        continuous_traversal(gen, args.code, args.seed, args.range, args.steps).save(args.out)
+    print(args.out)
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+
+    evaluate_options = {"samples": args.samples, **({"classifier": args.classifier} if args.classifier else {})}
+    fields = {**_train_fields(args), **({"eval_dataset": args.eval_dataset} if args.eval_dataset else {})}
+    summary = run_sweep(
+        TrainConfig(**fields),
+        parse_seeds(args.seeds),
+        args.outdir,
+        args.eval_dataset,
+        jobs=args.jobs,
+        select=args.select,
+        evaluate_options=evaluate_options,
+    )
+    print(format_table(summary))
+    print(f"summary: {summary['parent']}/summary.json")
+    return 1 if summary["failed"] else 0
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be in 0..65535, got {args.port}")
+    serve(args.path, args.host, args.port)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+
+    print(export_run(args.run_dir, args.out, half=not args.fp32))
+    return 0
