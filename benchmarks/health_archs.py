@@ -1,6 +1,6 @@
 """Two architectures that fail by construction, for the health catalogue (benchmarks/health.py).
 
-Each is one entry added to infogan's table of architectures (`networks.ARCHS`, the extension point) when
+Each is one entry added to infogan's table of architectures (`architectures.ARCHS`, the extension point) when
 this file runs; then it is `infogan` as usual:
 
     python benchmarks/health_archs.py train --dataset mnist-sample --arch noise-only-g ...
@@ -20,7 +20,7 @@ import common  # noqa: F401  (first: this checkout's infogan)
 import torch
 from torch import nn
 
-from infogan.model import networks
+from infogan.model import architectures
 from infogan.model.latent import LatentSpec
 
 
@@ -38,7 +38,7 @@ class ZeroCodes(nn.Module):
 
 
 def noise_only_g(spec: LatentSpec, c: int, h: int, w: int) -> nn.Sequential:
-    return nn.Sequential(ZeroCodes(spec.noise_dim), *networks.ARCHS["paper-mnist"].generator(spec, c, h, w))
+    return nn.Sequential(ZeroCodes(spec.noise_dim), *architectures.ARCHS["paper-mnist"].generator(spec, c, h, w))
 
 
 def small_g(spec: LatentSpec, c: int, h: int, w: int, divisor: int = 32) -> nn.Sequential:
@@ -68,9 +68,9 @@ ARCHS = {
 
 
 def register() -> None:
-    paper = networks.ARCHS["paper-mnist"]
+    paper = architectures.ARCHS["paper-mnist"]
     for name, (generator, description) in ARCHS.items():
-        networks.ARCHS[name] = networks.Arch(generator, paper.trunk, paper.divisor, description)
+        architectures.ARCHS[name] = architectures.Arch(generator, paper.trunk, paper.divisor, description)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import common
 import numpy as np
 from common import ROOT
 
-from infogan.config import PRESETS
+from infogan.presets import PRESETS
 from infogan.serve.pictures import read_metrics
 
 SHARED = common.SHARED_DATA

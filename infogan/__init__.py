@@ -7,9 +7,10 @@ Notebook use:
     images = generate(generator, generator.spec.grid(torch.Generator().manual_seed(0)))
 """
 
-from infogan.config import PRESETS, TrainConfig
+from infogan.config import TrainConfig
 from infogan.errors import UsageError
 from infogan.model.latent import LatentSpec
+from infogan.presets import PRESETS
 from infogan.serve.inference import generate, load_generator
 from infogan.train.launch import resume, train
 

@@ -55,7 +55,7 @@ def test_no_import_circles():
 
 def test_sub_packages_group_the_modules():
     top = {p.stem for p in PACKAGE.glob("*.py")}
-    assert top <= {"__init__", "__main__", "cli", "config", "sweep", "errors", "files", "checkpoint"}, top
+    assert top <= {"__init__", "__main__", "config", "presets", "sweep", "errors", "files", "checkpoint"}, top
     for package in ("cli", "model", "data", "train", "metrics", "serve"):
         assert (PACKAGE / package / "__init__.py").read_text().startswith('"""'), package  # each says what it holds
 
@@ -79,3 +79,21 @@ def test_the_package_imports_its_own_modules_at_the_top():
                     if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("infogan"):
                         inside.append(f"{name}: from {node.module}")
     assert inside == []
+
+
+def test_no_module_is_longer_than_a_reader_takes_in():
+    long = {name: n for name, path in _modules().items() if (n := len(path.read_text().splitlines())) > MAX_LINES}
+    assert long == {}
+
+
+def test_an_option_several_commands_take_is_defined_once():
+    source = "".join(path.read_text() for path in (PACKAGE / "cli").glob("*.py"))
+    for flag in ("--data-dir", "--device", "--classifier", "--samples", "--eval-dataset"):
+        assert source.count(f'"{flag}"') == 1, flag
+    from infogan.cli import build_parser
+
+    helps = {}
+    for command in ("evaluate", "sweep"):
+        sub = build_parser()._subparsers._group_actions[0].choices[command]
+        helps[command] = next(a.help for a in sub._actions if "--classifier" in a.option_strings)
+    assert helps["evaluate"] == helps["sweep"]  # the same text, from the one definition

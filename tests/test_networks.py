@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from infogan.config import PRESETS, TrainConfig, resolve
+from infogan.config import TrainConfig, resolve
 from infogan.model.networks import build_networks
+from infogan.presets import PRESETS
 
 
 @pytest.mark.parametrize(

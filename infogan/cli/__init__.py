@@ -1,6 +1,6 @@
 """`infogan` command line: the parser of every command and the one place that turns errors into exit codes.
 
-- options.py: every option, defined once (the training options come from TrainConfig's fields);
+- options.py: the training options, from TrainConfig's fields; shared.py: the options several commands take;
 - commands.py: what each command does with its arguments.
 
 Every multi-word option accepts both spellings (`--noise-dim` and the seed's `--noise_dim`). Every
@@ -25,7 +25,8 @@ from infogan.cli.commands import (
     code_value,
     png_path,
 )
-from infogan.cli.options import add_shared, add_train_options
+from infogan.cli.options import add_train_options
+from infogan.cli.shared import add_shared
 from infogan.config import SELECTION_CRITERIA
 from infogan.data.datasets import DATASETS
 from infogan.errors import UsageError
