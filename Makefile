@@ -13,7 +13,7 @@ FID_VENV ?= .venv-fidelity
 FID_TORCH ?= torch==2.14.1 torchvision==0.29.1
 FID_BIN := $(FID_VENV)/bin
 
-.PHONY: demo test test-core install install-dev install-fidelity clean
+.PHONY: demo test test-core lint install install-dev install-fidelity clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,6 @@ install-dev: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[dev]"
 
 # The per-epoch accuracy it prints is on the sample's 1,000 held-out digits (--eval-dataset).
-# The CLI's own recipe: Q's head at D's rate (--lr-q 2e-4) won on one CPU and lost at every seed on another
-# (BENCHMARKS.md "Time to a good model"), so the demo does not use it.
 demo: install
 	$(BIN)/infogan train --dataset mnist-sample --eval-dataset mnist-sample --epochs 36 --batch-size 64 \
 		--outdir $(DEMO_DIR) --overwrite
@@ -47,8 +45,15 @@ install-fidelity:
 test: test-core install-fidelity
 	INFOGAN_REQUIRE_FIDELITY=1 $(FID_BIN)/python -m pytest -q -rs tests/test_image_metrics.py
 
-test-core: install-dev
-	$(BIN)/python -m pytest -q -rs
+# Lint and format check (ruff, configured in pyproject.toml): `$(BIN)/ruff format infogan tests benchmarks` fixes
+# the format, `$(BIN)/ruff check --fix ...` what it can of the rest.
+lint: install-dev
+	$(BIN)/ruff check infogan tests benchmarks main.py
+	$(BIN)/ruff format --check infogan tests benchmarks main.py
+
+# --require-extras: a missing dev extra fails its tests here instead of skipping them.
+test-core: lint
+	$(BIN)/python -m pytest -q -rs --require-extras --durations=10
 
 clean:
 	rm -rf $(VENV) $(FID_VENV) runs .pytest_cache

@@ -6,6 +6,7 @@ import contextlib
 import gzip
 import hashlib
 import http.server
+import importlib
 import ipaddress
 import os
 import socket
@@ -20,6 +21,30 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # main.py lives at the repository root
+
+
+REQUIRE_EXTRAS = {"on": False}  # --require-extras: set before collection (pytest_configure)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--require-extras",
+        action="store_true",
+        help="a missing optional package (the dev extra: fastapi, schemathesis, tensorboard, ...) fails its tests "
+        "instead of skipping them; make test and CI pass it",
+    )
+
+
+def pytest_configure(config):
+    REQUIRE_EXTRAS["on"] = config.getoption("--require-extras")
+
+
+def needs(module: str, reason: str):
+    """The optional `module`, imported; where it is missing, the test skips with `reason`, or fails under
+    --require-extras (CI installs every extra, so a skip there would hide a broken install)."""
+    if REQUIRE_EXTRAS["on"]:
+        return importlib.import_module(module)
+    return pytest.importorskip(module, reason=reason)
 
 
 @pytest.fixture(autouse=True)
@@ -208,9 +233,7 @@ def browser_page(app):
     import socket
     import time
 
-    import pytest
-
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    playwright = needs("playwright.sync_api", reason="playwright is not installed")
     import uvicorn
 
     with socket.socket() as sock:

@@ -3,10 +3,10 @@
 import io
 
 import pytest
-from conftest import CHROMIUM, browser_page, train_tiny_run
+from conftest import CHROMIUM, browser_page, needs, train_tiny_run
 from PIL import Image
 
-fastapi = pytest.importorskip("fastapi", reason="the explorer's extra (fastapi) is not installed")
+fastapi = needs("fastapi", reason="the explorer's extra (fastapi) is not installed")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from infogan.errors import UsageError  # noqa: E402

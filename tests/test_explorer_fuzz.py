@@ -1,10 +1,10 @@
 """Property-based fuzz of the explorer API from its own OpenAPI schema: whatever the parameters, never a 500."""
 
 import pytest
-from conftest import train_tiny_run
+from conftest import needs, train_tiny_run
 
-pytest.importorskip("fastapi", reason="the explorer's extra (fastapi) is not installed")
-schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed")
+needs("fastapi", reason="the explorer's extra (fastapi) is not installed")
+schemathesis = needs("schemathesis", reason="schemathesis is not installed")
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 from infogan.serve.explorer import create_app  # noqa: E402

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT, TINY, blob_images
+from conftest import ROOT, TINY, blob_images, needs
 from PIL import Image
 
 from infogan.cli import main
@@ -268,7 +268,7 @@ def test_explore_lists_the_runs_of_a_sweep(tmp_path):
 
 
 def test_tensorboard_gets_the_accuracy_metrics(tmp_path):
-    pytest.importorskip("tensorboard", reason="the [tensorboard] extra is not installed")
+    needs("tensorboard", reason="the [tensorboard] extra is not installed")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     x, y = blob_images(64, 8)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import needs
 
 from infogan import load_generator
 from infogan.checkpoint import load_checkpoint
@@ -72,7 +73,7 @@ def test_evaluates(legacy):
 
 
 def test_explores(legacy):
-    pytest.importorskip("fastapi", reason="the explorer's extra (fastapi) is not installed")
+    needs("fastapi", reason="the explorer's extra (fastapi) is not installed")
     from fastapi.testclient import TestClient
 
     from infogan.serve.explorer import create_app

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import CHROMIUM, browser_page, serve_folder, two_factor_images, two_factor_run
+from conftest import CHROMIUM, browser_page, needs, serve_folder, two_factor_images, two_factor_run
 from PIL import Image
 
 from infogan.checkpoint import load_checkpoint, save_checkpoint
@@ -178,7 +178,7 @@ def test_code_scores_match_each_factor_to_its_code():
 
 
 def test_explorer_api_with_several_codes(multi_run):
-    pytest.importorskip("fastapi", reason="the explorer's extra (fastapi) is not installed")
+    needs("fastapi", reason="the explorer's extra (fastapi) is not installed")
     from fastapi.testclient import TestClient
 
     from infogan.serve.explorer import create_app

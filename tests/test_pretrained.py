@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY, blob_images
+from conftest import TINY, blob_images, needs
 from PIL import Image
 
 from infogan.cli import main
@@ -59,7 +59,7 @@ def test_generate_and_traverse_read_it(tmp_path):
 
 
 def test_explore_opens_it_by_default():
-    pytest.importorskip("fastapi", reason="the explorer's extra is not installed")
+    needs("fastapi", reason="the explorer's extra is not installed")
     from fastapi.testclient import TestClient
 
     from infogan.cli import build_parser

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, TINY, blob_images, fill, remount_read_only, small_filesystem
+from conftest import ROOT, TINY, blob_images, fill, needs, remount_read_only, small_filesystem
 
 from infogan.checkpoint import load_checkpoint
 from infogan.cli import main
@@ -510,7 +510,7 @@ def test_a_slow_but_steady_download_finishes(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- the explorer
 def test_explore_on_a_port_in_use_is_one_line(done_run, capsys):
-    pytest.importorskip("uvicorn", reason="the explorer's extra is not installed")
+    needs("uvicorn", reason="the explorer's extra is not installed")
     import socket
 
     with socket.socket() as busy:
@@ -523,7 +523,7 @@ def test_explore_on_a_port_in_use_is_one_line(done_run, capsys):
 
 
 def test_explorer_keeps_serving_good_runs_beside_a_broken_one(done_run, tmp_path):
-    pytest.importorskip("fastapi", reason="the explorer's extra is not installed")
+    needs("fastapi", reason="the explorer's extra is not installed")
     from fastapi.testclient import TestClient
 
     from infogan.serve.explorer import create_app
