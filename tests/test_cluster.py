@@ -23,6 +23,9 @@ EPOCHS, STEPS_PER_EPOCH = 25, 4  # 100 steps, a checkpoint every 10
 ENV = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1"}
 
 
+KILL_SEED = 20261206  # the kill step is drawn from this: a failure names a step that can be replayed
+
+
 def command(data: Path, run: Path, *extra: str, restarts: int = 0) -> list[str]:
     return [
         sys.executable,
@@ -131,7 +134,7 @@ def test_a_killed_worker_is_restarted_by_torchrun_and_the_run_ends_as_if_uninter
         text=True,
         env=ENV,
     )
-    kill_at = random.Random(os.getpid()).randint(15, 80)  # a random step, after the first checkpoint
+    kill_at = random.Random(KILL_SEED).randint(15, 80)  # a step after the first checkpoint; replayable
     wait_for(lambda: logged_step(run) >= kill_at and len(workers(launcher)) == 2, what=f"step {kill_at}")
     os.kill(workers(launcher)[1], signal.SIGKILL)
     out, err = launcher.communicate(timeout=300)

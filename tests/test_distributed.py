@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 from conftest import ROOT, TINY, blob_images
 from safetensors.torch import load_file
@@ -56,14 +57,20 @@ def test_two_process_ddp_keeps_replicas_identical_and_resumes_exactly(tmp_path):
     assert json.loads((tmp_path / "split" / "ddp.json").read_text())["identical"] is True
 
 
-def test_ddp_with_the_contrastive_regulariser_keeps_h_identical(tmp_path):
+@pytest.mark.parametrize(
+    "extra, reported", [(["--cr-weight", "2"], "cr_loss"), (["--iic-weight", "3"], "q_pair_info")], ids=["cr", "iic"]
+)
+def test_ddp_with_an_extra_term_keeps_replicas_identical(tmp_path, extra, reported):
+    """InfoGAN-CR's H, or IIC's deformed views (each rank deforms its own slice of the batch): the replicas
+    stay identical, and rank 0 logs the term."""
     x, y = blob_images(64, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
     tiny = list(TINY)
     tiny[tiny.index("--epochs") + 1] = "1"
-    torchrun("--dataset", f"npz:{tmp_path / 'd.npz'}", *tiny, "--cr-weight", "2", "--outdir", str(tmp_path / "cr"))
-    assert json.loads((tmp_path / "cr" / "ddp.json").read_text())["identical"] is True  # G, D/Q and H
-    assert "contrastive" in load_checkpoint(tmp_path / "cr" / "checkpoints" / "last.pt")
+    torchrun("--dataset", f"npz:{tmp_path / 'd.npz'}", *tiny, *extra, "--outdir", str(tmp_path / "run"))
+    assert json.loads((tmp_path / "run" / "ddp.json").read_text())["identical"] is True  # G, D/Q (and H)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert reported in next(r for r in records if r["kind"] == "epoch")
 
 
 def test_global_batch_must_divide_among_processes(tmp_path):

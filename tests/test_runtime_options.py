@@ -78,8 +78,8 @@ def test_eval_every_scores_labels_every_n_epochs_and_always_at_the_last(tmp_path
     assert scored == [2, 4, 5]
     work = [r for r in records if r["kind"] == "work"]
     assert [r["epoch"] for r in work] == [1, 2, 3, 4, 5]
-    # every epoch times its checkpoint and grid (values rounded to 1 ms: a fast grid may read 0.0)
-    assert all(r["checkpoint_seconds"] >= 0 and r["sample_grid_seconds"] >= 0 for r in work)
+    # every epoch times its checkpoint and grid; the times are finite numbers of seconds (rounded to 1 ms)
+    assert all(isinstance(r["checkpoint_seconds"], float) and 0 <= r["checkpoint_seconds"] < 60 for r in work)
     assert all({"checkpoint_seconds", "sample_grid_seconds", "label_metrics_seconds"} <= set(r) for r in work)
     assert ["plots_seconds" in r for r in work] == [False, True, False, True, True]
     # the epoch's wall time holds its batches and every timed piece of its work (each rounded to 1 ms)

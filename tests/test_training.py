@@ -107,9 +107,11 @@ def test_a_damaged_health_state_does_not_stop_a_resume(tmp_path, tiny_npz):
     assert load_checkpoint(path)["epoch"] == 2
 
 
-def test_resume_equals_straight_run(tmp_path, tiny_npz):
-    """2 epochs straight == 1 epoch, then --resume to 2 epochs: same weights, same metrics."""
-    base = ["--dataset", f"npz:{tiny_npz}", *TINY]
+@pytest.mark.parametrize("extra", [[], ["--iic-weight", "3", "--categorical", "4,2"]], ids=["paper", "iic-two-codes"])
+def test_resume_equals_straight_run(tmp_path, tiny_npz, extra):
+    """2 epochs straight == 1 epoch, then --resume to 2 epochs: same weights, same metrics; also with the
+    real batch's random deformations (--iic-weight), whose draws the checkpoint's RNG state carries."""
+    base = ["--dataset", f"npz:{tiny_npz}", *TINY, *extra]
     assert run_cli(*base, "--outdir", str(tmp_path / "straight")) == 0
     assert run_cli(*base, "--outdir", str(tmp_path / "split"), "--epochs", "1") == 0
     assert load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")["epoch"] == 1
