@@ -103,3 +103,27 @@ def test_global_batch_must_divide_among_processes(tmp_path):
     )
     assert proc.returncode != 0 and "must divide evenly among the 2 processes" in proc.stderr
     assert not (tmp_path / "odd").exists()
+
+
+def test_a_two_process_run_resumes_in_one_process_and_says_what_changes(tmp_path):
+    """The checkpoint holds each rank's RNG state; one process cannot take two, so the latents are re-seeded
+    (said in one note) and the run finishes on the same global batch, its weights finite."""
+    x, y = blob_images(64, 8)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    tiny = list(TINY)
+    tiny[tiny.index("--epochs") + 1] = "1"
+    run = tmp_path / "run"
+    torchrun("--dataset", f"npz:{tmp_path / 'd.npz'}", *tiny, "--outdir", str(run))
+    assert len(load_checkpoint(run / "checkpoints" / "last.pt")["rng_ranks"]) == 2
+    proc = subprocess.run(
+        [sys.executable, "-m", "infogan", "train", "--resume", str(run), "--epochs", "2", "--no-progress"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "written by 2 process(es), this run has 1" in proc.stderr and "not bit-identical" in proc.stderr
+    ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert ckpt["epoch"] == 2 and ckpt["step"] == 8  # 4 steps an epoch at global batch 16, either way
+    assert all(torch.isfinite(t).all() for t in load_file(str(run / "generator.safetensors")).values())

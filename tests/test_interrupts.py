@@ -5,6 +5,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -102,3 +103,44 @@ def test_sigint_and_sigterm_checkpoint_and_exit(tmp_path, sig, status):
     for name in ("losses.png", "accuracy.png", "mutual_information.png"):
         assert (run / "plots" / name).exists()
     assert (run / "samples" / "progress.gif").exists()
+
+
+def _stderr_lines(proc) -> list[str]:
+    """Reads the process's stderr on a thread, line by line, into the returned list (as they arrive)."""
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True).start()
+    return lines
+
+
+def test_a_repeated_sigterm_is_the_same_graceful_stop(tmp_path):
+    """Launchers repeat SIGTERM (SLURM signals every process, torchrun forwards its own): the second one must
+    not abort the checkpoint the first one asked for."""
+    proc, run = start(tmp_path, epochs=200)
+    err = _stderr_lines(proc)
+    wait_until(lambda: len(interval_steps(run)) >= 3, proc)
+    proc.send_signal(signal.SIGTERM)
+    wait_until(lambda: any("SIGTERM received" in line for line in err), proc)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    time.sleep(0.2)  # the reader thread takes the last lines
+    text = "".join(err)
+    assert proc.returncode == 143, text
+    assert f"resume with: infogan train --resume {run}" in text and "aborted" not in text
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == interval_steps(run)[-1]
+
+
+def test_a_second_ctrl_c_aborts_at_once_and_the_checkpoint_on_disk_stays_whole(tmp_path):
+    proc, run = start(tmp_path, epochs=200)
+    err = _stderr_lines(proc)
+    wait_until(lambda: len(interval_steps(run)) >= 8, proc)  # past the first --checkpoint-every 5
+    proc.send_signal(signal.SIGINT)
+    wait_until(lambda: any("SIGINT received" in line for line in err), proc)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    time.sleep(0.2)
+    text = "".join(err)
+    assert proc.returncode == 130, text
+    assert "aborted; the last checkpoint written is complete" in text and "Traceback" not in text
+    ckpt = load_checkpoint(run / "checkpoints" / "last.pt")  # whole: it loads, and it is a step the run logged
+    assert ckpt["step"] in interval_steps(run)
+    assert main(["train", "--resume", str(run), "--epochs", str(ckpt["epoch"] + 1), "--no-progress"]) == 0
