@@ -146,6 +146,26 @@ def train_tiny_run(root: Path, name: str = "run", n: int = 64, extra: tuple[str,
     return root / name
 
 
+def tree_digest(folder: Path) -> dict[str, str]:
+    """{relative path: sha256} of every file under `folder`."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="session")
+def finished_tiny_run(tmp_path_factory):
+    """One finished tiny run (`train_tiny_run`: 2 epochs of 64 labelled 8x8 images), trained once per test
+    session for every test that only reads or copies a finished run. A test that changes it would change it
+    for the others: copy it first. The session checks at its end that nobody changed it."""
+    run = train_tiny_run(tmp_path_factory.mktemp("finished"))
+    before = tree_digest(run)
+    yield run
+    assert tree_digest(run) == before, "a test changed the shared finished run: copy it before changing it"
+
+
 @contextlib.contextmanager
 def serve_folder(folder: Path):
     """A quiet HTTP server on 127.0.0.1 serving `folder`; yields its base URL (ending in /)."""

@@ -1,13 +1,14 @@
 """evaluate, generate, traverse and sweep end to end on a tiny run."""
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, train_tiny_run
+from conftest import TINY
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -30,11 +31,13 @@ REPORT_KEYS = {
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
+def tiny_run(finished_tiny_run, tmp_path_factory):
+    """A copy of the session's finished run (evaluate writes into it), its data (d.npz) and the same images
+    without labels."""
     root = tmp_path_factory.mktemp("cmd")
-    run = train_tiny_run(root)
+    shutil.copy(finished_tiny_run.parent / "d.npz", root / "d.npz")
     np.savez(root / "unlabelled.npz", x=np.load(root / "d.npz")["x"])
-    return root, run
+    return root, Path(shutil.copytree(finished_tiny_run, root / "run"))
 
 
 def test_training_logs_label_metrics_per_epoch(tiny_run):

@@ -25,13 +25,9 @@ from infogan.data import download, formats
 from infogan.errors import UsageError
 
 
-@pytest.fixture(scope="module")
-def done_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("integrity")
-    x, y = blob_images(64, 8)
-    np.savez(root / "d.npz", x=x, y=y)
-    assert main(["train", "--dataset", f"npz:{root / 'd.npz'}", "--outdir", str(root / "done"), *TINY]) == 0
-    return root / "done"
+@pytest.fixture
+def done_run(finished_tiny_run):
+    return finished_tiny_run
 
 
 def copy_run(done_run, dest):
