@@ -146,6 +146,18 @@ def train_tiny_run(root: Path, name: str = "run", n: int = 64, extra: tuple[str,
     return root / name
 
 
+def assert_picture(path: Path, frames: int = 1) -> tuple[int, int]:
+    """`path` decodes as an image of at least `frames` frames that shows something (not one flat colour);
+    its (width, height)."""
+    from PIL import Image, ImageStat
+
+    with Image.open(path) as img:
+        img.load()
+        assert getattr(img, "n_frames", 1) >= frames, f"{path}: {getattr(img, 'n_frames', 1)} frame(s)"
+        assert max(ImageStat.Stat(img.convert("L")).stddev) > 0, f"{path} is one flat colour"
+        return img.size
+
+
 def tree_digest(folder: Path) -> dict[str, str]:
     """{relative path: sha256} of every file under `folder`."""
     return {

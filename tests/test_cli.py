@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, TINY, write_mnist_files
+from conftest import ROOT, TINY, assert_picture, write_mnist_files
 
 import main as seed_main
 from infogan.cli import build_parser, main
@@ -77,7 +77,7 @@ def test_seed_main_runs_the_same_training(tmp_path):
         0.25,
         16,
     )
-    assert (tmp_path / "seedrun" / "samples" / "epoch_0001.png").exists()
+    assert_picture(tmp_path / "seedrun" / "samples" / "epoch_0001.png")
 
 
 def test_seed_main_help_and_bad_dataset():

@@ -3,7 +3,7 @@
 import io
 
 import pytest
-from conftest import CHROMIUM, browser_page, needs, train_tiny_run
+from conftest import CHROMIUM, assert_picture, browser_page, needs, train_tiny_run
 from PIL import Image
 
 fastapi = needs("fastapi", reason="the explorer's extra (fastapi) is not installed")
@@ -129,4 +129,5 @@ def test_browser_slider_changes_the_image(runs, tmp_path):
         page.wait_for_function("document.getElementById('image').dataset.query.includes('cat1=2')")
         assert page.locator("#error").inner_text() == ""
         page.screenshot(path=str(tmp_path / "explorer.png"), full_page=True)
-    assert (tmp_path / "explorer.png").stat().st_size > 1000
+    width, height = assert_picture(tmp_path / "explorer.png")
+    assert width >= 800 and height >= 600

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT, blob_images
+from conftest import ROOT, assert_picture, blob_images
 
 from infogan.checkpoint import load_checkpoint
 from infogan.cli import main
@@ -84,7 +84,8 @@ def test_sigkill_then_resume_completes_with_consistent_files(tmp_path):
     records = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records if r["kind"] == "epoch"] == list(range(1, EPOCHS + 1))
     assert interval_steps(run) == list(range(1, EPOCHS * STEPS_PER_EPOCH + 1))  # none missing, none twice
-    assert (run / "generator.safetensors").exists() and (run / "samples" / "progress.gif").exists()
+    assert (run / "generator.safetensors").exists()
+    assert_picture(run / "samples" / "progress.gif", frames=EPOCHS)  # one frame per epoch
     assert sorted(p.name for p in (run / "samples").glob("epoch_*.png")) == [f"epoch_{e:04d}.png" for e in range(1, 5)]
     final = load_checkpoint(run / "checkpoints" / "last.pt")
     assert (final["epoch"], final["step"]) == (EPOCHS, EPOCHS * STEPS_PER_EPOCH)
@@ -101,8 +102,8 @@ def test_sigint_and_sigterm_checkpoint_and_exit(tmp_path, sig, status):
     ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
     assert ckpt["epoch"] >= 1 and ckpt["step"] == interval_steps(run)[-1]  # checkpoint = the last step logged
     for name in ("losses.png", "accuracy.png", "mutual_information.png"):
-        assert (run / "plots" / name).exists()
-    assert (run / "samples" / "progress.gif").exists()
+        assert_picture(run / "plots" / name)
+    assert_picture(run / "samples" / "progress.gif")
 
 
 def _stderr_lines(proc) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import needs
+from conftest import assert_picture, needs
 
 from infogan import load_generator
 from infogan.checkpoint import load_checkpoint
@@ -54,7 +54,7 @@ def test_resumes_and_continues_its_metrics(legacy):
     cfg = json.loads((legacy / "config.json").read_text())
     assert cfg["categorical"] == [3] and cfg["epochs"] == 2  # rewritten in today's format
     assert load_checkpoint(legacy / "checkpoints" / "last.pt")["step"] == 4
-    assert (legacy / "samples" / "epoch_0002.png").exists()
+    assert_picture(legacy / "samples" / "epoch_0002.png")
 
 
 def test_evaluates(legacy):

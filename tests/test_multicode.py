@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import CHROMIUM, browser_page, needs, serve_folder, two_factor_images, two_factor_run
+from conftest import CHROMIUM, assert_picture, browser_page, needs, serve_folder, two_factor_images, two_factor_run
 from PIL import Image
 
 from infogan.checkpoint import load_checkpoint, save_checkpoint
@@ -250,7 +250,8 @@ def test_preset_fills_the_paper_model_and_flags_override(tmp_path):
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["preset"] == "svhn" and cfg["arch"] == "paper-svhn" and cfg["categorical"] == [10, 10, 10, 10]
     assert cfg["continuous"] == 4 and cfg["noise_dim"] == 6 and cfg["batch_size"] == 8  # flags win
-    assert (out / "traversals" / "categorical_4.png").exists() and (out / "traversals" / "continuous_4.png").exists()
+    assert_picture(out / "traversals" / "categorical_4.png")
+    assert_picture(out / "traversals" / "continuous_4.png")
 
 
 def test_no_categorical_code_trains(tmp_path):

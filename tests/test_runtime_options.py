@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import torch
-from conftest import ROOT, TINY, blob_images
+from conftest import ROOT, TINY, assert_picture, blob_images
 
 from infogan.cli import main
 from infogan.config import TrainConfig
@@ -85,7 +85,7 @@ def test_eval_every_scores_labels_every_n_epochs_and_always_at_the_last(tmp_path
     # the epoch's wall time holds its batches and every timed piece of its work (each rounded to 1 ms)
     parts = ("steps", "label_metrics", "checkpoint", "sample_grid", "plots")
     assert all(r["wall_seconds"] >= sum(r.get(f"{p}_seconds", 0) for p in parts) - 0.003 for r in work)
-    assert (run / "plots" / "losses.png").exists()
+    assert_picture(run / "plots" / "losses.png")
 
 
 def test_sweep_jobs_on_the_cpu_splits_the_cores(tmp_path):
@@ -131,7 +131,7 @@ def test_sweep_resolves_precision_auto_once_for_every_seed(tmp_path, monkeypatch
     calls = []
     # the patch lives in this process only: one call shows the sweep decided here, and bf16 in every seed's
     # config shows the decision reached them (on a CPU where bf16 does not pay they would have chosen fp32)
-    monkeypatch.setattr(runtime, "bf16_pays", lambda device: calls.append(device) or True)
+    monkeypatch.setattr(runtime, "precision_decision", lambda device: calls.append(device) or ("bf16", "patched"))
     x, y = blob_images(32, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
     assert (
