@@ -115,10 +115,13 @@ def run_sweep(
     jobs: int | None = None,
     select: str | None = None,
     evaluate_options: dict | None = None,
+    screen: tuple[int, int] | None = None,
 ) -> dict:
     """`jobs` None: `default_jobs` (on a CPU one process per core, one thread each; on a GPU one at a time).
     `select` None: `default_criterion` of the finished runs.
     `evaluate_options`: more keyword arguments of evaluate_run for every seed (classifier, samples).
+    `screen` (epochs, keep): every seed trains that many epochs, and only the `keep` seeds with the most
+    information in Q's categories on real images (q_real_mi, label-free) train on to the config's epochs.
 
     A seed whose training fails (diverged, or its process exited with an error) does not stop the others:
     summary.json lists it under `failed` with the reason, and the summary covers the seeds that finished."""
@@ -138,6 +141,8 @@ def run_sweep(
             f"(with {len(seeds)}, every run scores the same): add seeds"
             + ("" if _no_categorical_codes(base) else ", or use --select q_real_mi")
         )
+    if screen is not None:
+        _check_screen(base, seeds, *screen)
     if base.precision == "auto":
         # decided once here and handed to every seed, so that their comparison is never one of precisions
         base = dataclasses.replace(base, precision=resolve_precision(base))
@@ -148,7 +153,7 @@ def run_sweep(
     except OSError as exc:
         raise UsageError(f"cannot create --outdir {parent}: {exc.strerror or exc}; choose another --outdir") from None
     with RunLock.acquire(parent, "sweep directory"):  # one sweep per parent; each run locks its own directory
-        return _sweep(base, seeds, parent, eval_dataset, jobs, select, evaluate_options or {})
+        return _sweep(base, seeds, parent, eval_dataset, jobs, select, evaluate_options or {}, screen)
 
 
 def _sweep(
@@ -159,9 +164,14 @@ def _sweep(
     jobs: int,
     select: str | None,
     evaluate_options: dict,
+    screen: tuple[int, int] | None = None,
 ) -> dict:
-    timings, failed = _train_all(base, seeds, parent, jobs)
-    done = [seed for seed in seeds if seed not in failed]
+    screened = {}
+    if screen is None:
+        timings, failed = _train_all(base, seeds, parent, jobs)
+        done = [seed for seed in seeds if seed not in failed]
+    else:
+        done, timings, failed, screened = _screen(base, seeds, parent, jobs, eval_dataset, *screen)
     if not done:
         raise UsageError("no seed finished: " + "; ".join(f"seed {s}: {why}" for s, why in failed.items()))
     reports = {seed: evaluate_run(parent / f"seed_{seed}", eval_dataset, **evaluate_options) for seed in done}
@@ -189,9 +199,66 @@ def _sweep(
         "selection": {**select_seed(reports, select), **extra},
         "failed": {str(s): why for s, why in failed.items()},
         "runs": {str(s): {**reports[s], "train_seconds": round(timings[s], 1)} for s in done},
+        **({"screen": screened} if screened else {}),
     }
     atomic_write_bytes(parent / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     return summary
+
+
+def _check_screen(base: TrainConfig, seeds: list[int], epochs: int, keep: int) -> None:
+    require_int("screen_epochs", epochs, minimum=1)
+    require_int("keep", keep, minimum=1)
+    if base.epochs is not None and epochs >= base.epochs:
+        raise UsageError(f"--screen-epochs {epochs} must be fewer than --epochs {base.epochs}: the screen is the start")
+    if keep >= len(seeds):
+        raise UsageError(
+            f"--keep {keep} keeps every one of the {len(seeds)} seeds: keep fewer, or drop --screen-epochs"
+        )
+    if _no_categorical_codes(base):
+        raise UsageError(
+            "--screen-epochs ranks seeds by Q's categorical codes on real images, and these runs have none"
+        )
+
+
+def _screen(
+    base: TrainConfig,
+    seeds: list[int],
+    parent: Path,
+    jobs: int | None,
+    eval_dataset: str | None,
+    epochs: int,
+    keep: int,
+) -> tuple[list[int], dict, dict, dict]:
+    """Every seed for `epochs` epochs; the `keep` with the highest q_real_mi train on to `base.epochs`, in this
+    process with every core. q_real_mi needs no labels: it is high when Q sorts real images into confident,
+    balanced categories (docs/results.md, "Choosing a seed without labels", for how well it picks)."""
+    timings, failed = _train_all(dataclasses.replace(base, epochs=epochs), seeds, parent, jobs)
+    scores = {
+        seed: evaluate_run(parent / f"seed_{seed}", eval_dataset)["q_real_mi"] for seed in seeds if seed not in failed
+    }
+    kept = sorted(scores, key=lambda seed: (-scores[seed], seed))[:keep]
+    print(
+        f"screened at epoch {epochs} by q_real_mi: "
+        + ", ".join(f"seed {seed} {score:.4f}" for seed, score in scores.items())
+        + f"; training on: seed(s) {', '.join(map(str, kept))}",
+        flush=True,
+    )
+    threads = base.threads or (None if _uses_gpu(base) else available_cores())
+    for seed in kept:
+        started = time.perf_counter()
+        try:
+            resume(parent / f"seed_{seed}", epochs=base.epochs, threads=threads)
+        except (TrainingDiverged, TrainingFailing) as exc:
+            failed[seed] = f"diverged: {exc}"
+        timings[seed] += time.perf_counter() - started
+    done = [seed for seed in kept if seed not in failed]
+    screened = {
+        "epochs": epochs,
+        "score": "q_real_mi",
+        "scores": {str(k): round(v, 4) for k, v in scores.items()},
+        "kept": kept,
+    }
+    return done, timings, failed, screened
 
 
 def _train_all(base: TrainConfig, seeds: list[int], parent: Path, jobs: int | None) -> tuple[dict, dict]:
@@ -341,6 +408,13 @@ def format_table(summary: dict) -> str:
     for stat in ("mean", "std", "median", "worst", "best"):
         lines.append(f"{stat:>6}" + "".join(f"  {summary['metrics'][c][stat]:{width[c]}.4f}" for c in present))
     lines += [f"seed {seed} failed: {why}" for seed, why in summary.get("failed", {}).items()]
+    if "screen" in summary:
+        scr = summary["screen"]
+        lines.append(
+            f"screened at epoch {scr['epochs']} by {scr['score']}: "
+            + ", ".join(f"seed {seed} {score:.4f}" for seed, score in scr["scores"].items())
+            + f"; trained on: {', '.join(map(str, scr['kept']))}"
+        )
     sel = summary["selection"]
     if sel["picked_seed"] is None:
         return "\n".join(lines + [f"label-free pick: none ({sel['note']})"])

@@ -12,6 +12,7 @@ from conftest import TINY
 from PIL import Image
 from safetensors.torch import load_file
 
+from infogan.checkpoint import load_checkpoint
 from infogan.cli import main
 
 REPORT_KEYS = {
@@ -319,3 +320,38 @@ def test_early_stop_refuses_a_directory_without_epoch_records_in_one_line(tmp_pa
     assert proc.returncode == 2 and not out.exists()
     assert proc.stderr.strip().count("\n") == 0 and "no-run: no epoch records" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_screened_sweep_trains_on_only_the_seed_q_reads_real_images_best_with(tiny_run, tmp_path, capsys):
+    """--screen-epochs 1 --keep 1: three seeds train one epoch, the one with the highest q_real_mi (recomputed
+    here on the one-epoch checkpoints of the others) trains on to --epochs 2, and the summary says so."""
+    root, _ = tiny_run
+    parent = tmp_path / "sweep"
+    argv = ["sweep", "--seeds", "0,1,2", "--dataset", f"npz:{root / 'd.npz'}", "--outdir", str(parent), *TINY]
+    assert main([*argv, "--precision", "fp32", "--screen-epochs", "1", "--keep", "1"]) == 0
+    summary = json.loads((parent / "summary.json").read_text())
+    screen = summary["screen"]
+    kept = screen["kept"]
+    assert screen["epochs"] == 1 and len(kept) == 1 and set(screen["scores"]) == {"0", "1", "2"}
+    assert kept[0] == max((0, 1, 2), key=lambda s: (screen["scores"][str(s)], -s))
+    assert set(summary["runs"]) == {str(kept[0])}  # only the seed that trained on is evaluated and picked
+    for seed in (0, 1, 2):
+        epoch = load_checkpoint(parent / f"seed_{seed}" / "checkpoints" / "last.pt")["epoch"]
+        assert epoch == (2 if seed == kept[0] else 1)
+    assert f"trained on: {kept[0]}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--screen-epochs", "2"], "--screen-epochs 2 must be fewer than --epochs 2"),
+        (["--screen-epochs", "1", "--keep", "2"], "--keep 2 keeps every one of the 2 seeds"),
+        (["--screen-epochs", "1", "--categorical", "0"], "ranks seeds by Q's categorical codes"),
+    ],
+)
+def test_a_screen_that_cannot_work_is_refused_before_training(tiny_run, tmp_path, capsys, extra, message):
+    root, _ = tiny_run
+    argv = ["sweep", "--seeds", "0,1", "--dataset", f"npz:{root / 'd.npz'}", "--outdir", str(tmp_path / "s"), *TINY]
+    assert main([*argv, *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "s" / "seed_0").exists()

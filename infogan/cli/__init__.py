@@ -203,6 +203,18 @@ def build_parser() -> argparse.ArgumentParser:
         "one per seed, measured faster than one after another; on a GPU or with --threads: 1, "
         "one after another in this process)",
     )
+    sw.add_argument(
+        "--screen-epochs",
+        "--screen_epochs",
+        type=int,
+        default=None,
+        metavar="E",
+        help="train every seed E epochs, then only the --keep seeds whose Q holds the most information about "
+        "real images (q_real_mi, no labels needed) on to --epochs (default: off, every seed trains to the end)",
+    )
+    sw.add_argument(
+        "--keep", type=int, default=1, metavar="K", help="with --screen-epochs: seeds that train on (default: 1)"
+    )
     add_train_options(sw, single_run=False)
     sw.set_defaults(func=cmd_sweep, command_parser=sw)
 

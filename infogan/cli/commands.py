@@ -190,6 +190,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         select=args.select,
         evaluate_options=evaluate_options,
+        screen=(args.screen_epochs, args.keep) if args.screen_epochs else None,
     )
     print(format_table(summary))
     print(f"summary: {summary['parent']}/summary.json")
