@@ -26,6 +26,19 @@ if str(ROOT) not in sys.path:
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
 
 
+def command(*args, script: Path | None = None) -> list[str]:
+    """The argv of `python -m infogan ARGS` (or of `script ARGS`, a file that extends the package's tables)."""
+    return [sys.executable, *([str(script)] if script else ["-m", "infogan"]), *map(str, args)]
+
+
+def start(*args, env: dict | None = None) -> subprocess.Popen:
+    """`python -m infogan ARGS` started in the background from the repository root (several at once), its
+    output discarded; wait() on it."""
+    return subprocess.Popen(
+        command(*args), cwd=ROOT, env=env or ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
 def infogan(
     *args: str,
     log: Path | None = None,
@@ -37,7 +50,7 @@ def infogan(
     """`python -m infogan ARGS` from the repository root, as a user runs it. `log`: its output appended
     there; `capture`: its output returned (text); else it goes to this terminal. `check`: a failure raises.
     `script`: a file that extends the package's tables and then runs its CLI (e.g. health_archs.py)."""
-    cmd = [sys.executable, *([str(script)] if script else ["-m", "infogan"]), *map(str, args)]
+    cmd = command(*args, script=script)
     print("$ infogan " + " ".join(map(str, args)), flush=True)
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)

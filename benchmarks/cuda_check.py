@@ -267,30 +267,22 @@ def concurrency(tmp: Path, npz: Path, counts=(1, 6, 12)) -> list[dict]:
     for k in counts:
         t = time.perf_counter()
         procs = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "infogan",
-                    "train",
-                    "--dataset",
-                    f"npz:{npz}",
-                    "--device",
-                    DEVICE,
-                    "--epochs",
-                    "3",
-                    "--batch-size",
-                    "64",
-                    "--seed",
-                    str(i),
-                    "--no-progress",
-                    "--outdir",
-                    str(tmp / f"conc{k}_{i}"),
-                ],
-                cwd=ROOT,
+            common.start(
+                "train",
+                "--dataset",
+                f"npz:{npz}",
+                "--device",
+                DEVICE,
+                "--epochs",
+                "3",
+                "--batch-size",
+                "64",
+                "--seed",
+                i,
+                "--no-progress",
+                "--outdir",
+                tmp / f"conc{k}_{i}",
                 env=dict(ENV, OMP_NUM_THREADS="1"),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
             )
             for i in range(k)
         ]
