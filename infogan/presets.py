@@ -31,7 +31,7 @@ class Preset:
 
 
 # The MNIST and CIFAR-10 rows are the seed's defaults, except MNIST's batch: 64, not the seed's 256, which
-# collapsed at some seeds (docs/results.md, "MNIST").
+# collapsed at some seeds (BENCHMARKS.md, "Quality").
 # The paper's rows follow its appendix C tables where the main text disagrees (SVHN: 4 continuous codes, not
 # 2; Chairs: 3 categorical codes, not 4); lambda is 1 where the paper gives none; batch sizes and epochs,
 # which the paper does not give, are 128 (the official code's batch) and about 25k-60k steps.

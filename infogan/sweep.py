@@ -231,7 +231,7 @@ def _screen(
 ) -> tuple[list[int], dict, dict, dict]:
     """Every seed for `epochs` epochs; the `keep` with the highest q_real_mi train on to `base.epochs`, in this
     process with every core. q_real_mi needs no labels: it is high when Q sorts real images into confident,
-    balanced categories (docs/results.md, "Choosing a seed without labels", for how well it picks)."""
+    balanced categories (BENCHMARKS.md, "Choosing a seed without labels, early", for how well it picks)."""
     timings, failed = _train_all(dataclasses.replace(base, epochs=epochs), seeds, parent, jobs)
     scores = {
         seed: evaluate_run(parent / f"seed_{seed}", eval_dataset)["q_real_mi"] for seed in seeds if seed not in failed

@@ -82,7 +82,7 @@ def native_bf16(device: torch.device) -> bool:
 
 
 # bf16 must beat fp32 by this much on a matmul before `auto` takes it on a CPU without AMX: a step gains less
-# than its matmuls (docs/results.md, "Precision")
+# than its matmuls (BENCHMARKS.md, "Speed")
 BF16_MIN_MATMUL_GAIN = 1.5
 PRECISION_CACHE = "cpu_precision.json"  # in the cache folder: this CPU's one stored bf16 measurement
 
