@@ -301,9 +301,9 @@ def recorded_training_seconds(run_dir: Path) -> float:
 
 def default_jobs(base: TrainConfig, seeds: int) -> int:
     """Seeds trained at once when --jobs is not given. On a CPU: one process per core (each with one thread),
-    at most one per seed: on a 2-core CPU two seeds as two 1-thread processes took 190 s against 242 s one
-    after the other with 2 threads (benchmarks/sweep_jobs.py, BENCHMARKS.md); these small convolutions use
-    a second thread poorly. On a GPU, or with --threads set: one at a time, as before."""
+    at most one per seed: these small convolutions use a second thread poorly, so processes side by side
+    finish sooner than one after another (BENCHMARKS.md, "Several seeds on a CPU"). On a GPU, or with
+    --threads set: one at a time."""
     if base.threads is not None or _uses_gpu(base):
         return 1
     return max(1, min(seeds, available_cores()))
@@ -327,7 +327,7 @@ def _train_in_processes(base: TrainConfig, seeds: list[int], parent: Path, jobs:
     """Each seed as its own `infogan train` process, `jobs` at a time; output to parent/seed_<S>.log.
 
     Processes rather than threads: each run owns its RNG and signal handling, and a GPU interleaves the
-    small kernels of several processes (BENCHMARKS.md: 12 MNIST trainings at once on one H200). Ctrl-C
+    small kernels of several processes (BENCHMARKS.md, "The CUDA path"). Ctrl-C
     reaches every process of the terminal's group: each checkpoints, and the sweep run again resumes them.
     """
     config_path = parent / "sweep_config.json"

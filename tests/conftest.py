@@ -158,6 +158,35 @@ def assert_picture(path: Path, frames: int = 1) -> tuple[int, int]:
         return img.size
 
 
+def tiny_step(**fields):
+    """A resolved 8x8 config (one 2-valued code, one continuous, paper-mnist, batch 16, fp32 on the CPU) with
+    `fields` over it, its networks from seed 0 and their optimisers: (cfg, nets, opts) for one-step tests."""
+    import torch
+
+    from infogan.config import TrainConfig
+    from infogan.model.networks import build_networks
+    from infogan.train.state import Nets, make_optimizers
+
+    base = dict(
+        noise_dim=4,
+        categorical=[2],
+        continuous=1,
+        arch="paper-mnist",
+        image_shape=[1, 8, 8],
+        batch_size=16,
+        lr_d=2e-3,
+        lr_g=1e-3,
+        categorical_weight=1.0,
+        continuous_weight=0.5,
+        precision="fp32",
+        device="cpu",
+    )
+    cfg = TrainConfig(**{**base, **fields})
+    torch.manual_seed(0)
+    nets = Nets(*build_networks(cfg))
+    return cfg, nets, make_optimizers(cfg, nets)
+
+
 def tree_digest(folder: Path) -> dict[str, str]:
     """{relative path: sha256} of every file under `folder`."""
     return {

@@ -6,38 +6,20 @@ import math
 
 import pytest
 import torch
+from conftest import tiny_step
 
 from infogan.config import TrainConfig
 from infogan.data import augment
 from infogan.errors import UsageError
 from infogan.model import losses
-from infogan.model.networks import build_networks
 from infogan.train.cuda_graphs import unsupported_reason
 from infogan.train.loss import statistic_names
 from infogan.train.runtime import make_runtime
-from infogan.train.state import Nets, make_optimizers
 from infogan.train.step import draw_step, jitter_of, train_step
 
 
 def _tiny(**fields):
-    base = dict(
-        noise_dim=4,
-        categorical=[2],
-        continuous=1,
-        arch="paper-mnist",
-        image_shape=[1, 8, 8],
-        batch_size=16,
-        lr_d=2e-3,
-        lr_g=1e-3,
-        categorical_weight=1.0,
-        continuous_weight=0.5,
-        precision="fp32",
-        device="cpu",
-    )
-    cfg = TrainConfig(**{**base, **fields})
-    torch.manual_seed(0)
-    nets = Nets(*build_networks(cfg))
-    return cfg, nets, make_optimizers(cfg, nets)
+    return tiny_step(**fields)
 
 
 def _real():

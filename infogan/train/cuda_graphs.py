@@ -1,8 +1,8 @@
 """The training step as one replayed CUDA graph (`--cuda-graphs`), for GPUs where the step is launch-bound.
 
 A step of these small networks launches several hundred kernels (forward, backward and an Adam update for
-D/Q, then for G); on an H200 that took 9.2-16.2 ms a step whatever the batch (benchmarks/results/h200/cuda_check.json), far
-above its arithmetic.
+D/Q, then for G), so on a fast GPU its time is the launches' whatever the batch, far above its arithmetic
+(BENCHMARKS.md, "The CUDA path").
 Captured once in a CUDA graph (torch.cuda.graphs), the whole step is one launch.
 
 How the step stays the same computation:

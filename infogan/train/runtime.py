@@ -20,7 +20,9 @@ from pathlib import Path
 
 import torch
 
+from infogan.checkpoint import atomic_write_bytes
 from infogan.config import TrainConfig
+from infogan.data.download import default_data_dir
 from infogan.errors import UsageError
 from infogan.train import distributed
 from infogan.train.distributed import SINGLE, Dist
@@ -138,7 +140,7 @@ def cpu_bf16_decision(cache_dir: Path | None = None) -> tuple[bool, str]:
     flags = cpu_flags()
     if {"amx_bf16", "amx_tile"} & flags:
         return True, "this CPU has AMX (bf16 matrix units)"
-    path = (cache_dir or _cache_dir()) / PRECISION_CACHE
+    path = (cache_dir or default_data_dir()) / PRECISION_CACHE
     identity = cpu_identity()
     stored = _read_json(path)
     gain = stored.get(identity)
@@ -154,13 +156,6 @@ def cpu_bf16_decision(cache_dir: Path | None = None) -> tuple[bool, str]:
     )
 
 
-def _cache_dir() -> Path:
-    env = os.environ.get("INFOGAN_DATA")
-    return (
-        Path(env).expanduser() if env else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "infogan"
-    )
-
-
 def _read_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_text())
@@ -170,13 +165,10 @@ def _read_json(path: Path) -> dict:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    """Written whole or not at all (a temporary file renamed); a folder that cannot be written is no error:
-    the next run measures again."""
+    """Written whole or not at all; a folder that cannot be written is no error: the next run measures again."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
+        atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
     except OSError:
         pass
 
