@@ -90,6 +90,9 @@ class TrainConfig:
     iic_rotation: float = 20.0  # degrees, each way
     iic_scale: float = 0.15  # the scale is drawn from 1 +- this
     iic_shift: float = 0.06  # of the image side, each way and direction
+    # with --iic-weight: an over-clustering head of this many clusters on D's trunk, trained by the same two-view
+    # information (IIC's auxiliary head: it makes the shared trunk tell apart finer groups); 0: none
+    iic_overcluster: int = 0
     # --- optimisation (paper appendix C: Adam, lr D 2e-4, G 1e-3) ---
     epochs: int | None = None
     batch_size: int | None = None
@@ -193,6 +196,11 @@ class TrainConfig:
                 "--iic-weight needs a categorical code (it asks Q to give an image and its deformed copy "
                 "the same category): add one with --categorical, or drop --iic-weight"
             )
+        if self.iic_overcluster > 0 and self.iic_weight == 0:
+            raise UsageError(
+                "--iic-overcluster trains its head with --iic-weight's two-view information, which is 0 (off): "
+                "give --iic-weight, or drop --iic-overcluster"
+            )
         if self.image_shape is not None and (len(self.image_shape) != 3 or min(self.image_shape) < 1):
             raise UsageError(f"image_shape must be [channels, height, width], got {self.image_shape!r}")
 
@@ -265,6 +273,7 @@ INT_RANGES = {  # integer field -> (minimum, maximum or None)
     "keep_every": (0, None),
     "cr_start_step": (0, None),
     "real_info_until": (0, None),
+    "iic_overcluster": (0, 1000),
     "image_metrics_every": (0, None),
     "image_metrics_samples": (2, MAX_METRIC_SAMPLES),
     "dist_timeout": (1, 7 * 24 * 3600),

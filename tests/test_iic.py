@@ -118,6 +118,26 @@ def test_the_term_raises_q_agreement_between_views_and_is_reported():
     assert after[3.0] > after[0.0] + 0.1
 
 
+def test_the_over_clustering_head_trains_on_the_pairs_at_qs_rate_and_is_absent_by_default():
+    """--iic-overcluster K: a K-way head on D's trunk, in Q's optimiser group, whose two-view information the
+    step reports and raises; without it D has no such module (checkpoints keep their keys)."""
+    cfg, nets, opts = _tiny(iic_weight=3.0)
+    assert nets.disc.overcluster_head is None and "overcluster" not in " ".join(nets.disc.state_dict())
+    cfg, nets, opts = _tiny(iic_weight=3.0, iic_overcluster=12)
+    head = nets.disc.overcluster_head
+    assert head.out_features == 12 and "q_pair_info_over" in statistic_names(cfg)
+    q_group = {id(p) for p in opts.d.param_groups[-1]["params"]}
+    assert {id(head.weight), id(head.bias)} <= q_group
+    rng, infos = torch.Generator().manual_seed(0), []
+    for _ in range(15):
+        before = head.weight.detach().clone()
+        stats = train_step(cfg, nets, opts, _real(), rng, make_runtime(cfg))
+        infos.append(stats["q_pair_info_over"].item())
+        assert not torch.equal(before, head.weight)
+    assert 0 <= min(infos) and max(infos) <= math.log(12) + 1e-5
+    assert sum(infos[-3:]) / 3 > sum(infos[:3]) / 3 + 0.1
+
+
 @pytest.mark.parametrize(
     "fields, message",
     [
@@ -127,6 +147,8 @@ def test_the_term_raises_q_agreement_between_views_and_is_reported():
         ({"iic_rotation": 200.0}, "--iic-rotation must be in [0.0, 180.0)"),
         ({"iic_scale": 1.0}, "--iic-scale must be in [0.0, 1.0)"),
         ({"iic_shift": -0.1}, "--iic-shift must be in [0.0, 0.5)"),
+        ({"iic_overcluster": -1}, "--iic-overcluster must be"),
+        ({"iic_overcluster": 50}, "--iic-overcluster trains its head with --iic-weight"),
     ],
 )
 def test_bad_values_are_refused_with_the_field_named(fields, message):

@@ -236,6 +236,14 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
         type=_finite_float,
         metavar="F",
     )
+    _option(
+        model,
+        "iic_overcluster",
+        "with --iic-weight: an extra head of K clusters on D's trunk, trained by the same two-view "
+        "information (IIC's over-clustering head), so that the shared trunk tells finer groups apart; 0: none",
+        type=int,
+        metavar="K",
+    )
 
     optim = parser.add_argument_group("optimisation")
     _option(

@@ -42,6 +42,7 @@ LRELU_SLOPE = 0.1  # paper appendix C (the official code uses 0.01; the paper an
 class DOutput:
     logit: torch.Tensor  # [N] real/fake logit (positive = real)
     q: QCodes  # Q's outputs per code
+    overcluster: torch.Tensor | None = None  # [N, K] logits of the over-clustering head (--iic-overcluster)
 
     @property
     def cat_logits(self) -> list[torch.Tensor]:

@@ -52,6 +52,8 @@ class Discriminator(nn.Module):
         else:
             self.d_head = nn.Linear(trunk.features, 1 + self.spec.q_dim)
             self.q_head = None
+        # IIC's over-clustering head (--iic-overcluster): trained only on real pairs, at Q's learning rate
+        self.overcluster_head = nn.Linear(trunk.features, cfg.iic_overcluster) if cfg.iic_overcluster else None
         if cfg.spectral_norm:  # D's layers 1-Lipschitz per layer (Miyato et al. 2018); Q's own head left free
             for module in [*self.trunk.modules(), self.d_head]:
                 if isinstance(module, (nn.Conv2d, nn.Linear)):
@@ -59,7 +61,8 @@ class Discriminator(nn.Module):
 
     def q_parameters(self) -> list[nn.Parameter]:
         """Parameters that only Q uses (trained at Q's learning rate); empty when all layers are shared."""
-        return [] if self.q_head is None else list(self.q_head.parameters())
+        heads = [head for head in (self.q_head, self.overcluster_head) if head is not None]
+        return [p for head in heads for p in head.parameters()]
 
     def shared_and_d_parameters(self) -> list[nn.Parameter]:
         q = {id(p) for p in self.q_parameters()}
@@ -70,7 +73,8 @@ class Discriminator(nn.Module):
         features = self.trunk(images)  # [N, F]
         out = self.d_head(features)  # [N, 1] or [N, 1 + q_dim]
         q = self.q_head(features) if self.q_head is not None else out[:, 1:]  # [N, q_dim]
-        return DOutput(out[:, 0], self.spec.split_q(q))
+        overcluster = self.overcluster_head(features) if self.overcluster_head is not None else None  # [N, K]
+        return DOutput(out[:, 0], self.spec.split_q(q), overcluster)
 
 
 class ContrastiveDiscriminator(nn.Module):

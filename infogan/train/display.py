@@ -24,6 +24,7 @@ SHOWN = {
     "d_acc_fake": Shown("D accuracy on fake", "accuracy", "fake {:.2f}"),
     "q_real_info": Shown("I(x; c) of Q on real images", "information", "real MI {:.3f}"),
     "q_pair_info": Shown("I(c(x); c(T(x))) of Q on real images", "information", "pair MI {:.3f}"),
+    "q_pair_info_over": Shown("I(o(x); o(T(x))) of the over-clustering head", "information", "over MI {:.3f}"),
     "cr_loss": Shown("contrastive CE (InfoGAN-CR)", "losses", "cr {:.3f}"),
     "cr_acc": Shown("H accuracy at the shared code (InfoGAN-CR)", "accuracy", "H acc {:.2f}"),  # chance: 1 / codes
     "g_loss": Shown("G loss", "losses", "g_loss {:.3f}", bar=True),

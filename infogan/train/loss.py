@@ -84,6 +84,10 @@ class InfoGANLoss:
             pair_info = losses.paired_information(real_logits, [logits.float() for logits in d_view.q.cat_logits])
             report("q_pair_info", pair_info)
             loss = loss - cfg.iic_weight * pair_info
+            if cfg.iic_overcluster:  # IIC's auxiliary head: the same information over finer groups
+                over_info = losses.paired_information([d_real.overcluster.float()], [d_view.overcluster.float()])
+                report("q_pair_info_over", over_info)
+                loss = loss - cfg.iic_weight * over_info
         return loss
 
     def _pair(self, ctx: StepContext) -> torch.Tensor:
@@ -131,6 +135,7 @@ def statistic_names(cfg: TrainConfig) -> tuple[str, ...]:
     spec: LatentSpec = cfg.latent
     names = ["d_loss", "d_acc_real", "d_acc_fake"]
     names += ["q_real_info"] * (cfg.real_info_weight > 0) + ["q_pair_info"] * (cfg.iic_weight > 0)
+    names += ["q_pair_info_over"] * (cfg.iic_overcluster > 0)
     names += ["cr_loss", "cr_acc"] * (cfg.cr_weight > 0)
     names += ["g_loss", "cat_loss", "cont_loss", "mi_bound"]
     if spec.n_categorical > 1:
