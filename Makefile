@@ -13,7 +13,7 @@ FID_VENV ?= .venv-fidelity
 FID_TORCH ?= torch==2.14.1 torchvision==0.29.1
 FID_BIN := $(FID_VENV)/bin
 
-.PHONY: demo test test-core lint install install-dev install-fidelity clean
+.PHONY: demo test test-core lint docs install install-dev install-fidelity clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,15 +45,20 @@ install-fidelity:
 test: test-core install-fidelity
 	INFOGAN_REQUIRE_FIDELITY=1 $(FID_BIN)/python -m pytest -q -rs tests/test_image_metrics.py
 
-# Lint and format check (ruff, configured in pyproject.toml): `$(BIN)/ruff format infogan tests benchmarks` fixes
+# Lint and format check (ruff, configured in pyproject.toml): `$(BIN)/ruff format infogan tests benchmarks tools` fixes
 # the format, `$(BIN)/ruff check --fix ...` what it can of the rest.
 lint: install-dev
-	$(BIN)/ruff check infogan tests benchmarks main.py
-	$(BIN)/ruff format --check infogan tests benchmarks main.py
+	$(BIN)/ruff check infogan tests benchmarks tools main.py
+	$(BIN)/ruff format --check infogan tests benchmarks tools main.py
+
+# The docs site (mkdocs.yml, docs/) into build/site; --strict: a broken link or anchor, or any warning, fails.
+# The reference pages are generated from the code (tools/docs_reference.py); tests/test_docs.py fails when stale.
+docs: install-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 # --require-extras: a missing dev extra fails its tests here instead of skipping them.
-test-core: lint
+test-core: lint docs
 	$(BIN)/python -m pytest -q -rs --require-extras --durations=10
 
 clean:
-	rm -rf $(VENV) $(FID_VENV) runs .pytest_cache
+	rm -rf $(VENV) $(FID_VENV) runs build .pytest_cache

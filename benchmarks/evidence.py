@@ -9,7 +9,7 @@ Sections, each a benchmark of its own run with the device's sizes (its JSON in -
   each at equal steps, MIG and FactorVAE on held-out shapes, the ModelCentrality pick;
 - multicode: two digits side by side (28x56), two categorical codes, 3 seeds;
 - quality: five MNIST seeds at the paper's 50 epochs, scored on held-out digits (not in the default list:
-  the H200 quality grid in BENCHMARKS.md measured it);
+  the H200 quality grid of docs/results.md#quality measured it);
 - cifar10: the seed's headline command (`--dataset CIFAR10 --noise_dim 64`: its transposed-convolution networks,
   batch 256) for as many epochs as the budget holds, judged by an independent classifier (purity, modes,
   classifier score, fid_classifier) and by the checkerboard power of its samples against real images;
@@ -18,7 +18,7 @@ Sections, each a benchmark of its own run with the device's sizes (its JSON in -
   speed rows (benchmarks/cuda_check.py).
 
 On a GPU the training sections run at the same time (`--parallel`, the default there): these small networks
-leave the card mostly idle, so ten trainings share it at little cost each (BENCHMARKS.md, H200). With
+leave the card mostly idle, so ten trainings share it at little cost each (docs/results.md#gpu). With
 `--budget`, a section still running when the budget is spent is stopped and recorded as timed out; its runs'
 metrics stay in --workdir. A section that fails is recorded with its error and the others still run.
 evidence.json (rewritten as each section ends) lists what ran, how long each took, and where each result is.

@@ -1,4 +1,4 @@
-"""A newcomer's first hour, offline, timed: README's "first hour" commands as a user types them.
+"""A newcomer's first hour, offline, timed: the "first hour" commands of docs/getting-started.md as a user types them.
 
 Each command runs in a working directory of its own (not the repository: relative paths must work from
 anywhere), one after another, nothing else running; its wall-clock seconds, exit status and last output
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import common
 
-# (what it shows, the command line as README writes it, expected exit status)
+# (what it shows, the command line as the docs write it, expected exit status)
 COMMANDS = [
     ("the seed's command, offline (prints the advice)", "python {root}/main.py --dataset MNIST --epochs 1", 2),
     ("the advice, followed", "python {root}/main.py --dataset mnist-sample --epochs 1 --outdir runs/seed", 0),

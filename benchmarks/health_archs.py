@@ -9,7 +9,7 @@ this file runs; then it is `infogan` as usual:
   the noise alone and no code can carry information (the monitor should say `code_ignored`).
 - `small-g`: the paper's MNIST D against a G with 1/32 of the paper's widths (FC 32, FC 7x7x4, upconv 2):
   D has 705x G's parameters (the monitor should say `d_wins`). At 1/8 of the widths (58x) the run
-  still learnt (BENCHMARKS.md), so that was no failure to catch.
+  still learnt, so that was no failure to catch.
 """
 
 from __future__ import annotations

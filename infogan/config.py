@@ -107,7 +107,7 @@ class TrainConfig:
     # --- runtime ---
     threads: int | None = None  # CPU threads of this process; None: the cores it may run on (see runtime.py)
     device: str = "auto"
-    precision: str = "auto"  # auto: bf16 where native and measured faster, else fp32 (runtime.py)
+    precision: str = "auto"  # auto: bf16 where native and faster, else fp32 (runtime.py)
     cuda_graphs: str = "auto"  # the step as one replayed CUDA graph; auto: on CUDA where the run allows it
     # --- run directory and logging ---
     outdir: str | None = None  # None: runs/<dataset>-<YYYYmmdd-HHMMSS>

@@ -31,7 +31,7 @@ class Preset:
 
 
 # The MNIST and CIFAR-10 rows are the seed's defaults, except MNIST's batch: 64, not the seed's 256, which
-# collapsed at some seeds (BENCHMARKS.md, "Quality").
+# collapses some seeds (docs/results.md#quality).
 # The paper's rows follow its appendix C tables where the main text disagrees (SVHN: 4 continuous codes, not
 # 2; Chairs: 3 categorical codes, not 4); lambda is 1 where the paper gives none; batch sizes and epochs,
 # which the paper does not give, are 128 (the official code's batch) and about 25k-60k steps.
@@ -169,7 +169,7 @@ PRESETS: dict[str, Preset] = {
         spectral_norm=True,
         smaller="shapes-32",
     ),
-    # Its CPU form, for shapes:32 (BENCHMARKS.md, "Disentanglement on shapes"): the same networks and codes at
+    # Its CPU form, for shapes:32 (docs/results.md#shapes): the same networks and codes at
     # half the learning rates, which scored higher at 8,000 steps in every seed tried (FactorVAE 0.62 against
     # 0.40-0.55), and a step count that fits 15 minutes of a 2-core CPU per run.
     "shapes-32": Preset(

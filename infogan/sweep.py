@@ -231,7 +231,7 @@ def _screen(
 ) -> tuple[list[int], dict, dict, dict]:
     """Every seed for `epochs` epochs; the `keep` with the highest q_real_mi train on to `base.epochs`, in this
     process with every core. q_real_mi needs no labels: it is high when Q sorts real images into confident,
-    balanced categories (BENCHMARKS.md, "Choosing a seed without labels, early", for how well it picks)."""
+    balanced categories (docs/results.md#choosing-a-seed-without-labels-early says how well it picks)."""
     timings, failed = _train_all(dataclasses.replace(base, epochs=epochs), seeds, parent, jobs)
     scores = {
         seed: evaluate_run(parent / f"seed_{seed}", eval_dataset)["q_real_mi"] for seed in seeds if seed not in failed
@@ -274,8 +274,8 @@ def _train_all(base: TrainConfig, seeds: list[int], parent: Path, jobs: int | No
         jobs = default_jobs(base, len(pending))
         if jobs > 1 and len(pending) > 1:
             print(
-                f"on a CPU a sweep trains {jobs} seeds at once, one process per core (measured faster than one "
-                f"after another; --jobs 1 trains them in turn)",
+                f"on a CPU a sweep trains {jobs} seeds at once, one process per core (faster than one "
+                f"after another for small models; --jobs 1 trains them in turn)",
                 flush=True,
             )
     if jobs > 1 and len(pending) > 1:
@@ -302,7 +302,7 @@ def recorded_training_seconds(run_dir: Path) -> float:
 def default_jobs(base: TrainConfig, seeds: int) -> int:
     """Seeds trained at once when --jobs is not given. On a CPU: one process per core (each with one thread),
     at most one per seed: these small convolutions use a second thread poorly, so processes side by side
-    finish sooner than one after another (BENCHMARKS.md, "Several seeds on a CPU"). On a GPU, or with
+    finish sooner than one after another (docs/results.md#speed). On a GPU, or with
     --threads set: one at a time."""
     if base.threads is not None or _uses_gpu(base):
         return 1
@@ -327,7 +327,7 @@ def _train_in_processes(base: TrainConfig, seeds: list[int], parent: Path, jobs:
     """Each seed as its own `infogan train` process, `jobs` at a time; output to parent/seed_<S>.log.
 
     Processes rather than threads: each run owns its RNG and signal handling, and a GPU interleaves the
-    small kernels of several processes (BENCHMARKS.md, "The CUDA path"). Ctrl-C
+    small kernels of several processes (docs/results.md#gpu). Ctrl-C
     reaches every process of the terminal's group: each checkpoints, and the sweep run again resumes them.
     """
     config_path = parent / "sweep_config.json"

@@ -164,9 +164,11 @@ def test_preemption_stops_every_rank_at_the_same_step_and_the_same_command_resum
         os.kill(pid, signal.SIGTERM)
     wait_for(lambda: not any(alive(pid) for pid in pids.values()), timeout=60, what="the ranks to exit")
     stopped_in = time.monotonic() - sent
-    print(f"preemption: every rank gone {stopped_in:.1f} s after SIGTERM")  # pytest -s shows it (BENCHMARKS.md)
+    print(
+        f"preemption: every rank gone {stopped_in:.1f} s after SIGTERM"
+    )  # pytest -s shows it (docs/results.md#cluster-faults)
     _, err = launcher.communicate(timeout=60)
-    # the grace period README states: within SLURM's default KillWait (30 s) every rank has checkpointed and
+    # the grace period docs/scaling.md states: within SLURM's default KillWait (30 s) every rank has checkpointed and
     # exited by itself (a behaviour bound, not a speed figure: here it takes about a step and a checkpoint)
     assert stopped_in < 30, stopped_in
     ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
@@ -208,7 +210,7 @@ def test_a_frozen_peer_is_named_within_the_dist_timeout(data, tmp_path):
     launcher.communicate(timeout=120)
     line = [l for l in rank0_err().splitlines() if "stopped answering" in l][0]
     assert "rank(s) 1 stopped answering" in line and "--auto-resume" in line, line
-    # not before the timeout; after it, within the check-in wait and a step (README's bound: --dist-timeout + 30 s)
+    # not before the timeout; after it, within the check-in wait and a step (docs/scaling.md's bound: --dist-timeout + 30 s)
     assert 8 <= gave_up_in < 8 + 30, gave_up_in
     ckpt = load_checkpoint(run / "checkpoints" / "last.pt")  # the last good checkpoint, whole
     assert (ckpt["step"] % 10 == 0 or ckpt["batch"] == 0) and ckpt["step"] >= 20  # every 10 steps, each epoch end

@@ -170,7 +170,7 @@ def test_seed_cifar10_preset_on_colour_data(tmp_path):
 def test_batch_size_defaults_per_data_set_and_is_refused_when_larger_than_the_data(tmp_path, tiny_npz, capsys):
     from infogan.config import resolve
 
-    # grey data: 64 (measured in BENCHMARKS.md: the seed's 256 collapsed one MNIST seed); colour: the seed's 256
+    # grey data: 64 (the seed's 256 collapses some MNIST seeds: docs/results.md#quality); colour: the seed's 256
     assert resolve(TrainConfig(), (1, 28, 28)).batch_size == 64
     assert resolve(TrainConfig(), (3, 32, 32)).batch_size == 256
     assert resolve(TrainConfig(batch_size=8), (1, 28, 28)).batch_size == 8

@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAMES",
         default=None,
         help="image quality by torch-fidelity against the data set's images: any of fid,kid,isc,prc "
-        "(needs torch-fidelity and the torchvision made for your torch: README, Image quality; default: none)",
+        "(needs torch-fidelity and the torchvision made for your torch: docs/evaluation.md; default: none)",
     )
     add_shared(ev, "samples", "10000")
     ev.add_argument(
@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="seeds trained at once, each in its own process with cores/N threads on a CPU; on a GPU "
         "several small trainings share the card well (default: on a CPU one per core, at most "
-        "one per seed, measured faster than one after another; on a GPU or with --threads: 1, "
+        "one per seed, faster than one after another for these small models; on a GPU or with --threads: 1, "
         "one after another in this process)",
     )
     sw.add_argument(

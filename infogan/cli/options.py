@@ -258,7 +258,7 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
         optim,
         "batch_size",
         "images per step",
-        f"{FROM_PRESET}: 64 for grey data such as MNIST (measured: BENCHMARKS.md), 256 for colour",
+        f"{FROM_PRESET}: 64 for grey data such as MNIST (256 collapses some seeds), 256 for colour",
         type=int,
         metavar="N",
     )
@@ -322,8 +322,8 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
     _option(
         runtime,
         "precision",
-        "auto (bf16 where the CPU/GPU computes it natively and, on a CPU, a bf16 matmul is "
-        "measured 1.5x as fast as fp32; else fp32), fp32, bf16 "
+        "auto (bf16 on a GPU with bf16 and a CPU with AMX, and on a CPU with AVX512-BF16 where a bf16 "
+        "matmul runs at least 1.5x as fast as fp32, timed once and stored; else fp32), fp32, bf16 "
         "autocast (CPU or CUDA) or fp16 autocast with loss scaling (CUDA)",
         choices=PRECISIONS,
     )
@@ -337,8 +337,7 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
     )
 
     quality = parser.add_argument_group(
-        "image quality during training (torch-fidelity, with the torchvision made for "
-        "your torch: README, Image quality)"
+        "image quality during training (torch-fidelity, with the torchvision made for your torch: docs/evaluation.md)"
     )
     _option(
         quality,

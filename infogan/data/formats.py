@@ -122,7 +122,7 @@ def load_mnist(root: Path, split: str = "train") -> ImageData:
 
 def load_mnist_sample(split: str = "train") -> ImageData:
     """The bundled digits: 5,000 to train on (500 per class), and 1,000 others (100 per class) held out, both
-    from the same 10,000 real MNIST training digits and disjoint (README: Data sets)."""
+    from the same 10,000 real MNIST training digits and disjoint (docs/training.md, Data sets)."""
     name = "mnist_sample.npz" if split == "train" else "mnist_sample_test.npz"
     with resources.files("infogan").joinpath(f"assets/{name}").open("rb") as fh:
         data = load_npz_bytes(fh.read(), f"the bundled mnist-sample ({split})")

@@ -7,9 +7,7 @@ pixels, 16 at 32x32). 737,280 images at 64x64 (3.0 GB as uint8), 184,320 at 32x3
 Rendering is a pure function of the factors (anti-aliased by 4x4 supersampling, white on black), so the
 set is the same on every machine. Positions are consecutive pixels, so each of the 720 (shape, scale,
 orientation) sprites is rendered once and moved to every position by whole pixels: the full 64x64 set
-is cheap (measured on a 2-core CPU: the 32x32 set built in 1.2 s; the 64x64 set in 42 s with a peak of
-6.2 GB resident, while another training shared the cores, and loads from its cache in 12 s at 3.2 GB),
-where rendering 737,280 images one by one would take about an hour. It is built once, with a progress bar,
+is cheap (seconds for the 32x32 set, under a minute for the 64x64 one on a 2-core CPU), where rendering 737,280 images one by one would take about an hour. It is built once, with a progress bar,
 and cached in the data dir as an .npz of plain arrays; the peak while building is about twice the finished
 set (the set and the file written from it). Building in full rather than sampling factors per batch keeps
 the loader, the epoch loop and evaluate as they are for every other data set (6.2 GB of the machine's

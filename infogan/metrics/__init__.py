@@ -1,4 +1,4 @@
-"""Numbers about a model: what each means is in README.md, "What the codes learned".
+"""Numbers about a model: what each means is in docs/evaluation.md.
 
 - registry.py: every metric as one table entry (`METRICS`): its name, what it needs, how it is shown.
 - codes.py: does each code mean one thing? accuracy, NMI, Q's information on real images, code effects.

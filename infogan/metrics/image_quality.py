@@ -37,7 +37,7 @@ INCEPTION_MIRRORS = ["https://github.com/toshas/torch-fidelity/releases/download
 INCEPTION_URL = INCEPTION_MIRRORS[0] + INCEPTION_FILE
 INCEPTION_SHA256_PREFIX = "6726825d"  # torch.hub's convention: the file name ends in its SHA-256's first 8 digits
 WEIGHTS_ENV = "INFOGAN_INCEPTION_WEIGHTS"
-# One install story, here and in README: torchvision must be the release built for the installed torch (a
+# One install story, here and in docs/getting-started.md: torchvision must be the release built for the installed torch (a
 # CPU-only torch from one index and PyPI's torchvision do not import together).
 INSTALL_HINT = (
     "pip install torch-fidelity together with the torchvision release made for your torch "

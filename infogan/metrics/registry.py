@@ -271,20 +271,27 @@ def category_histogram(ctx: EvalContext) -> dict:
     return {"category_histogram": hist[0] if len(hist) == 1 else hist}
 
 
-def _image_metric(name: str, series_: dict | None = None):
+def _image_metric(name: str, what: str, series_: dict | None = None):
     """torch-fidelity's metric `name` (computed with the other requested ones in one pass: ctx.fidelity)."""
 
     @register_metric(name, per_epoch=True, requested="image", nest="image_metrics", series=series_)
     def image_metric(ctx: EvalContext) -> dict:
         return {k: ctx.fidelity[k] for k in result_keys([name])}
 
+    image_metric.__doc__ = what
     return image_metric
 
 
-_image_metric("fid", {"fid": ("FID (torch-fidelity's Inception)", "fid")})
-_image_metric("kid")
-_image_metric("isc", {"isc": ("Inception Score", "inception_score")})
-_image_metric("prc")
+_image_metric(
+    "fid",
+    "Fréchet Inception Distance to the data set's images (torch-fidelity).",
+    {"fid": ("FID (torch-fidelity's Inception)", "fid")},
+)
+_image_metric("kid", "Kernel Inception Distance and its spread over subsets (torch-fidelity).")
+_image_metric(
+    "isc", "Inception Score and its spread (torch-fidelity).", {"isc": ("Inception Score", "inception_score")}
+)
+_image_metric("prc", "Precision, recall and F-score on Inception's pool features (torch-fidelity).")
 
 
 @register_metric("classifier", requested="classifier", nest="classifier")

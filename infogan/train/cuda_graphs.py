@@ -2,7 +2,7 @@
 
 A step of these small networks launches several hundred kernels (forward, backward and an Adam update for
 D/Q, then for G), so on a fast GPU its time is the launches' whatever the batch, far above its arithmetic
-(BENCHMARKS.md, "The CUDA path").
+(docs/results.md#gpu).
 Captured once in a CUDA graph (torch.cuda.graphs), the whole step is one launch.
 
 How the step stays the same computation:

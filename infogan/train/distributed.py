@@ -57,9 +57,9 @@ def from_environment(use_cuda: bool, timeout_seconds: float = 600) -> Dist:
         restart = os.environ.get("TORCHELASTIC_RESTART_COUNT")
         if restart is None:
             torch_dist.init_process_group(backend=backend, timeout=timeout)
-        else:  # torchrun: each restart of the group gets keys of its own in the launcher's store. Measured: a
-            # restarted gloo group read the killed worker's address from the first attempt's keys and hung in
-            # connectFullMesh ("Connection refused") until the timeout, in 1 of 3 restarts.
+        else:  # torchrun: each restart of the group gets keys of its own in the launcher's store; with shared
+            # keys a restarted gloo group can read a killed worker's address from an earlier attempt and hang in
+            # connectFullMesh ("Connection refused") until the timeout.
             store, rank, world = next(torch_dist.rendezvous("env://", timeout=timeout))
             torch_dist.init_process_group(
                 backend=backend,
@@ -73,8 +73,8 @@ def from_environment(use_cuda: bool, timeout_seconds: float = 600) -> Dist:
 
 def shutdown(dist: Dist, completed: bool = False) -> None:
     """Leave the process group. After a completed run every rank first waits for the others at a barrier:
-    a rank that tears its group down while a peer still talks to it can abort that peer (measured: SIGABRT,
-    "terminate called without an active exception", in one of a few dozen 2-rank CPU runs)."""
+    a rank that tears its group down while a peer still talks to it can abort that peer (SIGABRT,
+    "terminate called without an active exception", now and then in 2-rank CPU runs)."""
     if dist.enabled and torch_dist.is_initialized():
         if completed:
             torch_dist.barrier()

@@ -41,8 +41,8 @@ one console line naming it, the step, the evidence and what to try (ADVICE), and
 record in metrics.jsonl, which `infogan evaluate` repeats in its report. The run goes on unless
 --stop-on-failure asks it to stop (checkpointed, exit status 3).
 
-The thresholds were set on the runs in BENCHMARKS.md ("The run says when it is failing"): the failing
-catalogue there is flagged and the healthy runs raise nothing.
+The thresholds are set on the catalogue of docs/results.md#health: the failing
+runs there is flagged and the healthy runs raise nothing.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ COLLAPSE_RATIO = 0.3
 POOLED_SIDE = 8  # images are averaged over (H // POOLED_SIDE)-pixel squares before the spread is taken
 IGNORED_SHARE = 0.1
 IGNORED_CORRELATION = 0.2
-STALLED_CHANGE = 1e-3  # per square root of a step, relative to the real spread (BENCHMARKS.md's catalogue)
+STALLED_CHANGE = 1e-3  # per square root of a step, relative to the real spread (docs/results.md#health)
 WARMUP_STEPS, WARMUP_SHARE = 50, 0.1
 SUSTAINED = 2
 CHECK_BATCH = 64

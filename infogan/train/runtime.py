@@ -84,7 +84,7 @@ def native_bf16(device: torch.device) -> bool:
 
 
 # bf16 must beat fp32 by this much on a matmul before `auto` takes it on a CPU without AMX: a step gains less
-# than its matmuls (BENCHMARKS.md, "Speed")
+# than its matmuls (docs/results.md#speed)
 BF16_MIN_MATMUL_GAIN = 1.5
 PRECISION_CACHE = "cpu_precision.json"  # in the cache folder: this CPU's one stored bf16 measurement
 
@@ -212,7 +212,7 @@ def available_cores() -> int:
 def set_threads(cfg: TrainConfig) -> int:
     """One intra-op thread per core this process is given (--threads, else its affinity mask). Several
     training processes on one machine should split the cores (sweep --jobs does): two processes that each
-    run one thread per core of the whole machine thrash (measured: epochs 3-6x slower)."""
+    run one thread per core of the whole machine thrash (epochs 3-6x slower)."""
     threads = cfg.threads or available_cores()
     torch.set_num_threads(threads)
     return threads

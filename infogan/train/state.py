@@ -114,7 +114,7 @@ def make_optimizers(cfg: TrainConfig, nets: Nets, capturable: bool = False) -> O
 
 
 def _adam_kernels(device: torch.device) -> dict:
-    """On a CPU, fused Adam: one kernel a tensor, faster than foreach there (BENCHMARKS.md, "Speed").
+    """On a CPU, fused Adam: one kernel a tensor, faster than foreach there (docs/results.md#speed).
     Elsewhere foreach (one launch a parameter group), the kernels CUDA graph capture was tested with."""
     return {"fused": True} if device.type == "cpu" else {"foreach": True}
 
