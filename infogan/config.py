@@ -90,6 +90,8 @@ class TrainConfig:
     iic_rotation: float = 20.0  # degrees, each way
     iic_scale: float = 0.15  # the scale is drawn from 1 +- this
     iic_shift: float = 0.06  # of the image side, each way and direction
+    iic_elastic: float = 0.0  # elastic displacement, about this fraction of the side; 0: none
+    iic_stroke: float = 0.0  # stroke thicker or thinner, up to this share of a 3x3 dilation/erosion; 0: none
     # with --iic-weight: an over-clustering head of this many clusters on D's trunk, trained by the same two-view
     # information (IIC's auxiliary head: it makes the shared trunk tell apart finer groups); 0: none
     iic_overcluster: int = 0
@@ -196,11 +198,12 @@ class TrainConfig:
                 "--iic-weight needs a categorical code (it asks Q to give an image and its deformed copy "
                 "the same category): add one with --categorical, or drop --iic-weight"
             )
-        if self.iic_overcluster > 0 and self.iic_weight == 0:
-            raise UsageError(
-                "--iic-overcluster trains its head with --iic-weight's two-view information, which is 0 (off): "
-                "give --iic-weight, or drop --iic-overcluster"
-            )
+        for name in ("iic_overcluster", "iic_elastic", "iic_stroke"):
+            if getattr(self, name) > 0 and self.iic_weight == 0:
+                raise UsageError(
+                    f"--{_flag(name)} shapes --iic-weight's two-view information, which is 0 (off): "
+                    f"give --iic-weight, or drop --{_flag(name)}"
+                )
         if self.image_shape is not None and (len(self.image_shape) != 3 or min(self.image_shape) < 1):
             raise UsageError(f"image_shape must be [channels, height, width], got {self.image_shape!r}")
 
@@ -284,6 +287,8 @@ FLOAT_RANGES = {  # float field -> [low, high)
     "iic_rotation": (0.0, 180.0),
     "iic_scale": (0.0, 1.0),
     "iic_shift": (0.0, 0.5),
+    "iic_elastic": (0.0, 0.25),
+    "iic_stroke": (0.0, 1.0),
 }
 LEARNING_RATES = ("lr_d", "lr_g", "lr_q")  # > 0
 NON_NEGATIVE = (

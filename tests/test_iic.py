@@ -80,6 +80,34 @@ def test_draws_stay_within_their_ranges_and_come_from_the_run_generator():
     assert torch.equal(theta, again)
 
 
+def test_elastic_and_stroke_draw_after_the_affine_part_and_change_the_copy_as_asked():
+    """Off, they draw nothing (the affine draws and the generator's state are the affine jitter's alone); a
+    stroke of +1 / -1 is the 3x3 dilation / erosion, which adds / removes ink; a zero elastic field is the
+    affine warp, a drawn one moves pixels smoothly."""
+    affine = augment.AffineJitter(20.0, 0.15, 0.06)
+    rng_a, rng_b = torch.Generator().manual_seed(4), torch.Generator().manual_seed(4)
+    plain = augment.Deformations(affine).draw(8, rng_a, "cpu")
+    assert plain.displacement is None and plain.stroke is None
+    assert torch.equal(plain.theta, affine.draw(8, rng_b, "cpu")) and torch.equal(rng_a.get_state(), rng_b.get_state())
+    full = augment.Deformations(affine, elastic=0.03, stroke=0.5).draw(8, torch.Generator().manual_seed(4), "cpu")
+    assert torch.equal(full.theta, plain.theta)  # the optional parts come after: the affine stream is unchanged
+    assert full.displacement.shape == (8, 2, augment.ELASTIC_GRID, augment.ELASTIC_GRID)
+    assert full.stroke.abs().max() <= 0.5
+
+    digit = _real()[:2]
+    identity = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).expand(2, 2, 3)
+    dilated = augment.Deformation(identity, stroke=torch.ones(2)).apply(digit)
+    eroded = augment.Deformation(identity, stroke=-torch.ones(2)).apply(digit)
+    assert torch.allclose(dilated, torch.nn.functional.max_pool2d(digit, 3, 1, 1), atol=1e-5)
+    assert dilated.sum() > digit.sum() > eroded.sum()
+    unchanged = augment.Deformation(identity, torch.zeros(2, 2, 4, 4), torch.zeros(2)).apply(digit)
+    assert torch.allclose(unchanged, digit, atol=1e-5)
+    field = torch.zeros(2, 2, 4, 4)
+    field[:, 0] = 2 / 8  # a uniform shift of 1/8 of the side in x: the same as the affine shift
+    shifted = torch.tensor([[1.0, 0, 2 / 8], [0, 1.0, 0]]).expand(2, 2, 3)
+    assert torch.allclose(augment.warp(digit, identity, field), augment.warp(digit, shifted), atol=1e-4)
+
+
 def test_with_the_term_off_the_step_and_its_random_stream_are_the_papers():
     """Weight 0 draws nothing more and computes nothing more: the same weights and latent generator state as
     a step built from the paper's phases alone (the draws without deformations)."""
@@ -148,7 +176,10 @@ def test_the_over_clustering_head_trains_on_the_pairs_at_qs_rate_and_is_absent_b
         ({"iic_scale": 1.0}, "--iic-scale must be in [0.0, 1.0)"),
         ({"iic_shift": -0.1}, "--iic-shift must be in [0.0, 0.5)"),
         ({"iic_overcluster": -1}, "--iic-overcluster must be"),
-        ({"iic_overcluster": 50}, "--iic-overcluster trains its head with --iic-weight"),
+        ({"iic_overcluster": 50}, "--iic-overcluster shapes --iic-weight's two-view information"),
+        ({"iic_elastic": 0.03}, "--iic-elastic shapes --iic-weight's"),
+        ({"iic_weight": 1.0, "iic_elastic": 0.5}, "--iic-elastic must be in [0.0, 0.25)"),
+        ({"iic_weight": 1.0, "iic_stroke": 1.5}, "--iic-stroke must be in [0.0, 1.0)"),
     ],
 )
 def test_bad_values_are_refused_with_the_field_named(fields, message):

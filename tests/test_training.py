@@ -107,7 +107,11 @@ def test_a_damaged_health_state_does_not_stop_a_resume(tmp_path, tiny_npz):
     assert load_checkpoint(path)["epoch"] == 2
 
 
-@pytest.mark.parametrize("extra", [[], ["--iic-weight", "3", "--categorical", "4,2"]], ids=["paper", "iic-two-codes"])
+@pytest.mark.parametrize(
+    "extra",
+    [[], ["--iic-weight", "3", "--categorical", "4,2", "--iic-elastic", "0.03", "--iic-stroke", "0.5"]],
+    ids=["paper", "iic-two-codes"],
+)
 def test_resume_equals_straight_run(tmp_path, tiny_npz, extra):
     """2 epochs straight == 1 epoch, then --resume to 2 epochs: same weights, same metrics; also with the
     real batch's random deformations (--iic-weight), whose draws the checkpoint's RNG state carries."""

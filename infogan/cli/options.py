@@ -238,6 +238,22 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
     )
     _option(
         model,
+        "iic_elastic",
+        "with --iic-weight: a smooth elastic displacement of the copy, about this fraction of the image side "
+        "(Elastic-InfoGAN's augmentation); 0: none",
+        type=_finite_float,
+        metavar="F",
+    )
+    _option(
+        model,
+        "iic_stroke",
+        "with --iic-weight: the copy's strokes made thicker or thinner, up to this share of a one-pixel "
+        "dilation or erosion (1: all of it); 0: none",
+        type=_finite_float,
+        metavar="F",
+    )
+    _option(
+        model,
         "iic_overcluster",
         "with --iic-weight: an extra head of K clusters on D's trunk, trained by the same two-view "
         "information (IIC's over-clustering head), so that the shared trunk tells finer groups apart; 0: none",

@@ -5,5 +5,5 @@
 - download.py: mirrors, SHA-256 checks, timeouts, and the folder data lives in.
 - images.py: `ImageData`, the [-1, 1] conversions, and how a run places its images on its device.
 - shapes.py: the procedurally drawn sprites with known factors (dSprites-like).
-- augment.py: random affine deformations of a batch on its device (--iic-weight's second view).
+- augment.py: random deformations of a batch on its device (--iic-weight's second view).
 """

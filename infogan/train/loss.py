@@ -35,7 +35,7 @@ class StepDraws:
     latent: Latent
     partner: Latent | None = None  # --cr-weight only
     shared: torch.Tensor | None = None  # [N] int64, the code each pair shares
-    deform: torch.Tensor | None = None  # [N, 2, 3] affine matrices of the real batch's second view (--iic-weight)
+    deform: augment.Deformation | None = None  # the real batch's second view (--iic-weight)
 
 
 @dataclass
@@ -80,7 +80,7 @@ class InfoGANLoss:
             if ctx.real_info_on:
                 loss = loss - cfg.real_info_weight * real_info
         if cfg.iic_weight > 0:  # the same categories for a real image and its deformed copy (IIC)
-            d_view = nets.disc_ddp(augment.warp(ctx.real, ctx.draws.deform))
+            d_view = nets.disc_ddp(ctx.draws.deform.apply(ctx.real))
             pair_info = losses.paired_information(real_logits, [logits.float() for logits in d_view.q.cat_logits])
             report("q_pair_info", pair_info)
             loss = loss - cfg.iic_weight * pair_info

@@ -36,7 +36,7 @@ def draw_step(
     latent_rng: torch.Generator,
     device,
     contrastive: bool,
-    jitter: augment.AffineJitter | None = None,
+    jitter: augment.Deformations | None = None,
 ) -> StepDraws:
     """One step's draws from the run's latent generator, in the order the step has always used them (the
     latents, then InfoGAN-CR's partners, then the real batch's deformations), so runs without a term keep
@@ -48,9 +48,12 @@ def draw_step(
     return draws
 
 
-def jitter_of(cfg: TrainConfig) -> augment.AffineJitter | None:
+def jitter_of(cfg: TrainConfig) -> augment.Deformations | None:
     """The deformations of the real batch's second view, when --iic-weight asks for one."""
-    return augment.AffineJitter(cfg.iic_rotation, cfg.iic_scale, cfg.iic_shift) if cfg.iic_weight > 0 else None
+    if cfg.iic_weight == 0:
+        return None
+    affine = augment.AffineJitter(cfg.iic_rotation, cfg.iic_scale, cfg.iic_shift)
+    return augment.Deformations(affine, cfg.iic_elastic, cfg.iic_stroke)
 
 
 @dataclass(frozen=True)
