@@ -27,7 +27,7 @@ from infogan.metrics.evaluate import evaluate_run, load_discriminator
 from infogan.serve.inference import load_generator
 from infogan.serve.pictures import read_metrics
 from infogan.train.launch import resume, train
-from infogan.train.loop import TrainingDiverged, TrainingFailing
+from infogan.train.outcomes import TrainingDiverged, TrainingFailing
 from infogan.train.runlock import RunLock
 from infogan.train.runtime import available_cores, resolve_precision
 

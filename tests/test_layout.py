@@ -86,6 +86,13 @@ def test_no_module_is_longer_than_a_reader_takes_in():
     assert long == {}
 
 
+def test_the_trainer_stays_a_class_a_reader_takes_in():
+    """The loop's class holds the loop: its checkpoint state is run_state.py's, its schedule schedule.py's."""
+    tree = ast.parse((PACKAGE / "train" / "loop.py").read_text())
+    trainer = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Trainer")
+    assert trainer.end_lineno - trainer.lineno + 1 <= 160
+
+
 def test_an_option_several_commands_take_is_defined_once():
     source = "".join(path.read_text() for path in (PACKAGE / "cli").glob("*.py"))
     for flag in ("--data-dir", "--device", "--classifier", "--samples", "--eval-dataset"):

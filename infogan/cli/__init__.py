@@ -32,7 +32,7 @@ from infogan.data.datasets import DATASETS
 from infogan.errors import UsageError
 from infogan.model.latent import CODE_RANGE
 from infogan.train.distributed import PeerLost
-from infogan.train.loop import TrainingDiverged, TrainingFailing, TrainingInterrupted
+from infogan.train.outcomes import TrainingDiverged, TrainingFailing, TrainingInterrupted
 
 
 class _Parser(argparse.ArgumentParser):

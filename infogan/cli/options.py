@@ -215,43 +215,23 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
         type=_finite_float,
         metavar="W",
     )
-    _option(
-        model,
-        "iic_rotation",
-        "with --iic-weight: the deformed copy's rotation, up to this many degrees each way",
-        type=_finite_float,
-        metavar="DEG",
-    )
-    _option(
-        model,
-        "iic_scale",
-        "with --iic-weight: the copy's scale is drawn from 1 +- this",
-        type=_finite_float,
-        metavar="F",
-    )
-    _option(
-        model,
-        "iic_shift",
-        "with --iic-weight: the copy's shift, up to this fraction of the image side each way",
-        type=_finite_float,
-        metavar="F",
-    )
-    _option(
-        model,
-        "iic_elastic",
-        "with --iic-weight: a smooth elastic displacement of the copy, about this fraction of the image side "
-        "(Elastic-InfoGAN's augmentation); 0: none",
-        type=_finite_float,
-        metavar="F",
-    )
-    _option(
-        model,
-        "iic_stroke",
-        "with --iic-weight: the copy's strokes made thicker or thinner, up to this share of a one-pixel "
-        "dilation or erosion (1: all of it); 0: none",
-        type=_finite_float,
-        metavar="F",
-    )
+    for name, metavar, text in (  # the deformed copy of --iic-weight's second view (data/augment.py)
+        ("iic_rotation", "DEG", "the deformed copy's rotation, up to this many degrees each way"),
+        ("iic_scale", "F", "the copy's scale is drawn from 1 +- this"),
+        ("iic_shift", "F", "the copy's shift, up to this fraction of the image side each way"),
+        (
+            "iic_elastic",
+            "F",
+            "a smooth elastic displacement of the copy, about this fraction of the image side "
+            "(Elastic-InfoGAN's augmentation); 0: none",
+        ),
+        (
+            "iic_stroke",
+            "F",
+            "the copy's strokes made thicker or thinner, up to this share of a one-pixel dilation or erosion; 0: none",
+        ),
+    ):
+        _option(model, name, f"with --iic-weight: {text}", type=_finite_float, metavar=metavar)
     _option(
         model,
         "iic_overcluster",

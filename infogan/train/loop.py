@@ -24,41 +24,25 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from infogan.checkpoint import atomic_write_bytes, save_checkpoint, save_generator
+from infogan.checkpoint import atomic_write_bytes, save_generator
 from infogan.config import TrainConfig
 from infogan.data.datasets import evaluation_split, load_dataset
 from infogan.data.images import ImageData, TrainingImages
 from infogan.errors import UsageError
 from infogan.metrics import registry
 from infogan.serve.pictures import RunPictures
-from infogan.train import display, distributed, rundir
+from infogan.train import display, distributed, run_state, rundir
 from infogan.train.distributed import SINGLE, Dist
-from infogan.train.health import Finding, HealthMonitor
+from infogan.train.health import HealthMonitor
 from infogan.train.loss import statistic_names
+from infogan.train.outcomes import TrainingFailing, TrainingInterrupted
+from infogan.train.run_state import RANK_SEED_OFFSET
 from infogan.train.runtime import Runtime, make_runtime, set_threads
-from infogan.train.schedule import LrSchedule
+from infogan.train.schedule import schedule_for
 from infogan.train.signals import StopFlag
 from infogan.train.state import Nets, make_optimizers
 from infogan.train.stats import StepSums
 from infogan.train.step import StepRunner, use_cuda_graphs
-
-RANK_SEED_OFFSET = 7_919  # rank r draws latents from seed + r * this (rank 0 = a single process)
-
-
-class TrainingInterrupted(Exception):
-    """SIGINT/SIGTERM arrived; the run was checkpointed and can be resumed."""
-
-    def __init__(self, signum: int, run_dir: Path, step: int):
-        self.signum, self.run_dir, self.step = signum, run_dir, step
-        super().__init__(f"interrupted at step {step}; resume with: infogan train --resume {run_dir}")
-
-
-class TrainingDiverged(Exception):
-    """A loss went NaN/inf; the last good checkpoint was kept."""
-
-
-class TrainingFailing(Exception):
-    """--stop-on-failure: the health monitor found a failure; the run was checkpointed and stopped."""
 
 
 class _Stopwatch:
@@ -114,16 +98,7 @@ class Trainer:
         )
         self.steps_per_epoch = len(data) // cfg.batch_size
         # built before any checkpoint is loaded: its base rates are the config's (schedule.py)
-        self.schedule = (
-            None
-            if cfg.lr_schedule == "constant"
-            else LrSchedule(
-                [o for o in (self.opts.g, self.opts.d, self.opts.pair) if o is not None],
-                cfg.lr_schedule,
-                self.steps_per_epoch * cfg.epochs,
-                cfg.lr_final,
-            )
-        )
+        self.schedule = schedule_for(cfg, self.opts, self.steps_per_epoch * cfg.epochs)
         self.progress = _Progress()
         self.saved_step: int | None = None  # step of the checkpoint on disk (None: none written yet)
         self.shown = display.how_shown(statistic_names(cfg), cfg.latent)  # what a step reports, and how it is shown
@@ -158,55 +133,15 @@ class Trainer:
     # --- checkpoints ---
     def state_dict(self) -> dict:
         """The checkpoint; collective under DDP (every rank's RNG state is gathered), so all ranks call it."""
-        rng_ranks = distributed.gather(_rng_state(self.latent_rng, self.rt.device), self.dist)
-        p = self.progress
-        return {
-            "config": self.cfg.to_dict(),
-            "epoch": p.epoch,
-            "batch": p.batch,
-            "step": p.step,
-            **self.nets.state_dict(),
-            **self.opts.state_dict(),
-            "scaler": self.rt.scaler.state_dict() if self.rt.scaler else None,
-            "rng": rng_ranks[0],
-            "rng_ranks": rng_ranks if self.dist.enabled else [],
-            **self.sums.state_dict(),
-            **({"health": self.health.state_dict()} if self.health else {}),
-        }
+        return run_state.checkpoint_of(self)
 
     def load_state_dict(self, ckpt: dict) -> None:
         """Restore a checkpoint of this run; UsageError (before anything is written) if it does not fit."""
-        try:
-            self.nets.load_state_dict(ckpt)
-            self.opts.load_state_dict(ckpt, capturable=self.graphs)
-        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UsageError(f"the checkpoint does not fit this run's architecture ({first[:200]})") from None
-        if self.rt.scaler is not None and ckpt.get("scaler"):
-            self.rt.scaler.load_state_dict(ckpt["scaler"])
-        _restore_rng(self, ckpt.get("rng_ranks") or [ckpt["rng"]], ckpt["step"])
-        self.progress = _Progress(ckpt["epoch"], ckpt["batch"], ckpt["step"])
-        self.saved_step = ckpt["step"]
-        self.sums.load_state_dict(ckpt)
-        if self.health and isinstance(ckpt.get("health"), dict):  # (checkpoints before the monitor kept state: none)
-            try:
-                self.health.load_state_dict(ckpt["health"])
-            except (KeyError, TypeError, ValueError):  # damaged: the monitor starts afresh, the run is not lost
-                pass
+        run_state.restore(self, ckpt)
 
     def save_checkpoint(self) -> None:
-        """last.pt is always a whole, finite, earlier state: weights or sums that are not finite stop the run
-        instead of replacing the last good checkpoint. One host sync for the check."""
-        tensors = [
-            self.sums.epoch.sums,
-            *(t for m in self.nets.modules() for t in [*m.parameters(), *m.buffers()] if t.is_floating_point()),
-        ]
-        if distributed.any_rank(not _all_finite(tensors), self.dist, self.rt.device):
-            raise _diverged(self, self.progress.epoch + 1)
-        payload = self.state_dict()
-        if self.dist.is_main:
-            save_checkpoint(self.run_dir / "checkpoints" / "last.pt", payload)
-        self.saved_step = self.progress.step
+        """last.pt is always a whole, finite, earlier state (run_state.save)."""
+        run_state.save(self)
 
     # --- the loop ---
     def fit(self, stop: StopFlag) -> None:
@@ -265,9 +200,8 @@ class Trainer:
                 extra.update(_epoch_metrics(self, ("image",)))
         if self.schedule is not None:  # the rates' multiplier at the epoch's last step
             extra["lr_factor"] = round(self.schedule.factor(p.step - 1), 6)
-        record = _record(
-            self, "epoch", **extra, seconds=round(seconds, 3), images_per_sec=round(images_seen / max(seconds, 1e-9), 1)
-        )
+        rate = round(images_seen / max(seconds, 1e-9), 1)
+        record = _record(self, "epoch", **extra, seconds=round(seconds, 3), images_per_sec=rate)
         with work("checkpoint"):
             self.save_checkpoint()
         if not self.dist.is_main:
@@ -279,18 +213,8 @@ class Trainer:
         if full:
             with work("plots"):
                 self.pictures.summaries(self.log.records(), gif=False)
-        self.log.append(
-            {
-                "kind": "work",
-                "epoch": p.epoch,
-                "step": p.step,
-                "steps_seconds": round(seconds, 3),
-                **{f"{name}_seconds": round(t, 3) for name, t in work.seconds.items()},
-                "wall_seconds": round(time.perf_counter() - epoch_started, 3),
-            }
-        )
-        line = display.epoch_line(p.epoch, cfg.epochs, record, self.shown, registry.console())
-        print(line, flush=True)
+        self.log.append(_work_record(p, seconds, work, epoch_started))
+        print(display.epoch_line(p.epoch, cfg.epochs, record, self.shown, registry.console()), flush=True)
 
     def finish(self) -> None:
         report = distributed.replica_report(self.nets.modules(), self.dist)  # collective
@@ -304,6 +228,18 @@ class Trainer:
         self.log.close()
 
 
+def _work_record(p: _Progress, steps_seconds: float, work: _Stopwatch, epoch_started: float) -> dict:
+    """The epoch's timings: its steps, each piece of its work, and its whole wall time (first batch to now)."""
+    return {
+        "kind": "work",
+        "epoch": p.epoch,
+        "step": p.step,
+        "steps_seconds": round(steps_seconds, 3),
+        **{f"{name}_seconds": round(t, 3) for name, t in work.seconds.items()},
+        "wall_seconds": round(time.perf_counter() - epoch_started, 3),
+    }
+
+
 def _record(trainer: Trainer, kind: str, **extra) -> dict:
     """The statistics' means since the last record of `kind`, with `extra`, into metrics.jsonl."""
     means = trainer.sums.take(kind, trainer.dist)
@@ -315,7 +251,7 @@ def _record(trainer: Trainer, kind: str, **extra) -> dict:
         **extra,
     }
     if not all(math.isfinite(v) for v in means.values()):
-        raise _diverged(trainer, record["epoch"])
+        raise run_state.diverged(trainer, record["epoch"])
     if trainer.dist.is_main:
         trainer.log.append(record)
     return record
@@ -362,50 +298,6 @@ def _progress_bar(trainer: Trainer) -> tqdm:
         dynamic_ncols=True,
         file=sys.stderr,
     )
-
-
-def _all_finite(tensors: list[torch.Tensor]) -> bool:
-    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())  # one host sync
-
-
-def _diverged(trainer: Trainer, epoch: int) -> TrainingDiverged:
-    kept = (
-        f"checkpoints/last.pt keeps the last good state (step {trainer.saved_step})"
-        if trainer.saved_step is not None
-        else "no checkpoint had been written yet"
-    )
-    if trainer.dist.is_main:
-        trainer.log.append(Finding("diverged", trainer.progress.step, {"non_finite": "a loss or weight"}).record(epoch))
-    return TrainingDiverged(
-        f"a loss or weight became NaN/inf by step {trainer.progress.step} (epoch {epoch}): "
-        f"training stopped; {kept}. Try lower learning rates or --precision fp32"
-    )
-
-
-def _rng_state(latent_rng: torch.Generator, device: torch.device) -> dict:
-    rng = {"torch": torch.get_rng_state(), "latent": latent_rng.get_state()}
-    if device.type == "cuda":
-        rng["cuda"] = torch.cuda.get_rng_state(device)
-    return rng
-
-
-def _restore_rng(trainer: Trainer, ranks: list[dict], step: int) -> None:
-    """Every RNG as this rank left it; with another process count than the checkpoint's, latents re-seeded."""
-    dist, rt = trainer.dist, trainer.rt
-    if len(ranks) == dist.world:
-        rng = ranks[dist.rank]
-        torch.set_rng_state(rng["torch"])
-        trainer.latent_rng.set_state(rng["latent"])
-        if "cuda" in rng and rt.device.type == "cuda":
-            torch.cuda.set_rng_state(rng["cuda"], rt.device)
-        return
-    trainer.latent_rng.manual_seed(trainer.cfg.seed + dist.rank * RANK_SEED_OFFSET + step)
-    if dist.is_main:
-        print(
-            f"note: the checkpoint was written by {len(ranks)} process(es), this run has {dist.world}; "
-            f"latents are re-seeded, so the resumed run is not bit-identical to an uninterrupted one",
-            file=sys.stderr,
-        )
 
 
 def _epoch_metrics(trainer: Trainer, groups: tuple) -> dict:

@@ -51,3 +51,12 @@ class LrSchedule:
         for opt, rates in zip(self.optimizers, self.base):
             for group, base in zip(opt.param_groups, rates):
                 group["lr"] = base * factor
+
+
+def schedule_for(cfg, opts, total_steps: int) -> LrSchedule | None:
+    """The run's schedule over every optimiser it has (None for the paper's constant rates). Build it before a
+    checkpoint is loaded: its base rates are the config's."""
+    if cfg.lr_schedule == "constant":
+        return None
+    optimizers = [o for o in (opts.g, opts.d, opts.pair) if o is not None]
+    return LrSchedule(optimizers, cfg.lr_schedule, total_steps, cfg.lr_final)
