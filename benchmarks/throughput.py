@@ -10,6 +10,7 @@ shipped (eager) and under tf.function. Then peak RSS of a one-epoch run on MNIST
 
     python benchmarks/throughput.py [--tf-python /tmp/tf/bin/python] [--compile] [--quick]
     python benchmarks/throughput.py --demo-batch [--compile]   # the demo's step: batch 64, fp32, where time goes
+    python benchmarks/throughput.py --bf16-profile             # the bf16 steps: where time goes, torch.compile
 
 JSON to benchmarks/results/throughput.json.
 """
@@ -167,6 +168,7 @@ KERNEL_KINDS = {
         "aten::convolution",
     ),
     "optimiser": ("aten::_fused_adam_", "aten::_foreach_", "Optimizer."),
+    "bf16 casts and copies": ("aten::_to_copy", "aten::copy_", "aten::to"),
     "normalisation and activations": (
         "aten::native_batch_norm",
         "aten::leaky_relu",
@@ -199,8 +201,10 @@ def kernel_shares(bench: Bench, steps: int) -> dict:
     }
     shares["other"] = total - sum(shares.values())
     matmul_seconds = shares["matmul and convolution"] / 1e6 / steps
+    top = sorted(times.items(), key=lambda kv: -kv[1])[:8]
     return {
         "self_time_share": {k: round(v / total, 3) for k, v in shares.items()},
+        "top_operators": {name: round(t / total, 3) for name, t in top},
         "step_ms_profiled": round(total / 1e3 / steps, 1),
         "matmul_kernels_gflops": round(bench.flops_per_step() / matmul_seconds / 1e9, 1),
     }
@@ -332,6 +336,13 @@ def main() -> int:
         "and in bf16 beside it",
     )
     ap.add_argument(
+        "--bf16-profile",
+        action="store_true",
+        help="only the bf16 steps the targets name (seed-mnist at batch 256, paper-mnist at 64; fused Adam, the "
+        "CPU default) against the bf16 matmul bound, where their time goes, and torch.compile of each, with the "
+        "fp32 step beside them",
+    )
+    ap.add_argument(
         "--out",
         default=None,
         help="the JSON to write (default: results/throughput.json, "
@@ -403,6 +414,29 @@ def main() -> int:
         common.save(
             common.header("throughput-batch64", rows=rows),
             args.out if args.out_given else Path(args.out).with_name("throughput_batch64.json"),
+        )
+        return 0
+    if args.bf16_profile:
+        peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+        print(f"matmul peak: fp32 {peaks['fp32']:.0f}, bf16 {peaks['bf16']:.0f} GFLOP/s", flush=True)
+        rows = []
+        for arch, batch in (("seed-mnist", 256), ("paper-mnist", 64)):
+            for precision in ("fp32", "bf16"):
+                bench = Bench(arch, precision, batch=batch, fused=True)
+                row = measure(f"{arch} {precision} batch {batch}", bench, args, peaks[precision])
+                row["kernels"] = kernel_shares(bench, args.steps * 2)
+                print(f"  where its time goes: {row['kernels']}", flush=True)
+                rows.append(row)
+            try:  # Inductor: the elementwise work and casts around the matmuls fused into C++ loops
+                compiled = Bench(arch, "bf16", batch=batch, fused=True, compile_step=True)
+                rows.append(measure(f"{arch} bf16 batch {batch}, torch.compile", compiled, args, peaks["bf16"]))
+            except Exception as exc:  # noqa: BLE001  (a failed compile is a result to record, not a crash)
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+                print(f"{arch} bf16 torch.compile failed: {first}", flush=True)
+                rows.append({"name": f"{arch} bf16 batch {batch}, torch.compile", "failed": first})
+        common.save(
+            common.header("throughput-bf16-profile", matmul_peak_gflops=peaks, rows=rows),
+            args.out if args.out_given else Path(args.out).with_name("throughput_bf16_profile.json"),
         )
         return 0
     if args.peer_only:
