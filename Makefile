@@ -56,9 +56,11 @@ lint: install-dev
 docs: install-dev
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
-# --require-extras: a missing dev extra fails its tests here instead of skipping them.
+# --require-extras: a missing dev extra fails its tests here instead of skipping them. The suite runs on every
+# core at once (pytest-xdist, one worker per core, each pinned to its own: tests/conftest.py); the tests of
+# real process groups share one worker (--dist loadgroup), one after another.
 test-core: lint docs
-	$(BIN)/python -m pytest -q -rs --require-extras --durations=10
+	$(BIN)/python -m pytest -q -rs --require-extras --durations=10 -n auto --dist loadgroup
 
 clean:
 	rm -rf $(VENV) $(FID_VENV) runs build .pytest_cache

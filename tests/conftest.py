@@ -37,6 +37,25 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     REQUIRE_EXTRAS["on"] = config.getoption("--require-extras")
+    _one_core_per_worker()
+
+
+def _one_core_per_worker():
+    """Under pytest-xdist (`make test-core` runs `-n 2`), each worker owns its share of the cores: its affinity
+    mask is narrowed, so its torch and every process it starts (the CLI reads the mask: runtime.set_threads)
+    use those cores only, and two workers never thrash over the same ones."""
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if worker is None or count is None or not hasattr(os, "sched_setaffinity"):
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    index, count = int(worker.removeprefix("gw")), int(count)
+    if count > len(cores):
+        return
+    mine = set(cores[index::count])
+    os.sched_setaffinity(0, mine)
+    import torch  # after the mask: the intra-op pool follows it
+
+    torch.set_num_threads(len(mine))
 
 
 def needs(module: str, reason: str):

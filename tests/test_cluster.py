@@ -19,6 +19,9 @@ from safetensors.torch import load_file
 
 from infogan.checkpoint import load_checkpoint
 
+# real process groups: one pytest-xdist worker runs them one after another (make test-core: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("process-groups")
+
 EPOCHS, STEPS_PER_EPOCH = 25, 4  # 100 steps, a checkpoint every 10
 ENV = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1"}
 

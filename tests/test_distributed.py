@@ -12,6 +12,9 @@ from safetensors.torch import load_file
 
 from infogan.checkpoint import load_checkpoint
 
+# real process groups: one pytest-xdist worker runs them one after another (make test-core: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("process-groups")
+
 
 def torchrun(*args, timeout=300):
     cmd = [
