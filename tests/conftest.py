@@ -179,11 +179,12 @@ def assert_picture(path: Path, frames: int = 1) -> tuple[int, int]:
 
 def tiny_step(**fields):
     """A resolved 8x8 config (one 2-valued code, one continuous, paper-mnist, batch 16, fp32 on the CPU) with
-    `fields` over it, its networks from seed 0 and their optimisers: (cfg, nets, opts) for one-step tests."""
+    `fields` over it, its networks from seed 0 (InfoGAN-CR's H too, with a cr_weight) and their optimisers:
+    (cfg, nets, opts) for one-step tests."""
     import torch
 
     from infogan.config import TrainConfig
-    from infogan.model.networks import build_networks
+    from infogan.model.networks import ContrastiveDiscriminator, build_networks
     from infogan.train.state import Nets, make_optimizers
 
     base = dict(
@@ -202,7 +203,7 @@ def tiny_step(**fields):
     )
     cfg = TrainConfig(**{**base, **fields})
     torch.manual_seed(0)
-    nets = Nets(*build_networks(cfg))
+    nets = Nets(*build_networks(cfg), ContrastiveDiscriminator(cfg) if cfg.cr_weight > 0 else None)
     return cfg, nets, make_optimizers(cfg, nets)
 
 

@@ -8,17 +8,16 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import two_factor_images, two_factor_run
+from conftest import tiny_step, two_factor_images, two_factor_run
 
 from infogan.checkpoint import load_checkpoint
 from infogan.cli import main
 from infogan.config import TrainConfig
 from infogan.model import losses
 from infogan.model.latent import LatentSpec
-from infogan.model.networks import ContrastiveDiscriminator, build_networks
+from infogan.model.networks import ContrastiveDiscriminator
 from infogan.train.loss import statistic_names
 from infogan.train.runtime import make_runtime
-from infogan.train.state import Nets, make_optimizers
 from infogan.train.step import draw_step, train_step
 
 CR_RUN = [
@@ -77,25 +76,9 @@ def test_contrastive_loss_and_accuracy_by_hand():
 
 
 def _tiny(cr_weight, cr_start_step=0):
-    cfg = TrainConfig(
-        noise_dim=4,
-        categorical=[3],
-        continuous=2,
-        arch="paper-mnist",
-        image_shape=[1, 8, 8],
-        batch_size=8,
-        lr_d=2e-4,
-        lr_g=1e-3,
-        categorical_weight=1.0,
-        continuous_weight=0.5,
-        cr_weight=cr_weight,
-        cr_start_step=cr_start_step,
-        precision="fp32",
-        device="cpu",
+    return tiny_step(
+        categorical=[3], continuous=2, batch_size=8, lr_d=2e-4, cr_weight=cr_weight, cr_start_step=cr_start_step
     )
-    torch.manual_seed(0)
-    nets = Nets(*build_networks(cfg), ContrastiveDiscriminator(cfg))
-    return cfg, nets, make_optimizers(cfg, nets)
 
 
 def test_step_trains_h_always_and_g_on_the_term_from_the_start_step():

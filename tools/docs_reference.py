@@ -49,7 +49,7 @@ def _options_table(parser: argparse.ArgumentParser) -> list[str]:
             if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
                 continue
             if action.option_strings:
-                name = ", ".join(f"`{o}`" for o in action.option_strings if "_" not in o or o == "--config")
+                name = ", ".join(f"`{o}`" for o in action.option_strings if "_" not in o)  # the seed's spellings aside
                 if action.metavar or (action.nargs != 0 and action.choices is None):
                     name += f" `{action.metavar or action.dest.upper()}`"
                 elif action.choices is not None and action.nargs != 0:

@@ -5,10 +5,10 @@ Each image gets its own rotation, scale and shift (`AffineJitter`), and optional
 displacement (--iic-elastic, as in Elastic-InfoGAN's augmentation) and a thicker or thinner stroke
 (--iic-stroke: a blend towards the image's 3x3 dilation or erosion). Everything is drawn from the run's
 latent generator after the step's latents (so a checkpoint's RNG state already holds it and a resumed run
-draws the same deformations), affine first, so a run without the optional parts draws what it always drew,
-and applied on the batch's device with `affine_grid` / `grid_sample` / `max_pool2d`. Why not kornia's RandomAffine: it draws
-from torch's global RNG, which would tie the deformations to every other global draw of the process; here
-the draws are one [N, 2, 3] tensor from a generator the run owns. Border padding repeats the edge pixels
+draws the same deformations), affine first, so a run without the optional parts draws what it always drew;
+it is applied on the batch's device with `affine_grid`, `grid_sample` and `max_pool2d`. Why not kornia's
+RandomAffine: it draws from torch's global RNG, which would tie the deformations to every other global draw
+of the process; here the draws come from a generator the run owns. Border padding repeats the edge pixels
 (a digit's background) instead of bringing in black or white corners.
 """
 

@@ -41,8 +41,8 @@ one console line naming it, the step, the evidence and what to try (ADVICE), and
 record in metrics.jsonl, which `infogan evaluate` repeats in its report. The run goes on unless
 --stop-on-failure asks it to stop (checkpointed, exit status 3).
 
-The thresholds are set on the catalogue of docs/results.md#health: the failing
-runs there is flagged and the healthy runs raise nothing.
+The thresholds are set on the catalogue of docs/results.md#health: its failing runs are flagged and its
+healthy runs raise nothing.
 """
 
 from __future__ import annotations

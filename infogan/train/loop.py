@@ -18,7 +18,6 @@ import math
 import signal
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -36,7 +35,7 @@ from infogan.train.distributed import SINGLE, Dist
 from infogan.train.health import HealthMonitor
 from infogan.train.loss import statistic_names
 from infogan.train.outcomes import TrainingFailing, TrainingInterrupted
-from infogan.train.run_state import RANK_SEED_OFFSET
+from infogan.train.run_state import RANK_SEED_OFFSET, Progress
 from infogan.train.runtime import Runtime, make_runtime, set_threads
 from infogan.train.schedule import schedule_for
 from infogan.train.signals import StopFlag
@@ -58,13 +57,6 @@ class _Stopwatch:
             yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
-
-
-@dataclass
-class _Progress:
-    epoch: int = 0  # completed epochs
-    batch: int = 0  # batches done in the current epoch
-    step: int = 0  # optimiser steps done in all
 
 
 class Trainer:
@@ -99,7 +91,7 @@ class Trainer:
         self.steps_per_epoch = len(data) // cfg.batch_size
         # built before any checkpoint is loaded: its base rates are the config's (schedule.py)
         self.schedule = schedule_for(cfg, self.opts, self.steps_per_epoch * cfg.epochs)
-        self.progress = _Progress()
+        self.progress = Progress()
         self.saved_step: int | None = None  # step of the checkpoint on disk (None: none written yet)
         self.shown = display.how_shown(statistic_names(cfg), cfg.latent)  # what a step reports, and how it is shown
         self.sums = StepSums(tuple(self.shown), rt.device)
@@ -228,7 +220,7 @@ class Trainer:
         self.log.close()
 
 
-def _work_record(p: _Progress, steps_seconds: float, work: _Stopwatch, epoch_started: float) -> dict:
+def _work_record(p: Progress, steps_seconds: float, work: _Stopwatch, epoch_started: float) -> dict:
     """The epoch's timings: its steps, each piece of its work, and its whole wall time (first batch to now)."""
     return {
         "kind": "work",

@@ -7,6 +7,7 @@ is loop.py's.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
@@ -21,6 +22,15 @@ if TYPE_CHECKING:  # loop.py imports this module; the trainer is only read and w
     from infogan.train.loop import Trainer
 
 RANK_SEED_OFFSET = 7_919  # rank r draws latents from seed + r * this (rank 0 = a single process)
+
+
+@dataclass
+class Progress:
+    """Where a run stands; a checkpoint records it and a resume continues from it."""
+
+    epoch: int = 0  # completed epochs
+    batch: int = 0  # batches done in the current epoch
+    step: int = 0  # optimiser steps done in all
 
 
 def checkpoint_of(trainer: Trainer) -> dict:
@@ -53,7 +63,7 @@ def restore(trainer: Trainer, ckpt: dict) -> None:
     if trainer.rt.scaler is not None and ckpt.get("scaler"):
         trainer.rt.scaler.load_state_dict(ckpt["scaler"])
     _restore_rng(trainer, ckpt.get("rng_ranks") or [ckpt["rng"]], ckpt["step"])
-    trainer.progress = type(trainer.progress)(ckpt["epoch"], ckpt["batch"], ckpt["step"])
+    trainer.progress = Progress(ckpt["epoch"], ckpt["batch"], ckpt["step"])
     trainer.saved_step = ckpt["step"]
     trainer.sums.load_state_dict(ckpt)
     if trainer.health and isinstance(ckpt.get("health"), dict):  # (checkpoints before the monitor kept state: none)

@@ -16,8 +16,13 @@ larger --epochs stretches its schedule from that step on (the total changed).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:  # annotations only
+    from infogan.config import TrainConfig
+    from infogan.train.state import Optimizers
 
 SCHEDULES = ("constant", "cosine", "linear")
 
@@ -53,7 +58,7 @@ class LrSchedule:
                 group["lr"] = base * factor
 
 
-def schedule_for(cfg, opts, total_steps: int) -> LrSchedule | None:
+def schedule_for(cfg: TrainConfig, opts: Optimizers, total_steps: int) -> LrSchedule | None:
     """The run's schedule over every optimiser it has (None for the paper's constant rates). Build it before a
     checkpoint is loaded: its base rates are the config's."""
     if cfg.lr_schedule == "constant":
