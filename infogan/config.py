@@ -95,6 +95,9 @@ class TrainConfig:
     # with --iic-weight: an over-clustering head of this many clusters on D's trunk, trained by the same two-view
     # information (IIC's auxiliary head: it makes the shared trunk tell apart finer groups); 0: none
     iic_overcluster: int = 0
+    # with --iic-weight: Q also reads each fake's categories from a deformed copy of it (the same deformations),
+    # at this weight in D's and G's objectives, so G draws its categories in what survives them; 0: off
+    iic_fake_weight: float = 0.0
     # --- optimisation (paper appendix C: Adam, lr D 2e-4, G 1e-3) ---
     epochs: int | None = None
     batch_size: int | None = None
@@ -198,7 +201,7 @@ class TrainConfig:
                 "--iic-weight needs a categorical code (it asks Q to give an image and its deformed copy "
                 "the same category): add one with --categorical, or drop --iic-weight"
             )
-        for name in ("iic_overcluster", "iic_elastic", "iic_stroke"):
+        for name in ("iic_overcluster", "iic_elastic", "iic_stroke", "iic_fake_weight"):
             if getattr(self, name) > 0 and self.iic_weight == 0:
                 raise UsageError(
                     f"--{_flag(name)} shapes --iic-weight's two-view information, which is 0 (off): "
@@ -297,6 +300,7 @@ NON_NEGATIVE = (
     "cr_weight",
     "real_info_weight",
     "iic_weight",
+    "iic_fake_weight",
     *LEARNING_RATES,
 )  # finite, >= 0
 CHOICES = {

@@ -166,6 +166,26 @@ def test_the_over_clustering_head_trains_on_the_pairs_at_qs_rate_and_is_absent_b
     assert sum(infos[-3:]) / 3 > sum(infos[:3]) / 3 + 0.1
 
 
+def test_the_deformed_fakes_term_reaches_g_and_d_and_is_reported_in_order():
+    """--iic-fake-weight: Q reads the fakes' categories through the real batch's deformations too. It changes
+    both updates of a step (same seed, same draws), reports its CE where statistic_names says, and draws
+    nothing more from the run's generator."""
+    after = {}
+    for weight in (0.0, 2.0):
+        cfg, nets, opts = _tiny(iic_weight=1.0, iic_fake_weight=weight)
+        rng = torch.Generator().manual_seed(0)
+        stats = train_step(cfg, nets, opts, _real(), rng, make_runtime(cfg))
+        after[weight] = (nets.gen.state_dict(), nets.disc.state_dict(), rng.get_state())
+        assert tuple(stats) == statistic_names(cfg)
+        assert ("cat_loss_deformed" in stats) == (weight > 0)
+    assert torch.equal(after[0.0][2], after[2.0][2])
+    for net in (0, 1):
+        differ = [k for k, v in after[0.0][net].items() if not torch.equal(v, after[2.0][net][k])]
+        assert differ, "the term left a network as the run without it"
+    ce = stats["cat_loss_deformed"].item()
+    assert 0 < ce < 10
+
+
 @pytest.mark.parametrize(
     "fields, message",
     [
@@ -180,6 +200,8 @@ def test_the_over_clustering_head_trains_on_the_pairs_at_qs_rate_and_is_absent_b
         ({"iic_elastic": 0.03}, "--iic-elastic shapes --iic-weight's"),
         ({"iic_weight": 1.0, "iic_elastic": 0.5}, "--iic-elastic must be in [0.0, 0.25)"),
         ({"iic_weight": 1.0, "iic_stroke": 1.5}, "--iic-stroke must be in [0.0, 1.0)"),
+        ({"iic_fake_weight": 1.0}, "--iic-fake-weight shapes --iic-weight's"),
+        ({"iic_weight": 1.0, "iic_fake_weight": -1.0}, "--iic-fake-weight must be a finite number >= 0"),
     ],
 )
 def test_bad_values_are_refused_with_the_field_named(fields, message):

@@ -240,6 +240,14 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
         type=int,
         metavar="K",
     )
+    _option(
+        model,
+        "iic_fake_weight",
+        "with --iic-weight: Q must also read each fake's categories from a deformed copy of it, at this weight "
+        "in D's and G's objectives, so that G draws its categories in what survives the deformations; 0: off",
+        type=_finite_float,
+        metavar="W",
+    )
 
     optim = parser.add_argument_group("optimisation")
     _option(

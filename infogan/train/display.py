@@ -30,6 +30,7 @@ SHOWN = {
     "g_loss": Shown("G loss", "losses", "g_loss {:.3f}", bar=True),
     "cat_loss": Shown("categorical CE", "losses", "cat {:.3f}"),
     "cont_loss": Shown("continuous NLL", "losses", "cont {:.3f}"),
+    "cat_loss_deformed": Shown("categorical CE on deformed fakes", "losses", "cat T {:.3f}"),
     "mi_bound": Shown("H(c) - CE (lower bound on I(c; G(z, c)))", "information", "MI {:.3f}/{entropy:.3f}", bar=True),
 }
 SEVERAL_CODES_MI_LABEL = "total: sum of H(c_i) - CE_i"

@@ -73,6 +73,9 @@ class InfoGANLoss:
         report("d_acc_real", acc_real)
         report("d_acc_fake", acc_fake)
         loss = d_adv + self._information(ctx, d_fake.q).total
+        if cfg.iic_fake_weight > 0:  # the fakes' categories read through the real batch's deformations too
+            d_fake_view = nets.disc_ddp(ctx.draws.deform.apply(ctx.fake.detach()))
+            loss = loss + cfg.iic_fake_weight * self._deformed_categorical(ctx, d_fake_view.q)
         real_logits = [logits.float() for logits in d_real.q.cat_logits]
         if cfg.real_info_weight > 0:  # Q sorts the real batch too; at most sum ln K_i
             real_info = losses.real_information(real_logits)
@@ -116,10 +119,22 @@ class InfoGANLoss:
                 report(f"cat_loss_cat{i}", ce)
                 report(f"mi_bound_cat{i}", losses.mutual_information_bound(ce, k))
         total = g_adv + info.total
+        if self.cfg.iic_fake_weight > 0:  # G draws each category so that Q still reads it from the deformed fake
+            deformed = self._deformed_categorical(ctx, nets.disc(ctx.draws.deform.apply(ctx.fake)).q)
+            report("cat_loss_deformed", deformed)
+            total = total + self.cfg.iic_fake_weight * deformed
         if ctx.g_takes_cr:  # cooperative: G lowers the same cross-entropy H does, through both images of the pair
             pair_logits = nets.pair(ctx.fake, ctx.partner).float()
             total = total + self.cfg.cr_weight * losses.contrastive_loss(pair_logits, ctx.draws.shared)
         return total
+
+    @staticmethod
+    def _deformed_categorical(ctx: StepContext, q: QCodes) -> torch.Tensor:
+        """sum_i CE(Q_i(T(G(z, c))), c_i): the categories only; a deformation changes what the continuous codes
+        draw (slant, width), so they are not asked to survive it."""
+        return sum(
+            losses.categorical_nll(logits.float(), ctx.draws.latent.cat[:, i]) for i, logits in enumerate(q.cat_logits)
+        )
 
     def _information(self, ctx: StepContext, q: QCodes) -> losses.InfoLoss:
         fp32 = QCodes(
@@ -140,4 +155,5 @@ def statistic_names(cfg: TrainConfig) -> tuple[str, ...]:
     names += ["g_loss", "cat_loss", "cont_loss", "mi_bound"]
     if spec.n_categorical > 1:
         names += [f"{kind}_cat{i}" for i in range(1, spec.n_categorical + 1) for kind in ("cat_loss", "mi_bound")]
+    names += ["cat_loss_deformed"] * (cfg.iic_fake_weight > 0)
     return tuple(names)
