@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     for axis in (spread, curves):
         axis.axhline(args.target, color="grey", linestyle="--", linewidth=1)
         axis.grid(alpha=0.3)
-    spread.set_xticks(range(len(args.results)), [variant_name(p) for p in args.results], rotation=15)
+    spread.set_xticks(range(len(args.results)), [variant_name(p) for p in args.results], rotation=30, ha="right")
     spread.set_xlim(-0.5, len(args.results) - 0.5)
     spread.set_ylabel("held-out accuracy (seed labelled)")
     spread.set_title("every seed, end of training")
