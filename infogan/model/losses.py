@@ -114,9 +114,14 @@ class InfoLoss:
     categorical_per_code: list[torch.Tensor]  # CE_i of each categorical code
 
 
+def categorical_nlls(cat_logits: list[torch.Tensor], cat: torch.Tensor) -> list[torch.Tensor]:
+    """CE_i of each categorical code: logits [N, K_i] (fp32) against the drawn values cat [N, n_codes]."""
+    return [categorical_nll(logits, cat[:, i]) for i, logits in enumerate(cat_logits)]
+
+
 def information_loss(q: QCodes, latent: Latent, categorical_weight: float, continuous_weight: float) -> InfoLoss:
     """L_info from Q's outputs (fp32 logits/means) and the codes the fakes were drawn with."""
-    per_code = [categorical_nll(logits, latent.cat[:, i]) for i, logits in enumerate(q.cat_logits)]
+    per_code = categorical_nlls(q.cat_logits, latent.cat)
     ce = torch.stack(per_code).sum() if per_code else q.cont_mean.new_zeros(())
     nll = gaussian_nll(q.cont_mean, latent.cont, q.cont_logstd)
     return InfoLoss(categorical_weight * ce + continuous_weight * nll, ce, nll, per_code)

@@ -132,9 +132,7 @@ class InfoGANLoss:
     def _deformed_categorical(ctx: StepContext, q: QCodes) -> torch.Tensor:
         """sum_i CE(Q_i(T(G(z, c))), c_i): the categories only; a deformation changes what the continuous codes
         draw (slant, width), so they are not asked to survive it."""
-        return sum(
-            losses.categorical_nll(logits.float(), ctx.draws.latent.cat[:, i]) for i, logits in enumerate(q.cat_logits)
-        )
+        return sum(losses.categorical_nlls([logits.float() for logits in q.cat_logits], ctx.draws.latent.cat))
 
     def _information(self, ctx: StepContext, q: QCodes) -> losses.InfoLoss:
         fp32 = QCodes(
