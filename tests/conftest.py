@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # main.py lives at the repository root
@@ -71,7 +72,10 @@ def isolated_from_the_user(monkeypatch, tmp_path_factory):
     """Every test runs as a fresh user with no network: no INFOGAN_* variable of the caller's (a download
     mirror or data folder of theirs would send tests elsewhere), the data and cache folders in a fresh tmp
     folder of the test's own, beside its tmp_path (subprocesses inherit both), and connections anywhere but
-    this machine refused."""
+    this machine refused. The global RNGs start from the same seed in every test, so a draw without a
+    generator of its own is the same whatever ran before it on the worker."""
+    torch.manual_seed(0)
+    np.random.seed(0)
     for name in [name for name in os.environ if name.startswith("INFOGAN_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
