@@ -92,6 +92,7 @@ class TrainConfig:
     iic_shift: float = 0.06  # of the image side, each way and direction
     iic_elastic: float = 0.0  # elastic displacement, about this fraction of the side; 0: none
     iic_stroke: float = 0.0  # stroke thicker or thinner, up to this share of a 3x3 dilation/erosion; 0: none
+    iic_shear: float = 0.0  # horizontal shear (x moves by this times y) drawn from +- this; 0: none
     # with --iic-weight: an over-clustering head of this many clusters on D's trunk, trained by the same two-view
     # information (IIC's auxiliary head: it makes the shared trunk tell apart finer groups); 0: none
     iic_overcluster: int = 0
@@ -201,7 +202,7 @@ class TrainConfig:
                 "--iic-weight needs a categorical code (it asks Q to give an image and its deformed copy "
                 "the same category): add one with --categorical, or drop --iic-weight"
             )
-        for name in ("iic_overcluster", "iic_elastic", "iic_stroke", "iic_fake_weight"):
+        for name in ("iic_overcluster", "iic_elastic", "iic_stroke", "iic_shear", "iic_fake_weight"):
             if getattr(self, name) > 0 and self.iic_weight == 0:
                 raise UsageError(
                     f"--{_flag(name)} shapes --iic-weight's two-view information, which is 0 (off): "
@@ -292,6 +293,7 @@ FLOAT_RANGES = {  # float field -> [low, high)
     "iic_shift": (0.0, 0.5),
     "iic_elastic": (0.0, 0.25),
     "iic_stroke": (0.0, 1.0),
+    "iic_shear": (0.0, 1.0),
 }
 LEARNING_RATES = ("lr_d", "lr_g", "lr_q")  # > 0
 NON_NEGATIVE = (

@@ -11,6 +11,7 @@ from conftest import tiny_step
 from infogan.config import TrainConfig
 from infogan.data import augment
 from infogan.errors import UsageError
+from infogan.metrics.codes import slant_and_ink
 from infogan.model import losses
 from infogan.train.cuda_graphs import unsupported_reason
 from infogan.train.loss import InfoGANLoss, StepContext, statistic_names
@@ -43,7 +44,8 @@ def test_paired_information_is_ln_k_for_agreeing_confident_balanced_views_and_ze
 
 
 def test_paired_information_by_hand_and_summed_over_codes():
-    a, b = torch.randn(6, 3, generator=torch.Generator().manual_seed(1)), torch.randn(6, 3)
+    rng = torch.Generator().manual_seed(1)  # every draw seeded: the global RNG's state depends on the test order
+    a, b = torch.randn(6, 3, generator=rng), torch.randn(6, 3, generator=rng)
     pa, pb = a.softmax(1), b.softmax(1)
     joint = sum(torch.outer(pa[i], pb[i]) for i in range(6)) / 6
     joint = (joint + joint.t()) / 2
@@ -51,7 +53,7 @@ def test_paired_information_by_hand_and_summed_over_codes():
         joint[i, j] * math.log(joint[i, j] / (joint[i].sum() * joint[:, j].sum())) for i in range(3) for j in range(3)
     )
     assert losses.paired_information([a], [b]).item() == pytest.approx(float(expected), rel=1e-5)
-    c, d = torch.randn(6, 5), torch.randn(6, 5)
+    c, d = torch.randn(6, 5, generator=rng), torch.randn(6, 5, generator=rng)
     both = losses.paired_information([a, c], [b, d]).item()
     assert both == pytest.approx(float(expected) + losses.paired_information([c], [d]).item(), rel=1e-5)
 
@@ -106,6 +108,31 @@ def test_elastic_and_stroke_draw_after_the_affine_part_and_change_the_copy_as_as
     field[:, 0] = 2 / 8  # a uniform shift of 1/8 of the side in x: the same as the affine shift
     shifted = torch.tensor([[1.0, 0, 2 / 8], [0, 1.0, 0]]).expand(2, 2, 3)
     assert torch.allclose(augment.warp(digit, identity, field), augment.warp(digit, shifted), atol=1e-4)
+
+
+def test_the_shear_draws_last_and_leans_a_vertical_stroke_by_its_angle():
+    """Off, it draws nothing; on, it draws after every other part (their draws stay as they were), within its
+    range, and a shear of s leans an upright bar by atan(s) either way while rotation keeps it upright."""
+    affine = augment.AffineJitter(20.0, 0.15, 0.06)
+    without = augment.Deformations(affine, 0.03, 0.5).draw(8, torch.Generator().manual_seed(4), "cpu")
+    rng = torch.Generator().manual_seed(4)
+    with_shear = augment.Deformations(affine, 0.03, 0.5, shear=0.5).draw(8, rng, "cpu")
+    assert without.shear is None
+    assert torch.equal(with_shear.theta, without.theta) and torch.equal(with_shear.stroke, without.stroke)
+    assert torch.equal(with_shear.displacement, without.displacement)
+    assert with_shear.shear.shape == (8,) and 0 < with_shear.shear.abs().max() <= 0.5
+    many = augment.Deformations(affine, shear=0.5).draw(4000, torch.Generator().manual_seed(0), "cpu").shear
+    assert many.min() < -0.49 and many.max() > 0.49  # the whole range, both ways
+
+    bar = -torch.ones(2, 1, 28, 28)
+    bar[:, :, 4:24, 13:15] = 1  # an upright stroke: slant 0
+    identity = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).expand(2, 2, 3)
+    leaned = augment.Deformation(identity, shear=torch.tensor([0.5, -0.5])).apply(bar)
+    slant, ink = slant_and_ink(leaned)
+    assert slant.tolist() == pytest.approx([26.565, -26.565], abs=0.5)  # atan(0.5) = 26.57 degrees, either way
+    assert torch.allclose(ink, slant_and_ink(bar)[1], rtol=0.05)  # the same stroke, leaned
+    unchanged = augment.Deformation(identity, shear=torch.zeros(2)).apply(bar)
+    assert torch.allclose(unchanged, bar, atol=1e-5)
 
 
 def test_with_the_term_off_the_step_and_its_random_stream_are_the_papers():
@@ -219,6 +246,8 @@ def test_the_deformed_fakes_term_is_in_gs_loss_with_the_value_it_reports():
         ({"iic_elastic": 0.03}, "--iic-elastic shapes --iic-weight's"),
         ({"iic_weight": 1.0, "iic_elastic": 0.5}, "--iic-elastic must be in [0.0, 0.25)"),
         ({"iic_weight": 1.0, "iic_stroke": 1.5}, "--iic-stroke must be in [0.0, 1.0)"),
+        ({"iic_shear": 0.5}, "--iic-shear shapes --iic-weight's"),
+        ({"iic_weight": 1.0, "iic_shear": -0.5}, "--iic-shear must be in [0.0, 1.0)"),
         ({"iic_fake_weight": 1.0}, "--iic-fake-weight shapes --iic-weight's"),
         ({"iic_weight": 1.0, "iic_fake_weight": -1.0}, "--iic-fake-weight must be a finite number >= 0"),
     ],

@@ -109,7 +109,21 @@ def test_a_damaged_health_state_does_not_stop_a_resume(tmp_path, tiny_npz):
 
 @pytest.mark.parametrize(
     "extra",
-    [[], ["--iic-weight", "3", "--categorical", "4,2", "--iic-elastic", "0.03", "--iic-stroke", "0.5"]],
+    [
+        [],
+        [
+            "--iic-weight",
+            "3",
+            "--categorical",
+            "4,2",
+            "--iic-elastic",
+            "0.03",
+            "--iic-stroke",
+            "0.5",
+            "--iic-shear",
+            "0.5",
+        ],
+    ],
     ids=["paper", "iic-two-codes"],
 )
 def test_resume_equals_straight_run(tmp_path, tiny_npz, extra):

@@ -230,6 +230,12 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
             "F",
             "the copy's strokes made thicker or thinner, up to this share of a one-pixel dilation or erosion; 0: none",
         ),
+        (
+            "iic_shear",
+            "F",
+            "a horizontal shear of the copy, drawn from +- this (0.5 leans a vertical stroke by about 27 degrees), "
+            "so that a category cannot stand for the slant; 0: none",
+        ),
     ):
         _option(model, name, f"with --iic-weight: {text}", type=_finite_float, metavar=metavar)
     _option(

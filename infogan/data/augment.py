@@ -2,8 +2,10 @@
 (losses.paired_information, --iic-weight).
 
 Each image gets its own rotation, scale and shift (`AffineJitter`), and optionally a smooth elastic
-displacement (--iic-elastic, as in Elastic-InfoGAN's augmentation) and a thicker or thinner stroke
-(--iic-stroke: a blend towards the image's 3x3 dilation or erosion). Everything is drawn from the run's
+displacement (--iic-elastic, as in Elastic-InfoGAN's augmentation), a thicker or thinner stroke
+(--iic-stroke: a blend towards the image's 3x3 dilation or erosion) and a horizontal shear (--iic-shear:
+it changes a digit's slant and keeps its rows, so a category cannot stand for slant; a rotation turns the
+rows too and reaches only the digits near a slant threshold). Everything is drawn from the run's
 latent generator after the step's latents (so a checkpoint's RNG state already holds it and a resumed run
 draws the same deformations), affine first, so a run without the optional parts draws what it always drew;
 it is applied on the batch's device with `affine_grid`, `grid_sample` and `max_pool2d`. Why not kornia's
@@ -51,10 +53,12 @@ class Deformation:
     theta: torch.Tensor  # [N, 2, 3] affine matrices
     displacement: torch.Tensor | None = None  # [N, 2, ELASTIC_GRID, ELASTIC_GRID] in grid units (a side is 2)
     stroke: torch.Tensor | None = None  # [N] in [-1, 1]: > 0 towards the dilation, < 0 towards the erosion
+    shear: torch.Tensor | None = None  # [N]: x moves by this times y (grid units), composed into theta
 
     def apply(self, images: torch.Tensor) -> torch.Tensor:
         """images [N, C, H, W] in [-1, 1], deformed; same shape and dtype."""
-        out = warp(images, self.theta, self.displacement)
+        theta = self.theta if self.shear is None else sheared(self.theta, self.shear)
+        out = warp(images, theta, self.displacement)
         if self.stroke is not None:
             t = self.stroke.to(out.dtype).view(-1, 1, 1, 1)
             dilated = F.max_pool2d(out, 3, stride=1, padding=1)  # bright strokes one pixel wider
@@ -66,22 +70,37 @@ class Deformation:
 @dataclass(frozen=True)
 class Deformations:
     """The affine jitter, plus an elastic displacement of up to about `elastic` of the side (a Gaussian's
-    standard deviation at each coarse grid point) and a stroke change drawn from U(-`stroke`, `stroke`)
-    (1: all the way to the 3x3 dilation or erosion); 0 turns either off and draws nothing for it."""
+    standard deviation at each coarse grid point), a stroke change drawn from U(-`stroke`, `stroke`)
+    (1: all the way to the 3x3 dilation or erosion) and a horizontal shear drawn from U(-`shear`, `shear`)
+    (0.5: a slant of about 27 degrees either way); 0 turns any of them off and draws nothing for it. The
+    optional parts draw in this order, after the affine part, so adding one leaves the earlier draws as they
+    were."""
 
     affine: AffineJitter
     elastic: float = 0.0
     stroke: float = 0.0
+    shear: float = 0.0
 
     def draw(self, n: int, rng: torch.Generator, device) -> Deformation:
         theta = self.affine.draw(n, rng, device)
-        displacement = stroke = None
+        displacement = stroke = shear = None
         if self.elastic > 0:
             grid = (n, 2, ELASTIC_GRID, ELASTIC_GRID)
             displacement = torch.randn(grid, generator=rng, device=device) * 2 * self.elastic
         if self.stroke > 0:
             stroke = (torch.rand(n, generator=rng, device=device) * 2 - 1) * self.stroke
-        return Deformation(theta, displacement, stroke)
+        if self.shear > 0:
+            shear = (torch.rand(n, generator=rng, device=device) * 2 - 1) * self.shear
+        return Deformation(theta, displacement, stroke, shear)
+
+
+def sheared(theta: torch.Tensor, shear: torch.Tensor) -> torch.Tensor:
+    """theta [N, 2, 3] after a horizontal shear of the output coordinates: the sampling point of output
+    (x, y) is theta's at (x + shear * y, y), so rows stay rows and a vertical stroke leans by atan(shear)."""
+    shear_matrix = torch.zeros(len(shear), 3, 3, dtype=theta.dtype, device=theta.device)
+    shear_matrix[:, 0, 0] = shear_matrix[:, 1, 1] = shear_matrix[:, 2, 2] = 1
+    shear_matrix[:, 0, 1] = shear.to(theta.dtype)
+    return theta @ shear_matrix  # [N, 2, 3]
 
 
 def warp(images: torch.Tensor, theta: torch.Tensor, displacement: torch.Tensor | None = None) -> torch.Tensor:

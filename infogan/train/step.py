@@ -53,7 +53,7 @@ def jitter_of(cfg: TrainConfig) -> augment.Deformations | None:
     if cfg.iic_weight == 0:
         return None
     affine = augment.AffineJitter(cfg.iic_rotation, cfg.iic_scale, cfg.iic_shift)
-    return augment.Deformations(affine, cfg.iic_elastic, cfg.iic_stroke)
+    return augment.Deformations(affine, cfg.iic_elastic, cfg.iic_stroke, cfg.iic_shear)
 
 
 @dataclass(frozen=True)
