@@ -22,6 +22,7 @@ from infogan.files import read_file
 from infogan.model.architectures import ARCHS
 from infogan.model.latent import LatentSpec
 from infogan.presets import (  # the table of architectures: names and the image-side divisor of each
+    IIC_FIELDS,
     PRESET_FIELDS,
     PRESETS,
     default_preset,
@@ -85,20 +86,21 @@ class TrainConfig:
     real_info_weight: float = 0.0
     real_info_until: int = 0  # the term is in D's objective before this step only; 0: for the whole run
     # --- IIC's two-view information on real images (losses.paired_information): D/Q minimise
-    # L_D + L_info - iic_weight * I_pair, the second view a random affine deformation (augment.py); 0: off ---
-    iic_weight: float = 0.0
+    # L_D + L_info - iic_weight * I_pair, the second view a random affine deformation (augment.py); 0: off.
+    # None: the preset's (mnist-iic, the MNIST data sets' preset, turns it on; the others leave it off) ---
+    iic_weight: float | None = None
     iic_rotation: float = 20.0  # degrees, each way
     iic_scale: float = 0.15  # the scale is drawn from 1 +- this
     iic_shift: float = 0.06  # of the image side, each way and direction
-    iic_elastic: float = 0.0  # elastic displacement, about this fraction of the side; 0: none
-    iic_stroke: float = 0.0  # stroke thicker or thinner, up to this share of a 3x3 dilation/erosion; 0: none
+    iic_elastic: float | None = None  # elastic displacement, about this fraction of the side; 0: none
+    iic_stroke: float | None = None  # stroke thicker or thinner, up to this share of a 3x3 dilation/erosion
     iic_shear: float = 0.0  # horizontal shear (x moves by this times y) drawn from +- this; 0: none
     # with --iic-weight: an over-clustering head of this many clusters on D's trunk, trained by the same two-view
     # information (IIC's auxiliary head: it makes the shared trunk tell apart finer groups); 0: none
-    iic_overcluster: int = 0
+    iic_overcluster: int | None = None
     # with --iic-weight: Q also reads each fake's categories from a deformed copy of it (the same deformations),
     # at this weight in D's and G's objectives, so G draws its categories in what survives them; 0: off
-    iic_fake_weight: float = 0.0
+    iic_fake_weight: float | None = None
     # --- optimisation (paper appendix C: Adam, lr D 2e-4, G 1e-3) ---
     epochs: int | None = None
     batch_size: int | None = None
@@ -135,6 +137,14 @@ class TrainConfig:
     # --- set when a run is created: its identity, carried by config.json and every checkpoint ---
     run_id: str | None = None
 
+    def __post_init__(self) -> None:
+        # A resolved config (it has image_shape) with IIC's fields unset was written before they existed, or
+        # built by hand: IIC did not run, so they are 0; an unresolved one leaves them to the preset (resolve).
+        if self.image_shape is not None:
+            for name in IIC_FIELDS:
+                if getattr(self, name) is None:
+                    setattr(self, name, 0)
+
     # ------------------------------------------------------------------ checks and (de)serialisation
     def validate(self) -> None:
         """Raise UsageError naming the first bad field (type, then range); says nothing about the data.
@@ -164,7 +174,7 @@ class TrainConfig:
                 raise UsageError(f"--{_flag(name)} must be in [0, 1), got {getattr(self, name)!r}")
         for name, (low, high) in FLOAT_RANGES.items():
             value = getattr(self, name)
-            if not (math.isfinite(value) and low <= value < high):
+            if value is not None and not (math.isfinite(value) and low <= value < high):
                 raise UsageError(f"--{_flag(name)} must be in [{low}, {high}), got {value!r}")
         if not 0 < self.lr_final <= 1:
             raise UsageError(f"--lr-final must be in (0, 1] (a fraction of the starting rates), got {self.lr_final!r}")
@@ -197,15 +207,17 @@ class TrainConfig:
                 "--real-info-until switches off --real-info-weight, which is 0 (off): give a weight, or "
                 "drop --real-info-until"
             )
-        if self.iic_weight > 0 and self.categorical is not None and len(self.categorical) == 0:
+        if (self.iic_weight or 0) > 0 and self.categorical is not None and len(self.categorical) == 0:
             raise UsageError(
                 "--iic-weight needs a categorical code (it asks Q to give an image and its deformed copy "
                 "the same category): add one with --categorical, or drop --iic-weight"
             )
         for name in ("iic_overcluster", "iic_elastic", "iic_stroke", "iic_shear", "iic_fake_weight"):
-            if getattr(self, name) > 0 and self.iic_weight == 0:
+            # a weight left None is the preset's: resolve() checks again once it is known
+            if (getattr(self, name) or 0) > 0 and self.iic_weight == 0:
                 raise UsageError(
-                    f"--{_flag(name)} shapes --iic-weight's two-view information, which is 0 (off): "
+                    f"--{_flag(name)} shapes --iic-weight's two-view information, which is 0 (off"
+                    f"{'' if self.preset is None else ' with preset ' + self.preset}): "
                     f"give --iic-weight, or drop --{_flag(name)}"
                 )
         if self.image_shape is not None and (len(self.image_shape) != 3 or min(self.image_shape) < 1):
@@ -327,7 +339,9 @@ def resolve(cfg: TrainConfig, image_shape: tuple[int, int, int], data_preset: st
     preset = PRESETS[name]
     filled = {f: getattr(preset, f) if getattr(cfg, f) is None else getattr(cfg, f) for f in PRESET_FIELDS}
     filled["categorical"] = list(filled["categorical"])
+    filled.update(_iic_fields(cfg, preset, has_categorical=bool(filled["categorical"])))
     out = dataclasses.replace(cfg, preset=name, image_shape=[int(channels), int(height), int(width)], **filled)
+    out._check_combinations()  # e.g. a part of IIC given on a preset whose weight is 0
     multiple = ARCHS[out.arch].divisor
     if height % multiple or width % multiple:
         raise UsageError(
@@ -335,6 +349,15 @@ def resolve(cfg: TrainConfig, image_shape: tuple[int, int, int], data_preset: st
             f"{height}x{width}: pick another --arch or resize the images"
         )
     return out
+
+
+def _iic_fields(cfg: TrainConfig, preset, has_categorical: bool) -> dict:
+    """IIC's weight and parts: the preset's where the run leaves the weight None (none without a categorical
+    code, which IIC sorts real images into); where the run gives the weight, a part it leaves None is 0."""
+    if cfg.iic_weight is None:
+        recipe = {f: getattr(preset, f) if has_categorical else 0 for f in IIC_FIELDS}
+        return {f: recipe[f] if getattr(cfg, f) is None else getattr(cfg, f) for f in IIC_FIELDS}
+    return {f: 0 if getattr(cfg, f) is None else getattr(cfg, f) for f in IIC_FIELDS}
 
 
 def _flag(name: str) -> str:

@@ -8,11 +8,13 @@ import pytest
 import torch
 from conftest import tiny_step
 
-from infogan.config import TrainConfig
+from infogan.config import TrainConfig, resolve
 from infogan.data import augment
+from infogan.data.datasets import source_of
 from infogan.errors import UsageError
 from infogan.metrics.codes import slant_and_ink
 from infogan.model import losses
+from infogan.presets import IIC_FIELDS, PRESETS
 from infogan.train.cuda_graphs import unsupported_reason
 from infogan.train.loss import InfoGANLoss, StepContext, statistic_names
 from infogan.train.runtime import make_runtime
@@ -242,19 +244,44 @@ def test_the_deformed_fakes_term_is_in_gs_loss_with_the_value_it_reports():
         ({"iic_scale": 1.0}, "--iic-scale must be in [0.0, 1.0)"),
         ({"iic_shift": -0.1}, "--iic-shift must be in [0.0, 0.5)"),
         ({"iic_overcluster": -1}, "--iic-overcluster must be"),
-        ({"iic_overcluster": 50}, "--iic-overcluster shapes --iic-weight's two-view information"),
-        ({"iic_elastic": 0.03}, "--iic-elastic shapes --iic-weight's"),
+        ({"iic_overcluster": 50, "iic_weight": 0.0}, "--iic-overcluster shapes --iic-weight's two-view information"),
+        ({"iic_elastic": 0.03, "iic_weight": 0.0}, "--iic-elastic shapes --iic-weight's"),
         ({"iic_weight": 1.0, "iic_elastic": 0.5}, "--iic-elastic must be in [0.0, 0.25)"),
         ({"iic_weight": 1.0, "iic_stroke": 1.5}, "--iic-stroke must be in [0.0, 1.0)"),
-        ({"iic_shear": 0.5}, "--iic-shear shapes --iic-weight's"),
+        ({"iic_shear": 0.5, "iic_weight": 0.0}, "--iic-shear shapes --iic-weight's"),
         ({"iic_weight": 1.0, "iic_shear": -0.5}, "--iic-shear must be in [0.0, 1.0)"),
-        ({"iic_fake_weight": 1.0}, "--iic-fake-weight shapes --iic-weight's"),
+        ({"iic_fake_weight": 1.0, "iic_weight": 0.0}, "--iic-fake-weight shapes --iic-weight's"),
         ({"iic_weight": 1.0, "iic_fake_weight": -1.0}, "--iic-fake-weight must be a finite number >= 0"),
     ],
 )
 def test_bad_values_are_refused_with_the_field_named(fields, message):
     with pytest.raises(UsageError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
         TrainConfig(**fields).validate()
+
+
+def test_the_mnist_data_sets_train_with_the_recipe_and_the_papers_objective_is_one_switch_away():
+    """mnist-iic (the MNIST data sets' preset) fills IIC's weight and parts; --preset mnist, or --iic-weight 0,
+    is the paper's objective; a weight given alone leaves the parts off (the same meaning on every preset); a
+    run without a categorical code gets none of it; a part given where the preset's weight is 0 is refused
+    once the preset is known; a resolved config without the fields (older runs) ran without IIC."""
+    recipe = PRESETS["mnist-iic"]
+    assert source_of("mnist-sample").preset == source_of("mnist").preset == "mnist-iic"
+    shape = (1, 28, 28)
+    on = resolve(TrainConfig(dataset="mnist-sample"), shape, "mnist-iic")
+    assert [getattr(on, f) for f in IIC_FIELDS] == [3.0, 0.03, 0.5, 50, 3.0]
+    assert [getattr(on, f) for f in IIC_FIELDS] == [getattr(recipe, f) for f in IIC_FIELDS]
+    assert resolve(TrainConfig(iic_fake_weight=1.0), shape, "mnist-iic").iic_fake_weight == 1.0  # a part given wins
+    for paper in (TrainConfig(preset="mnist"), TrainConfig(iic_weight=0.0)):
+        assert [getattr(resolve(paper, shape, "mnist-iic"), f) for f in IIC_FIELDS] == [0, 0, 0, 0, 0]
+    alone = resolve(TrainConfig(iic_weight=1.0), shape, "mnist-iic")
+    assert [getattr(alone, f) for f in IIC_FIELDS] == [1.0, 0, 0, 0, 0]
+    no_code = resolve(TrainConfig(categorical=[]), shape, "mnist-iic")
+    assert no_code.iic_weight == 0 and no_code.iic_overcluster == 0
+    assert resolve(TrainConfig(), shape, None).iic_weight == 0  # other grey data: the paper's objective
+    with pytest.raises(UsageError, match="--iic-elastic shapes --iic-weight's two-view information, which is 0"):
+        resolve(TrainConfig(iic_elastic=0.03), (3, 32, 32), "cifar10")
+    old = TrainConfig.from_dict({k: v for k, v in on.to_dict().items() if k not in IIC_FIELDS})  # never written
+    assert [getattr(old, f) for f in IIC_FIELDS] == [0, 0, 0, 0, 0]
 
 
 def test_cuda_graphs_step_aside_for_the_term():

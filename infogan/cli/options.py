@@ -43,6 +43,9 @@ def _categorical(text: str) -> list[int]:
 
 
 FROM_PRESET = "the preset's"
+# what --help shows for IIC's parts, which come from the preset when --iic-weight is not given
+IIC_PARTS = ("iic_elastic", "iic_stroke", "iic_overcluster", "iic_fake_weight")
+PRESET_IIC_DEFAULTS = {n: f"the preset's: {getattr(PRESETS['mnist-iic'], n)} with mnist-iic, else 0" for n in IIC_PARTS}
 
 
 def _option(
@@ -211,11 +214,13 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
         "iic_weight",
         "weight of IIC's two-view information in D's objective (Ji et al. 2019; not in "
         "the paper): Q gives a real image and a randomly deformed copy the same category, so the categories "
-        "become groups of real images that survive small deformations; 0 is the paper's objective",
+        "become groups of real images that survive small deformations; 0 is the paper's objective. Given, "
+        "the parts below that are not given are off",
+        "the preset's: 3 with mnist-iic (the MNIST data sets' preset, with its parts), else 0",
         type=_finite_float,
         metavar="W",
     )
-    for name, metavar, text in (  # the deformed copy of --iic-weight's second view (data/augment.py)
+    for name, metavar, text in (  # the deformed copy of --iic-weight's second view (data/augment.py), the rest
         ("iic_rotation", "DEG", "the deformed copy's rotation, up to this many degrees each way"),
         ("iic_scale", "F", "the copy's scale is drawn from 1 +- this"),
         ("iic_shift", "F", "the copy's shift, up to this fraction of the image side each way"),
@@ -236,24 +241,22 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
             "a horizontal shear of the copy, drawn from +- this (0.5 leans a vertical stroke by about 27 degrees), "
             "so that a category cannot stand for the slant; 0: none",
         ),
+        (
+            "iic_overcluster",
+            "K",
+            "an extra head of K clusters on D's trunk, trained by the same two-view information (IIC's "
+            "over-clustering head), so that the shared trunk tells finer groups apart; 0: none",
+        ),
+        (
+            "iic_fake_weight",
+            "W",
+            "Q must also read each fake's categories from a deformed copy of it, at this weight in D's and G's "
+            "objectives, so that G draws its categories in what survives the deformations; 0: off",
+        ),
     ):
-        _option(model, name, f"with --iic-weight: {text}", type=_finite_float, metavar=metavar)
-    _option(
-        model,
-        "iic_overcluster",
-        "with --iic-weight: an extra head of K clusters on D's trunk, trained by the same two-view "
-        "information (IIC's over-clustering head), so that the shared trunk tells finer groups apart; 0: none",
-        type=int,
-        metavar="K",
-    )
-    _option(
-        model,
-        "iic_fake_weight",
-        "with --iic-weight: Q must also read each fake's categories from a deformed copy of it, at this weight "
-        "in D's and G's objectives, so that G draws its categories in what survives the deformations; 0: off",
-        type=_finite_float,
-        metavar="W",
-    )
+        kind = int if name == "iic_overcluster" else _finite_float
+        shown = PRESET_IIC_DEFAULTS.get(name)
+        _option(model, name, f"with --iic-weight: {text}", shown, type=kind, metavar=metavar)
 
     optim = parser.add_argument_group("optimisation")
     _option(
