@@ -41,6 +41,17 @@ import common
 TARGETS = {"median_accuracy": 0.95, "worst_accuracy": 0.90, "median_nmi": 0.90, "mi_gap_epoch2": 0.05}
 
 
+CLEAN_RHO = 0.9  # a continuous code "moves" a factor when |Spearman rho| with it reaches this
+
+
+def codes_clean(effects: list[dict]) -> bool:
+    """The issue's test of the continuous codes: two of them move different factors, one the slant and
+    another the stroke width (ink), each with |rho| >= CLEAN_RHO (`continuous_effects` of evaluate)."""
+    slant = {e["code"] for e in effects if abs(e["slant_spearman"]) >= CLEAN_RHO}
+    width = {e["code"] for e in effects if abs(e["ink_spearman"]) >= CLEAN_RHO}
+    return any(a != b for a in slant for b in width)
+
+
 def seed_row(run_dir: Path, report: dict) -> dict:
     """One finished seed: its held-out scores (from sweep's evaluation) and its training curves."""
     epochs = common.epochs(run_dir)
@@ -53,6 +64,7 @@ def seed_row(run_dir: Path, report: dict) -> dict:
         "mi_bound_by_epoch": [round(r["mi_bound"], 4) for r in epochs],
         "train_accuracy_by_epoch": [round(r.get("categorical_accuracy", float("nan")), 4) for r in epochs],
         "continuous_effects": report["continuous_effects"],
+        "codes_clean": codes_clean(report["continuous_effects"]),
         "train_seconds": report["train_seconds"],
         "steps": epochs[-1]["step"],
         "images_per_sec": statistics.median(r["images_per_sec"] for r in epochs),
@@ -80,6 +92,7 @@ def summarise(runs: dict[str, dict], failed: dict[str, str], entropy: float) -> 
         "best_accuracy": max(acc),
         "median_nmi": statistics.median(nmi),
         "mi_gap_epoch2": max(gap2),
+        "codes_clean": sum(r["codes_clean"] for r in runs.values()),  # seeds whose continuous codes pass
     }
     judged = [r["classifier"] for r in runs.values() if "classifier" in r]
     if judged:

@@ -62,7 +62,7 @@ PRESETS: dict[str, Preset] = {
     # digits at the demo's budget (docs/results.md#every-seed-learns-the-digits). `--preset mnist` is the
     # paper's objective.
     "mnist-iic": Preset(
-        "the paper's MNIST model with IIC's two views of real digits and deformed fakes: every seed learns the digits",
+        "the paper's MNIST model, trained with IIC's two views of each real digit and with deformed fakes",
         arch="paper-mnist",
         categorical=(10,),
         continuous=2,

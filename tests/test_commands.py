@@ -283,13 +283,26 @@ def test_quality_counts_a_failed_seed_as_the_worst():
     import quality
 
     rows = {
-        s: {"heldout_accuracy": a, "heldout_nmi": 0.9, "mi_bound_by_epoch": [2.3, 2.3]}
-        for s, a in (("0", 0.95), ("1", 0.93))
+        s: {"heldout_accuracy": a, "heldout_nmi": 0.9, "mi_bound_by_epoch": [2.3, 2.3], "codes_clean": c}
+        for s, a, c in (("0", 0.95, True), ("1", 0.93, False))
     }
     summary, met = quality.summarise(rows, {"2": "exit status 1"}, entropy=2.302585)
     assert summary["worst_accuracy"] == 0.0 and summary["seeds_failed"] == 1 and not met["worst_accuracy"]
     summary, met = quality.summarise(rows, {}, entropy=2.302585)
-    assert summary["worst_accuracy"] == 0.93 and met["worst_accuracy"]
+    assert summary["worst_accuracy"] == 0.93 and met["worst_accuracy"] and summary["codes_clean"] == 1
+
+
+def test_quality_calls_the_codes_clean_when_one_moves_slant_and_another_stroke_width():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import quality
+
+    def effects(*pairs):  # (slant rho, ink rho) per code
+        return [{"code": i, "slant_spearman": a, "ink_spearman": b} for i, (a, b) in enumerate(pairs, start=1)]
+
+    assert quality.codes_clean(effects((-0.68, -0.93), (-1.0, -0.27)))  # code 1 width, code 2 slant
+    assert not quality.codes_clean(effects((-0.98, -0.99), (0.88, 0.54)))  # code 2 moves neither enough
+    assert not quality.codes_clean(effects((0.99, 0.2), (-0.95, 0.5)))  # both slant, neither width
+    assert not quality.codes_clean(effects((0.95, 0.95), (0.1, 0.1)))  # one code moving both is not two
 
 
 def test_early_stop_ends_a_run_after_patience_epochs_without_a_gain():

@@ -88,8 +88,8 @@ def tables_page() -> str:
         "",
         "A preset fills every field a run leaves unset; any option given overrides it.",
         "",
-        "| preset | what | arch | codes + noise | lambda cat / cont | lr D / G | batch, epochs | images |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| preset | what | arch | codes + noise | lambda cat / cont | lr D / G | batch, epochs | images | IIC |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, p in PRESETS.items():
         runs = [(k, p.categorical.count(k)) for k in dict.fromkeys(p.categorical)]
@@ -98,9 +98,15 @@ def tables_page() -> str:
         image = f"{p.image_size}x{p.image_size} {'grey' if p.channels == 1 else 'RGB'}"
         image += f", centre {p.crop} crop" if p.crop else ""
         image += ", spectral-norm D" if p.spectral_norm else ""
+        iic = (
+            f"weight {p.iic_weight:g}, elastic {p.iic_elastic:g}, stroke {p.iic_stroke:g}, over-clustering "
+            f"{p.iic_overcluster}, deformed fakes {p.iic_fake_weight:g}"
+            if p.iic_weight
+            else "off"
+        )
         lines.append(
             f"| `{name}` | {_cell(p.description)} | `{p.arch}` | {codes} | {p.categorical_weight:g} / "
-            f"{p.continuous_weight:g} | {p.lr_d:g} / {p.lr_g:g} | {p.batch_size}, {p.epochs} | {image} |"
+            f"{p.continuous_weight:g} | {p.lr_d:g} / {p.lr_g:g} | {p.batch_size}, {p.epochs} | {image} | {iic} |"
         )
     lines += [
         "",
