@@ -259,23 +259,25 @@ def test_bad_values_are_refused_with_the_field_named(fields, message):
         TrainConfig(**fields).validate()
 
 
-def test_the_mnist_data_sets_train_with_the_recipe_and_the_papers_objective_is_one_switch_away():
-    """mnist-iic (the MNIST data sets' preset) fills IIC's weight and parts; --preset mnist, or --iic-weight 0,
-    is the paper's objective; a weight given alone leaves the parts off (the same meaning on every preset); a
-    run without a categorical code gets none of it; a part given where the preset's weight is 0 is refused
-    once the preset is known; a resolved config without the fields (older runs) ran without IIC."""
+def test_the_recipe_preset_fills_iic_and_a_weight_given_alone_leaves_the_parts_off():
+    """--preset mnist-iic fills IIC's weight and parts; --iic-weight 0 over it is the paper's objective; the MNIST
+    data sets keep the paper's objective by default; a weight given alone leaves the parts off (the same meaning
+    on every preset); a run without a categorical code gets none of it; a part given where the preset's weight
+    is 0 is refused once the preset is known; a resolved config without the fields (older runs) ran without
+    IIC."""
     recipe = PRESETS["mnist-iic"]
-    assert source_of("mnist-sample").preset == source_of("mnist").preset == "mnist-iic"
+    assert source_of("mnist-sample").preset == source_of("mnist").preset == "mnist"
     shape = (1, 28, 28)
-    on = resolve(TrainConfig(dataset="mnist-sample"), shape, "mnist-iic")
+    assert resolve(TrainConfig(dataset="mnist-sample"), shape, "mnist").iic_weight == 0
+    on = resolve(TrainConfig(preset="mnist-iic"), shape, "mnist")
     assert [getattr(on, f) for f in IIC_FIELDS] == [3.0, 0.03, 0.5, 50, 3.0]
     assert [getattr(on, f) for f in IIC_FIELDS] == [getattr(recipe, f) for f in IIC_FIELDS]
-    assert resolve(TrainConfig(iic_fake_weight=1.0), shape, "mnist-iic").iic_fake_weight == 1.0  # a part given wins
-    for paper in (TrainConfig(preset="mnist"), TrainConfig(iic_weight=0.0)):
-        assert [getattr(resolve(paper, shape, "mnist-iic"), f) for f in IIC_FIELDS] == [0, 0, 0, 0, 0]
-    alone = resolve(TrainConfig(iic_weight=1.0), shape, "mnist-iic")
+    assert resolve(TrainConfig(preset="mnist-iic", iic_fake_weight=1.0), shape, None).iic_fake_weight == 1.0
+    paper = resolve(TrainConfig(preset="mnist-iic", iic_weight=0.0), shape, None)
+    assert [getattr(paper, f) for f in IIC_FIELDS] == [0, 0, 0, 0, 0]
+    alone = resolve(TrainConfig(preset="mnist-iic", iic_weight=1.0), shape, None)
     assert [getattr(alone, f) for f in IIC_FIELDS] == [1.0, 0, 0, 0, 0]
-    no_code = resolve(TrainConfig(categorical=[]), shape, "mnist-iic")
+    no_code = resolve(TrainConfig(preset="mnist-iic", categorical=[]), shape, None)
     assert no_code.iic_weight == 0 and no_code.iic_overcluster == 0
     assert resolve(TrainConfig(), shape, None).iic_weight == 0  # other grey data: the paper's objective
     with pytest.raises(UsageError, match="--iic-elastic shapes --iic-weight's two-view information, which is 0"):
