@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # main.py lives at the repository root
@@ -39,6 +38,15 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     REQUIRE_EXTRAS["on"] = config.getoption("--require-extras")
     _one_core_per_worker()
+
+
+# The longest tests (15-100 s each: the evidence dry run, the real process groups) are handed out first, so
+# that the workers do not end with one of them still running a long test alone while the other waits.
+LONGEST_FIRST = ("test_evidence.py", "test_cluster.py", "test_distributed.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.path.name not in LONGEST_FIRST)  # a stable sort: the rest keep their order
 
 
 def _one_core_per_worker():
@@ -74,6 +82,8 @@ def isolated_from_the_user(monkeypatch, tmp_path_factory):
     folder of the test's own, beside its tmp_path (subprocesses inherit both), and connections anywhere but
     this machine refused. The global RNGs start from the same seed in every test, so a draw without a
     generator of its own is the same whatever ran before it on the worker."""
+    import torch  # here, not at the top: a worker's core mask is set (pytest_configure) before torch starts
+
     torch.manual_seed(0)
     np.random.seed(0)
     for name in [name for name in os.environ if name.startswith("INFOGAN_")]:
