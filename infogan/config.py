@@ -94,7 +94,7 @@ class TrainConfig:
     iic_shift: float = 0.06  # of the image side, each way and direction
     iic_elastic: float | None = None  # elastic displacement, about this fraction of the side; 0: none
     iic_stroke: float | None = None  # stroke thicker or thinner, up to this share of a 3x3 dilation/erosion
-    iic_shear: float = 0.0  # horizontal shear (x moves by this times y) drawn from +- this; 0: none
+    iic_shear: float | None = None  # horizontal shear (x moves by this times y) drawn from +- this; 0: none
     # with --iic-weight: an over-clustering head of this many clusters on D's trunk, trained by the same two-view
     # information (IIC's auxiliary head: it makes the shared trunk tell apart finer groups); 0: none
     iic_overcluster: int | None = None

@@ -34,6 +34,7 @@ class Preset:
     iic_stroke: float = 0.0
     iic_overcluster: int = 0
     iic_fake_weight: float = 0.0
+    iic_shear: float = 0.0
 
 
 # The MNIST and CIFAR-10 rows are the seed's defaults, except MNIST's batch: 64, not the seed's 256, which
@@ -239,7 +240,7 @@ PRESET_FIELDS = (
 # IIC's weight and the parts that shape it: from the preset when the weight is left None; when the run gives
 # the weight itself, a part it leaves None is 0 (config.resolve), so `--iic-weight W` alone means the same on
 # every preset.
-IIC_FIELDS = ("iic_weight", "iic_elastic", "iic_stroke", "iic_overcluster", "iic_fake_weight")
+IIC_FIELDS = ("iic_weight", "iic_elastic", "iic_stroke", "iic_overcluster", "iic_fake_weight", "iic_shear")
 
 
 def default_preset(channels: int) -> str:

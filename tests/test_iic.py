@@ -270,20 +270,20 @@ def test_the_recipe_preset_fills_iic_and_a_weight_given_alone_leaves_the_parts_o
     shape = (1, 28, 28)
     assert resolve(TrainConfig(dataset="mnist-sample"), shape, "mnist").iic_weight == 0
     on = resolve(TrainConfig(preset="mnist-iic"), shape, "mnist")
-    assert [getattr(on, f) for f in IIC_FIELDS] == [3.0, 0.03, 0.5, 50, 3.0]
+    assert [getattr(on, f) for f in IIC_FIELDS] == [3.0, 0.03, 0.5, 50, 3.0, 0.0]
     assert [getattr(on, f) for f in IIC_FIELDS] == [getattr(recipe, f) for f in IIC_FIELDS]
     assert resolve(TrainConfig(preset="mnist-iic", iic_fake_weight=1.0), shape, None).iic_fake_weight == 1.0
     paper = resolve(TrainConfig(preset="mnist-iic", iic_weight=0.0), shape, None)
-    assert [getattr(paper, f) for f in IIC_FIELDS] == [0, 0, 0, 0, 0]
+    assert [getattr(paper, f) for f in IIC_FIELDS] == [0, 0, 0, 0, 0, 0]
     alone = resolve(TrainConfig(preset="mnist-iic", iic_weight=1.0), shape, None)
-    assert [getattr(alone, f) for f in IIC_FIELDS] == [1.0, 0, 0, 0, 0]
+    assert [getattr(alone, f) for f in IIC_FIELDS] == [1.0, 0, 0, 0, 0, 0]
     no_code = resolve(TrainConfig(preset="mnist-iic", categorical=[]), shape, None)
     assert no_code.iic_weight == 0 and no_code.iic_overcluster == 0
     assert resolve(TrainConfig(), shape, None).iic_weight == 0  # other grey data: the paper's objective
     with pytest.raises(UsageError, match="--iic-elastic shapes --iic-weight's two-view information, which is 0"):
         resolve(TrainConfig(iic_elastic=0.03), (3, 32, 32), "cifar10")
     old = TrainConfig.from_dict({k: v for k, v in on.to_dict().items() if k not in IIC_FIELDS})  # never written
-    assert [getattr(old, f) for f in IIC_FIELDS] == [0, 0, 0, 0, 0]
+    assert [getattr(old, f) for f in IIC_FIELDS] == [0, 0, 0, 0, 0, 0]
 
 
 def test_cuda_graphs_step_aside_for_the_term():

@@ -100,7 +100,7 @@ def tables_page() -> str:
         image += ", spectral-norm D" if p.spectral_norm else ""
         iic = (
             f"weight {p.iic_weight:g}, elastic {p.iic_elastic:g}, stroke {p.iic_stroke:g}, over-clustering "
-            f"{p.iic_overcluster}, deformed fakes {p.iic_fake_weight:g}"
+            f"{p.iic_overcluster}, deformed fakes {p.iic_fake_weight:g}, shear {p.iic_shear:g}"
             if p.iic_weight
             else "off"
         )

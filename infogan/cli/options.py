@@ -44,7 +44,7 @@ def _categorical(text: str) -> list[int]:
 
 FROM_PRESET = "the preset's"
 # what --help shows for IIC's parts, which come from the preset when --iic-weight is not given
-IIC_PARTS = ("iic_elastic", "iic_stroke", "iic_overcluster", "iic_fake_weight")
+IIC_PARTS = ("iic_elastic", "iic_stroke", "iic_overcluster", "iic_fake_weight", "iic_shear")
 PRESET_IIC_DEFAULTS = {n: f"the preset's: {getattr(PRESETS['mnist-iic'], n)} with mnist-iic, else 0" for n in IIC_PARTS}
 
 
