@@ -270,7 +270,7 @@ def test_the_recipe_preset_fills_iic_and_a_weight_given_alone_leaves_the_parts_o
     shape = (1, 28, 28)
     assert resolve(TrainConfig(dataset="mnist-sample"), shape, "mnist").iic_weight == 0
     on = resolve(TrainConfig(preset="mnist-iic"), shape, "mnist")
-    assert [getattr(on, f) for f in IIC_FIELDS] == [3.0, 0.03, 0.5, 50, 3.0, 0.0]
+    assert [getattr(on, f) for f in IIC_FIELDS] == [3.0, 0.03, 0.5, 50, 3.0, 0.5]
     assert [getattr(on, f) for f in IIC_FIELDS] == [getattr(recipe, f) for f in IIC_FIELDS]
     assert resolve(TrainConfig(preset="mnist-iic", iic_fake_weight=1.0), shape, None).iic_fake_weight == 1.0
     paper = resolve(TrainConfig(preset="mnist-iic", iic_weight=0.0), shape, None)
