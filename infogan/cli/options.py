@@ -9,6 +9,7 @@ from infogan.config import (
     ARCHS,
     CUDA_GRAPHS,
     DEVICES,
+    IIC_FIELDS,
     LR_SCHEDULES,
     NOISE_PRIORS,
     PRECISIONS,
@@ -44,8 +45,7 @@ def _categorical(text: str) -> list[int]:
 
 FROM_PRESET = "the preset's"
 # what --help shows for IIC's parts, which come from the preset when --iic-weight is not given
-IIC_PARTS = ("iic_elastic", "iic_stroke", "iic_overcluster", "iic_fake_weight", "iic_shear")
-PRESET_IIC_DEFAULTS = {n: f"the preset's: {getattr(PRESETS['mnist-iic'], n)} with mnist-iic, else 0" for n in IIC_PARTS}
+IIC_HELP = {n: f"the preset's: {getattr(PRESETS['mnist-iic'], n)} with mnist-iic, else 0" for n in IIC_FIELDS}
 
 
 def _option(
@@ -255,7 +255,7 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
         ),
     ):
         kind = int if name == "iic_overcluster" else _finite_float
-        shown = PRESET_IIC_DEFAULTS.get(name)
+        shown = IIC_HELP.get(name)
         _option(model, name, f"with --iic-weight: {text}", shown, type=kind, metavar=metavar)
 
     optim = parser.add_argument_group("optimisation")
