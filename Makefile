@@ -23,9 +23,15 @@ install: $(BIN)/python
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -q -e .
 
-install-dev: $(BIN)/python
+# The dev and fidelity environments are installed once and again only when pyproject.toml or this file
+# changes (a stamp file in each venv): `make test` in an installed tree starts at once instead of asking pip
+# to re-check every requirement. `make -B install-dev` reinstalls, e.g. after `TORCH=...` changes.
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed-dev: pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
 
 # The per-epoch accuracy it prints is on the sample's 1,000 held-out digits (--eval-dataset).
 demo: install
@@ -35,10 +41,13 @@ demo: install
 	@echo "Pictures: $(DEMO_DIR)/samples/ (a 10x10 grid per epoch, row = category; progress.gif animates them),"
 	@echo "          $(DEMO_DIR)/traversals/ (one image per continuous code), $(DEMO_DIR)/plots/ (curves)."
 
-install-fidelity:
+install-fidelity: $(FID_VENV)/.installed
+
+$(FID_VENV)/.installed: pyproject.toml Makefile
 	test -x $(FID_BIN)/python || $(PYTHON) -m venv $(FID_VENV)
 	$(FID_BIN)/python -m pip install -q $(FID_TORCH)
 	$(FID_BIN)/python -m pip install -q -e ".[fidelity]" pytest
+	touch $@
 
 # Everything: the suite, then the image-metric tests again where torch-fidelity imports (there a failed import
 # fails the run instead of skipping it). -rs prints why each skipped test was skipped.
