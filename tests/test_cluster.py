@@ -64,7 +64,7 @@ def command(data: Path, run: Path, *extra: str, restarts: int = 0) -> list[str]:
     ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: kept while other modules' tests run between these on one worker
 def data(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("cluster")
     x, y = blob_images(STEPS_PER_EPOCH * 16, 8)
@@ -72,7 +72,7 @@ def data(tmp_path_factory) -> Path:
     return root / "d.npz"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def straight(data) -> dict:
     """The run never interrupted: its final generator is what every interrupted run must end with."""
     run = data.parent / "straight"

@@ -1,7 +1,7 @@
 """Property-based fuzz of the explorer API from its own OpenAPI schema: whatever the parameters, never a 500."""
 
 import pytest
-from conftest import needs, train_tiny_run
+from conftest import needs
 
 needs("fastapi", reason="the explorer's extra (fastapi) is not installed")
 schemathesis = needs("schemathesis", reason="schemathesis is not installed")
@@ -11,9 +11,9 @@ from infogan.serve.explorer import create_app  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def api_schema(tmp_path_factory):
-    run = train_tiny_run(tmp_path_factory.mktemp("fuzz"), extra=("--epochs", "1"))
-    return schemathesis.openapi.from_asgi("/openapi.json", create_app(run))
+def api_schema(finished_tiny_run):
+    """The schema of an explorer over the session's finished run (read only: the session checks it stays so)."""
+    return schemathesis.openapi.from_asgi("/openapi.json", create_app(finished_tiny_run))
 
 
 OPERATIONS = ["/api/runs", "/api/info", "/api/generate", "/api/traverse", "/api/categories"]

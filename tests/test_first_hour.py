@@ -45,7 +45,7 @@ def test_unknown_options_point_at_the_commands_own_help(capsys):
     assert "(see infogan classifier train --help)" in capsys.readouterr().err
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # with its users in one xdist group: trained once, not once per worker
 def sample_run(tmp_path_factory):
     """A run on the bundled digits (one short epoch), made from a working directory of its own."""
     root = tmp_path_factory.mktemp("first")
@@ -70,6 +70,7 @@ def sample_run(tmp_path_factory):
     return root, run
 
 
+@pytest.mark.xdist_group("sample-run")
 def test_evaluate_of_a_bundled_run_scores_its_held_out_digits(sample_run, capsys):
     _, run = sample_run
     assert main(["evaluate", str(run)]) == 0
@@ -160,6 +161,7 @@ def test_effects_below_the_threshold_are_called_no_clear_effect():
     assert lines[1].endswith("-> mostly width")
 
 
+@pytest.mark.xdist_group("sample-run")
 def test_resuming_a_finished_run_says_it_is_finished(sample_run, capsys):
     _, run = sample_run
     assert main(["train", "--resume", str(run), "--no-progress"]) == 0

@@ -200,7 +200,7 @@ def test_the_line_and_the_record_say_what_to_try():
     assert record["kind"] == "health" and record["advice"] == health.ADVICE["d_wins"] and record["epoch"] == 2
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # with its users in one xdist group: trained once, not once per worker
 def blind_run(tmp_path_factory):
     """A run whose information weights are 0: Q learns nothing, so every code is ignored."""
     root = tmp_path_factory.mktemp("health")
@@ -229,6 +229,7 @@ def blind_run(tmp_path_factory):
     return root, root / "run"
 
 
+@pytest.mark.xdist_group("blind-run")
 def test_a_run_with_ignored_codes_says_so(blind_run, capsys):
     root, run = blind_run
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -253,6 +254,7 @@ def test_a_healthy_tiny_run_reports_no_failure(tmp_path):
     )
 
 
+@pytest.mark.xdist_group("blind-run")
 def test_stop_on_failure_checkpoints_and_stops(blind_run, tmp_path, capsys):
     root, _ = blind_run
     run = tmp_path / "stopped"
