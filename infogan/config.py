@@ -339,7 +339,7 @@ def resolve(cfg: TrainConfig, image_shape: tuple[int, int, int], data_preset: st
     preset = PRESETS[name]
     filled = {f: getattr(preset, f) if getattr(cfg, f) is None else getattr(cfg, f) for f in PRESET_FIELDS}
     filled["categorical"] = list(filled["categorical"])
-    filled.update(_iic_fields(cfg, preset, has_categorical=bool(filled["categorical"])))
+    filled.update(_iic_fields(cfg, preset, one_categorical=len(filled["categorical"]) == 1))
     out = dataclasses.replace(cfg, preset=name, image_shape=[int(channels), int(height), int(width)], **filled)
     out._check_combinations()  # e.g. a part of IIC given on a preset whose weight is 0
     multiple = ARCHS[out.arch].divisor
@@ -351,11 +351,15 @@ def resolve(cfg: TrainConfig, image_shape: tuple[int, int, int], data_preset: st
     return out
 
 
-def _iic_fields(cfg: TrainConfig, preset, has_categorical: bool) -> dict:
-    """IIC's weight and parts: the preset's where the run leaves the weight None (none without a categorical
-    code, which IIC sorts real images into); where the run gives the weight, a part it leaves None is 0."""
+def _iic_fields(cfg: TrainConfig, preset, one_categorical: bool) -> dict:
+    """IIC's weight and parts: the preset's where the run leaves the weight None and has one categorical code;
+    where the run gives the weight, a part it leaves None is 0.
+
+    The preset's recipe is for one code: IIC sorts real images into its categories, so without a code there is
+    nothing to sort, and with two codes on two-digit images it merged both digits into both codes (accuracy
+    0.31 against 0.81 without it; docs/results.md#two-digits). `--iic-weight` still turns it on for any run."""
     if cfg.iic_weight is None:
-        recipe = {f: getattr(preset, f) if has_categorical else 0 for f in IIC_FIELDS}
+        recipe = {f: getattr(preset, f) if one_categorical else 0 for f in IIC_FIELDS}
         return {f: recipe[f] if getattr(cfg, f) is None else getattr(cfg, f) for f in IIC_FIELDS}
     return {f: 0 if getattr(cfg, f) is None else getattr(cfg, f) for f in IIC_FIELDS}
 

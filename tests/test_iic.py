@@ -262,8 +262,8 @@ def test_bad_values_are_refused_with_the_field_named(fields, message):
 def test_the_recipe_preset_fills_iic_and_a_weight_given_alone_leaves_the_parts_off():
     """--preset mnist-iic fills IIC's weight and parts; --iic-weight 0 over it is the paper's objective; the MNIST
     data sets keep the paper's objective by default; a weight given alone leaves the parts off (the same meaning
-    on every preset); a run without a categorical code gets none of it; a part given where the preset's weight
-    is 0 is refused once the preset is known; a resolved config without the fields (older runs) ran without
+    on every preset); a run without exactly one categorical code gets none of the preset's (given, it is on); a
+    part given where the preset's weight is 0 is refused once the preset is known; a resolved config without the fields (older runs) ran without
     IIC."""
     recipe = PRESETS["mnist-iic"]
     assert source_of("mnist-sample").preset == source_of("mnist").preset == "mnist"
@@ -279,6 +279,10 @@ def test_the_recipe_preset_fills_iic_and_a_weight_given_alone_leaves_the_parts_o
     assert [getattr(alone, f) for f in IIC_FIELDS] == [1.0, 0, 0, 0, 0, 0]
     no_code = resolve(TrainConfig(preset="mnist-iic", categorical=[]), shape, None)
     assert no_code.iic_weight == 0 and no_code.iic_overcluster == 0
+    two_codes = resolve(TrainConfig(preset="mnist-iic", categorical=[10, 10]), shape, None)  # it merged them
+    assert [getattr(two_codes, f) for f in IIC_FIELDS] == [0, 0, 0, 0, 0, 0]
+    asked = resolve(TrainConfig(preset="mnist-iic", categorical=[10, 10], iic_weight=3.0, iic_shear=0.5), shape, None)
+    assert (asked.iic_weight, asked.iic_shear, asked.iic_elastic) == (3.0, 0.5, 0)
     assert resolve(TrainConfig(), shape, None).iic_weight == 0  # other grey data: the paper's objective
     with pytest.raises(UsageError, match="--iic-elastic shapes --iic-weight's two-view information, which is 0"):
         resolve(TrainConfig(iic_elastic=0.03), (3, 32, 32), "cifar10")

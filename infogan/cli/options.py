@@ -216,7 +216,7 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
         "the paper): Q gives a real image and a randomly deformed copy the same category, so the categories "
         "become groups of real images that survive small deformations; 0 is the paper's objective. Given, "
         "the parts below that are not given are off",
-        "the preset's: 3 with --preset mnist-iic (with its parts), else 0",
+        "the preset's: 3 with --preset mnist-iic and one categorical code (with its parts), else 0",
         type=_finite_float,
         metavar="W",
     )
