@@ -87,7 +87,8 @@ class TrainConfig:
     real_info_until: int = 0  # the term is in D's objective before this step only; 0: for the whole run
     # --- IIC's two-view information on real images (losses.paired_information): D/Q minimise
     # L_D + L_info - iic_weight * I_pair, the second view a random affine deformation (augment.py); 0: off.
-    # None: the preset's (`--preset mnist-iic` turns it on with its parts; every other preset leaves it off) ---
+    # None: the preset's (mnist-iic, the MNIST data sets' preset, turns it on with its parts; every other preset
+    # leaves it off) ---
     iic_weight: float | None = None
     iic_rotation: float = 20.0  # degrees, each way
     iic_scale: float = 0.15  # the scale is drawn from 1 +- this

@@ -260,16 +260,17 @@ def test_bad_values_are_refused_with_the_field_named(fields, message):
 
 
 def test_the_recipe_preset_fills_iic_and_a_weight_given_alone_leaves_the_parts_off():
-    """--preset mnist-iic fills IIC's weight and parts; --iic-weight 0 over it is the paper's objective; the MNIST
-    data sets keep the paper's objective by default; a weight given alone leaves the parts off (the same meaning
-    on every preset); a run without exactly one categorical code gets none of the preset's (given, it is on); a
-    part given where the preset's weight is 0 is refused once the preset is known; a resolved config without the fields (older runs) ran without
-    IIC."""
+    """mnist-iic, the MNIST data sets' preset, fills IIC's weight and parts; --preset mnist, or --iic-weight 0,
+    is the paper's objective; a weight given alone leaves the parts off (the same meaning on every preset); a
+    run without exactly one categorical code gets none of the preset's (given, it is on); a part given where
+    the preset's weight is 0 is refused once the preset is known; a resolved config without the fields (older
+    runs) ran without IIC."""
     recipe = PRESETS["mnist-iic"]
-    assert source_of("mnist-sample").preset == source_of("mnist").preset == "mnist"
+    assert source_of("mnist-sample").preset == source_of("mnist").preset == "mnist-iic"
     shape = (1, 28, 28)
-    assert resolve(TrainConfig(dataset="mnist-sample"), shape, "mnist").iic_weight == 0
-    on = resolve(TrainConfig(preset="mnist-iic"), shape, "mnist")
+    assert resolve(TrainConfig(dataset="mnist-sample", preset="mnist"), shape, "mnist-iic").iic_weight == 0
+    assert resolve(TrainConfig(dataset="mnist-sample", iic_weight=0.0), shape, "mnist-iic").iic_shear == 0
+    on = resolve(TrainConfig(dataset="mnist-sample"), shape, "mnist-iic")
     assert [getattr(on, f) for f in IIC_FIELDS] == [3.0, 0.03, 0.5, 50, 3.0, 0.5]
     assert [getattr(on, f) for f in IIC_FIELDS] == [getattr(recipe, f) for f in IIC_FIELDS]
     assert resolve(TrainConfig(preset="mnist-iic", iic_fake_weight=1.0), shape, None).iic_fake_weight == 1.0

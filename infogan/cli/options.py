@@ -45,7 +45,7 @@ def _categorical(text: str) -> list[int]:
 
 FROM_PRESET = "the preset's"
 # what --help shows for IIC's parts, which come from the preset when --iic-weight is not given
-IIC_HELP = {n: f"the preset's: {getattr(PRESETS['mnist-iic'], n)} with mnist-iic, else 0" for n in IIC_FIELDS}
+IIC_HELP = {n: f"the preset's: {getattr(PRESETS['mnist-iic'], n)} with mnist-iic (MNIST's), else 0" for n in IIC_FIELDS}
 
 
 def _option(
@@ -214,9 +214,9 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
         "iic_weight",
         "weight of IIC's two-view information in D's objective (Ji et al. 2019; not in "
         "the paper): Q gives a real image and a randomly deformed copy the same category, so the categories "
-        "become groups of real images that survive small deformations; 0 is the paper's objective. Given, "
-        "the parts below that are not given are off",
-        "the preset's: 3 with --preset mnist-iic and one categorical code (with its parts), else 0",
+        "become groups of real images that survive small deformations; 0 (or --preset mnist) is the paper's "
+        "objective. Given, the parts below that are not given are off",
+        "the preset's: 3 with mnist-iic, the MNIST data sets' preset, and one categorical code (with its parts), else 0",
         type=_finite_float,
         metavar="W",
     )

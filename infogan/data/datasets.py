@@ -58,13 +58,13 @@ DATASETS: dict[str, DataSource] = {
     "mnist": DataSource(
         "the 60,000 MNIST training digits (IDX files; downloaded, SHA-256 checked)",
         lambda r: load_mnist(r.root, r.split),
-        preset="mnist",
+        preset="mnist-iic",
         test_split=True,
     ),
     "mnist-sample": DataSource(
         "5,000 real MNIST digits shipped in the package, and 1,000 others held out for evaluate (offline)",
         lambda r: load_mnist_sample(r.split),
-        preset="mnist",
+        preset="mnist-iic",
         test_split=True,
     ),
     "cifar10": DataSource(
