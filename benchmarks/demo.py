@@ -43,8 +43,9 @@ def main(argv=None) -> int:
         raise SystemExit(f"make demo failed (exit {code}): see {log}")
 
     run = clone / "runs" / "demo"
-    records = [r for r in common.epochs(run) if r.get("kind") == "epoch"]
-    health = [r for r in common.epochs(run) if r.get("kind") == "health"]
+    log_records = common.epochs(run)
+    records = [r for r in log_records if r.get("kind") == "epoch"]
+    health = [r for r in log_records if r.get("kind") == "health"]
     report = json.loads(
         subprocess.run(
             [str(clone / ".venv" / "bin" / "infogan"), "evaluate", str(run)], capture_output=True, text=True, check=True
