@@ -96,3 +96,40 @@ def test_arch_must_fit_image_size():
 
     with pytest.raises(UsageError, match="divisible by 8"):
         resolve(TrainConfig(arch="seed-cifar10"), (1, 28, 28))
+
+
+def _outputs(out):
+    return [out.logit, *out.cat_logits, out.cont_mean, out.overcluster]
+
+
+@pytest.mark.parametrize(
+    "arch,shape", [("paper-mnist", (1, 28, 28)), ("seed-mnist", (1, 28, 28)), ("paper-svhn", (3, 32, 32))]
+)
+@pytest.mark.parametrize("nested_fallback", [False, True])
+def test_one_call_on_concatenated_views_is_separate_calls(arch, shape, nested_fallback, monkeypatch):
+    """D(cat(views), views=k) gives each view what its own call gives: outputs, BatchNorm's running statistics
+    (updated view by view) and weight gradients; also by the call-by-call path D takes where a BatchNorm is
+    not a top-level layer."""
+    cfg = resolve(TrainConfig(arch=arch, iic_weight=3, iic_overcluster=20), shape)
+    torch.manual_seed(0)
+    _, separate = build_networks(cfg)
+    _, joint = build_networks(cfg)
+    joint.load_state_dict(separate.state_dict())
+    separate, joint = separate.double(), joint.double()  # float64: only the summation order differs
+    if nested_fallback:
+        monkeypatch.setattr(type(joint), "_norms_at_top_level", lambda self: False)
+    views = [torch.rand(6, *shape, dtype=torch.float64) * 2 - 1 for _ in range(3)]
+    one_by_one = [separate(v) for v in views]
+    together = joint(torch.cat(views), views=3).chunk(3)
+    for a, b in zip(one_by_one, together):
+        for x, y in zip(_outputs(a), _outputs(b)):
+            torch.testing.assert_close(x, y, rtol=1e-9, atol=1e-10)
+    sum(o.logit.square().sum() + o.cat_logits[0].sum() for o in one_by_one).backward()
+    sum(o.logit.square().sum() + o.cat_logits[0].sum() for o in together).backward()
+    for (name, p), q in zip(separate.named_parameters(), joint.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-9, atol=1e-10, msg=lambda m, name=name: f"{name}: {m}")
+    for (name, buf), other in zip(separate.named_buffers(), joint.buffers()):
+        torch.testing.assert_close(buf, other, rtol=1e-9, atol=1e-10, msg=lambda m, name=name: f"{name}: {m}")
+    # a batch of the three views in one BatchNorm would differ: the per-view split is what makes them equal
+    mixed = separate(torch.cat(views))
+    assert not torch.allclose(mixed.logit[:6], one_by_one[0].logit)

@@ -44,6 +44,11 @@ class DOutput:
     q: QCodes  # Q's outputs per code
     overcluster: torch.Tensor | None = None  # [N, K] logits of the over-clustering head (--iic-overcluster)
 
+    def chunk(self, k: int) -> list[DOutput]:
+        """The outputs of k equal batches concatenated along dim 0 (Discriminator's `views`), one per batch."""
+        over = [None] * k if self.overcluster is None else self.overcluster.chunk(k)
+        return [DOutput(logit, q, o) for logit, q, o in zip(self.logit.chunk(k), self.q.chunk(k), over)]
+
     @property
     def cat_logits(self) -> list[torch.Tensor]:
         return self.q.cat_logits

@@ -54,6 +54,14 @@ class QCodes:
     cont_mean: torch.Tensor  # [N, L] Gaussian means of the continuous codes
     cont_logstd: torch.Tensor | None  # [N, L] log-stds when learned, else None (std fixed to 1)
 
+    def chunk(self, k: int) -> list[QCodes]:
+        """The outputs of k equal batches concatenated along dim 0, one QCodes per batch."""
+        cats = [logits.chunk(k) for logits in self.cat_logits]
+        stds = [None] * k if self.cont_logstd is None else self.cont_logstd.chunk(k)
+        return [
+            QCodes([c[i] for c in cats], mean, std) for i, (mean, std) in enumerate(zip(self.cont_mean.chunk(k), stds))
+        ]
+
 
 @dataclass(frozen=True)
 class LatentSpec:

@@ -18,6 +18,7 @@ from infogan.errors import UsageError
 if TYPE_CHECKING:  # config reads ARCHS from here; at run time this module needs nothing of config's
     from infogan.config import TrainConfig
 from infogan.model.architectures import DOutput, arch_of, conv, lrelu, q_head
+from infogan.model.latent import QCodes
 
 
 # ---------------------------------------------------------------------------------------------- the modules
@@ -68,13 +69,46 @@ class Discriminator(nn.Module):
         q = {id(p) for p in self.q_parameters()}
         return [p for p in self.parameters() if id(p) not in q]
 
-    def forward(self, images: torch.Tensor) -> DOutput:
-        # images [N, C, H, W] in [-1, 1]
-        features = self.trunk(images)  # [N, F]
+    def forward(self, images: torch.Tensor, views: int = 1) -> DOutput:
+        """images [views * N, C, H, W] in [-1, 1]: `views` batches of N concatenated, which BatchNorm
+        normalises each on its own, so one call computes what `views` calls would (`DOutput.chunk` splits
+        the result) with larger matrix products and one weight gradient per layer instead of `views`."""
+        if views > 1 and self.training and not self._norms_at_top_level():
+            return _concatenated([self(part) for part in images.chunk(views)])  # the same, call by call
+        features = _per_view(self.trunk, images, views)  # [views * N, F]
         out = self.d_head(features)  # [N, 1] or [N, 1 + q_dim]
-        q = self.q_head(features) if self.q_head is not None else out[:, 1:]  # [N, q_dim]
+        q = _per_view(self.q_head, features, views) if self.q_head is not None else out[:, 1:]  # [N, q_dim]
         overcluster = self.overcluster_head(features) if self.overcluster_head is not None else None  # [N, K]
         return DOutput(out[:, 0], self.spec.split_q(q), overcluster)
+
+    def _norms_at_top_level(self) -> bool:
+        """Whether every BatchNorm is a layer of the trunk or of Q's head (what `_per_view` can split)."""
+        top = {id(m) for seq in (self.trunk, self.q_head) if seq is not None for m in seq.children()}
+        return all(id(m) in top for m in self.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm))
+
+
+def _per_view(layers: nn.Sequential, x: torch.Tensor, views: int) -> torch.Tensor:
+    """layers applied to x, each training-mode BatchNorm to each of x's `views` equal batches on its own (so
+    its batch statistics, and its running statistics' updates in turn, are those of separate calls)."""
+    for layer in layers:
+        if views > 1 and layer.training and isinstance(layer, nn.modules.batchnorm._BatchNorm):
+            x = torch.cat([layer(part) for part in x.chunk(views)])
+        else:
+            x = layer(x)
+    return x
+
+
+def _concatenated(outputs: list[DOutput]) -> DOutput:
+    """The outputs of separate calls as one call on their concatenated batches would give them."""
+    cat = torch.cat
+    qs = [o.q for o in outputs]
+    q = QCodes(
+        [cat(logits) for logits in zip(*(q.cat_logits for q in qs))],
+        cat([q.cont_mean for q in qs]),
+        None if qs[0].cont_logstd is None else cat([q.cont_logstd for q in qs]),
+    )
+    over = None if outputs[0].overcluster is None else cat([o.overcluster for o in outputs])
+    return DOutput(cat([o.logit for o in outputs]), q, over)
 
 
 class ContrastiveDiscriminator(nn.Module):

@@ -21,6 +21,7 @@ from torch.nn.utils import parametrize
 from infogan.config import TrainConfig
 from infogan.data import augment
 from infogan.model import losses
+from infogan.model.architectures import DOutput
 from infogan.model.latent import Latent, LatentSpec, QCodes
 from infogan.train.runtime import Runtime
 from infogan.train.state import Nets
@@ -65,8 +66,15 @@ class InfoGANLoss:
 
     def _discriminator(self, ctx: StepContext) -> torch.Tensor:
         cfg, nets, report = self.cfg, self.nets, ctx.report
-        d_real = nets.disc_ddp(ctx.real)
-        d_fake = nets.disc_ddp(ctx.fake.detach())
+        fake = ctx.fake.detach()
+        if cfg.iic_weight > 0:  # with the deformed copies, every view in one call of D
+            deform = ctx.draws.deform.apply
+            fake_copy = [deform(fake)] if cfg.iic_fake_weight > 0 else []
+            d_real, d_fake, *d_fake_view, d_view = self._in_one_call(
+                nets.disc_ddp, [ctx.real, fake, *fake_copy, deform(ctx.real)]
+            )
+        else:  # the paper's objective, call by call
+            d_real, d_fake = nets.disc_ddp(ctx.real), nets.disc_ddp(fake)
         d_adv = losses.discriminator_loss(d_real.logit.float(), d_fake.logit.float())
         acc_real, acc_fake = losses.discriminator_accuracy(d_real.logit, d_fake.logit)
         report("d_loss", d_adv)
@@ -74,8 +82,7 @@ class InfoGANLoss:
         report("d_acc_fake", acc_fake)
         loss = d_adv + self._information(ctx, d_fake.q).total
         if cfg.iic_fake_weight > 0:  # the fakes' categories read through the real batch's deformations too
-            d_fake_view = nets.disc_ddp(ctx.draws.deform.apply(ctx.fake.detach()))
-            loss = loss + cfg.iic_fake_weight * self._deformed_categorical(ctx, d_fake_view.q)
+            loss = loss + cfg.iic_fake_weight * self._deformed_categorical(ctx, d_fake_view[0].q)
         real_logits = [logits.float() for logits in d_real.q.cat_logits]
         if cfg.real_info_weight > 0:  # Q sorts the real batch too; at most sum ln K_i
             real_info = losses.real_information(real_logits)
@@ -83,7 +90,6 @@ class InfoGANLoss:
             if ctx.real_info_on:
                 loss = loss - cfg.real_info_weight * real_info
         if cfg.iic_weight > 0:  # the same categories for a real image and its deformed copy (IIC)
-            d_view = nets.disc_ddp(ctx.draws.deform.apply(ctx.real))
             pair_info = losses.paired_information(real_logits, [logits.float() for logits in d_view.q.cat_logits])
             report("q_pair_info", pair_info)
             loss = loss - cfg.iic_weight * pair_info
@@ -107,7 +113,10 @@ class InfoGANLoss:
         """The bare D runs here: its weights take no gradient in this phase, so under DDP nothing needs an
         all-reduce."""
         nets, report, spec = self.nets, ctx.report, self.nets.disc.spec
-        d_gen = nets.disc(ctx.fake)
+        if self.cfg.iic_fake_weight > 0:
+            d_gen, d_gen_view = self._in_one_call(nets.disc, [ctx.fake, ctx.draws.deform.apply(ctx.fake)])
+        else:
+            d_gen = nets.disc(ctx.fake)
         g_adv = losses.generator_loss(d_gen.logit.float())
         info = self._information(ctx, d_gen.q)
         report("g_loss", g_adv)
@@ -120,13 +129,21 @@ class InfoGANLoss:
                 report(f"mi_bound_cat{i}", losses.mutual_information_bound(ce, k))
         total = g_adv + info.total
         if self.cfg.iic_fake_weight > 0:  # G draws each category so that Q still reads it from the deformed fake
-            deformed = self._deformed_categorical(ctx, nets.disc(ctx.draws.deform.apply(ctx.fake)).q)
+            deformed = self._deformed_categorical(ctx, d_gen_view.q)
             report("cat_loss_deformed", deformed)
             total = total + self.cfg.iic_fake_weight * deformed
         if ctx.g_takes_cr:  # cooperative: G lowers the same cross-entropy H does, through both images of the pair
             pair_logits = nets.pair(ctx.fake, ctx.partner).float()
             total = total + self.cfg.cr_weight * losses.contrastive_loss(pair_logits, ctx.draws.shared)
         return total
+
+    @staticmethod
+    def _in_one_call(disc, views: list[torch.Tensor]) -> list[DOutput]:
+        """D's outputs on each of the equal batches `views`, from one call on their concatenation: the same as
+        separate calls (Discriminator.forward normalises each view on its own) at a fraction of their cost
+        (results.md#the-iic-recipes-cost). Keep the separate calls' order, so that BatchNorm's running
+        statistics take their updates in the same order."""
+        return disc(torch.cat(views), views=len(views)).chunk(len(views))
 
     @staticmethod
     def _deformed_categorical(ctx: StepContext, q: QCodes) -> torch.Tensor:
