@@ -76,9 +76,9 @@ class Discriminator(nn.Module):
         if views > 1 and self.training and not self._norms_at_top_level():
             return _concatenated([self(part) for part in images.chunk(views)])  # the same, call by call
         features = _per_view(self.trunk, images, views)  # [views * N, F]
-        out = self.d_head(features)  # [N, 1] or [N, 1 + q_dim]
-        q = _per_view(self.q_head, features, views) if self.q_head is not None else out[:, 1:]  # [N, q_dim]
-        overcluster = self.overcluster_head(features) if self.overcluster_head is not None else None  # [N, K]
+        out = self.d_head(features)  # [views * N, 1] or [views * N, 1 + q_dim]
+        q = _per_view(self.q_head, features, views) if self.q_head is not None else out[:, 1:]  # [views * N, q_dim]
+        overcluster = self.overcluster_head(features) if self.overcluster_head is not None else None  # [.., K]
         return DOutput(out[:, 0], self.spec.split_q(q), overcluster)
 
     def _norms_at_top_level(self) -> bool:

@@ -141,7 +141,7 @@ class InfoGANLoss:
     def _in_one_call(disc, views: list[torch.Tensor]) -> list[DOutput]:
         """D's outputs on each of the equal batches `views`, from one call on their concatenation: the same as
         separate calls (Discriminator.forward normalises each view on its own) at a fraction of their cost
-        (results.md#the-iic-recipes-cost). Keep the separate calls' order, so that BatchNorm's running
+        (docs/results.md#every-seed-learns-the-digits). Keep the separate calls' order, so that BatchNorm's running
         statistics take their updates in the same order."""
         return disc(torch.cat(views), views=len(views)).chunk(len(views))
 
