@@ -55,6 +55,11 @@ class Discriminator(nn.Module):
             self.q_head = None
         # IIC's over-clustering head (--iic-overcluster): trained only on real pairs, at Q's learning rate
         self.overcluster_head = nn.Linear(trunk.features, cfg.iic_overcluster) if cfg.iic_overcluster else None
+        # whether every BatchNorm is a layer of the trunk or of Q's head, which `_per_view` can split by view
+        top = {id(m) for seq in (self.trunk, self.q_head) if seq is not None for m in seq.children()}
+        self.norms_at_top_level = all(
+            id(m) in top for m in self.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        )
         if cfg.spectral_norm:  # D's layers 1-Lipschitz per layer (Miyato et al. 2018); Q's own head left free
             for module in [*self.trunk.modules(), self.d_head]:
                 if isinstance(module, (nn.Conv2d, nn.Linear)):
@@ -73,18 +78,13 @@ class Discriminator(nn.Module):
         """images [views * N, C, H, W] in [-1, 1]: `views` batches of N concatenated, which BatchNorm
         normalises each on its own, so one call computes what `views` calls would (`DOutput.chunk` splits
         the result) with larger matrix products and one weight gradient per layer instead of `views`."""
-        if views > 1 and self.training and not self._norms_at_top_level():
+        if views > 1 and self.training and not self.norms_at_top_level:
             return _concatenated([self(part) for part in images.chunk(views)])  # the same, call by call
         features = _per_view(self.trunk, images, views)  # [views * N, F]
         out = self.d_head(features)  # [views * N, 1] or [views * N, 1 + q_dim]
         q = _per_view(self.q_head, features, views) if self.q_head is not None else out[:, 1:]  # [views * N, q_dim]
         overcluster = self.overcluster_head(features) if self.overcluster_head is not None else None  # [.., K]
         return DOutput(out[:, 0], self.spec.split_q(q), overcluster)
-
-    def _norms_at_top_level(self) -> bool:
-        """Whether every BatchNorm is a layer of the trunk or of Q's head (what `_per_view` can split)."""
-        top = {id(m) for seq in (self.trunk, self.q_head) if seq is not None for m in seq.children()}
-        return all(id(m) in top for m in self.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm))
 
 
 def _per_view(layers: nn.Sequential, x: torch.Tensor, views: int) -> torch.Tensor:
