@@ -85,6 +85,9 @@ class TrainConfig:
     # L_D + L_info - real_info_weight * I_real; 0: off (the paper's InfoGAN) ---
     real_info_weight: float = 0.0
     real_info_until: int = 0  # the term is in D's objective before this step only; 0: for the whole run
+    # --- Q's continuous readings of real images matched to the codes' prior (losses.code_prior_match): D/Q
+    # minimise L_D + L_info + code_prior_weight * SW_2^2; 0: off (the paper's InfoGAN) ---
+    code_prior_weight: float = 0.0
     # --- IIC's two-view information on real images (losses.paired_information): D/Q minimise
     # L_D + L_info - iic_weight * I_pair, the second view a random affine deformation (augment.py); 0: off.
     # None: the preset's (mnist-iic, the MNIST data sets' preset, turns it on with its parts; every other preset
@@ -208,6 +211,11 @@ class TrainConfig:
                 "--real-info-until switches off --real-info-weight, which is 0 (off): give a weight, or "
                 "drop --real-info-until"
             )
+        if self.code_prior_weight > 0 and self.continuous == 0:
+            raise UsageError(
+                "--code-prior-weight needs a continuous code (it matches Q's continuous readings of real "
+                "images to their prior): add one with --continuous, or drop --code-prior-weight"
+            )
         if (self.iic_weight or 0) > 0 and self.categorical is not None and len(self.categorical) == 0:
             raise UsageError(
                 "--iic-weight needs a categorical code (it asks Q to give an image and its deformed copy "
@@ -314,6 +322,7 @@ NON_NEGATIVE = (
     "continuous_weight",
     "cr_weight",
     "real_info_weight",
+    "code_prior_weight",
     "iic_weight",
     "iic_fake_weight",
     *LEARNING_RATES,

@@ -211,6 +211,16 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
     )
     _option(
         model,
+        "code_prior_weight",
+        "weight of the match between Q's continuous readings of a real batch and the codes' prior "
+        "U(-1, 1)^L in D's objective (a sliced Wasserstein distance; not in the paper): Q must read "
+        "independent, evenly spread values from real images, which rotated mixes of independent factors "
+        "are not; 0 is off",
+        type=_finite_float,
+        metavar="W",
+    )
+    _option(
+        model,
         "iic_weight",
         "weight of IIC's two-view information in D's objective (Ji et al. 2019; not in "
         "the paper): Q gives a real image and a randomly deformed copy the same category, so the categories "

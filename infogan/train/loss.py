@@ -2,7 +2,8 @@
 phase's objective from the terms of model/losses.py, reports its statistics by name, and runs its backward
 pass; the step then lets the phase's optimiser step.
 
-    "D"  L_D + L_info on the detached fakes [- real_info_weight * I_real] [- iic_weight * I_pair]
+    "D"  L_D + L_info on the detached fakes [- real_info_weight * I_real] [+ code_prior_weight * SW_2^2]
+         [- iic_weight * I_pair]
          -> D's trunk, D's head and Q's head (model/losses.py says why Q sits with D's optimiser)
     "H"  L_CR on the detached pair (InfoGAN-CR only)                          -> H
     "G"  L_G + L_info [+ cr_weight * L_CR], through the just-updated D/Q      -> G
@@ -89,6 +90,10 @@ class InfoGANLoss:
             report("q_real_info", real_info)  # reported after --real-info-until too, no longer trained on
             if ctx.real_info_on:
                 loss = loss - cfg.real_info_weight * real_info
+        if cfg.code_prior_weight > 0:  # Q's continuous readings of real images spread as the prior is
+            prior_match = losses.code_prior_match(d_real.q.cont_mean.float(), ctx.draws.latent.cont)
+            report("q_real_code_prior", prior_match)
+            loss = loss + cfg.code_prior_weight * prior_match
         if cfg.iic_weight > 0:  # the same categories for a real image and its deformed copy (IIC)
             pair_info = losses.paired_information(real_logits, [logits.float() for logits in d_view.q.cat_logits])
             report("q_pair_info", pair_info)
@@ -164,7 +169,8 @@ def statistic_names(cfg: TrainConfig) -> tuple[str, ...]:
     """What a step of this (resolved) config reports, in the order the phases report it."""
     spec: LatentSpec = cfg.latent
     names = ["d_loss", "d_acc_real", "d_acc_fake"]
-    names += ["q_real_info"] * (cfg.real_info_weight > 0) + ["q_pair_info"] * (cfg.iic_weight > 0)
+    names += ["q_real_info"] * (cfg.real_info_weight > 0) + ["q_real_code_prior"] * (cfg.code_prior_weight > 0)
+    names += ["q_pair_info"] * (cfg.iic_weight > 0)
     names += ["q_pair_info_over"] * (cfg.iic_overcluster > 0)
     names += ["cr_loss", "cr_acc"] * (cfg.cr_weight > 0)
     names += ["g_loss", "cat_loss", "cont_loss", "mi_bound"]
