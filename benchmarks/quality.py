@@ -42,14 +42,35 @@ TARGETS = {"median_accuracy": 0.95, "worst_accuracy": 0.90, "median_nmi": 0.90, 
 
 
 CLEAN_RHO = 0.9  # a continuous code "moves" a factor when |Spearman rho| with it reaches this
+PURE_OTHER_RHO = 0.3  # ... and leaves the other factor alone when |rho| with that one is at most this
+WHOLE_ACCURACY = 0.96  # a whole seed's categorical code is the digit on held-out images at least this often
+FACTORS = ("slant", "ink")  # ink: the stroke width (continuous_effects measures it as the ink mass)
 
 
 def codes_clean(effects: list[dict]) -> bool:
-    """The issue's test of the continuous codes: two of them move different factors, one the slant and
-    another the stroke width (ink), each with |rho| >= CLEAN_RHO (`continuous_effects` of evaluate)."""
+    """The loose test of the continuous codes: two of them move different factors, one the slant and
+    another the stroke width (ink), each with |rho| >= CLEAN_RHO (`continuous_effects` of evaluate); a code
+    may move the other factor too."""
     slant = {e["code"] for e in effects if abs(e["slant_spearman"]) >= CLEAN_RHO}
     width = {e["code"] for e in effects if abs(e["ink_spearman"]) >= CLEAN_RHO}
     return any(a != b for a in slant for b in width)
+
+
+def pure_factor(effect: dict) -> str | None:
+    """The factor a continuous code moves alone (|rho| >= CLEAN_RHO with it, <= PURE_OTHER_RHO with the
+    other), or None."""
+    for factor in FACTORS:
+        other = next(f for f in FACTORS if f != factor)
+        if abs(effect[f"{factor}_spearman"]) >= CLEAN_RHO and abs(effect[f"{other}_spearman"]) <= PURE_OTHER_RHO:
+            return factor
+    return None
+
+
+def is_whole(accuracy: float, effects: list[dict]) -> bool:
+    """The paper's Figure 2 in one seed: the categorical code is the digit (held-out accuracy >=
+    WHOLE_ACCURACY), one continuous code is a pure slant code and another a pure width code."""
+    pure = {pure_factor(e) for e in effects}
+    return accuracy >= WHOLE_ACCURACY and set(FACTORS) <= pure
 
 
 def seed_row(run_dir: Path, report: dict) -> dict:
@@ -65,6 +86,8 @@ def seed_row(run_dir: Path, report: dict) -> dict:
         "train_accuracy_by_epoch": [round(r.get("categorical_accuracy", float("nan")), 4) for r in epochs],
         "continuous_effects": report["continuous_effects"],
         "codes_clean": codes_clean(report["continuous_effects"]),
+        "pure": [pure_factor(e) for e in report["continuous_effects"]],
+        "whole": is_whole(report["categorical_accuracy"], report["continuous_effects"]),
         "train_seconds": report["train_seconds"],
         "steps": epochs[-1]["step"],
         "images_per_sec": statistics.median(r["images_per_sec"] for r in epochs),
@@ -93,6 +116,7 @@ def summarise(runs: dict[str, dict], failed: dict[str, str], entropy: float) -> 
         "median_nmi": statistics.median(nmi),
         "mi_gap_epoch2": max(gap2),
         "codes_clean": sum(r["codes_clean"] for r in runs.values()),  # seeds whose continuous codes pass
+        "whole": sum(r["whole"] for r in runs.values()),  # seeds with the digit, a pure slant and a pure width code
     }
     judged = [r["classifier"] for r in runs.values() if "classifier" in r]
     if judged:
@@ -109,6 +133,47 @@ def summarise(runs: dict[str, dict], failed: dict[str, str], entropy: float) -> 
         "mi_gap_epoch2": summary["mi_gap_epoch2"] <= TARGETS["mi_gap_epoch2"],
     }
     return summary, met
+
+
+SHEETS = common.ROOT / "docs" / "img" / "quality"  # every seed's traversals, one picture per variant
+
+
+def traversal_sheet(parent: Path, runs: dict[str, dict], out: Path) -> Path | None:
+    """Every seed's continuous traversals side by side (a row per seed: code 1, code 2, ...; in each, a row
+    per category and the code's value left to right), captioned with the seed's accuracy and each code's two
+    rhos, failures included; None where the runs drew no traversal."""
+    from PIL import Image, ImageDraw
+
+    rows = []
+    for seed, row in runs.items():
+        pictures = sorted((parent / f"seed_{seed}" / "traversals").glob("continuous_*.png"))
+        if not pictures:
+            continue
+        effects = " | ".join(
+            f"code {e['code']}: slant {e['slant_spearman']:+.2f} ink {e['ink_spearman']:+.2f}"
+            f"{' (' + p + ')' if p else ''}"
+            for e, p in zip(row["continuous_effects"], row["pure"])
+        )
+        caption = f"seed {seed}  accuracy {row['heldout_accuracy']:.3f}  {'WHOLE' if row['whole'] else ''}  {effects}"
+        rows.append((caption, [Image.open(p).convert("L") for p in pictures]))
+    if not rows:
+        return None
+    pad, text = 8, 14
+    width = max(sum(im.width + pad for im in images) for _, images in rows) + pad
+    width = max(width, 7 * max(len(caption) for caption, _ in rows))  # the default font: about 6 px a letter
+    height = sum(text + max(im.height for im in images) + pad for _, images in rows) + pad
+    sheet = Image.new("L", (width, height), 255)
+    draw, y = ImageDraw.Draw(sheet), pad
+    for caption, images in rows:
+        draw.text((pad, y), caption, fill=0)
+        x, y = pad, y + text
+        for im in images:
+            sheet.paste(im, (x, y))
+            x += im.width + pad
+        y += max(im.height for im in images) + pad
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out)
+    return out
 
 
 def run_variant(name: str, options: list[str], args, workdir: Path, train: str, heldout: str) -> dict | None:
@@ -140,6 +205,9 @@ def run_variant(name: str, options: list[str], args, workdir: Path, train: str, 
     from infogan.config import TrainConfig
 
     stats, met = summarise(runs, summary["failed"], TrainConfig.from_dict(cfg).latent.total_entropy)
+    sheet = traversal_sheet(parent, runs, Path(args.sheets) / f"quality_{name}.png")
+    if sheet is not None:
+        print(f"{name}: every seed's traversals in {sheet}", flush=True)
     for seed, why in summary["failed"].items():
         print(f"{name} seed {seed} FAILED: {why}", flush=True)
     return common.header(
@@ -197,6 +265,7 @@ def main(argv=None) -> int:
         metavar='NAME="TRAIN OPTIONS"',
         help="a named setting to compare; repeatable (default: one, from the extra options)",
     )
+    parser.add_argument("--sheets", default=str(SHEETS), help="where each variant's picture of traversals goes")
     parser.add_argument("--jobs", type=int, default=None, help="seeds trained at once (default: sweep's)")
     parser.add_argument("--deadline", type=float, default=None, help="seconds after which no variant starts")
     parser.add_argument(

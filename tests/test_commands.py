@@ -283,13 +283,14 @@ def test_quality_counts_a_failed_seed_as_the_worst():
     import quality
 
     rows = {
-        s: {"heldout_accuracy": a, "heldout_nmi": 0.9, "mi_bound_by_epoch": [2.3, 2.3], "codes_clean": c}
-        for s, a, c in (("0", 0.95, True), ("1", 0.93, False))
+        s: {"heldout_accuracy": a, "heldout_nmi": 0.9, "mi_bound_by_epoch": [2.3, 2.3], "codes_clean": c, "whole": w}
+        for s, a, c, w in (("0", 0.97, True, True), ("1", 0.93, False, False), ("3", 0.96, True, False))
     }
     summary, met = quality.summarise(rows, {"2": "exit status 1"}, entropy=2.302585)
     assert summary["worst_accuracy"] == 0.0 and summary["seeds_failed"] == 1 and not met["worst_accuracy"]
     summary, met = quality.summarise(rows, {}, entropy=2.302585)
-    assert summary["worst_accuracy"] == 0.93 and met["worst_accuracy"] and summary["codes_clean"] == 1
+    assert summary["worst_accuracy"] == 0.93 and met["worst_accuracy"]
+    assert summary["codes_clean"] == 2 and summary["whole"] == 1
 
 
 def test_quality_calls_the_codes_clean_when_one_moves_slant_and_another_stroke_width():
@@ -303,6 +304,21 @@ def test_quality_calls_the_codes_clean_when_one_moves_slant_and_another_stroke_w
     assert not quality.codes_clean(effects((-0.98, -0.99), (0.88, 0.54)))  # code 2 moves neither enough
     assert not quality.codes_clean(effects((0.99, 0.2), (-0.95, 0.5)))  # both slant, neither width
     assert not quality.codes_clean(effects((0.95, 0.95), (0.1, 0.1)))  # one code moving both is not two
+
+
+def test_quality_calls_a_seed_whole_only_with_the_digit_and_a_pure_slant_and_a_pure_width_code():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import quality
+
+    def effects(*pairs):  # (slant rho, ink rho) per code
+        return [{"code": i, "slant_spearman": a, "ink_spearman": b} for i, (a, b) in enumerate(pairs, start=1)]
+
+    assert [quality.pure_factor(e) for e in effects((0.92, 0.3), (0.04, -0.97), (0.9, 0.31))] == ["slant", "ink", None]
+    assert quality.is_whole(0.96, effects((-0.04, 0.97), (-0.92, 0.32), (0.95, -0.1)))  # code 3 slant, code 1 width
+    assert not quality.is_whole(0.959, effects((0.95, 0.0), (0.0, 0.95)))  # the digit missed
+    assert not quality.is_whole(0.99, effects((0.92, 0.32), (0.04, -0.97)))  # the recipe's nearest seed on record
+    assert not quality.is_whole(0.99, effects((-0.99, 0.97), (0.1, -0.95)))  # loose 'clean' seed 0: code 1 mixes
+    assert not quality.is_whole(0.99, effects((0.95, 0.1), (-0.97, 0.2)))  # two slant codes
 
 
 def test_early_stop_ends_a_run_after_patience_epochs_without_a_gain():
@@ -368,3 +384,27 @@ def test_a_screen_that_cannot_work_is_refused_before_training(tiny_run, tmp_path
     assert main([*argv, *extra]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "s" / "seed_0").exists()
+
+
+def test_quality_draws_every_seeds_traversals_failures_included(tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import quality
+    from PIL import Image
+
+    runs = {}
+    for seed, shade in (("0", 40), ("3", 200)):
+        folder = tmp_path / f"seed_{seed}" / "traversals"
+        folder.mkdir(parents=True)
+        for code in (1, 2):
+            Image.new("L", (30, 20), shade + code).save(folder / f"continuous_{code}.png")
+        effects = [
+            {"code": 1, "slant_spearman": 0.95, "ink_spearman": 0.1},
+            {"code": 2, "slant_spearman": 0.9, "ink_spearman": 0.5},
+        ]
+        runs[seed] = {"heldout_accuracy": 0.97, "continuous_effects": effects, "pure": ["slant", None], "whole": False}
+    out = quality.traversal_sheet(tmp_path, runs, tmp_path / "sheet" / "quality_x.png")
+    sheet = np.asarray(Image.open(out))
+    pixels = set(np.unique(sheet).tolist())
+    assert {41, 42, 201, 202} <= pixels  # both codes of both seeds are on it
+    assert sheet.shape[0] >= 2 * 20 and sheet.shape[1] >= 2 * 30
+    assert quality.traversal_sheet(tmp_path, {"9": runs["0"]}, tmp_path / "none.png") is None  # no pictures

@@ -113,3 +113,36 @@ def test_real_information_by_hand_and_summed_over_codes():
     other = torch.tensor([[3.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 2.0, 0.0]])
     both = losses.real_information([logits, other]).item()
     assert both == pytest.approx(expected.item() + losses.real_information([other]).item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("term", ["paired_information", "code_prior_match"])
+def test_information_terms_are_computed_in_fp32_under_bf16_autocast(term):
+    """A bf16 run optimises the same objective as an fp32 one: the terms' matrix products leave autocast."""
+    gen = torch.Generator().manual_seed(0)
+    if term == "paired_information":
+        a, b = torch.randn(256, 10, generator=gen) * 3, torch.randn(256, 10, generator=gen) * 3
+        args = ([a], [b])
+    else:
+        args = (torch.rand(256, 2, generator=gen) * 2 - 1, torch.rand(256, 2, generator=gen) * 2 - 1)
+    fn = getattr(losses, term)
+    exact = fn(*[[t.double() for t in x] if isinstance(x, list) else x.double() for x in args])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = fn(*args)
+    assert got.dtype == torch.float32
+    assert float(got) == pytest.approx(float(exact), rel=1e-5)
+
+
+def test_code_prior_match_is_zero_for_the_prior_itself_and_grows_for_a_rotated_mix():
+    """SW_2^2 between Q's readings and the prior's draws: 0 for the same sample, small for another sample of
+    the prior, and clearly larger for the same draws rotated by 45 degrees (a mix of two independent codes) or
+    for readings all at 0 (a code that reads nothing)."""
+    gen = torch.Generator().manual_seed(0)
+    prior = torch.rand(4096, 2, generator=gen) * 2 - 1
+    other = torch.rand(4096, 2, generator=gen) * 2 - 1
+    rotation = torch.tensor([[1.0, -1.0], [1.0, 1.0]]) / math.sqrt(2)
+    assert float(losses.code_prior_match(prior, prior)) == 0.0
+    same_law = float(losses.code_prior_match(other, prior))
+    mixed = float(losses.code_prior_match(other @ rotation, prior))
+    dead = float(losses.code_prior_match(torch.zeros_like(other), prior))
+    assert same_law < 1e-3 and mixed > 10 * same_law and dead > 0.1
+    assert losses.prior_directions(2).shape == (8, 2) and losses.prior_directions(4).shape == (4 + 6 * 6, 4)

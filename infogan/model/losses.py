@@ -76,6 +76,7 @@ For a uniform categorical prior H(c_i) = ln K_i, so  MI_bound_i = ln K_i - CE_i 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -85,6 +86,20 @@ import torch.nn.functional as F
 from infogan.model.latent import Latent, QCodes
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def in_fp32(term):
+    """`term` computed in fp32 whatever the run's precision: autocast would run its matrix products in bf16
+    (or fp16), where a joint distribution's small entries and a sort's close values lose their digits, and a
+    bf16 run would then optimise another objective than an fp32 one. Its tensor arguments are fp32 already."""
+
+    @functools.wraps(term)
+    def fp32_term(first, *args, **kwargs):
+        device = (first[0] if isinstance(first, list) else first).device.type  # a tensor or a list of them
+        with torch.autocast(device, enabled=False):
+            return term(first, *args, **kwargs)
+
+    return fp32_term
 
 
 def discriminator_loss(real_logit: torch.Tensor, fake_logit: torch.Tensor) -> torch.Tensor:
@@ -158,6 +173,7 @@ def real_information(cat_logits: list[torch.Tensor]) -> torch.Tensor:
     return total
 
 
+@in_fp32
 def paired_information(logits: list[torch.Tensor], logits_other: list[torch.Tensor]) -> torch.Tensor:
     """I_pair above, summed over the categorical codes: Q's logits [N, K_i] on a real batch and on its deformed
     copy, in the same order (fp32)."""
@@ -186,6 +202,7 @@ def prior_directions(codes: int) -> torch.Tensor:
     return torch.stack(rows)
 
 
+@in_fp32
 def code_prior_match(readings: torch.Tensor, prior_draws: torch.Tensor) -> torch.Tensor:
     """SW_2^2 above: Q's continuous means on a real batch [N, L] against N draws of the prior [N, L] (fp32)."""
     u = prior_directions(readings.shape[1]).to(readings.device, readings.dtype).t()  # [L, D]
