@@ -293,3 +293,53 @@ def test_the_recipe_preset_fills_iic_and_a_weight_given_alone_leaves_the_parts_o
 
 def test_cuda_graphs_step_aside_for_the_term():
     assert "--iic-weight" in unsupported_reason("cuda", False, False, False, deformed=True)
+
+
+RECIPE_DEFORMATIONS = augment.Deformations(augment.AffineJitter(20.0, 0.15, 0.06), 0.03, 0.5, 0.5)
+GIVEN = ["--iic-rotation", "7", "--iic-scale", "0.1", "--iic-shift", "0.02", "--iic-elastic", "0.04"]
+GIVEN_DEFORMATIONS = augment.Deformations(augment.AffineJitter(7.0, 0.1, 0.02), 0.04, 0.3, 0.2)
+
+
+@pytest.mark.parametrize(
+    "options, preset, deformations",
+    [
+        ([], "mnist-iic", RECIPE_DEFORMATIONS),
+        ([*GIVEN, "--iic-stroke", "0.3", "--iic-shear", "0.2"], "mnist-iic", GIVEN_DEFORMATIONS),
+        (["--preset", "mnist"], "mnist", None),
+        (["--iic-weight", "0"], "mnist-iic", None),
+    ],
+    ids=["default", "deformations-given", "preset-mnist", "iic-weight-0"],
+)
+def test_mnist_data_trains_the_recipe_by_default_and_the_papers_objective_when_asked(
+    tmp_path, monkeypatch, options, preset, deformations
+):
+    """From the command line to the step: the bundled digits' preset reaches the run's config.json and its
+    step's statistics and deformations; --preset mnist and --iic-weight 0 give the paper's objective. The
+    training itself is cut to one step (what a run trains is not under test here)."""
+    from infogan.cli import main
+    from infogan.train import loop, step
+
+    seen = {}
+    real_draw_step = step.draw_step
+
+    def recording_draw_step(*args):
+        seen["jitter"] = args[-1] if len(args) == 6 else None
+        return real_draw_step(*args)
+
+    def one_step(trainer, stop):
+        seen["statistics"] = set(trainer.step(trainer.data.images[:16], 0))
+
+    monkeypatch.setattr(step, "draw_step", recording_draw_step)
+    monkeypatch.setattr(loop.Trainer, "fit", one_step)
+    monkeypatch.setattr(loop.Trainer, "finish", lambda trainer: None)
+    run = tmp_path / "run"
+    args = ["train", "--dataset", "mnist-sample", "--outdir", str(run), "--epochs", "1", "--no-progress"]
+    assert main([*args, "--precision", "fp32", *options]) == 0
+    cfg = TrainConfig.from_json((run / "config.json").read_text(), "the run's config")
+    iic_on = deformations is not None
+    assert cfg.preset == preset
+    assert (cfg.iic_weight, cfg.iic_overcluster, cfg.iic_fake_weight) == ((3.0, 50, 3.0) if iic_on else (0.0, 0, 0.0))
+    iic_statistics = {"q_pair_info", "q_pair_info_over", "cat_loss_deformed"}
+    assert iic_statistics <= seen["statistics"] if iic_on else not iic_statistics & seen["statistics"]
+    assert {"d_loss", "g_loss", "cat_loss", "cont_loss"} <= seen["statistics"]
+    assert seen["jitter"] == deformations  # what the step drew its second views with
