@@ -234,6 +234,32 @@ def test_the_deformed_fakes_term_is_in_gs_loss_with_the_value_it_reports():
     assert any(not torch.equal(a, b) for a, b in zip(grads[0.0], grads[2.0]))
 
 
+def test_ds_loss_is_the_sum_of_its_terms_computed_by_hand_view_by_view():
+    """D's phase with every optional term of the real batch on: the loss it minimises equals the terms computed
+    by hand from separate calls of D on each view (the one call's unpacking order and the deformed-fakes term
+    in D included: a view read as another, or a term left out, changes the sum)."""
+    cfg, nets, _ = _tiny(iic_weight=1.5, iic_fake_weight=2.0, iic_overcluster=6, code_prior_weight=0.7)
+    draws = draw_step(nets.disc.spec, 16, torch.Generator().manual_seed(0), "cpu", False, jitter_of(cfg))
+    ctx = StepContext(_real(), draws)
+    with torch.no_grad():
+        ctx.fake = nets.gen(nets.disc.spec.vector(draws.latent))
+        loss = InfoGANLoss(cfg, nets, make_runtime(cfg))._discriminator(ctx)
+        d_real, d_fake = nets.disc(ctx.real), nets.disc(ctx.fake)
+        d_fake_view, d_view = nets.disc(draws.deform.apply(ctx.fake)), nets.disc(draws.deform.apply(ctx.real))
+    ce = torch.nn.functional.cross_entropy
+    by_hand = (
+        losses.discriminator_loss(d_real.logit, d_fake.logit)
+        + losses.information_loss(d_fake.q, draws.latent, cfg.categorical_weight, cfg.continuous_weight).total
+        + 2.0 * ce(d_fake_view.q.cat_logits[0], draws.latent.cat[:, 0])
+        + 0.7 * losses.code_prior_match(d_real.q.cont_mean, draws.latent.cont)
+        - 1.5 * losses.paired_information(d_real.q.cat_logits, d_view.q.cat_logits)
+        - 1.5 * losses.paired_information([d_real.overcluster], [d_view.overcluster])
+    )
+    assert loss.item() == pytest.approx(by_hand.item(), rel=1e-5)
+    for name in ("q_pair_info", "q_pair_info_over", "q_real_code_prior"):
+        assert name in ctx.report.values
+
+
 @pytest.mark.parametrize(
     "fields, message",
     [
