@@ -108,6 +108,38 @@ def pickle_payload_checkpoint(ws):
         )
 
 
+def edited_checkpoint(**changes):
+    """The finished run copied to {ws}/again, its last.pt rewritten with these fields changed."""
+
+    def setup(ws):
+        copy_done_run(ws)
+        path = ws / "again" / "checkpoints" / "last.pt"
+        torch.save({**torch.load(path, weights_only=True), **changes}, path)
+
+    return setup
+
+
+def oversized_checkpoint(ws):
+    """A last.pt one byte over the size cap (a sparse file: no disk is used)."""
+    from infogan import checkpoint
+
+    copy_done_run(ws)
+    with open(ws / "again" / "checkpoints" / "last.pt", "r+b") as fh:
+        fh.truncate(checkpoint.MAX_CHECKPOINT_BYTES + 1)
+
+
+def damaged_generator_weights(ws):
+    copy_done_run(ws)
+    (ws / "again" / "generator.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
+
+
+def config_file(name, content):
+    def setup(ws):
+        (ws / name).write_text(content)
+
+    return setup
+
+
 def file_in_the_way(ws):
     (ws / "afile").write_text("not a folder")
 
@@ -234,6 +266,106 @@ CASES = [
         "--category: code 1 takes values 0..3",
     ),
     ("generate to a non-PNG", None, ["generate", "{ws}/done", "--out", "{ws}/g.jpg"], "must name a .png"),
+    # a config file
+    (
+        "config with an unknown field",
+        config_file("c.json", '{"nonsense": 1}'),
+        ["train", "--config", "{ws}/c.json"],
+        "unknown field(s) nonsense",
+    ),
+    (
+        "config not an object",
+        config_file("c.json", "[1, 2]"),
+        ["train", "--config", "{ws}/c.json"],
+        "is not a JSON object",
+    ),
+    ("config not JSON", config_file("c.json", "{epochs: 1"), ["train", "--config", "{ws}/c.json"], "not valid JSON"),
+    (
+        "config with categories and categorical",
+        config_file("c.json", '{"categories": 4, "categorical": [4]}'),
+        ["train", "--config", "{ws}/c.json"],
+        "both 'categories' and 'categorical'",
+    ),
+    (
+        "config with a malformed image shape",
+        config_file("c.json", '{"image_shape": [1, 8]}'),
+        ["train", "--config", "{ws}/c.json"],
+        "image_shape must be [channels, height, width]",
+    ),
+    (
+        "config field of the wrong type",
+        config_file("c.json", '{"epochs": "two"}'),
+        ["train", "--config", "{ws}/c.json"],
+        "config field 'epochs' must be",
+    ),
+    # options out of range or malformed
+    ("beta1 of 1", None, ["train", *NPZ, "--beta1", "1.0"], "--beta1 must be in [0, 1)"),
+    ("negative beta2", None, ["train", *NPZ, "--beta2", "-0.1"], "--beta2 must be in [0, 1)"),
+    ("101 categorical codes", None, ["train", *NPZ, "--categorical", ",".join(["2"] * 101)], "at most 100 are allowed"),
+    ("malformed --categorical", None, ["train", *NPZ, "--categorical", "a,b"], "--categorical must be comma-separated"),
+    (
+        "code prior without continuous codes",
+        None,
+        ["train", *NPZ, "--continuous", "0", "--code-prior-weight", "1"],
+        "--code-prior-weight needs a continuous code",
+    ),
+    (
+        "malformed generate --code",
+        None,
+        ["generate", "{ws}/done", "--code", "x", "--out", "{ws}/g.png"],
+        "expected I=V",
+    ),
+    (
+        "generate --code of a missing code",
+        None,
+        ["generate", "{ws}/done", "--code", "9=0.5", "--out", "{ws}/g.png"],
+        "continuous codes 1..2",
+    ),
+    ("explore on a negative port", None, ["explore", "{ws}/done", "--port", "-1"], "--port must be in 0..65535"),
+    ("explore on a port over 65535", None, ["explore", "{ws}/done", "--port", "70000"], "--port must be in 0..65535"),
+    (
+        "sweep with a repeated seed",
+        None,
+        ["sweep", "--seeds", "1,1", *NPZ, "--outdir", "{ws}/sw"],
+        "--seeds must name distinct",
+    ),
+    (
+        "sweep with a negative seed",
+        None,
+        ["sweep", "--seeds", "-1", *NPZ, "--outdir", "{ws}/sw"],
+        "--seeds must name distinct",
+    ),
+    # checkpoints and weights
+    (
+        "checkpoint with a negative step",
+        edited_checkpoint(step=-1),
+        ["train", "--resume", "{ws}/again"],
+        "negative step",
+    ),
+    (
+        "checkpoint of another format",
+        edited_checkpoint(format=99),
+        ["train", "--resume", "{ws}/again"],
+        "has format 99",
+    ),
+    (
+        "checkpoint without its optimiser",
+        edited_checkpoint(opt_g=None),
+        ["train", "--resume", "{ws}/again"],
+        "field 'opt_g' is",
+    ),
+    (
+        "checkpoint over the size cap",
+        oversized_checkpoint,
+        ["train", "--resume", "{ws}/again"],
+        "more than any infogan model",
+    ),
+    (
+        "damaged generator weights",
+        damaged_generator_weights,
+        ["generate", "{ws}/again", "--out", "{ws}/g.png"],
+        "cannot load generator weights",
+    ),
 ]
 
 
