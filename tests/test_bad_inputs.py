@@ -335,6 +335,31 @@ CASES = [
         ["sweep", "--seeds", "-1", *NPZ, "--outdir", "{ws}/sw"],
         "--seeds must name distinct",
     ),
+    # options that would be ignored
+    (
+        "traverse --rows with --code",
+        None,
+        ["traverse", "{ws}/done", "--code", "1", "--rows", "3", "--out", "{ws}/t.png"],
+        "drop --rows",
+    ),
+    (
+        "traverse --steps with --categorical-code",
+        None,
+        ["traverse", "{ws}/done", "--categorical-code", "1", "--steps", "4", "--out", "{ws}/t.png"],
+        "--steps and --range",
+    ),
+    (
+        "traverse --range with --categorical-code",
+        None,
+        ["traverse", "{ws}/done", "--categorical-code", "1", "--range", "-1", "1", "--out", "{ws}/t.png"],
+        "--steps and --range",
+    ),
+    (
+        "sweep --keep without --screen-epochs",
+        None,
+        ["sweep", "--seeds", "0,1", "--keep", "1", *NPZ, "--outdir", "{ws}/sw"],
+        "--keep says how many seeds",
+    ),
     # checkpoints and weights
     (
         "checkpoint with a negative step",

@@ -165,16 +165,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="categorical code to draw every value of, 1-based (default: none)",
     )
-    tr.add_argument("--rows", type=int, default=10, help="noise rows of a categorical traversal (default: 10)")
+    tr.add_argument("--rows", type=int, default=None, help="noise rows of a categorical traversal (default: 10)")
     tr.add_argument(
         "--range",
         type=float,
         nargs=2,
-        default=list(CODE_RANGE),
+        default=None,
         metavar=("LO", "HI"),
         help=f"code values from LO to HI (default: {CODE_RANGE[0]:g} {CODE_RANGE[1]:g})",
     )
-    tr.add_argument("--steps", type=int, default=10, help="columns (default: 10)")
+    tr.add_argument("--steps", type=int, default=None, help="columns of a continuous traversal (default: 10)")
     tr.add_argument("--seed", type=int, default=0, help="seed for the noise of each row (default: 0)")
     tr.add_argument("--out", type=png_path, required=True, metavar="FILE.png", help="output PNG (required)")
     tr.set_defaults(func=cmd_traverse, command_parser=tr)
@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
         "real images (q_real_mi, no labels needed) on to --epochs (default: off, every seed trains to the end)",
     )
     sw.add_argument(
-        "--keep", type=int, default=1, metavar="K", help="with --screen-epochs: seeds that train on (default: 1)"
+        "--keep", type=int, default=None, metavar="K", help="with --screen-epochs: seeds that train on (default: 1)"
     )
     add_train_options(sw, single_run=False)
     sw.set_defaults(func=cmd_sweep, command_parser=sw)

@@ -12,6 +12,7 @@ from infogan.errors import UsageError
 from infogan.metrics.classifier import train_classifier
 from infogan.metrics.evaluate import describe_effects, evaluate_run
 from infogan.metrics.registry import parse_names
+from infogan.model.latent import CODE_RANGE
 from infogan.serve.explorer import serve
 from infogan.serve.images import save_image_grid
 from infogan.serve.inference import categorical_traversal, chosen_latent, continuous_traversal, generate, load_generator
@@ -160,26 +161,43 @@ def cmd_traverse(args: argparse.Namespace) -> int:
     gen = load_generator(args.run_dir)
     spec = gen.spec
     if args.categorical_code is not None:
+        if args.steps is not None or args.range is not None:
+            raise UsageError(
+                "--steps and --range set a continuous traversal's values (--code); a categorical one shows every "
+                "value of its code: drop them"
+            )
         if not 1 <= args.categorical_code <= spec.n_categorical:
             raise UsageError(
                 f"--categorical-code must be in 1..{spec.n_categorical} (this run's categorical "
                 f"codes), got {args.categorical_code}"
             )
-        require_int("rows", args.rows, minimum=1, maximum=100)
-        categorical_traversal(gen, args.categorical_code, args.seed, rows=args.rows).save(args.out)
+        rows = 10 if args.rows is None else args.rows
+        require_int("rows", rows, minimum=1, maximum=100)
+        categorical_traversal(gen, args.categorical_code, args.seed, rows=rows).save(args.out)
     else:
+        if args.rows is not None:
+            raise UsageError(
+                "--rows sets a categorical traversal's noise rows (--categorical-code); a continuous one has a row "
+                "per value of categorical code 1: drop --rows"
+            )
         if not 1 <= args.code <= spec.continuous:
             raise UsageError(f"--code must be in 1..{spec.continuous} (this run's continuous codes), got {args.code}")
-        require_int("steps", args.steps, minimum=2, maximum=100)
-        if not all(math.isfinite(v) for v in args.range):
-            raise UsageError(f"--range must be two finite numbers, got {args.range[0]} {args.range[1]}")
-        continuous_traversal(gen, args.code, args.seed, args.range, args.steps).save(args.out)
+        steps = 10 if args.steps is None else args.steps
+        value_range = list(CODE_RANGE) if args.range is None else args.range
+        require_int("steps", steps, minimum=2, maximum=100)
+        if not all(math.isfinite(v) for v in value_range):
+            raise UsageError(f"--range must be two finite numbers, got {value_range[0]} {value_range[1]}")
+        continuous_traversal(gen, args.code, args.seed, value_range, steps).save(args.out)
     print(args.out)
     return 0
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
 
+    if args.keep is not None and args.screen_epochs is None:
+        raise UsageError(
+            "--keep says how many seeds train on after --screen-epochs, which is not given: give both, or drop --keep"
+        )
     evaluate_options = {"samples": args.samples, **({"classifier": args.classifier} if args.classifier else {})}
     fields = {**_train_fields(args), **({"eval_dataset": args.eval_dataset} if args.eval_dataset else {})}
     summary = run_sweep(
@@ -190,7 +208,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         select=args.select,
         evaluate_options=evaluate_options,
-        screen=(args.screen_epochs, args.keep) if args.screen_epochs else None,
+        screen=(args.screen_epochs, 1 if args.keep is None else args.keep) if args.screen_epochs else None,
     )
     print(format_table(summary))
     print(f"summary: {summary['parent']}/summary.json")
