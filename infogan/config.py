@@ -88,6 +88,10 @@ class TrainConfig:
     # --- Q's continuous readings of real images matched to the codes' prior (losses.code_prior_match): D/Q
     # minimise L_D + L_info + code_prior_weight * SW_2^2; 0: off (the paper's InfoGAN) ---
     code_prior_weight: float = 0.0
+    # --- the continuous codes' effects on G's images kept orthogonal (losses.effect_overlap, OroJaR-like): G
+    # minimises L_G + L_info + effects_weight * overlap from effects_start_step on; 0: off ---
+    effects_weight: float = 0.0
+    effects_start_step: int = 0
     # --- IIC's two-view information on real images (losses.paired_information): D/Q minimise
     # L_D + L_info - iic_weight * I_pair, the second view a random affine deformation (augment.py); 0: off.
     # None: the preset's (mnist-iic, the MNIST data sets' preset, turns it on with its parts; every other preset
@@ -216,6 +220,15 @@ class TrainConfig:
                 "--code-prior-weight needs a continuous code (it matches Q's continuous readings of real "
                 "images to their prior): add one with --continuous, or drop --code-prior-weight"
             )
+        if self.effects_weight > 0 and self.continuous is not None and self.continuous < 2:
+            raise UsageError(
+                "--effects-weight needs two continuous codes or more (it keeps their effects on the image "
+                "apart): add them with --continuous, or drop --effects-weight"
+            )
+        if self.effects_start_step > 0 and self.effects_weight == 0:
+            raise UsageError(
+                "--effects-start-step starts --effects-weight, which is 0 (off): give a weight, or drop it"
+            )
         if (self.iic_weight or 0) > 0 and self.categorical is not None and len(self.categorical) == 0:
             raise UsageError(
                 "--iic-weight needs a categorical code (it asks Q to give an image and its deformed copy "
@@ -300,6 +313,7 @@ INT_RANGES = {  # integer field -> (minimum, maximum or None)
     "checkpoint_every": (0, None),
     "keep_every": (0, None),
     "cr_start_step": (0, None),
+    "effects_start_step": (0, None),
     "real_info_until": (0, None),
     "iic_overcluster": (0, 1000),
     "image_metrics_every": (0, None),
@@ -323,6 +337,7 @@ NON_NEGATIVE = (
     "cr_weight",
     "real_info_weight",
     "code_prior_weight",
+    "effects_weight",
     "iic_weight",
     "iic_fake_weight",
     *LEARNING_RATES,

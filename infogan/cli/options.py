@@ -221,6 +221,22 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
     )
     _option(
         model,
+        "effects_weight",
+        "weight in G's objective of the overlap between the continuous codes' effects on the image (the "
+        "squared cosine of each pair's finite-difference image changes, OroJaR-like; not in the paper): each "
+        "code changes the image in its own direction; 0 is off",
+        type=_finite_float,
+        metavar="W",
+    )
+    _option(
+        model,
+        "effects_start_step",
+        "with --effects-weight: the step from which G takes the term (0: from the start)",
+        type=int,
+        metavar="S",
+    )
+    _option(
+        model,
         "iic_weight",
         "weight of IIC's two-view information in D's objective (Ji et al. 2019; not in "
         "the paper): Q gives a real image and a randomly deformed copy the same category, so the categories "

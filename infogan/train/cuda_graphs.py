@@ -68,8 +68,8 @@ def unsupported_reason(
         )
     if switched_off:
         return (
-            "CUDA graphs are not used with --real-info-until (D's loss changes at that step, a branch one "
-            "graph cannot hold)"
+            "CUDA graphs are not used with --real-info-until or --effects-start-step (a loss changes at that "
+            "step, a branch one graph cannot hold)"
         )
     if deformed:
         return (

@@ -24,6 +24,7 @@ SHOWN = {
     "d_acc_fake": Shown("D accuracy on fake", "accuracy", "fake {:.2f}"),
     "q_real_info": Shown("I(x; c) of Q on real images", "information", "real MI {:.3f}"),
     "q_real_code_prior": Shown("SW_2^2 of Q's real readings to the prior", "loss", "prior SW {:.3f}"),
+    "effect_overlap": Shown("cos^2 of the continuous codes' image effects", "losses", "overlap {:.3f}"),
     "q_pair_info": Shown("I(c(x); c(T(x))) of Q on real images", "information", "pair MI {:.3f}"),
     "q_pair_info_over": Shown("I(o(x); o(T(x))) of the over-clustering head", "information", "over MI {:.3f}"),
     "cr_loss": Shown("contrastive CE (InfoGAN-CR)", "losses", "cr {:.3f}"),

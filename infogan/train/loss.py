@@ -6,7 +6,7 @@ pass; the step then lets the phase's optimiser step.
          [- iic_weight * I_pair]
          -> D's trunk, D's head and Q's head (model/losses.py says why Q sits with D's optimiser)
     "H"  L_CR on the detached pair (InfoGAN-CR only)                          -> H
-    "G"  L_G + L_info [+ cr_weight * L_CR], through the just-updated D/Q      -> G
+    "G"  L_G + L_info [+ cr_weight * L_CR] [+ effects_weight * overlap], through the just-updated D/Q -> G
 
 `statistic_names(cfg)` lists what a step of a config reports, in order, so the run knows its statistics
 before the first step (a checkpoint's running sums are checked against them before anything is written).
@@ -48,6 +48,7 @@ class StepContext:
     draws: StepDraws
     g_takes_cr: bool = False  # G's loss has the contrastive term (InfoGAN-CR, from --cr-start-step on)
     real_info_on: bool = True  # D's loss has Q's real information (--real-info-weight, before --real-info-until)
+    effects_on: bool = False  # G's loss keeps the codes' effects apart (--effects-weight, from --effects-start-step)
     fake: torch.Tensor | None = None  # G(codes) [N, C, H, W]
     partner: torch.Tensor | None = None  # G(partner codes) [N, C, H, W], InfoGAN-CR
     report: Report = field(default_factory=Report)
@@ -137,10 +138,34 @@ class InfoGANLoss:
             deformed = self._deformed_categorical(ctx, d_gen_view.q)
             report("cat_loss_deformed", deformed)
             total = total + self.cfg.iic_fake_weight * deformed
+        if self.cfg.effects_weight > 0:  # reported from step 0, in G's loss from --effects-start-step on
+            overlap = self._effect_overlap(ctx)
+            report("effect_overlap", overlap)
+            if ctx.effects_on:
+                total = total + self.cfg.effects_weight * overlap
         if ctx.g_takes_cr:  # cooperative: G lowers the same cross-entropy H does, through both images of the pair
             pair_logits = nets.pair(ctx.fake, ctx.partner).float()
             total = total + self.cfg.cr_weight * losses.contrastive_loss(pair_logits, ctx.draws.shared)
         return total
+
+    def _effect_overlap(self, ctx: StepContext) -> torch.Tensor:
+        """losses.effect_overlap of the first EFFECT_SAMPLES latents of the step: G on them and on each copy
+        with one continuous code moved by EFFECT_STEP, in one call (one set of BatchNorm statistics). The move's
+        sign alternates from sample to sample: a move shared by the whole batch would be taken out by G's
+        first BatchNorm in training mode."""
+        spec = self.nets.disc.spec
+        vector = spec.vector(ctx.draws.latent)[: losses.EFFECT_SAMPLES]  # [n, input_dim]
+        n = vector.shape[0]
+        signs = torch.ones(n, device=vector.device)
+        signs[1::2] = -1
+        first = spec.input_dim - spec.continuous  # the continuous codes are the vector's last entries
+        moved = [vector]
+        for code in range(spec.continuous):
+            copy = vector.clone()
+            copy[:, first + code] += losses.EFFECT_STEP * signs
+            moved.append(copy)
+        images = self.nets.gen_ddp(torch.cat(moved)).float().chunk(spec.continuous + 1)  # each [n, C, H, W]
+        return losses.effect_overlap([(im - images[0]) * signs.view(-1, 1, 1, 1) for im in images[1:]])
 
     @staticmethod
     def _in_one_call(disc, views: list[torch.Tensor]) -> list[DOutput]:
@@ -177,4 +202,5 @@ def statistic_names(cfg: TrainConfig) -> tuple[str, ...]:
     if spec.n_categorical > 1:
         names += [f"{kind}_cat{i}" for i in range(1, spec.n_categorical + 1) for kind in ("cat_loss", "mi_bound")]
     names += ["cat_loss_deformed"] * (cfg.iic_fake_weight > 0)
+    names += ["effect_overlap"] * (cfg.effects_weight > 0)
     return tuple(names)

@@ -79,12 +79,13 @@ def update_step(
     rt: Runtime,
     g_takes_cr: bool = False,
     real_info_on: bool = True,
+    effects_on: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Every phase's update for given draws, on real images in [-1, 1]; the statistics by name (0-d tensors
     on the device). No host sync and no Python branch on tensor values, so it can be captured in a CUDA
     graph (cuda_graphs.py)."""
     loss = InfoGANLoss(cfg, nets, rt)
-    ctx = StepContext(real, draws, g_takes_cr, real_info_on)
+    ctx = StepContext(real, draws, g_takes_cr, real_info_on, effects_on)
     with rt.autocast():
         ctx.fake = nets.gen_ddp(nets.disc.spec.vector(draws.latent))  # [N, C, H, W]: the one G forward
     for phase in PHASES:
@@ -121,10 +122,11 @@ def train_step(
 
 def switches_at(cfg: TrainConfig, nets: Nets, step: int) -> dict[str, bool]:
     """The terms that switch at a step: G takes InfoGAN-CR's term from --cr-start-step on, D takes Q's real
-    information before --real-info-until."""
+    information before --real-info-until, G keeps the codes' effects apart from --effects-start-step on."""
     return {
         "g_takes_cr": nets.pair is not None and step >= cfg.cr_start_step,
         "real_info_on": cfg.real_info_until == 0 or step < cfg.real_info_until,
+        "effects_on": cfg.effects_weight > 0 and step >= cfg.effects_start_step,
     }
 
 
@@ -176,7 +178,7 @@ def use_cuda_graphs(cfg: TrainConfig, rt: Runtime, dist: Dist, announce: bool = 
         rt.scaler is not None,
         cfg.cr_weight > 0,
         cfg.lr_schedule != "constant",
-        cfg.real_info_until > 0,  # (validate refuses it without a weight)
+        cfg.real_info_until > 0 or cfg.effects_start_step > 0,  # (validate refuses either without a weight)
         cfg.iic_weight > 0,
     )
     if reason is None:
