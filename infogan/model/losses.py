@@ -194,15 +194,14 @@ def effect_overlap(changes: list[torch.Tensor]) -> torch.Tensor:
     """Mean over samples and over pairs of codes of the squared cosine between two codes' image changes
     (G(c + h e_i) - G(c) against G(c + h e_j) - G(c), each [n, C, H, W], fp32): 0 when every code moves the
     image in a direction of its own, 1 when two codes move it alike (OroJaR, Wei et al. 2021, penalises the
-    same overlap of G's Jacobian columns unnormalised). The norms are held constant in the gradient, so G
-    lowers the overlap by turning the changes apart rather than by shrinking them."""
-    flat = [c.flatten(1) for c in changes]
+    same overlap of G's Jacobian columns unnormalised). The cosine does not change with a change's size, so its
+    gradient is orthogonal to each change: G lowers the overlap by turning the changes apart, never by
+    shrinking them."""
+    flat = [F.normalize(c.flatten(1), dim=1, eps=1e-6) for c in changes]  # unit changes [n, C*H*W]
     total, pairs = changes[0].new_zeros(()), 0
     for i in range(len(flat)):
         for j in range(i + 1, len(flat)):
-            dot = (flat[i] * flat[j]).sum(1)  # [n]
-            norms = (flat[i].square().sum(1) * flat[j].square().sum(1)).detach().clamp_min(1e-12)
-            total, pairs = total + (dot.square() / norms).mean(), pairs + 1
+            total, pairs = total + (flat[i] * flat[j]).sum(1).square().mean(), pairs + 1
     return total / max(pairs, 1)
 
 
