@@ -23,7 +23,8 @@ from infogan.config import SELECTION_CRITERIA, TrainConfig, require_int
 from infogan.errors import UsageError
 from infogan.metrics import registry
 from infogan.metrics.disentanglement import model_centrality
-from infogan.metrics.evaluate import evaluate_run, load_discriminator
+from infogan.metrics.evaluate import evaluate_run
+from infogan.serve.encode import load_encoder
 from infogan.serve.inference import load_generator
 from infogan.serve.pictures import read_metrics
 from infogan.train.launch import resume, train
@@ -179,10 +180,7 @@ def _sweep(
         select = default_criterion(reports)
     extra = {}
     if select == "centrality" and len(done) > 2:  # every run's Q scored on every other run's generated groups
-        runs = {
-            seed: (load_generator(parent / f"seed_{seed}"), load_discriminator(parent / f"seed_{seed}"))
-            for seed in done
-        }
+        runs = {seed: (load_generator(parent / f"seed_{seed}"), load_encoder(parent / f"seed_{seed}")) for seed in done}
         extra = model_centrality(runs)
         for seed in done:
             reports[seed]["centrality"] = extra["centrality"][str(seed)]

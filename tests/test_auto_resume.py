@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from infogan.checkpoint import load_checkpoint
 from infogan.cli import main
 from infogan.metrics.codes import label_metrics, q_on_real
-from infogan.metrics.evaluate import load_discriminator
+from infogan.serve.encode import load_encoder
 
 
 def run_cli(*argv) -> int:
@@ -103,9 +103,7 @@ def test_eval_dataset_scores_each_epoch_on_the_held_out_images_not_the_training_
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     last = [r for r in records if r["kind"] == "epoch"][-1]
     held, train = (
-        label_metrics(
-            q_on_real(load_discriminator(run), torch.from_numpy(images[:, None]))[0].argmax(1).numpy(), labels
-        )
+        label_metrics(q_on_real(load_encoder(run), torch.from_numpy(images[:, None]))[0].argmax(1).numpy(), labels)
         for images, labels in ((x, y), tuple(np.load(tmp_path / "d.npz")[k] for k in ("x", "y")))
     )
     keys = ("categorical_accuracy", "nmi", "ari")

@@ -48,10 +48,10 @@ def test_training_logs_label_metrics_per_epoch(tiny_run):
     assert [r["epoch"] for r in epochs] == [1, 2]
     # the last epoch's scores are those of the final D/Q on the 64 training images (all of them: fewer than 2,000)
     from infogan.metrics.codes import label_metrics, q_on_real
-    from infogan.metrics.evaluate import load_discriminator
+    from infogan.serve.encode import load_encoder
 
     data = np.load(run.parent / "d.npz")
-    pred = q_on_real(load_discriminator(run), torch.from_numpy(data["x"][:, None]))[0].argmax(1).numpy()
+    pred = q_on_real(load_encoder(run), torch.from_numpy(data["x"][:, None]))[0].argmax(1).numpy()
     expected = label_metrics(pred, data["y"])
     assert {k: epochs[-1][k] for k in ("categorical_accuracy", "nmi", "ari")} == pytest.approx(
         {k: expected[k] for k in ("categorical_accuracy", "nmi", "ari")}
@@ -68,16 +68,16 @@ def test_evaluate_writes_json_and_plots(tiny_run, capsys):
     assert saved["n_samples"] == 64
     # the reported accuracy is that of the reported matching, applied to Q's argmax on these very images
     from infogan.metrics.codes import q_on_real
-    from infogan.metrics.evaluate import load_discriminator
+    from infogan.serve.encode import load_encoder
 
     data = np.load(root / "d.npz")
-    pred = q_on_real(load_discriminator(run), torch.from_numpy(data["x"][:, None]))[0].argmax(1).numpy()
+    pred = q_on_real(load_encoder(run), torch.from_numpy(data["x"][:, None]))[0].argmax(1).numpy()
     matched = np.array([saved["matching"].get(str(p), -1) for p in pred])
     assert saved["categorical_accuracy"] == pytest.approx(float((matched == data["y"]).mean()))
     assert set(map(int, saved["matching"])) <= {0, 1, 2, 3}  # categories
     assert len(set(saved["matching"].values())) == len(saved["matching"])  # one-to-one onto labels
     # the paper's L_I = ln 4 - CE(Q(G(z, c)), c), recomputed by hand on 4,000 other samples (eval mode)
-    from infogan.metrics.evaluate import load_discriminator as load_dq
+    from infogan.serve.encode import load_encoder as load_dq
     from infogan.serve.inference import load_generator as load_g
 
     gen, disc = load_g(run).eval(), load_dq(run).eval()

@@ -15,7 +15,7 @@ from infogan.checkpoint import load_checkpoint
 from infogan.cli import main
 from infogan.data.datasets import load_dataset
 from infogan.metrics.codes import q_on_real
-from infogan.metrics.evaluate import load_discriminator
+from infogan.serve.encode import load_encoder
 from infogan.serve.inference import chosen_latent, generate
 
 FIXTURE = Path(__file__).parent / "fixtures" / "legacy_v1"
@@ -41,7 +41,7 @@ def test_same_images_and_same_q_as_the_code_that_wrote_it(legacy):
     assert gen.cfg.categorical == [3] and gen.spec.learn_std
     latent = chosen_latent(gen.cfg, 4, seed=0, categories={1: 1}, codes={1: 0.5})
     assert np.allclose(generate(gen, latent).numpy(), expected["generate_cat1_code1_0p5_seed0_n4"], atol=1e-6)
-    probs = q_on_real(load_discriminator(legacy), load_dataset("npz:data.npz").images)
+    probs = q_on_real(load_encoder(legacy), load_dataset("npz:data.npz").images)
     assert len(probs) == 1 and np.allclose(probs[0].numpy(), expected["q_probs_on_data"], atol=1e-6)
 
 
@@ -65,9 +65,7 @@ def test_evaluates(legacy):
     from infogan.metrics.codes import label_metrics
 
     data = load_dataset("npz:data.npz")
-    expected = label_metrics(
-        q_on_real(load_discriminator(legacy), data.images)[0].argmax(1).numpy(), data.labels.numpy()
-    )
+    expected = label_metrics(q_on_real(load_encoder(legacy), data.images)[0].argmax(1).numpy(), data.labels.numpy())
     assert report["categorical_accuracy"] == pytest.approx(expected["categorical_accuracy"])
     assert report["matching"] == {str(k): v for k, v in expected["matching"].items()}
 

@@ -66,12 +66,10 @@ def test_run_writes_every_picture_and_per_code_statistics(multi_run):
     # the per-epoch scores are evaluate's, of the final weights, on the 64 training images (fewer than 2,000)
     from infogan.data.datasets import load_dataset
     from infogan.metrics.codes import code_scores, q_on_real
-    from infogan.metrics.evaluate import load_discriminator
+    from infogan.serve.encode import load_encoder
 
     data = load_dataset(cfg["dataset"])
-    scores = code_scores(
-        q_on_real(load_discriminator(run), data.images), {k: v.numpy() for k, v in data.factors.items()}
-    )
+    scores = code_scores(q_on_real(load_encoder(run), data.images), {k: v.numpy() for k, v in data.factors.items()})
     assert epoch["best_code"] == scores["best_code"]
     assert epoch["categorical_accuracy_y2"] == scores["factors"]["y2"]["categorical_accuracy"]
     assert epoch["categorical_accuracy"] == scores["categorical_accuracy"]
@@ -148,11 +146,11 @@ def test_evaluate_scores_every_code_against_every_factor(multi_run):
     assert report["mig"] == pytest.approx(np.mean([r["gap"] for r in report["mig_per_factor"]]))
     from infogan.data.datasets import load_dataset
     from infogan.metrics.disentanglement import disentanglement_report, q_codes
-    from infogan.metrics.evaluate import load_discriminator
+    from infogan.serve.encode import load_encoder
 
     data = load_dataset(f"npz:{root / 'pairs.npz'}")
     expected = disentanglement_report(
-        *q_codes(load_discriminator(run), data.images), {k: v.numpy() for k, v in data.factors.items()}
+        *q_codes(load_encoder(run), data.images), {k: v.numpy() for k, v in data.factors.items()}
     )
     assert (report["mig"], report["factorvae_score"]) == (expected["mig"], expected["factorvae_score"])
 

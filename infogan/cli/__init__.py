@@ -15,6 +15,7 @@ import sys
 from infogan.cli.commands import (
     category_value,
     cmd_classifier_train,
+    cmd_encode,
     cmd_evaluate,
     cmd_explore,
     cmd_export,
@@ -121,6 +122,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_shared(ct, "device", "auto")
     ct.set_defaults(func=cmd_classifier_train, command_parser=ct)
+
+    enc = sub.add_parser(
+        "encode",
+        help="read images into codes: Q's category and continuous codes of each image, as CSV or JSON lines",
+        description="Q's reading of every image: its category (with Q's probability) for each categorical code "
+        "and each continuous code's value, one row per image, in the data's order.",
+    )
+    enc.add_argument("run_dir", metavar="RUN_DIR", help="a run directory, or pretrained:mnist")
+    enc.add_argument(
+        "data",
+        nargs="+",
+        metavar="DATA",
+        help="one data set (mnist-sample, npz:PATH, folder:PATH, ...) or image files (PNG, JPEG, ...) of the "
+        "run's size and channels",
+    )
+    enc.add_argument("--format", default="csv", choices=("csv", "jsonl"), help="csv or jsonl (default: csv)")
+    enc.add_argument("--out", default=None, metavar="FILE", help="file to write (default: standard output)")
+    enc.add_argument(
+        "--split",
+        default=None,
+        choices=("train", "test"),
+        help="a data set's split (default: its held-out test split where it has one, else its images)",
+    )
+    enc.add_argument(
+        "--strict", action="store_true", help="refuse an unreadable image file (default: skip it with a warning)"
+    )
+    enc.add_argument("--batch-size", "--batch_size", type=int, default=500, metavar="N", help="default: 500")
+    add_shared(enc, "data_dir", "the run's, else $INFOGAN_DATA or ~/.cache/infogan")
+    add_shared(enc, "device", "auto")
+    enc.set_defaults(func=cmd_encode, command_parser=enc)
 
     gen = sub.add_parser("generate", help="draw images for chosen codes into one PNG grid")
     gen.add_argument("run_dir", metavar="RUN_DIR")

@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import sys
 
 from infogan.config import MAX_SEED, TrainConfig, require_int
 from infogan.errors import UsageError
+from infogan.files import atomic_text_writer
 from infogan.metrics.classifier import train_classifier
 from infogan.metrics.evaluate import describe_effects, evaluate_run
 from infogan.metrics.registry import parse_names
 from infogan.model.latent import CODE_RANGE
+from infogan.serve.encode import encode_to
 from infogan.serve.explorer import serve
 from infogan.serve.images import save_image_grid
 from infogan.serve.inference import categorical_traversal, chosen_latent, continuous_traversal, generate, load_generator
@@ -94,6 +97,30 @@ def png_path(text: str) -> str:
     if not text.lower().endswith(".png"):
         raise argparse.ArgumentTypeError(f"--out must name a .png file, got {text!r}")
     return text
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    """Q's codes of every image, to --out (written whole or not at all) or to stdout."""
+    options = dict(
+        fmt=args.format,
+        batch_size=args.batch_size,
+        strict=args.strict,
+        split=args.split,
+        data_dir=args.data_dir,
+        device=_device(args.device),
+        progress=sys.stderr.isatty(),
+    )
+    if args.out is None:
+        try:
+            encode_to(args.run_dir, args.data, sys.stdout, **options)
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader stopped early (| head): as other Unix filters, end quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    with atomic_text_writer(args.out) as out:
+        count = encode_to(args.run_dir, args.data, out, **options)
+    print(f"{count} images: {args.out}", file=sys.stderr)
+    return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

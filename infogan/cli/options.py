@@ -48,6 +48,24 @@ FROM_PRESET = "the preset's"
 IIC_HELP = {n: f"the preset's: {getattr(PRESETS['mnist-iic'], n)} with mnist-iic (MNIST's), else 0" for n in IIC_FIELDS}
 
 
+# The optional terms' options: (field, help); a weight takes a finite float W, a step an integer S
+TERM_OPTIONS = {
+    "cr_weight": "InfoGAN-CR's contrastive regulariser (Lin et al. 2020): weight of the pair discriminator's "
+    "cross-entropy in G's loss; 0 is plain InfoGAN (Lin et al. use 2 on dSprites)",
+    "cr_start_step": "step from which G takes the contrastive term (the pair discriminator trains from step 0)",
+    "real_info_weight": "weight of Q's information on real images in D's objective: Q learns to sort real images "
+    "into confident, balanced categories (Krause et al. 2010; not in the paper); 0 is off",
+    "real_info_until": "with --real-info-weight: the step at which the term is switched off (its early lead kept,"
+    " its later pull dropped); 0 keeps it for the whole run",
+    "code_prior_weight": "weight in D's objective of the distance between Q's continuous readings of a real batch"
+    " and the codes' prior U(-1, 1)^L (sliced Wasserstein; not in the paper): readings independent and evenly "
+    "spread, which rotated mixes of independent factors are not; 0 is off",
+    "effects_weight": "weight in G's objective of the squared cosine between the continuous codes' finite-"
+    "difference image changes (OroJaR-like; not in the paper): each code changes the image its own way; 0 is off",
+    "effects_start_step": "with --effects-weight: the step from which G takes the term (0: from the start)",
+}
+
+
 def _option(
     group, name: str, help_text: str, default_text: str | None = None, aliases: tuple[str, ...] = (), **kwargs
 ) -> None:
@@ -177,64 +195,9 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
         metavar="W",
     )
 
-    _option(
-        model,
-        "cr_weight",
-        "InfoGAN-CR's contrastive regulariser (Lin et al. 2020): weight of the pair "
-        "discriminator's cross-entropy in G's loss; 0 is plain InfoGAN (Lin et al. use 2 on dSprites)",
-        type=_finite_float,
-        metavar="W",
-    )
-    _option(
-        model,
-        "cr_start_step",
-        "step from which G takes the contrastive term (the pair discriminator trains from step 0)",
-        type=int,
-        metavar="S",
-    )
-
-    _option(
-        model,
-        "real_info_weight",
-        "weight of Q's information on real images in D's objective: Q learns to "
-        "sort real images into confident, balanced categories (Krause et al. 2010; not in the paper); 0 is off",
-        type=_finite_float,
-        metavar="W",
-    )
-    _option(
-        model,
-        "real_info_until",
-        "with --real-info-weight: the step at which the term is switched off (its "
-        "early lead kept, its later pull dropped); 0 keeps it for the whole run",
-        type=int,
-        metavar="S",
-    )
-    _option(
-        model,
-        "code_prior_weight",
-        "weight of the match between Q's continuous readings of a real batch and the codes' prior "
-        "U(-1, 1)^L in D's objective (a sliced Wasserstein distance; not in the paper): Q must read "
-        "independent, evenly spread values from real images, which rotated mixes of independent factors "
-        "are not; 0 is off",
-        type=_finite_float,
-        metavar="W",
-    )
-    _option(
-        model,
-        "effects_weight",
-        "weight in G's objective of the overlap between the continuous codes' effects on the image (the "
-        "squared cosine of each pair's finite-difference image changes, OroJaR-like; not in the paper): each "
-        "code changes the image in its own direction; 0 is off",
-        type=_finite_float,
-        metavar="W",
-    )
-    _option(
-        model,
-        "effects_start_step",
-        "with --effects-weight: the step from which G takes the term (0: from the start)",
-        type=int,
-        metavar="S",
-    )
+    for name, text in TERM_OPTIONS.items():  # InfoGAN-CR, Q's real information, the continuous codes' terms
+        weight = name.endswith("weight")
+        _option(model, name, text, type=_finite_float if weight else int, metavar="W" if weight else "S")
     _option(
         model,
         "iic_weight",

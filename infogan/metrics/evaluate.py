@@ -17,10 +17,10 @@ from infogan.data.download import default_data_dir
 from infogan.errors import UsageError
 from infogan.metrics import image_quality, registry
 from infogan.metrics.classifier import default_path, load_classifier
-from infogan.model.networks import Discriminator
+from infogan.serve.encode import load_encoder
 from infogan.serve.inference import load_generator, load_run_config
 from infogan.serve.pictures import read_metrics
-from infogan.serve.pretrained import discriminator_state, is_shipped, resolve_run
+from infogan.serve.pretrained import is_shipped, resolve_run
 from infogan.train import health
 
 # describe_effects: a code's mean Spearman rho (64 traversals of 9 values) must reach this to be called an
@@ -29,19 +29,6 @@ from infogan.train import health
 CLEAR_EFFECT = 0.3
 # A classifier right less than half the time on its own test images mislabels most generated ones too.
 WEAK_CLASSIFIER = 0.5
-
-
-def load_discriminator(run_dir: str | Path, device="cpu") -> Discriminator:
-    """D/Q from the run's last checkpoint (Q lives there; generator.safetensors holds only G), or from a shipped
-    run's discriminator.safetensors."""
-    run_dir = resolve_run(run_dir)
-    cfg = load_run_config(run_dir)
-    disc = Discriminator(cfg)
-    try:
-        disc.load_state_dict(discriminator_state(run_dir))
-    except RuntimeError as exc:
-        raise UsageError(f"checkpoint of {run_dir} does not fit its config.json ({str(exc).splitlines()[0]})") from None
-    return disc.to(device).eval()
 
 
 def evaluate_run(
@@ -94,7 +81,7 @@ def evaluate_run(
     ctx = registry.EvalContext(
         cfg,
         load_generator(run_dir, device),
-        load_discriminator(run_dir, device),
+        load_encoder(run_dir, device),
         data.images,
         {name: y.numpy() for name, y in data.factors.items()},
         out_dir=out_dir,
