@@ -38,13 +38,16 @@ def test_encode_command_writes_one_row_per_held_out_digit_in_order(tmp_path, cap
     out = tmp_path / "codes.csv"
     assert main(["encode", "pretrained:mnist", "mnist-sample", "--out", str(out)]) == 0
     table = list(csv.DictReader(out.open()))
-    assert list(table[0]) == ["index", "label", "category", "probability", "c1", "c2"]
+    assert list(table[0]) == ["index", "label", "category", "name", "probability", "c1", "c2"]
     labels = load_dataset("mnist-sample", split="test").labels.numpy()
     assert [int(r["index"]) for r in table] == list(range(len(labels)))
     assert [int(r["label"]) for r in table] == labels.tolist()
     accuracy = categorical_accuracy(np.array([int(r["category"]) for r in table]), labels)["categorical_accuracy"]
     recorded = json.loads((resolve_run("pretrained:mnist") / "record.json").read_text())
     assert accuracy == pytest.approx(recorded["heldout_accuracy"], abs=0.005)
+    # the shipped names: the guess of each digit's label is right as often as the matching is
+    named = np.mean([r["name"] == r["label"] for r in table])
+    assert named == pytest.approx(accuracy, abs=1e-9)
     assert all(0 < float(r["probability"]) <= 1 for r in table)
     assert "1000 images" in capsys.readouterr().err
 

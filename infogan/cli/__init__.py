@@ -20,10 +20,12 @@ from infogan.cli.commands import (
     cmd_explore,
     cmd_export,
     cmd_generate,
+    cmd_name,
     cmd_sweep,
     cmd_train,
     cmd_traverse,
     code_value,
+    label_value,
     png_path,
 )
 from infogan.cli.options import add_train_options
@@ -153,6 +155,25 @@ def build_parser() -> argparse.ArgumentParser:
     add_shared(enc, "device", "auto")
     enc.set_defaults(func=cmd_encode, command_parser=enc)
 
+    nm = sub.add_parser(
+        "name",
+        help="name a run's categories, from labelled images or by hand (generate --label and encode use them)",
+        description="Give a run's categories names: from labelled images (Q's categories matched one to one to "
+        "the labels, as the accuracy metric matches them) or by hand. They are stored in RUN_DIR/names.json.",
+    )
+    nm.add_argument("run_dir", metavar="RUN_DIR", help="a run directory, or pretrained:mnist")
+    nm.add_argument(
+        "assignments", nargs="*", metavar="K=NAME", help="names by hand: category K of code 1 (N:K=NAME: of code N)"
+    )
+    nm.add_argument(
+        "--dataset", default=None, metavar="SPEC", help="labelled images to name the categories by (default: none)"
+    )
+    nm.add_argument(
+        "--code", type=int, default=1, metavar="N", help="with --dataset: the categorical code to name (default: 1)"
+    )
+    add_shared(nm, "data_dir", "the run's, else $INFOGAN_DATA or ~/.cache/infogan")
+    nm.set_defaults(func=cmd_name, command_parser=nm)
+
     gen = sub.add_parser("generate", help="draw images for chosen codes into one PNG grid")
     gen.add_argument("run_dir", metavar="RUN_DIR")
     gen.add_argument(
@@ -162,6 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="[N=]K",
         help="set categorical code N (1-based; default 1) to value K (0-based); repeatable "
         "(default: sampled per image)",
+    )
+    gen.add_argument(
+        "--label",
+        type=label_value,
+        action="append",
+        metavar="[N=]NAME",
+        help="set categorical code N (default 1) to the category named NAME (infogan name); repeatable (default: none)",
     )
     gen.add_argument(
         "--code",

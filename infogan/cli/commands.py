@@ -19,6 +19,7 @@ from infogan.serve.encode import encode_to
 from infogan.serve.explorer import serve
 from infogan.serve.images import save_image_grid
 from infogan.serve.inference import categorical_traversal, chosen_latent, continuous_traversal, generate, load_generator
+from infogan.serve.names import category_named, load_names, name_run
 from infogan.serve.pretrained import export_run
 from infogan.sweep import format_table, parse_seeds, run_sweep
 from infogan.train.launch import resume, train
@@ -93,6 +94,14 @@ def category_value(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"expected K (code 1's value) or N=K such as 2=7, got {text!r}") from None
 
 
+def label_value(text: str) -> tuple[int, str]:
+    """'seven' -> code 1's category named seven; '2=seven' -> code 2's."""
+    code, sep, name = text.partition("=")
+    if sep and code.isdigit():
+        return int(code), name
+    return 1, text
+
+
 def png_path(text: str) -> str:
     if not text.lower().endswith(".png"):
         raise argparse.ArgumentTypeError(f"--out must name a .png file, got {text!r}")
@@ -120,6 +129,14 @@ def cmd_encode(args: argparse.Namespace) -> int:
     with atomic_text_writer(args.out) as out:
         count = encode_to(args.run_dir, args.data, out, **options)
     print(f"{count} images: {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_name(args: argparse.Namespace) -> int:
+    path, names = name_run(args.run_dir, args.assignments, args.dataset, args.code, args.data_dir)
+    for code, per in sorted(names.items()):
+        print(f"code {code}: " + ", ".join(f"{value}={name}" for value, name in sorted(per.items())))
+    print(f"names: {path}", file=sys.stderr)
     return 0
 
 
@@ -173,7 +190,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     require_int("seed", args.seed, minimum=0, maximum=MAX_SEED)
     gen = load_generator(args.run_dir)
-    latent = chosen_latent(gen.cfg, args.n, args.seed, dict(args.category or []), dict(args.code or []))
+    categories = dict(args.category or [])
+    if args.label:
+        names = load_names(args.run_dir)
+        for code, name in args.label:
+            categories[code] = category_named(names, code, name)
+    latent = chosen_latent(gen.cfg, args.n, args.seed, categories, dict(args.code or []))
     cols = min(args.n, 10)
     save_image_grid(generate(gen, latent), -(-args.n // cols), cols, args.out)
     print(args.out)

@@ -28,6 +28,7 @@ from infogan.data.datasets import DATASETS, evaluation_split, load_dataset
 from infogan.errors import UsageError
 from infogan.model.networks import Discriminator, eval_mode
 from infogan.serve.inference import load_run_config
+from infogan.serve.names import Names, load_names
 from infogan.serve.pretrained import discriminator_state, resolve_run
 
 
@@ -138,35 +139,40 @@ def file_batches(
 
 
 # ---------------------------------------------------------------------------------------------- rows
-def columns(encoder: Discriminator, with_file: bool, with_label: bool) -> list[str]:
-    """The output's columns: index, [file], [label], each categorical code's value and probability, each
-    continuous code's mean [and std]."""
-    spec = encoder.spec
+def columns(encoder: Discriminator, with_file: bool, with_label: bool, names: Names | None = None) -> list[str]:
+    """The output's columns: index, [file], [label], each categorical code's value [and name, where the run
+    names its categories] and probability, each continuous code's mean [and std]."""
+    spec, names = encoder.spec, names or {}
     cols = ["index"] + ["file"] * with_file + ["label"] * with_label
     one = spec.n_categorical == 1
     for i in range(1, spec.n_categorical + 1):
-        cols += ["category" if one else f"category_{i}", "probability" if one else f"probability_{i}"]
+        suffix = "" if one else f"_{i}"
+        cols += [f"category{suffix}"] + [f"name{suffix}"] * (i in names) + [f"probability{suffix}"]
     for i in range(1, spec.continuous + 1):
         cols += [f"c{i}"] + [f"c{i}_std"] * spec.learn_std
     return cols
 
 
 def rows(
-    encoder: Discriminator, batches: Iterator[tuple[list | None, torch.Tensor, torch.Tensor | None]]
+    encoder: Discriminator,
+    batches: Iterator[tuple[list | None, torch.Tensor, torch.Tensor | None]],
+    names: Names | None = None,
 ) -> Iterator[list]:
     """One list of values per image, in `columns` order, from batches of (file names or None, uint8 images,
-    labels or None)."""
-    index = 0
-    for names, images, labels in batches:
+    labels or None); a category without a name gets an empty one."""
+    index, names = 0, names or {}
+    for files, images, labels in batches:
         codes = encode(encoder, images, batch_size=len(images))
         for k in range(len(images)):
             row = (
                 [index]
-                + ([str(names[k])] if names is not None else [])
+                + ([str(files[k])] if files is not None else [])
                 + ([int(labels[k])] if labels is not None else [])
             )
             for i in range(codes.categories.shape[1]):
-                row += [int(codes.categories[k, i]), round(float(codes.probabilities[k, i]), 6)]
+                category = int(codes.categories[k, i])
+                named = [names[i + 1].get(category, "")] if i + 1 in names else []
+                row += [category, *named, round(float(codes.probabilities[k, i]), 6)]
             for i in range(codes.continuous.shape[1]):
                 row.append(round(float(codes.continuous[k, i]), 6))
                 if codes.continuous_std is not None:
@@ -223,11 +229,12 @@ def encode_to(
         total = len(files)
         batches = ((names, images, None) for names, images in file_batches(files, encoder, batch_size, strict))
         with_file, with_label = True, False
-    cols = columns(encoder, with_file, with_label)
+    names = load_names(run_dir)
+    cols = columns(encoder, with_file, with_label, names)
     writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
     count = 0
     with tqdm(total=total, unit="img", disable=not progress, file=sys.stderr, leave=False) as bar:
-        for row in rows(encoder, batches):  # the header with the first row: a refusal before it writes nothing
+        for row in rows(encoder, batches, names):  # the header with the first row: a refusal before it writes nothing
             if writer is not None:
                 if count == 0:
                     writer.writerow(cols)
