@@ -90,7 +90,18 @@ def test_seed_main_help_and_bad_dataset():
 
 def test_every_option_of_every_command_states_its_default():
     commands = build_parser()._subparsers._group_actions[0].choices
-    assert set(commands) == {"train", "evaluate", "generate", "traverse", "sweep", "explore", "classifier", "export"}
+    assert set(commands) == {
+        "train",
+        "evaluate",
+        "encode",
+        "name",
+        "generate",
+        "traverse",
+        "sweep",
+        "explore",
+        "classifier",
+        "export",
+    }
     commands = {**commands, "classifier train": commands["classifier"]._subparsers._group_actions[0].choices["train"]}
     for name, parser in commands.items():
         for action in parser._actions:

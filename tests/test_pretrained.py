@@ -30,6 +30,7 @@ def test_the_shipped_model_holds_tensors_only():
         "discriminator.safetensors",
         "generator.safetensors",
         "metrics.jsonl",
+        "names.json",
         "record.json",
     ]
     from safetensors.torch import load_file

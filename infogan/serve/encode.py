@@ -28,7 +28,7 @@ from infogan.data.datasets import DATASETS, evaluation_split, load_dataset
 from infogan.errors import UsageError
 from infogan.model.networks import Discriminator, eval_mode
 from infogan.serve.inference import load_run_config
-from infogan.serve.names import Names, load_names
+from infogan.serve.names import Names, load_names, names_from_labels, parse_assignments, save_names
 from infogan.serve.pretrained import discriminator_state, resolve_run
 
 
@@ -179,6 +179,44 @@ def rows(
                     row.append(round(float(codes.continuous_std[k, i]), 6))
             yield row
             index += 1
+
+
+# ---------------------------------------------------------------------------------------------- naming by labels
+
+
+def name_run(
+    run_dir: str, assignments: list[str], dataset: str | None, code: int = 1, data_dir: str | None = None
+) -> tuple[Path, Names]:
+    """`infogan name`: names from labelled images (Q's categories matched to their labels) or by hand, merged
+    over the run's names so far; written to the run; returns where, and all its names."""
+    encoder = load_encoder(run_dir)
+    categorical = encoder.spec.categorical
+    if not categorical:
+        raise UsageError(f"{run_dir} has no categorical code to name")
+    if bool(assignments) == (dataset is not None):
+        raise UsageError("name the categories from labelled images (--dataset SPEC) or by hand (K=NAME ...): one")
+    names = load_names(run_dir)
+    if dataset is not None:
+        if not 1 <= code <= len(categorical):
+            raise UsageError(f"--code must be in 1..{len(categorical)} (this run's categorical codes), got {code}")
+        cfg = encoder.cfg
+        data = load_dataset(dataset, data_dir or cfg.data_dir, evaluation_split(dataset), *cfg.folder_options())
+        if data.labels is None:
+            raise UsageError(
+                f"{dataset} has no labels to name the categories by: give a labelled data set (npz with y)"
+            )
+        check_shape(encoder, tuple(data.shape), f"the images of {dataset}")
+        read = encode(encoder, data.images).categories[:, code - 1].numpy()
+        names[code] = names_from_labels(read, data.labels.numpy(), categorical[code - 1])
+        source = f"labels of {dataset}"
+    else:
+        for given_code, per in parse_assignments(assignments, categorical).items():
+            names.setdefault(given_code, {}).update(per)
+        source = "given by hand"
+    for per in names.values():
+        if len(set(per.values())) < len(per):
+            raise UsageError("two categories would have the same name: give each category its own")
+    return save_names(run_dir, names, source), names
 
 
 # ---------------------------------------------------------------------------------------------- the command

@@ -6,8 +6,8 @@ A run can carry names for them, in `names.json` beside its config:
     {"format": 1, "source": "...", "codes": {"1": {"0": "7", "3": "2", ...}}}
 
 (categorical code, 1-based -> category value -> name). They come from labelled images (the Hungarian matching
-of Q's categories to the labels, as the accuracy metric computes it) or by hand, and `generate --label`,
-`encode` and the sample grids use them. A shipped model carries its own; names a user gives a shipped model
+of Q's categories to the labels, as the accuracy metric computes it: `encode.name_run`) or by hand;
+`generate --label` and `encode` use them. A shipped model carries its own; names a user gives a shipped model
 go to the data folder, since the package may be read-only. A run without names behaves as before.
 """
 
@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 from infogan.checkpoint import atomic_write_bytes
-from infogan.data.datasets import evaluation_split, load_dataset
 from infogan.data.download import default_data_dir
 from infogan.errors import UsageError
 from infogan.files import read_file
@@ -117,40 +116,3 @@ def category_named(names: Names, code: int, name: str) -> int:
             f"LABELLED` or `infogan name RUN K=NAME ...`, or use --category"
         )
     raise UsageError(f"--label {name}: code {code}'s categories are named {', '.join(sorted(per.values()))}")
-
-
-def name_run(
-    run_dir: str, assignments: list[str], dataset: str | None, code: int = 1, data_dir: str | None = None
-) -> tuple[Path, Names]:
-    """`infogan name`: names from labelled images (Q's categories matched to their labels) or by hand, merged
-    over the run's names so far; written to the run; returns where, and all its names."""
-    from infogan.serve.encode import check_shape, encode, load_encoder  # encode shows the names: it imports this
-
-    encoder = load_encoder(run_dir)
-    categorical = encoder.spec.categorical
-    if not categorical:
-        raise UsageError(f"{run_dir} has no categorical code to name")
-    if bool(assignments) == (dataset is not None):
-        raise UsageError("name the categories from labelled images (--dataset SPEC) or by hand (K=NAME ...): one")
-    names = load_names(run_dir)
-    if dataset is not None:
-        if not 1 <= code <= len(categorical):
-            raise UsageError(f"--code must be in 1..{len(categorical)} (this run's categorical codes), got {code}")
-        cfg = encoder.cfg
-        data = load_dataset(dataset, data_dir or cfg.data_dir, evaluation_split(dataset), *cfg.folder_options())
-        if data.labels is None:
-            raise UsageError(
-                f"{dataset} has no labels to name the categories by: give a labelled data set (npz with y)"
-            )
-        check_shape(encoder, tuple(data.shape), f"the images of {dataset}")
-        read = encode(encoder, data.images).categories[:, code - 1].numpy()
-        names[code] = names_from_labels(read, data.labels.numpy(), categorical[code - 1])
-        source = f"labels of {dataset}"
-    else:
-        for given_code, per in parse_assignments(assignments, categorical).items():
-            names.setdefault(given_code, {}).update(per)
-        source = "given by hand"
-    for per in names.values():
-        if len(set(per.values())) < len(per):
-            raise UsageError("two categories would have the same name: give each category its own")
-    return save_names(run_dir, names, source), names
