@@ -215,3 +215,30 @@ def test_real_cuda_graph_training_run_and_resume(tmp_path, capsys):
     assert out.count("CUDA graphs: the step is captured") == 2 and "could not be captured" not in err
     epochs = read_metrics(run / "metrics.jsonl")
     assert [r["epoch"] for r in epochs] == [1, 2, 3, 4] and all(math.isfinite(r["d_loss"]) for r in epochs)
+
+
+def test_a_phase_that_raises_leaves_no_network_frozen(monkeypatch):
+    """A capture that fails inside G's phase (here: the loss raises there) must not leave D frozen: the eager
+    steps the run falls back to train D in their next D phase."""
+    from conftest import tiny_step
+
+    from infogan.train import step
+    from infogan.train.loss import InfoGANLoss
+    from infogan.train.runtime import make_runtime
+
+    cfg, nets, opts = tiny_step()
+    real_accumulate = InfoGANLoss.accumulate_gradients
+
+    def failing_in_g(self, phase, ctx):
+        if phase == "G":
+            raise RuntimeError("capture failed")
+        return real_accumulate(self, phase, ctx)
+
+    monkeypatch.setattr(InfoGANLoss, "accumulate_gradients", failing_in_g)
+    draws = step.draw_step(nets.disc.spec, 16, torch.Generator().manual_seed(0), "cpu", False)
+    with pytest.raises(RuntimeError, match="capture failed"):
+        step.update_step(cfg, nets, opts, torch.rand(16, 1, 8, 8) * 2 - 1, draws, make_runtime(cfg))
+    assert all(p.requires_grad for p in nets.disc.parameters())
+    monkeypatch.setattr(InfoGANLoss, "accumulate_gradients", real_accumulate)
+    stats = step.update_step(cfg, nets, opts, torch.rand(16, 1, 8, 8) * 2 - 1, draws, make_runtime(cfg))
+    assert torch.isfinite(stats["d_loss"])  # the next step's D phase trains D

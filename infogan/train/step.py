@@ -11,6 +11,7 @@ The loop calls `StepRunner` once per batch: eagerly, or as one replayed CUDA gra
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 from dataclasses import dataclass
@@ -70,6 +71,19 @@ class Phase:
 PHASES = (Phase("D", "d"), Phase("H", "pair", contrastive_only=True), Phase("G", "g", frozen=("disc", "pair")))
 
 
+@contextlib.contextmanager
+def frozen(modules: list[torch.nn.Module]):
+    """The modules take no gradient inside the block and take it again after, also when the block raises (a
+    CUDA-graph capture that fails in G's phase falls back to eager steps, whose D phase needs D's gradients)."""
+    for module in modules:
+        module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for module in modules:
+            module.requires_grad_(True)
+
+
 def update_step(
     cfg: TrainConfig,
     nets: Nets,
@@ -91,15 +105,11 @@ def update_step(
     for phase in PHASES:
         if phase.contrastive_only and nets.pair is None:
             continue
-        frozen = [module for name in phase.frozen if (module := getattr(nets, name)) is not None]
-        for module in frozen:
-            module.requires_grad_(False)
         optimizer = getattr(opts, phase.optimizer)
-        optimizer.zero_grad(set_to_none=True)
-        loss.accumulate_gradients(phase.name, ctx)
-        rt.optimizer_step(optimizer)
-        for module in frozen:
-            module.requires_grad_(True)
+        with frozen([module for name in phase.frozen if (module := getattr(nets, name)) is not None]):
+            optimizer.zero_grad(set_to_none=True)
+            loss.accumulate_gradients(phase.name, ctx)
+            rt.optimizer_step(optimizer)
     if rt.scaler is not None:
         rt.scaler.update()
     return ctx.report.values
