@@ -111,6 +111,13 @@ def isolated_from_the_user(monkeypatch, tmp_path_factory):
     monkeypatch.setattr(socket.socket, "connect", loopback_only)
 
 
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a test's child process: the test's own (isolated_from_the_user: its data and cache
+    folders, no INFOGAN_* of the caller's), one thread per process, unbuffered output, and `extra`. Built when
+    the child starts, so the child reads and writes the test's folders, never the user's home."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", **extra}
+
+
 def _is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback

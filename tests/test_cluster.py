@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, blob_images
+from conftest import ROOT, blob_images, child_env
 from safetensors.torch import load_file
 
 from infogan.checkpoint import load_checkpoint
@@ -23,7 +23,6 @@ from infogan.checkpoint import load_checkpoint
 pytestmark = pytest.mark.xdist_group("process-groups")
 
 EPOCHS, STEPS_PER_EPOCH = 25, 4  # 100 steps, a checkpoint every 10
-ENV = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1"}
 
 
 KILL_SEED = 20261206  # the kill step is drawn from this: a failure names a step that can be replayed
@@ -45,6 +44,8 @@ def command(data: Path, run: Path, *extra: str, restarts: int = 0) -> list[str]:
         "--outdir",
         str(run),
         "--auto-resume",
+        "--precision",
+        "fp32",  # the weights are compared bit for bit: one precision whatever the CPU
         "--batch-size",
         "16",
         "--epochs",
@@ -76,7 +77,7 @@ def data(tmp_path_factory) -> Path:
 def straight(data) -> dict:
     """The run never interrupted: its final generator is what every interrupted run must end with."""
     run = data.parent / "straight"
-    proc = subprocess.run(command(data, run), cwd=ROOT, capture_output=True, text=True, timeout=300, env=ENV)
+    proc = subprocess.run(command(data, run), cwd=ROOT, capture_output=True, text=True, timeout=300, env=child_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     return load_file(str(run / "generator.safetensors"))
 
@@ -135,7 +136,7 @@ def test_a_killed_worker_is_restarted_by_torchrun_and_the_run_ends_as_if_uninter
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=ENV,
+        env=child_env(),
     )
     kill_at = random.Random(KILL_SEED).randint(15, 80)  # a step after the first checkpoint; replayable
     wait_for(lambda: logged_step(run) >= kill_at and len(workers(launcher)) == 2, what=f"step {kill_at}")
@@ -158,7 +159,7 @@ def test_preemption_stops_every_rank_at_the_same_step_and_the_same_command_resum
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=ENV,
+        env=child_env(),
     )
     wait_for(lambda: logged_step(run) >= 30 and len(workers(launcher)) == 2, what="step 30")
     pids = workers(launcher)
@@ -180,7 +181,7 @@ def test_preemption_stops_every_rank_at_the_same_step_and_the_same_command_resum
         assert f"interrupted at step {ckpt['step']}; resume with" in text, text[-1500:]
     assert "exitcode  : 143" in err and "exitcode  : 1\n" not in err
     # the same command again: it resumes, and the run ends as the uninterrupted one
-    proc = subprocess.run(command(data, run), cwd=ROOT, capture_output=True, text=True, timeout=300, env=ENV)
+    proc = subprocess.run(command(data, run), cwd=ROOT, capture_output=True, text=True, timeout=300, env=child_env())
     assert proc.returncode == 0 and f"resuming {run}" in proc.stdout, proc.stderr[-3000:]
     assert same_weights(load_file(str(run / "generator.safetensors")), straight)
 
@@ -196,7 +197,7 @@ def test_a_frozen_peer_is_named_within_the_dist_timeout(data, tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=ENV,
+        env=child_env(),
     )
     wait_for(lambda: logged_step(run) >= 25 and len(workers(launcher)) == 2, what="step 25")
     pids = workers(launcher)

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, TINY, blob_images
+from conftest import ROOT, TINY, blob_images, child_env
 from safetensors.torch import load_file
 
 from infogan.checkpoint import load_checkpoint
@@ -28,8 +28,7 @@ def torchrun(*args, timeout=300):
         "train",
         *args,
     ]
-    env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=child_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
@@ -37,7 +36,7 @@ def torchrun(*args, timeout=300):
 def test_two_process_ddp_keeps_replicas_identical_and_resumes_exactly(tmp_path):
     x, y = blob_images(64, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
-    base = ["--dataset", f"npz:{tmp_path / 'd.npz'}", *TINY]  # global batch 16 -> 8 per process
+    base = ["--dataset", f"npz:{tmp_path / 'd.npz'}", *TINY, "--precision", "fp32"]  # global batch 16 -> 8 per process
 
     proc = torchrun(*base, "--outdir", str(tmp_path / "straight"))
     run = tmp_path / "straight"
@@ -96,14 +95,7 @@ def test_global_batch_must_divide_among_processes(tmp_path):
         "--outdir",
         str(tmp_path / "odd"),
     ]
-    proc = subprocess.run(
-        cmd,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
-    )
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=child_env())
     assert proc.returncode != 0 and "must divide evenly among the 2 processes" in proc.stderr
     assert not (tmp_path / "odd").exists()
 
