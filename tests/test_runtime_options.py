@@ -88,39 +88,19 @@ def test_eval_every_scores_labels_every_n_epochs_and_always_at_the_last(tmp_path
     assert_picture(run / "plots" / "losses.png")
 
 
-def test_sweep_jobs_on_the_cpu_splits_the_cores(tmp_path):
+def test_sweep_jobs_on_the_cpu_splits_the_cores(tmp_path, monkeypatch, capsys):
+    """Four cores (patched: a test worker is pinned to one), two runs at a time: two threads each, in each
+    seed's config."""
+    from infogan import sweep
+
+    monkeypatch.setattr(sweep, "available_cores", lambda: 4)
     x, y = blob_images(32, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "infogan",
-            "sweep",
-            "--seeds",
-            "0,1",
-            "--jobs",
-            "2",
-            "--device",
-            "cpu",
-            "--dataset",
-            f"npz:{tmp_path / 'd.npz'}",
-            "--outdir",
-            str(tmp_path / "sw"),
-            *TINY,
-            "--epochs",
-            "1",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    per_run = max(1, available_cores() // 2)
-    assert f"2 runs at a time, {per_run} thread(s) each" in proc.stdout
+    argv = ["sweep", "--seeds", "0,1", "--jobs", "2", "--device", "cpu", "--dataset", f"npz:{tmp_path / 'd.npz'}"]
+    assert main([*argv, "--outdir", str(tmp_path / "sw"), *TINY, "--epochs", "1", "--precision", "fp32"]) == 0
+    assert "2 runs at a time, 2 thread(s) each (4 cores)" in capsys.readouterr().out
     for seed in (0, 1):  # the threads a run used are its config's
-        assert json.loads((tmp_path / "sw" / f"seed_{seed}" / "config.json").read_text())["threads"] == per_run
+        assert json.loads((tmp_path / "sw" / f"seed_{seed}" / "config.json").read_text())["threads"] == 2
 
 
 def test_sweep_resolves_precision_auto_once_for_every_seed(tmp_path, monkeypatch, capsys):
@@ -163,11 +143,13 @@ def test_sweep_resolves_precision_auto_once_for_every_seed(tmp_path, monkeypatch
         assert json.loads((tmp_path / "sw" / f"seed_{seed}" / "config.json").read_text())["precision"] == "bf16"
 
 
-def test_sweep_default_jobs_on_a_cpu_is_one_process_per_core():
+def test_sweep_default_jobs_on_a_cpu_is_one_process_per_core(monkeypatch):
     """benchmarks/sweep_jobs.py: on a 2-core CPU two 1-thread processes beat one 2-thread run after another."""
+    from infogan import sweep
     from infogan.sweep import default_jobs
 
     cpu = TrainConfig(device="cpu")
-    assert default_jobs(cpu, 5) == min(5, available_cores())
+    monkeypatch.setattr(sweep, "available_cores", lambda: 4)  # a test worker is pinned to one core: say four
+    assert default_jobs(cpu, 5) == 4 and default_jobs(cpu, 3) == 3
     assert default_jobs(cpu, 1) == 1  # one seed: in this process
     assert default_jobs(TrainConfig(device="cpu", threads=2), 5) == 1  # the user chose the threads
