@@ -3,6 +3,7 @@ held-out score, paths that work from any directory, readable output, and help th
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT, TINY, blob_images, needs
+from conftest import ROOT, TINY, blob_images, needs, tree_digest
 from PIL import Image
 
 from infogan.cli import main
@@ -48,7 +49,8 @@ def test_unknown_options_point_at_the_commands_own_help(capsys):
 @pytest.fixture(scope="session")  # with its users in one xdist group: trained once, not once per worker
 def sample_run(tmp_path_factory):
     """A run on the bundled digits (one short epoch, the paper's objective: its users test evaluate and resume,
-    not the recipe, which costs 1.7x), made from a working directory of its own."""
+    not the recipe, which costs 1.7x), made from a working directory of its own. Its users work on copies
+    (`copy_of`); the session checks at its end that none changed it."""
     root = tmp_path_factory.mktemp("first")
     run = root / "run"
     assert (
@@ -70,12 +72,19 @@ def sample_run(tmp_path_factory):
         )
         == 0
     )
-    return root, run
+    before = tree_digest(run)
+    yield root, run
+    assert tree_digest(run) == before, "a test changed the shared sample run: work on copy_of(run)"
+
+
+def copy_of(run, tmp_path):
+    shutil.copytree(run, tmp_path / "run")
+    return tmp_path / "run"
 
 
 @pytest.mark.xdist_group("sample-run")
-def test_evaluate_of_a_bundled_run_scores_its_held_out_digits(sample_run, capsys):
-    _, run = sample_run
+def test_evaluate_of_a_bundled_run_scores_its_held_out_digits(sample_run, tmp_path, capsys):
+    run = copy_of(sample_run[1], tmp_path)
     assert main(["evaluate", str(run)]) == 0
     report = json.loads(capsys.readouterr().out)
     held_out = data.load_dataset("mnist-sample", split="test")
@@ -165,10 +174,11 @@ def test_effects_below_the_threshold_are_called_no_clear_effect():
 
 
 @pytest.mark.xdist_group("sample-run")
-def test_resuming_a_finished_run_says_it_is_finished(sample_run, capsys):
-    _, run = sample_run
+def test_resuming_a_finished_run_says_it_is_finished(sample_run, tmp_path, capsys):
+    run = copy_of(sample_run[1], tmp_path)
     assert main(["train", "--resume", str(run), "--no-progress"]) == 0
     out = capsys.readouterr().out
+    out = out.replace(str(run), "RUN")  # the test's own folder name holds the word "resuming"
     assert "has trained all its 1 epoch(s)" in out and "resuming" not in out
 
 
