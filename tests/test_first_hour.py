@@ -217,9 +217,13 @@ def test_a_stop_before_the_first_epoch_leaves_pictures(tmp_path):
         log = run / "metrics.jsonl"
         return log.exists() and '"interval"' in log.read_text()
 
-    deadline = time.time() + 120
-    while time.time() < deadline and not logged_an_interval():
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not logged_an_interval():
         time.sleep(0.1)
+    if not logged_an_interval():  # a stop at an unknown point would test nothing: say what did not happen
+        proc.kill()
+        pytest.fail(f"the run logged no interval within 120 s (exit status {proc.wait()}); nothing was stopped")
+    assert proc.poll() is None, "the run ended before the stop it is meant to get"
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGTERM, err

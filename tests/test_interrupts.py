@@ -95,6 +95,7 @@ def test_sigkill_then_resume_completes_with_consistent_files(tmp_path):
 def test_sigint_and_sigterm_checkpoint_and_exit(tmp_path, sig, status):
     proc, run = start(tmp_path, epochs=200)
     wait_until(lambda: len(interval_steps(run)) >= STEPS_PER_EPOCH + 3, proc)  # into epoch 2
+    assert proc.poll() is None, "the run ended before the signal"
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == status, err
@@ -121,6 +122,7 @@ def test_a_repeated_sigterm_is_the_same_graceful_stop(tmp_path):
     wait_until(lambda: len(interval_steps(run)) >= 3, proc)
     proc.send_signal(signal.SIGTERM)
     wait_until(lambda: any("SIGTERM received" in line for line in err), proc)
+    assert proc.poll() is None, "the run ended before the second SIGTERM: the test would signal no one"
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
     time.sleep(0.2)  # the reader thread takes the last lines
@@ -136,6 +138,7 @@ def test_a_second_ctrl_c_aborts_at_once_and_the_checkpoint_on_disk_stays_whole(t
     wait_until(lambda: len(interval_steps(run)) >= 8, proc)  # past the first --checkpoint-every 5
     proc.send_signal(signal.SIGINT)
     wait_until(lambda: any("SIGINT received" in line for line in err), proc)
+    assert proc.poll() is None, "the run ended before the second SIGINT: the test would signal no one"
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=60)
     time.sleep(0.2)
