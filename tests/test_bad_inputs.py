@@ -19,7 +19,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, blob_images, write_mnist_files
+from conftest import TINY, blob_images, idx_bytes, write_mnist_files
 
 from infogan.cli import main
 from infogan.data import formats
@@ -106,6 +106,23 @@ def pickle_payload_checkpoint(ws):
             {"format": 1, "config": {}, "step": 0, "epoch": 0, "generator": Payload(ws / MARKER), "discriminator": {}},
             fh,
         )
+
+
+def mnist_labels_of_another_length(ws):
+    write_mnist_files(ws / "d" / "mnist", n_train=32)
+    (ws / "d" / "mnist" / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.zeros(5, np.uint8))))
+
+
+def cifar_batches(record: bytes):
+    """CIFAR-10's five training batches extracted, each holding `record` (so nothing is downloaded)."""
+
+    def setup(ws):
+        folder = ws / "d" / "cifar10" / "cifar-10-batches-bin"
+        folder.mkdir(parents=True)
+        for i in range(1, 6):
+            (folder / f"data_batch_{i}.bin").write_bytes(record)
+
+    return setup
 
 
 def edited_checkpoint(**changes):
@@ -334,6 +351,44 @@ CASES = [
         None,
         ["sweep", "--seeds", "-1", *NPZ, "--outdir", "{ws}/sw"],
         "--seeds must name distinct",
+    ),
+    # data formats
+    ("shapes of an unknown size", None, ["train", "--dataset", "shapes:13"], "the size must be one of"),
+    (
+        "dSprites file of another kind",
+        write_npz("ds.npz", x=x8),
+        ["train", "--dataset", "dsprites:{ws}/ds.npz"],
+        "is not dSprites' npz",
+    ),
+    (
+        "dSprites arrays of the wrong shape",
+        write_npz("ds.npz", imgs=np.zeros((4, 8), np.uint8), latents_classes=np.zeros((4, 6), np.int64)),
+        ["train", "--dataset", "dsprites:{ws}/ds.npz"],
+        "expected imgs [N, 64, 64] of 0/1",
+    ),
+    (
+        "CIFAR-10 label over 9",
+        cifar_batches(bytes([12]) + bytes(3072)),
+        ["train", "--dataset", "cifar10", "--data-dir", "{ws}/d"],
+        "> 9: not CIFAR-10's binary version",
+    ),
+    (
+        "CIFAR-10 batch of a wrong length",
+        cifar_batches(bytes(100)),
+        ["train", "--dataset", "cifar10", "--data-dir", "{ws}/d"],
+        "not a multiple of the 3073-byte",
+    ),
+    (
+        "MNIST labels of another length",
+        mnist_labels_of_another_length,
+        ["train", "--dataset", "mnist", "--data-dir", "{ws}/d"],
+        "do not hold matching MNIST images and labels",
+    ),
+    (
+        "IDX with a truncated header",
+        mnist_with(lambda path: path.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + bytes(4)))),
+        ["train", "--dataset", "mnist", "--data-dir", "{ws}/d"],
+        "truncated IDX header",
     ),
     # options that would be ignored
     (
