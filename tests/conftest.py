@@ -86,7 +86,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _one_core_per_worker():
-    """Under pytest-xdist (`make test-core` runs `-n 2`), each worker owns its share of the cores: its affinity
+    """Under pytest-xdist (`make test-core` runs `-n auto`), each worker owns its share of the cores: its affinity
     mask is narrowed, so its torch and every process it starts (the CLI reads the mask: runtime.set_threads)
     use those cores only, and two workers never thrash over the same ones."""
     worker, count = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get("PYTEST_XDIST_WORKER_COUNT")
