@@ -21,7 +21,15 @@ def test_probe():
 """
 
 
-@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to give each worker one")
+def _every_core():
+    """The child pytest runs on every core of the machine: this test's own worker is pinned to its share."""
+    try:
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))
+    except OSError:
+        pass
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores to give each worker one")
 def test_each_xdist_worker_runs_on_cores_of_its_own(tmp_path):
     tests = tmp_path / "probe"
     tests.mkdir()
@@ -38,6 +46,7 @@ def test_each_xdist_worker_runs_on_cores_of_its_own(tmp_path):
         capture_output=True,
         text=True,
         timeout=300,
+        preexec_fn=_every_core,
         env=child_env(PROBE_OUT=str(out), PYTHONPATH=str(ROOT / "tests")),  # the suite's conftest, as a plugin
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -45,5 +54,5 @@ def test_each_xdist_worker_runs_on_cores_of_its_own(tmp_path):
     assert set(seen) == {"gw0", "gw1"}, seen
     gw0, gw1 = set(seen["gw0"]["cores"]), set(seen["gw1"]["cores"])
     assert gw0 and gw1 and not gw0 & gw1  # disjoint shares
-    assert gw0 | gw1 <= os.sched_getaffinity(0)
+    assert len(gw0 | gw1) >= 2
     assert all(s["threads"] == len(s["cores"]) for s in seen.values())  # torch's pool follows the mask
