@@ -40,6 +40,9 @@ def test_each_xdist_worker_runs_on_cores_of_its_own(tmp_path):
         (tests / f"test_probe{i}.py").write_text(PROBE)
     out = tmp_path / "out"
     out.mkdir()
+    env = child_env(PROBE_OUT=str(out), PYTHONPATH=str(ROOT / "tests"))  # the suite's conftest, as a plugin
+    for name in [name for name in env if name.startswith("PYTEST_XDIST_")]:  # this worker's: not the child's
+        del env[name]
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "conftest", "-n", "2", str(tests)],
         cwd=tmp_path,
@@ -47,7 +50,7 @@ def test_each_xdist_worker_runs_on_cores_of_its_own(tmp_path):
         text=True,
         timeout=300,
         preexec_fn=_every_core,
-        env=child_env(PROBE_OUT=str(out), PYTHONPATH=str(ROOT / "tests")),  # the suite's conftest, as a plugin
+        env=env,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     seen = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
