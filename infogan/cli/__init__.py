@@ -290,8 +290,14 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     ex.set_defaults(func=cmd_explore, command_parser=ex)
 
-    xp = sub.add_parser("export", help="a finished run's config, G and D/Q as safetensors (fp16), to ship or share")
-    xp.add_argument("run_dir", metavar="RUN_DIR")
+    xp = sub.add_parser(
+        "export",
+        help="a finished run's config, G and D/Q as safetensors (fp16), its names and a model card, to ship or share",
+        description="Write a finished run's config, G and D/Q (safetensors), metrics, the categories' names and "
+        "README.md, a model card: the command that trains it, its scores on record, what each code does, how to "
+        "load it.",
+    )
+    xp.add_argument("run_dir", metavar="RUN_DIR", help="a finished run directory")
     xp.add_argument("--out", required=True, metavar="DIR", help="folder to write (required)")
     xp.add_argument("--fp32", action="store_true", help="keep the weights in fp32 (default: fp16, half the size)")
     xp.set_defaults(func=cmd_export, command_parser=xp)

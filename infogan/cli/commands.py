@@ -15,12 +15,12 @@ from infogan.metrics.classifier import train_classifier
 from infogan.metrics.evaluate import describe_effects, evaluate_run
 from infogan.metrics.registry import parse_names
 from infogan.model.latent import CODE_RANGE
+from infogan.serve.card import export_with_card
 from infogan.serve.encode import encode_to, name_run
 from infogan.serve.explorer import serve
 from infogan.serve.images import save_image_grid
 from infogan.serve.inference import categorical_traversal, chosen_latent, continuous_traversal, generate, load_generator
 from infogan.serve.names import category_named, load_names
-from infogan.serve.pretrained import export_run
 from infogan.sweep import format_table, parse_seeds, run_sweep
 from infogan.train.launch import resume, train
 from infogan.train.runtime import select_device
@@ -274,5 +274,5 @@ def cmd_explore(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
 
-    print(export_run(args.run_dir, args.out, half=not args.fp32))
+    print(export_with_card(args.run_dir, args.out, half=not args.fp32))
     return 0

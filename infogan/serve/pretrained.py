@@ -47,7 +47,7 @@ def is_shipped(run_dir: Path) -> bool:
 
 def export_run(run_dir: str | Path, out_dir: str | Path, half: bool = True) -> Path:
     """The parts of a finished run that the commands read, compact: config, G and D/Q as safetensors (fp16 when
-    `half`), metrics.jsonl. MODEL.md is the maker's to write (the command, the seed, the scores)."""
+    `half`), metrics.jsonl. `card.export_with_card` adds the names and the model card."""
     from safetensors.torch import save
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
