@@ -7,10 +7,7 @@ symlink to either; a real file may be far larger than its format allows. Readers
 
 from __future__ import annotations
 
-import contextlib
-import os
 import stat
-import tempfile
 from pathlib import Path
 
 from infogan.errors import UsageError
@@ -47,33 +44,3 @@ def read_file(path: str | Path, what: str, max_bytes: int | None = None) -> byte
     if max_bytes is not None and len(data) > max_bytes:
         raise UsageError(f"{what} {path} is more than the {max_bytes:,} bytes such a file can need")
     return data
-
-
-@contextlib.contextmanager
-def atomic_text_writer(path: str | Path):
-    """A text stream whose content replaces `path` only when the block ends without an error: a reader never
-    sees half a file, and a failed or interrupted write leaves what was there before."""
-    path = Path(path)
-    if path.is_dir():
-        raise UsageError(f"{path} is a folder: name a file to write")
-    if not path.parent.is_dir():
-        raise UsageError(f"cannot write {path}: its folder {path.parent} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            yield out
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -11,6 +11,7 @@ from PIL import Image
 
 from infogan.cli import main
 from infogan.data.datasets import load_dataset
+from infogan.errors import UsageError
 from infogan.metrics.codes import categorical_accuracy, q_on_real
 from infogan.serve.encode import encode, load_encoder
 from infogan.serve.pretrained import resolve_run
@@ -30,6 +31,8 @@ def test_encode_is_qs_reading_that_the_metrics_score(finished_tiny_run):
     assert torch.allclose(codes.continuous, means, atol=1e-5)
     assert torch.equal(encode(encoder, images, batch_size=64).categories, codes.categories)
     assert codes.continuous_std is None  # std fixed at 1 unless --learn-std
+    with pytest.raises(UsageError, match="encode reads uint8 images"):
+        encode(encoder, images.float())
 
 
 def test_encode_command_writes_one_row_per_held_out_digit_in_order(tmp_path, capsys):

@@ -8,14 +8,17 @@ import pytest
 
 from infogan.cli import main
 from infogan.data.datasets import load_dataset
+from infogan.metrics.naming import names_from_labels
 from infogan.serve.encode import encode, load_encoder
-from infogan.serve.names import load_names, names_from_labels
+from infogan.serve.names import load_names
 
 
 def test_names_from_labels_are_the_one_to_one_matching():
     categories = np.array([2, 2, 2, 0, 0, 1, 1, 1, 1])
     labels = np.array([7, 7, 1, 1, 1, 3, 3, 3, 7])
-    assert names_from_labels(categories, labels, values=4) == {2: "7", 0: "1", 1: "3"}  # 3 never read: no name
+    assert names_from_labels(categories, labels) == {2: "7", 0: "1", 1: "3"}  # 3 never read: no name
+    # the matching pairs category 1 with label 6, which none of its images carries: no name rather than a wrong one
+    assert names_from_labels(np.array([0, 0, 0, 0, 1]), np.array([5, 5, 5, 6, 5])) == {0: "5"}
 
 
 def test_naming_from_labels_then_generating_a_named_category(finished_tiny_run, tmp_path, capsys):
@@ -31,7 +34,7 @@ def test_naming_from_labels_then_generating_a_named_category(finished_tiny_run, 
     names = load_names(run)[1]
     images = load_dataset(data)
     read = encode(load_encoder(run), images.images).categories[:, 0].numpy()
-    assert names == names_from_labels(read, images.labels.numpy(), 4)
+    assert names == names_from_labels(read, images.labels.numpy())
     value, label = next(iter(names.items()))
     assert main(["generate", str(run), "--label", label, "-n", "4", "--out", str(tmp_path / "a.png")]) == 0
     assert main(["generate", str(run), "--category", str(value), "-n", "4", "--out", str(tmp_path / "b.png")]) == 0
@@ -79,3 +82,16 @@ def test_the_shipped_model_carries_its_names_and_a_users_go_to_the_data_folder(t
     first = next(k for k, v in shipped.items() if v == "7")
     assert main(["name", "pretrained:mnist", f"{first}=seven"]) == 0
     assert load_names("pretrained:mnist")[1][first] == "seven"
+
+
+@pytest.mark.parametrize("content", ["{", "[1, 2]", '{"codes": {"1": {"x": "seven"}}}', '{"codes": []}'])
+def test_a_damaged_names_file_is_refused_in_one_line_and_kept(finished_tiny_run, tmp_path, capsys, content):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(finished_tiny_run, run)
+    (run / "names.json").write_text(content)
+    assert main(["generate", str(run), "--label", "seven", "--out", str(tmp_path / "g.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a names file of infogan's" in err[0], err
+    assert (run / "names.json").read_text() == content and not (tmp_path / "g.png").exists()

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import math
 import os
 import sys
+from pathlib import Path
 
+from infogan.checkpoint import atomic_write_bytes
 from infogan.config import MAX_SEED, TrainConfig, require_int
 from infogan.errors import UsageError
-from infogan.files import atomic_text_writer
 from infogan.metrics.classifier import train_classifier
 from infogan.metrics.evaluate import describe_effects, evaluate_run
+from infogan.metrics.naming import name_run
 from infogan.metrics.registry import parse_names
 from infogan.model.latent import CODE_RANGE
 from infogan.serve.card import export_with_card
-from infogan.serve.encode import encode_to, name_run
+from infogan.serve.encode import encode_to
 from infogan.serve.explorer import serve
 from infogan.serve.images import save_image_grid
 from infogan.serve.inference import categorical_traversal, chosen_latent, continuous_traversal, generate, load_generator
@@ -126,8 +129,9 @@ def cmd_encode(args: argparse.Namespace) -> int:
         except BrokenPipeError:  # the reader stopped early (| head): as other Unix filters, end quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    with atomic_text_writer(args.out) as out:
-        count = encode_to(args.run_dir, args.data, out, **options)
+    out = io.StringIO()  # the rows, then one atomic write: --out is whole or untouched
+    count = encode_to(args.run_dir, args.data, out, **options)
+    atomic_write_bytes(Path(args.out), out.getvalue().encode())
     print(f"{count} images: {args.out}", file=sys.stderr)
     return 0
 

@@ -25,10 +25,11 @@ from PIL import Image
 from tqdm import tqdm
 
 from infogan.data.datasets import DATASETS, evaluation_split, load_dataset
+from infogan.data.images import batched
 from infogan.errors import UsageError
 from infogan.model.networks import Discriminator, eval_mode
 from infogan.serve.inference import load_run_config
-from infogan.serve.names import Names, load_names, names_from_labels, parse_assignments, save_names
+from infogan.serve.names import Names, load_names
 from infogan.serve.pretrained import discriminator_state, resolve_run
 
 
@@ -57,28 +58,25 @@ def load_encoder(run_dir: str | Path, device="cpu") -> Discriminator:
 
 @torch.no_grad()
 def encode(encoder: Discriminator, images: torch.Tensor, batch_size: int = 500) -> Encoded:
-    """Q's codes of images [N, C, H, W] (uint8 0..255, or floats in [-1, 1]) of the run's image shape."""
+    """Q's codes of real images, uint8 [N, C, H, W] of the run's image shape (as data sets hold them;
+    `to_uint8` turns generated ones into such)."""
     check_shape(encoder, tuple(images.shape[1:]), "the images")
-    parts = [_encode_batch(encoder, images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
-    std = None if parts[0].continuous_std is None else torch.cat([p.continuous_std for p in parts])
-    return Encoded(
-        *(torch.cat([getattr(p, f) for p in parts]) for f in ("categories", "probabilities", "continuous")), std
-    )
+    if images.dtype != torch.uint8:
+        raise UsageError(f"encode reads uint8 images (0..255) as data sets hold them, got {images.dtype}")
+    spec = encoder.spec
 
-
-def _encode_batch(encoder: Discriminator, images: torch.Tensor) -> Encoded:
-    device = next(encoder.parameters()).device
-    x = images.to(device)
-    x = x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x.float()
-    with eval_mode(encoder):
+    def read(x):  # [B, sum K_i + L (+ L)]: each code's probabilities, the continuous means (and stds)
         q = encoder(x).q
-    probs = [F.softmax(logits.float(), 1) for logits in q.cat_logits]
+        parts = [F.softmax(logits.float(), 1) for logits in q.cat_logits] + [q.cont_mean.float()]
+        return torch.cat(parts + ([] if q.cont_logstd is None else [q.cont_logstd.float().exp()]), 1)
+
+    with eval_mode(encoder):
+        out = batched(read, images, batch_size, next(encoder.parameters()).device)
+    *probs, means, stds = out.split([*spec.categorical, spec.continuous, spec.continuous * spec.learn_std], 1)
     top = [p.max(1) for p in probs]
-    n = x.shape[0]
-    categories = torch.stack([t.indices for t in top], 1) if top else torch.zeros(n, 0, dtype=torch.long)
-    probabilities = torch.stack([t.values for t in top], 1) if top else torch.zeros(n, 0)
-    std = None if q.cont_logstd is None else q.cont_logstd.float().exp().cpu()
-    return Encoded(categories.cpu(), probabilities.cpu(), q.cont_mean.float().cpu(), std)
+    categories = torch.stack([t.indices for t in top], 1) if top else torch.zeros(len(out), 0, dtype=torch.long)
+    probabilities = torch.stack([t.values for t in top], 1) if top else torch.zeros(len(out), 0)
+    return Encoded(categories, probabilities, means, stds if spec.learn_std else None)
 
 
 def check_shape(encoder: Discriminator, shape: tuple[int, ...], what: str, one: bool = False) -> None:
@@ -179,44 +177,6 @@ def rows(
                     row.append(round(float(codes.continuous_std[k, i]), 6))
             yield row
             index += 1
-
-
-# ---------------------------------------------------------------------------------------------- naming by labels
-
-
-def name_run(
-    run_dir: str, assignments: list[str], dataset: str | None, code: int = 1, data_dir: str | None = None
-) -> tuple[Path, Names]:
-    """`infogan name`: names from labelled images (Q's categories matched to their labels) or by hand, merged
-    over the run's names so far; written to the run; returns where, and all its names."""
-    encoder = load_encoder(run_dir)
-    categorical = encoder.spec.categorical
-    if not categorical:
-        raise UsageError(f"{run_dir} has no categorical code to name")
-    if bool(assignments) == (dataset is not None):
-        raise UsageError("name the categories from labelled images (--dataset SPEC) or by hand (K=NAME ...): one")
-    names = load_names(run_dir)
-    if dataset is not None:
-        if not 1 <= code <= len(categorical):
-            raise UsageError(f"--code must be in 1..{len(categorical)} (this run's categorical codes), got {code}")
-        cfg = encoder.cfg
-        data = load_dataset(dataset, data_dir or cfg.data_dir, evaluation_split(dataset), *cfg.folder_options())
-        if data.labels is None:
-            raise UsageError(
-                f"{dataset} has no labels to name the categories by: give a labelled data set (npz with y)"
-            )
-        check_shape(encoder, tuple(data.shape), f"the images of {dataset}")
-        read = encode(encoder, data.images).categories[:, code - 1].numpy()
-        names[code] = names_from_labels(read, data.labels.numpy(), categorical[code - 1])
-        source = f"labels of {dataset}"
-    else:
-        for given_code, per in parse_assignments(assignments, categorical).items():
-            names.setdefault(given_code, {}).update(per)
-        source = "given by hand"
-    for per in names.values():
-        if len(set(per.values())) < len(per):
-            raise UsageError("two categories would have the same name: give each category its own")
-    return save_names(run_dir, names, source), names
 
 
 # ---------------------------------------------------------------------------------------------- the command

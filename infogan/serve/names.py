@@ -6,7 +6,7 @@ A run can carry names for them, in `names.json` beside its config:
     {"format": 1, "source": "...", "codes": {"1": {"0": "7", "3": "2", ...}}}
 
 (categorical code, 1-based -> category value -> name). They come from labelled images (the Hungarian matching
-of Q's categories to the labels, as the accuracy metric computes it: `encode.name_run`) or by hand;
+of Q's categories to the labels, as the accuracy metric computes it: metrics/naming.py) or by hand;
 `generate --label` and `encode` use them. A shipped model carries its own; names a user gives a shipped model
 go to the data folder, since the package may be read-only. A run without names behaves as before.
 """
@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-
-import numpy as np
 
 from infogan.checkpoint import atomic_write_bytes
 from infogan.data.download import default_data_dir
@@ -67,19 +65,6 @@ def save_names(run_dir: str | Path, names: Names, source: str) -> Path:
     return path
 
 
-def names_from_labels(categories: np.ndarray, labels: np.ndarray, values: int) -> dict[int, str]:
-    """Each category's name: the label the best one-to-one matching of categories to labels gives it (the
-    Hungarian matching of the accuracy metric, metrics/codes.py); a category matched to no label (more
-    categories than labels, or never read) keeps no name."""
-    from scipy.optimize import linear_sum_assignment
-
-    label_values, label_index = np.unique(labels, return_inverse=True)
-    table = np.zeros((values, len(label_values)), dtype=np.int64)  # [category, label] counts
-    np.add.at(table, (categories, label_index), 1)
-    rows, cols = linear_sum_assignment(table, maximize=True)
-    return {int(r): str(label_values[c]) for r, c in zip(rows, cols) if table[r, c] > 0}
-
-
 def parse_assignments(texts: list[str], categorical: tuple[int, ...]) -> Names:
     """'K=NAME' (code 1) or 'N:K=NAME' (code N) given by hand, checked against the run's codes."""
     names: Names = {}
@@ -97,10 +82,6 @@ def parse_assignments(texts: list[str], categorical: tuple[int, ...]) -> Names:
         if not 0 <= value < categorical[code - 1]:
             raise UsageError(f"{text!r}: code {code} takes values 0..{categorical[code - 1] - 1}")
         names.setdefault(code, {})[value] = name.strip()
-    for code, per in names.items():
-        named = list(per.values())
-        if len(set(named)) < len(named):
-            raise UsageError(f"two categories of code {code} have the same name: names must tell them apart")
     return names
 
 
