@@ -4,24 +4,26 @@ Every number comes from the run's own files (config.json, eval/*.json, names.jso
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shlex
 import shutil
 from pathlib import Path
 
 from infogan.checkpoint import atomic_write_bytes
 from infogan.config import TrainConfig
-from infogan.presets import IIC_FIELDS, PRESETS
+from infogan.presets import PRESETS
 from infogan.serve.names import NAMES_FILE, load_names, names_path
 from infogan.serve.pretrained import export_run
 
-# Fields that say how a run was trained, in the order a command line gives them; one is written only where it
-# differs from what the run's preset (or TrainConfig's default) gives it.
-COMMAND_FIELDS = (
-    "dataset", "preset", "arch", "noise_dim", "categorical", "continuous", "epochs", "batch_size", "lr_d", "lr_g",
-    "lr_q", "continuous_weight", "categorical_weight", *IIC_FIELDS, "iic_rotation", "iic_scale", "iic_shift",
-    "code_prior_weight", "effects_weight", "effects_start_step", "cr_weight", "cr_start_step", "real_info_weight",
-    "learn_std", "spectral_norm", "seed", "precision",
-)  # fmt: skip
+# TrainConfig's fields that say where a run writes, how it logs, or on what it runs: not how it trains. Every
+# other field is a training choice, and the card's command gives each one that differs from its default.
+NOT_TRAINING = {
+    "data_dir", "outdir", "threads", "device", "cuda_graphs", "log_every", "eval_every", "eval_dataset",
+    "checkpoint_every", "image_metrics", "image_metrics_every", "image_metrics_samples", "inception_weights",
+    "keep_every", "tensorboard", "progress", "stop_on_failure", "dist_timeout", "image_shape", "run_id",
+}  # fmt: skip
+COMMAND_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name not in NOT_TRAINING)
 
 
 def data_name(spec: str) -> str:
@@ -31,23 +33,23 @@ def data_name(spec: str) -> str:
 
 
 def training_command(cfg: TrainConfig) -> str:
-    """`infogan train` with the fields that made this model (those not at TrainConfig's defaults)."""
+    """`infogan train` with every training choice of this model that differs from what its preset (or
+    TrainConfig's default) gives; the data set and seed always."""
     defaults, preset = TrainConfig(), PRESETS.get(cfg.preset)
     parts = ["infogan train"]
     for name in COMMAND_FIELDS:
         value = getattr(cfg, name)
-        given = getattr(preset, name) if preset is not None and hasattr(preset, name) else getattr(defaults, name)
-        if (list(given) if isinstance(given, tuple) else given) == value and name not in ("dataset", "seed"):
-            continue
-        if isinstance(value, bool):
-            if value:
-                parts.append(f"--{name.replace('_', '-')}")
+        given = getattr(preset, name) if hasattr(preset, name) else getattr(defaults, name)
+        same = (list(given) if isinstance(given, tuple) else given) == value
+        if value is None or (same and name not in ("dataset", "seed")):
+            continue  # None: filled from the preset or the data when the run starts
+        flag = f"--{name.replace('_', '-')}"
+        if isinstance(value, bool):  # store_true options; a False that differs cannot be written (none do)
+            parts += [flag] if value else []
             continue
         if isinstance(value, list):
-            value = ",".join(map(str, value))
-        if name == "dataset":
-            value = data_name(value)
-        parts.append(f"--{name.replace('_', '-')} {value}")
+            value = ",".join(map(str, value)) or "0"  # --categorical 0: no categorical code
+        parts.append(f"{flag} {shlex.quote(data_name(value) if name == 'dataset' else str(value))}")
     return " ".join(parts)
 
 
