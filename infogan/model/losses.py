@@ -208,6 +208,7 @@ def effect_overlap(changes: list[torch.Tensor]) -> torch.Tensor:
 PAIR_ANGLES = tuple(math.pi * k / 8 for k in (1, 2, 3, 5, 6, 7))  # in each pair's plane; 0 and pi/2 are axes
 
 
+@functools.cache  # built once per number of codes, not at every D step
 def prior_directions(codes: int) -> torch.Tensor:
     """The fixed unit directions [D, codes] of code_prior_match: every axis, and PAIR_ANGLES in the plane of
     every pair of codes (8 for two codes). Fixed, so the term draws nothing from any generator."""

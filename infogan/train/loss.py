@@ -139,7 +139,8 @@ class InfoGANLoss:
             report("cat_loss_deformed", deformed)
             total = total + self.cfg.iic_fake_weight * deformed
         if self.cfg.effects_weight > 0:  # reported from step 0, in G's loss from --effects-start-step on
-            overlap = self._effect_overlap(ctx)
+            with torch.set_grad_enabled(ctx.effects_on):  # before then, no graph is kept for a value only shown
+                overlap = self._effect_overlap(ctx)
             report("effect_overlap", overlap)
             if ctx.effects_on:
                 total = total + self.cfg.effects_weight * overlap
