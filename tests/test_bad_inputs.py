@@ -390,6 +390,19 @@ CASES = [
         ["train", "--dataset", "mnist", "--data-dir", "{ws}/d"],
         "truncated IDX header",
     ),
+    # encode
+    (
+        "encode with a batch of 0",
+        None,
+        ["encode", "{ws}/done", "npz:{ws}/ok.npz", "--batch-size", "0"],
+        "--batch-size must be >= 1",
+    ),
+    (
+        "encode --split of image files",
+        folder({"a.png": b"x"}),
+        ["encode", "{ws}/done", "{ws}/imgs/a.png", "--split", "test"],
+        "--split chooses a data set's split",
+    ),
     # options that would be ignored
     (
         "traverse --rows with --code",
