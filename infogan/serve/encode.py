@@ -1,12 +1,12 @@
 """Q's reading of real images: what a trained model says each image is, without labels.
 
     encoder = load_encoder("pretrained:mnist")
-    codes = encode(encoder, images)       # images: uint8 [N, C, H, W], or floats in [-1, 1]
+    codes = encode(encoder, images)       # images: uint8 [N, C, H, W], as data sets hold them
     codes.categories[:, 0], codes.continuous
 
 `infogan encode RUN DATA` writes the same for every image of a data set or of a list of image files, one CSV
 row or JSON line per image: to standard output batch by batch (`rows`), or to `--out` whole, written once
-when every row is ready (about 60 bytes a row held in memory) so that the file is never half written.
+when every row is ready (the text is held in memory) so that the file is never half written.
 """
 
 from __future__ import annotations
