@@ -92,6 +92,10 @@ class TrainConfig:
     # minimises L_G + L_info + effects_weight * overlap from effects_start_step on; 0: off ---
     effects_weight: float = 0.0
     effects_start_step: int = 0
+    # --- the continuous codes join one by one: code k (0-based) is held at 0 in G's input before step
+    # k * code_stagger_steps, so code 1 takes the data's main factor alone before code 2 can share it; 0: all
+    # codes from the start (the paper's InfoGAN) ---
+    code_stagger_steps: int = 0
     # --- IIC's two-view information on real images (losses.paired_information): D/Q minimise
     # L_D + L_info - iic_weight * I_pair, the second view a random affine deformation (augment.py); 0: off.
     # None: the preset's (mnist-iic, the MNIST data sets' preset, turns it on with its parts; every other preset
@@ -229,6 +233,11 @@ class TrainConfig:
             raise UsageError(
                 "--effects-start-step starts --effects-weight, which is 0 (off): give a weight, or drop it"
             )
+        if self.code_stagger_steps > 0 and self.continuous is not None and self.continuous < 2:
+            raise UsageError(
+                "--code-stagger-steps needs two continuous codes or more (it lets them join one by one): add "
+                "them with --continuous, or drop --code-stagger-steps"
+            )
         if (self.iic_weight or 0) > 0 and self.categorical is not None and len(self.categorical) == 0:
             raise UsageError(
                 "--iic-weight needs a categorical code (it asks Q to give an image and its deformed copy "
@@ -314,6 +323,7 @@ INT_RANGES = {  # integer field -> (minimum, maximum or None)
     "keep_every": (0, None),
     "cr_start_step": (0, None),
     "effects_start_step": (0, None),
+    "code_stagger_steps": (0, None),
     "real_info_until": (0, None),
     "iic_overcluster": (0, 1000),
     "image_metrics_every": (0, None),

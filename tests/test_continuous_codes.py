@@ -10,11 +10,12 @@ import torch
 from conftest import tiny_step
 
 from infogan.config import TrainConfig
+from infogan.data.images import to_unit_range
 from infogan.errors import UsageError
 from infogan.model import losses
 from infogan.train.loss import InfoGANLoss, StepContext, statistic_names
 from infogan.train.runtime import make_runtime
-from infogan.train.step import draw_step, switches_at, train_step
+from infogan.train.step import StepRunner, draw_step, hold_late_codes, switches_at, train_step, update_step
 
 
 def test_effect_overlap_is_one_for_alike_changes_zero_for_orthogonal_ones_and_ignores_their_size():
@@ -82,6 +83,37 @@ def test_the_terms_are_reported_where_their_phases_report_and_train_a_step():
     assert 0 <= stats["effect_overlap"].item() <= 1 and stats["q_real_code_prior"].item() >= 0
 
 
+def test_staggered_codes_are_held_at_zero_until_their_step_and_the_draws_stay_those_of_a_run_without():
+    spec = tiny_step(continuous=3)[1].disc.spec
+    drawn = draw_step(spec, 8, torch.Generator().manual_seed(0), "cpu", False).latent.cont
+    for step, live in ((0, 1), (4, 1), (5, 2), (9, 2), (10, 3), (99, 3)):
+        draws = draw_step(spec, 8, torch.Generator().manual_seed(0), "cpu", False)
+        held = hold_late_codes(draws, 5, step).latent.cont
+        assert torch.equal(held[:, :live], drawn[:, :live]) and not held[:, live:].any(), (step, live)
+
+
+@pytest.mark.parametrize("step, held", [(0, True), (4, True), (5, False)])
+def test_a_training_step_feeds_g_the_held_codes(step, held):
+    """train_step (and the loop's StepRunner) with --code-stagger-steps 5 computes what update_step computes on the draws with code 2 held
+    (before step 5) or as drawn (from step 5 on): the statistics of one step agree, and differ from the other."""
+    batch = torch.randint(0, 256, (16, 1, 8, 8), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
+    real = to_unit_range(batch)
+    cfg, nets, opts = tiny_step(continuous=2, code_stagger_steps=5)
+    stats = train_step(cfg, nets, opts, real, torch.Generator().manual_seed(0), make_runtime(cfg), step=step)
+    cfg, nets, opts = tiny_step(continuous=2, code_stagger_steps=5)  # the loop's runner does the same
+    by_runner = StepRunner(cfg, nets, opts, make_runtime(cfg), torch.Generator().manual_seed(0))(batch, step)
+    assert all(torch.equal(stats[name], by_runner[name]) for name in stats)
+    expected = {}
+    for hold in (True, False):
+        cfg, nets, opts = tiny_step(continuous=2)
+        draws = draw_step(nets.disc.spec, 16, torch.Generator().manual_seed(0), "cpu", False)
+        if hold:
+            draws.latent.cont[:, 1] = 0
+        expected[hold] = update_step(cfg, nets, opts, real, draws, make_runtime(cfg))
+    assert all(torch.equal(stats[name], expected[held][name]) for name in stats)
+    assert not torch.equal(stats["cont_loss"], expected[not held]["cont_loss"])
+
+
 @pytest.mark.parametrize(
     "fields, message",
     [
@@ -91,6 +123,8 @@ def test_the_terms_are_reported_where_their_phases_report_and_train_a_step():
         ({"effects_weight": float("nan")}, "--effects-weight must be a finite number >= 0"),
         ({"effects_start_step": 10}, "--effects-start-step starts --effects-weight, which is 0"),
         ({"effects_weight": 1.0, "effects_start_step": -1}, "--effects-start-step must be an integer >= 0"),
+        ({"code_stagger_steps": 100, "continuous": 1}, "--code-stagger-steps needs two continuous codes"),
+        ({"code_stagger_steps": -1}, "--code-stagger-steps must be an integer >= 0"),
     ],
 )
 def test_bad_values_are_refused_with_the_field_named(fields, message):

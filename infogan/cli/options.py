@@ -63,6 +63,8 @@ TERM_OPTIONS = {
     "effects_weight": "weight in G's objective of the squared cosine between the continuous codes' finite-"
     "difference image changes (OroJaR-like; not in the paper): each code changes the image its own way; 0 is off",
     "effects_start_step": "with --effects-weight: the step from which G takes the term (0: from the start)",
+    "code_stagger_steps": "continuous code k joins at step (k - 1) * S, held at 0 in G's input before: code 1 "
+    "takes the data's main factor alone before code 2 can share it (not in the paper); 0: all from the start",
 }
 
 

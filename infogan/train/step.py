@@ -49,6 +49,17 @@ def draw_step(
     return draws
 
 
+def hold_late_codes(draws: StepDraws, stagger_steps: int, step: int) -> StepDraws:
+    """--code-stagger-steps: continuous code k (0-based) stays at 0 in every latent of the step before step
+    k * stagger_steps. Applied after the draws, so the random streams are those of a run without it."""
+    if stagger_steps > 0:
+        live = step // stagger_steps + 1  # codes 0 .. live-1 have joined
+        for latent in (draws.latent, draws.partner):
+            if latent is not None:
+                latent.cont[:, live:] = 0
+    return draws
+
+
 def jitter_of(cfg: TrainConfig) -> augment.Deformations | None:
     """The deformations of the real batch's second view, when --iic-weight asks for one."""
     if cfg.iic_weight == 0:
@@ -127,6 +138,7 @@ def train_step(
     """One step: its draws, then `update_step`. `step` (the number of steps done) tells whether G takes the
     contrastive term yet, and whether D still takes Q's real information."""
     draws = draw_step(nets.disc.spec, real.shape[0], latent_rng, rt.device, nets.pair is not None, jitter_of(cfg))
+    hold_late_codes(draws, cfg.code_stagger_steps, step)
     return update_step(cfg, nets, opts, real, draws, rt, **switches_at(cfg, nets, step))
 
 
@@ -165,9 +177,11 @@ class StepRunner:
             draws = draw_step(
                 nets.disc.spec, batch.shape[0], self.latent_rng, rt.device, nets.pair is not None, jitter_of(cfg)
             )
+            hold_late_codes(draws, cfg.code_stagger_steps, step)
             return update_step(cfg, nets, self.opts, to_unit_range(batch), draws, rt, **switches_at(cfg, nets, step))
         # no contrastive draws here: cuda_graphs.unsupported_reason keeps --cr-weight runs eager
-        latent = draw_step(self.nets.disc.spec, batch.shape[0], self.latent_rng, self.rt.device, False).latent
+        draws = draw_step(self.nets.disc.spec, batch.shape[0], self.latent_rng, self.rt.device, False)
+        latent = hold_late_codes(draws, cfg.code_stagger_steps, step).latent  # the graph's inputs, held or not
         # the statistics are the graph's outputs: read them before the next call
         return self.captured(batch, latent.z, latent.cat, latent.cont)
 
