@@ -19,9 +19,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# setuptools notes on every editable install that a folder named like the package shadows it; the note is
+# about editable installs in general, not this project, so the install's screen leaves it out
+EDITABLE = PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install -q -e
+
 install: $(BIN)/python
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e .
+	$(EDITABLE) .
 
 # The dev and fidelity environments are installed once and again only when pyproject.toml or this file
 # changes (a stamp file in each venv): `make test` in an installed tree starts at once instead of asking pip
@@ -30,7 +34,7 @@ install-dev: $(VENV)/.installed-dev
 
 $(VENV)/.installed-dev: pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(EDITABLE) ".[dev]"
 	touch $@
 
 # The per-epoch accuracy it prints is on the sample's 1,000 held-out digits (--eval-dataset).

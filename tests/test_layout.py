@@ -111,11 +111,3 @@ def test_an_option_several_commands_take_is_defined_once():
         sub = build_parser()._subparsers._group_actions[0].choices[command]
         helps[command] = next(a.help for a in sub._actions if "--classifier" in a.option_strings)
     assert helps["evaluate"] == helps["sweep"]  # the same text, from the one definition
-
-
-def test_every_sub_package_ships_in_the_wheel():
-    import tomllib
-
-    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    found = {".".join(("infogan", *p.parent.relative_to(PACKAGE).parts)) for p in PACKAGE.rglob("__init__.py")}
-    assert found == listed
