@@ -115,6 +115,8 @@ class TrainConfig:
     iic_fake_weight: float | None = None
     # --- optimisation (paper appendix C: Adam, lr D 2e-4, G 1e-3) ---
     epochs: int | None = None
+    stop_when_settled: bool = False  # end before --epochs once Q's categories of fixed real images settle (settle.py)
+    min_epochs: int = 0  # --stop-when-settled never stops before this epoch
     batch_size: int | None = None
     lr_d: float | None = None
     lr_g: float | None = None
@@ -214,6 +216,10 @@ class TrainConfig:
                 "--real-info-weight needs a categorical code (it asks Q to sort real images into the "
                 "code's values): add one with --categorical, or drop --real-info-weight"
             )
+        if self.stop_when_settled and self.categorical is not None and len(self.categorical) == 0:
+            raise UsageError("--stop-when-settled needs a categorical code (it watches Q's categories of real images)")
+        if self.min_epochs > 0 and not self.stop_when_settled:
+            raise UsageError("--min-epochs bounds --stop-when-settled, which is off: add it, or drop --min-epochs")
         if self.real_info_until > 0 and self.real_info_weight == 0:
             raise UsageError(
                 "--real-info-until switches off --real-info-weight, which is 0 (off): give a weight, or "
@@ -314,6 +320,7 @@ INT_RANGES = {  # integer field -> (minimum, maximum or None)
     "log_every": (1, None),
     "eval_every": (1, None),
     "epochs": (1, None),
+    "min_epochs": (0, None),
     "crop": (1, None),
     "image_size": (4, MAX_IMAGE_SIZE),
     "batch_size": (2, MAX_BATCH),  # BatchNorm needs two samples to normalise a batch

@@ -260,6 +260,14 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
     )
     _option(
         optim,
+        "stop_when_settled",
+        "end the run before --epochs once it has settled, judged without labels: Q's categories of 1,000 fixed "
+        "real images stay put and its information on them flat for 3 epochs (the log says when and why)",
+        action="store_true",
+    )
+    _option(optim, "min_epochs", "with --stop-when-settled: the fewest epochs a run trains", type=int, metavar="N")
+    _option(
+        optim,
         "batch_size",
         "images per step",
         f"{FROM_PRESET}: 64 for grey data such as MNIST (256 collapses some seeds), 256 for colour",

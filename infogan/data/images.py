@@ -74,6 +74,7 @@ class TrainingImages:
     labelled: tuple[torch.Tensor, dict] | None  # (images, {factor: labels}) scored per epoch, rank 0 only
     fidelity_real: torch.Tensor | None  # real images for --image-metrics-every, rank 0 only
     health_real: torch.Tensor  # 64 real images: the health monitor's measure of the data's diversity
+    settle_real: torch.Tensor | None = None  # SETTLE_IMAGES real images --stop-when-settled watches, rank 0 only
 
     @classmethod
     def place(
@@ -84,6 +85,7 @@ class TrainingImages:
         is_main: bool,
         fidelity_images: int = 0,
         scored: ImageData | None = None,
+        settle_images: int = 0,
     ) -> TrainingImages:
         """`fidelity_images`: how many real images --image-metrics-every compares with (0: none); `scored`:
         labelled images the per-epoch metrics read instead of the training images (--eval-dataset)."""
@@ -98,7 +100,8 @@ class TrainingImages:
             labelled = (source.images[chosen], {name: y[chosen].numpy() for name, y in source.factors.items()})
         if fidelity_images and is_main:
             fidelity = data.images[pick[: min(fidelity_images, len(data))]]
-        return cls(images, needs_host_copy(images.device, device), labelled, fidelity, data.images[pick[:64]])
+        settle = data.images[pick[:settle_images]] if settle_images and is_main else None
+        return cls(images, needs_host_copy(images.device, device), labelled, fidelity, data.images[pick[:64]], settle)
 
 
 def place_images(images: torch.Tensor, device: torch.device) -> torch.Tensor:

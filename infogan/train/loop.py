@@ -30,7 +30,7 @@ from infogan.data.images import ImageData, TrainingImages
 from infogan.errors import UsageError
 from infogan.metrics import registry
 from infogan.serve.pictures import RunPictures
-from infogan.train import display, distributed, run_state, rundir
+from infogan.train import display, distributed, run_state, rundir, settle
 from infogan.train.distributed import SINGLE, Dist
 from infogan.train.health import HealthMonitor
 from infogan.train.loss import statistic_names
@@ -80,14 +80,7 @@ class Trainer:
         self.opts = make_optimizers(cfg, self.nets, capturable=self.graphs)
         self.latent_rng = torch.Generator(rt.device).manual_seed(cfg.seed + dist.rank * RANK_SEED_OFFSET)
         self.step = StepRunner(cfg, self.nets, self.opts, rt, self.latent_rng, graphs=self.graphs)
-        self.data = TrainingImages.place(
-            data,
-            rt.device,
-            cfg.seed,
-            dist.is_main,
-            cfg.image_metrics_samples if cfg.image_metrics_every else 0,
-            _scored_data(cfg, data) if dist.is_main else None,
-        )
+        self.data = _training_images(cfg, data, rt, dist)
         self.steps_per_epoch = len(data) // cfg.batch_size
         # built before any checkpoint is loaded: its base rates are the config's (schedule.py)
         self.schedule = schedule_for(cfg, self.opts, self.steps_per_epoch * cfg.epochs)
@@ -103,6 +96,9 @@ class Trainer:
             if dist.is_main
             else None
         )
+        watched = cfg.stop_when_settled and dist.is_main
+        self.settle = settle.SettleWatch(self.data.settle_real, cfg.min_epochs) if watched else None
+        self.settled_at: int | None = None  # the epoch --stop-when-settled ended the run at (every rank)
 
     @classmethod
     def from_config(
@@ -137,7 +133,7 @@ class Trainer:
 
     # --- the loop ---
     def fit(self, stop: StopFlag) -> None:
-        while self.progress.epoch < self.cfg.epochs:
+        while self.progress.epoch < self.cfg.epochs and self.settled_at is None:
             epoch_started = time.perf_counter()  # the epoch's whole wall time: its batches and its work
             first_batch = self.progress.batch
             self._train_epoch(stop)
@@ -184,9 +180,12 @@ class Trainer:
         epoch's wall time from its first batch to the end of this work (`wall_seconds`)."""
         p, cfg, work = self.progress, self.cfg, _Stopwatch()
         p.epoch, p.batch = p.epoch + 1, 0
-        full = p.epoch % cfg.eval_every == 0 or p.epoch == cfg.epochs
+        with work("settle"):
+            watched = _judge_settled(self)
+        last = p.epoch == cfg.epochs or self.settled_at is not None
+        full = p.epoch % cfg.eval_every == 0 or last
         with work("label_metrics"):
-            extra = _epoch_metrics(self, (None,)) if full else {}
+            extra = {**watched, **(_epoch_metrics(self, (None,)) if full else {})}
         if cfg.image_metrics_every and (p.epoch % cfg.image_metrics_every == 0 or p.epoch == cfg.epochs):
             with work("image_metrics"):
                 extra.update(_epoch_metrics(self, ("image",)))
@@ -207,6 +206,8 @@ class Trainer:
                 self.pictures.summaries(self.log.records(), gif=False)
         self.log.append(_work_record(p, seconds, work, epoch_started))
         print(display.epoch_line(p.epoch, cfg.epochs, record, self.shown, registry.console()), flush=True)
+        if self.settled_at is not None:
+            print(f"stopped after epoch {p.epoch} of {cfg.epochs}: {self.settle.reason()}", flush=True)
 
     def finish(self) -> None:
         report = distributed.replica_report(self.nets.modules(), self.dist)  # collective
@@ -249,6 +250,17 @@ def _record(trainer: Trainer, kind: str, **extra) -> dict:
     return record
 
 
+def _judge_settled(trainer: Trainer) -> dict:
+    """--stop-when-settled: rank 0 judges the epoch just ended, every rank learns whether the run stops here
+    (trainer.settled_at). The watch's measures, for the epoch's record."""
+    if not trainer.cfg.stop_when_settled:
+        return {}
+    settled = trainer.settle.judge(trainer.nets.disc, trainer.progress.epoch) if trainer.settle else False
+    if distributed.any_rank(settled, trainer.dist, trainer.rt.device):
+        trainer.settled_at = trainer.progress.epoch
+    return trainer.settle.last if trainer.settle else {}
+
+
 def _check_health(trainer: Trainer, record: dict) -> None:
     """The monitor's new findings: a line each on the console and a record in metrics.jsonl; with
     --stop-on-failure the run is checkpointed and stops (every rank at the same step)."""
@@ -262,6 +274,19 @@ def _check_health(trainer: Trainer, record: dict) -> None:
             f"stopped at step {trainer.progress.step} on a failure (--stop-on-failure); "
             f"resume with: infogan train --resume {trainer.run_dir}"
         )
+
+
+def _training_images(cfg: TrainConfig, data: ImageData, rt: Runtime, dist: Dist) -> TrainingImages:
+    """The data where the step reads it, and the fixed subsets that the per-epoch work of rank 0 reads."""
+    return TrainingImages.place(
+        data,
+        rt.device,
+        cfg.seed,
+        dist.is_main,
+        cfg.image_metrics_samples if cfg.image_metrics_every else 0,
+        _scored_data(cfg, data) if dist.is_main else None,
+        settle.SETTLE_IMAGES if cfg.stop_when_settled else 0,
+    )
 
 
 def _scored_data(cfg: TrainConfig, data: ImageData) -> ImageData | None:

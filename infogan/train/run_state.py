@@ -49,6 +49,8 @@ def checkpoint_of(trainer: Trainer) -> dict:
         "rng_ranks": rng_ranks if trainer.dist.enabled else [],
         **trainer.sums.state_dict(),
         **({"health": trainer.health.state_dict()} if trainer.health else {}),
+        **({"settle": trainer.settle.state_dict()} if trainer.settle else {}),
+        "settled_at": trainer.settled_at,
     }
 
 
@@ -71,6 +73,9 @@ def restore(trainer: Trainer, ckpt: dict) -> None:
             trainer.health.load_state_dict(ckpt["health"])
         except (KeyError, TypeError, ValueError):  # damaged: the monitor starts afresh, the run is not lost
             pass
+    trainer.settled_at = ckpt.get("settled_at")
+    if trainer.settle and isinstance(ckpt.get("settle"), dict):  # (a run made without --stop-when-settled: none)
+        trainer.settle.load_state_dict(ckpt["settle"])
 
 
 def save(trainer: Trainer) -> None:

@@ -1,0 +1,75 @@
+"""When has a run settled? A label-free stop rule for --stop-when-settled.
+
+At the end of every epoch Q sorts a fixed set of real training images (SETTLE_IMAGES of them, the same
+every epoch) into the values of its first categorical code. The epoch is *settled* when
+
+- at most CHANGED_AT_MOST of those images changed category since the last epoch, and
+- Q's information about the code on them (q_real_mi, metrics/codes.py) moved by at most MI_MOVED_AT_MOST
+  nats:
+
+the categories are no longer being found, only polished. The run stops after PATIENCE settled epochs in a
+row, never before --min-epochs, and at --epochs at the latest. No label is read: the rule works where
+nobody knows the classes.
+
+The watch's state (the last epoch's categories, its q_real_mi, the streak, the epoch it stopped at) is part
+of the checkpoint, so a resumed run stops where an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from infogan.metrics.codes import q_on_real, q_real_information
+
+SETTLE_IMAGES = 1000
+CHANGED_AT_MOST = 0.02  # share of the fixed images whose category changed since the last epoch
+MI_MOVED_AT_MOST = 0.01  # nats, of ln 10 = 2.30 for ten categories
+PATIENCE = 3  # settled epochs in a row before the run stops
+
+
+@dataclass
+class SettleWatch:
+    """Judges each epoch's end (`judge`). Rank 0 only; the trainer keeps the epoch it stopped at."""
+
+    real: torch.Tensor  # uint8 [SETTLE_IMAGES, C, H, W], fixed for the run
+    min_epochs: int
+    categories: torch.Tensor | None = None  # [N] int64, the last epoch's category of each image
+    mi: float | None = None  # the last epoch's q_real_mi
+    streak: int = 0  # settled epochs in a row
+    last: dict = field(default_factory=dict)  # the last judgement's measures, for the epoch's record
+
+    def judge(self, disc, epoch: int) -> bool:
+        """Measure Q on the fixed images after `epoch` epochs; True when the run should stop here."""
+        (probs,) = q_on_real(disc, self.real)[:1]  # the first categorical code, [N, K]
+        categories, mi = probs.argmax(1).cpu(), q_real_information(probs)["q_real_mi"]
+        first = self.categories is None  # nothing to compare with yet: not settled
+        changed = 1.0 if first else float((categories != self.categories).float().mean())
+        moved = float("inf") if first else abs(mi - self.mi)
+        settled = not first and changed <= CHANGED_AT_MOST and moved <= MI_MOVED_AT_MOST
+        self.categories, self.mi = categories, mi
+        self.streak = self.streak + 1 if settled else 0
+        self.last = {
+            "settle_changed": round(changed, 4),
+            "settle_q_real_mi": round(mi, 4),
+            "settle_streak": self.streak,
+        }
+        return self.streak >= PATIENCE and epoch >= self.min_epochs
+
+    def reason(self) -> str:
+        return (
+            f"settled: for {self.streak} epochs in a row at most {CHANGED_AT_MOST:.0%} of {len(self.real):,} fixed "
+            f"real images changed category and Q's information on them moved by at most {MI_MOVED_AT_MOST} nats "
+            f"(--stop-when-settled)"
+        )
+
+    def state_dict(self) -> dict:
+        return {"categories": self.categories, "mi": self.mi, "streak": self.streak}
+
+    def load_state_dict(self, state: dict) -> None:
+        categories = state["categories"]
+        if categories is not None and (not isinstance(categories, torch.Tensor) or len(categories) != len(self.real)):
+            raise ValueError("the checkpoint's settle state does not fit this run's fixed images")
+        self.categories, self.mi = categories, state["mi"]
+        self.streak = int(state["streak"])
