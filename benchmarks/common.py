@@ -110,7 +110,7 @@ def _cpuinfo() -> list[str]:
 
 def save(result: dict, out: str | Path) -> Path:
     """Write a result as indented JSON (atomically) and say where."""
-    from infogan.checkpoint import atomic_write_bytes
+    from infogan.files import atomic_write_bytes
 
     out = Path(out)
     atomic_write_bytes(out, (json.dumps(result, indent=2) + "\n").encode())

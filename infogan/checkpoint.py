@@ -11,98 +11,27 @@ published as safetensors, a format that holds only tensors.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from infogan.config import TrainConfig
 from infogan.errors import UsageError
+from infogan.files import atomic_write_bytes
 
 FORMAT_VERSION = 1
 MAX_CHECKPOINT_BYTES = 16 * 2**30
 
 
-def _umask() -> int:
-    """The process's umask, read without changing it where Linux allows (os.umask sets it to read it)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to a temp file beside `path`, fsync, rename over `path`, fsync the folder.
-
-    The temp file is made with mode 0600 (mkstemp); it gets the mode any file the user creates would have
-    (0666 minus the umask) before the rename, so runs on a shared file system stay readable. Every OS
-    failure (full disk, read-only file system, a file where a folder should be, ...) becomes one line
-    naming the path, and the file that was there before is left intact.
-    """
-    tmp = None
-    try:
-        for folder in (path.parent, *path.parent.parents):  # the nearest existing ancestor must be a folder
-            if folder.exists():
-                if not folder.is_dir():
-                    raise UsageError(f"could not write {path}: {folder} is a file, not a folder")
-                break
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except OSError as exc:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        hint = {
-            errno.ENOSPC: "free some space",
-            errno.EDQUOT: "free some space",
-            errno.EROFS: "the file system is read-only",
-            errno.EACCES: "fix the permissions",
-        }.get(exc.errno)
-        raise UsageError(
-            f"could not write {path}: {exc.strerror or exc}"
-            + (f" ({hint}); the previous file there, if any, is intact" if hint else "")
-        ) from None
-    except BaseException:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:  # some file systems cannot fsync a folder; the rename is still atomic
-        pass
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    _atomic_write(Path(path), data)
-
-
 def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
     """Serialise in memory first: torch's writer reports a full disk as a RuntimeError mid-stream, a plain
-    write reports it as the OSError (ENOSPC) that `_atomic_write` turns into a clear message."""
+    write reports it as the OSError (ENOSPC) that `atomic_write_bytes` turns into a clear message."""
     buf = io.BytesIO()
     torch.save({"format": FORMAT_VERSION, **payload}, buf)
-    _atomic_write(Path(path), buf.getvalue())
+    atomic_write_bytes(Path(path), buf.getvalue())
 
 
 # What a checkpoint must hold, and of which type (checked after the weights_only load, before any use).

@@ -3,7 +3,7 @@
 InfoGAN's result depends on the seed (published re-runs: 0.91 +- 0.04 accuracy on MNIST), so a claim
 about a setting needs several seeds, and a user without labels needs a way to pick a good run. The
 summary reports mean/std/median/worst/best of every metric, and which seed a label-free criterion
-(`q_real_mi`, see metrics.py, or ModelCentrality) picks next to the seed the labels say is best.
+(`q_real_mi`, see metrics/codes.py, or ModelCentrality) picks next to the seed the labels say is best.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from infogan.checkpoint import atomic_write_bytes
 from infogan.config import SELECTION_CRITERIA, TrainConfig, require_int
 from infogan.errors import UsageError
+from infogan.files import atomic_write_bytes
 from infogan.metrics import registry
 from infogan.metrics.disentanglement import model_centrality
 from infogan.metrics.evaluate import evaluate_run

@@ -111,3 +111,29 @@ def test_an_option_several_commands_take_is_defined_once():
         sub = build_parser()._subparsers._group_actions[0].choices[command]
         helps[command] = next(a.help for a in sub._actions if "--classifier" in a.option_strings)
     assert helps["evaluate"] == helps["sweep"]  # the same text, from the one definition
+
+
+def test_comments_and_docs_name_only_modules_that_exist():
+    """A `*.py` named in a comment, docstring or page is a file of the repository: a path resolves from the
+    root, from infogan/ or from the naming file's folder; a bare name is some file's name. OUTSIDE: the files
+    the benchmarks read beside the repository."""
+    import re
+    import subprocess
+
+    root = PACKAGE.parent
+    tracked = subprocess.run(["git", "ls-files"], capture_output=True, text=True, cwd=root, check=True).stdout.split()
+    outside = {"seed_tf_throughput.py"}  # ../shared/peers/, the seed's TensorFlow step (benchmarks/throughput.py)
+    files, names = set(tracked), {Path(f).name for f in tracked} | outside
+    mention = re.compile(r"(?<![\w./-])((?:[\w-]+/)*[\w-]+\.py)\b")
+    stale = []
+    for name in tracked:
+        if not re.search(r"\.(py|md|toml)$|^Makefile$|^\.ci/", name) or name.startswith("tests/fixtures/"):
+            continue
+        text = (root / name).read_text(errors="replace")
+        for match in mention.finditer(text):
+            ref = match.group(1)
+            folder = str(Path(name).parent)
+            resolved = {ref, f"infogan/{ref}", str(Path(folder, ref)) if folder != "." else ref}
+            if not (resolved & files or ("/" not in ref and ref in names)):
+                stale.append(f"{name}:{text[: match.start()].count(chr(10)) + 1}: {ref}")
+    assert stale == []

@@ -10,9 +10,9 @@ import os
 import sys
 from pathlib import Path
 
-from infogan.checkpoint import atomic_write_bytes
 from infogan.config import MAX_SEED, TrainConfig, require_int
 from infogan.errors import UsageError
+from infogan.files import atomic_write_bytes
 from infogan.metrics.classifier import train_classifier
 from infogan.metrics.evaluate import describe_effects, evaluate_run
 from infogan.metrics.naming import name_run

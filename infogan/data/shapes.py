@@ -22,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from infogan.checkpoint import atomic_write_bytes
-from infogan.files import check_regular_file
+from infogan.files import atomic_write_bytes, check_regular_file
 
 SHAPES = ("square", "ellipse", "heart")
 SCALES = np.linspace(0.5, 1.0, 6)

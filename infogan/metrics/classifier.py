@@ -31,11 +31,11 @@ from scipy import linalg
 from scipy.optimize import linear_sum_assignment
 from torch import nn
 
-from infogan.checkpoint import atomic_write_bytes
 from infogan.data.datasets import evaluation_split, load_dataset
 from infogan.data.download import default_data_dir
 from infogan.data.images import ImageData, batched, to_unit_range
 from infogan.errors import UsageError
+from infogan.files import atomic_write_bytes
 
 FORMAT = 2  # 2: a 4x4 pooled map before the feature layer (format 1 pooled to 1x1; it reached 0.92 on MNIST)
 POOLED = 4  # side of the pooled feature map: spatial layout kept for any image side >= 4

@@ -10,11 +10,11 @@ import json
 import sys
 from pathlib import Path
 
-from infogan.checkpoint import atomic_write_bytes
 from infogan.config import MAX_METRIC_SAMPLES, require_int
 from infogan.data.datasets import absolute_dir, absolute_spec, evaluation_split, load_dataset
 from infogan.data.download import default_data_dir
 from infogan.errors import UsageError
+from infogan.files import atomic_write_bytes
 from infogan.metrics import image_quality, registry
 from infogan.metrics.classifier import default_path, load_classifier
 from infogan.serve.encode import load_encoder

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import torch
 
-from infogan.checkpoint import atomic_write_bytes
 from infogan.data.download import default_data_dir, fetch
 from infogan.errors import UsageError
+from infogan.files import atomic_write_bytes
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_MIRRORS = ["https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"]

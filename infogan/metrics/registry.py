@@ -9,7 +9,7 @@ A metric is one function registered here:
 
 It receives an `EvalContext` (the run's networks, real images and their factors, and cached work shared by
 several metrics: Q's reading of the real images, a generated sample, torch-fidelity's results) and returns
-`{key: value}` for the report. The maths stays in metrics.py, disentanglement.py, image_quality.py and
+`{key: value}` for the report. The maths stays in codes.py, disentanglement.py, image_quality.py and
 classifier.py; this module says when each runs:
 
 - needs_labels: only on data with ground-truth factors (evaluate then notes why it was left out);

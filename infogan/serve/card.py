@@ -10,8 +10,8 @@ import shlex
 import shutil
 from pathlib import Path
 
-from infogan.checkpoint import atomic_write_bytes
 from infogan.config import TrainConfig
+from infogan.files import atomic_write_bytes
 from infogan.presets import PRESETS
 from infogan.serve.names import NAMES_FILE, load_names, names_path
 from infogan.serve.pretrained import export_run

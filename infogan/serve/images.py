@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from infogan.checkpoint import atomic_write_bytes
 from infogan.data import images as image_data
+from infogan.files import atomic_write_bytes
 
 PAD = 2  # pixels between grid cells
 

@@ -16,10 +16,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from infogan.checkpoint import atomic_write_bytes
 from infogan.data.download import default_data_dir
 from infogan.errors import UsageError
-from infogan.files import read_file
+from infogan.files import atomic_write_bytes, read_file
 from infogan.serve.pretrained import is_shipped, resolve_run
 
 NAMES_FILE = "names.json"

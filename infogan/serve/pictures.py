@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from infogan.checkpoint import atomic_write_bytes
+from infogan.files import atomic_write_bytes
 from infogan.serve.images import save_gif, save_image_grid
 from infogan.serve.inference import categorical_traversal, continuous_traversal, generate
 

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import torch
 
-from infogan.checkpoint import atomic_write_bytes, load_checkpoint, load_generator_weights
+from infogan.checkpoint import load_checkpoint, load_generator_weights
 from infogan.config import TrainConfig
 from infogan.errors import UsageError
+from infogan.files import atomic_write_bytes
 
 PREFIX = "pretrained:"
 SHIPPED = ("mnist",)  # the folders under infogan/pretrained/

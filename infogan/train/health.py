@@ -22,7 +22,7 @@ collapse and code_ignored are judged only after a warm-up (WARMUP_STEPS, or WARM
 that is more): a fresh G draws nearly the same image for every latent, and Q needs a few dozen steps to
 read a code (on MNIST the MI bound averages 2.0 of 2.3 over the first 50 steps; on shapes-32 a healthy
 run's fifth continuous code was still at correlation 0.16 at step 80 of 1,200, hence 10% of the run).
-- diverged: a loss or weight became NaN/inf (found where the run stops on it, training.py), or a loss
+- diverged: a loss or weight became NaN/inf (found where the run stops on it, loop.py), or a loss
   exploded while staying finite: D's or G's loss above LOSS_EXPLODED (a logistic loss of 100 means logits
   of about 100: D's outputs saturated, its gradients vanished; healthy runs stay under 10).
 - g_stalled: G has stopped changing: the fixed batch's images (averaged down as for collapse; drawn with

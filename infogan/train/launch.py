@@ -14,11 +14,11 @@ from pathlib import Path
 
 import torch
 
-from infogan.checkpoint import atomic_write_bytes
 from infogan.config import TrainConfig, resolve
 from infogan.data.datasets import absolute_dir, absolute_spec, load_dataset, source_of
 from infogan.data.images import ImageData
 from infogan.errors import UsageError
+from infogan.files import atomic_write_bytes
 from infogan.metrics import image_quality, registry
 from infogan.model.networks import check_model_size
 from infogan.train import distributed, rundir

@@ -23,11 +23,12 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from infogan.checkpoint import atomic_write_bytes, save_generator
+from infogan.checkpoint import save_generator
 from infogan.config import TrainConfig
 from infogan.data.datasets import evaluation_split, load_dataset
 from infogan.data.images import ImageData, TrainingImages
 from infogan.errors import UsageError
+from infogan.files import atomic_write_bytes
 from infogan.metrics import registry
 from infogan.serve.pictures import RunPictures
 from infogan.train import display, distributed, run_state, rundir, settle

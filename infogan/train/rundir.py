@@ -16,10 +16,10 @@ import shutil
 import time
 from pathlib import Path
 
-from infogan.checkpoint import atomic_write_bytes, check_structure, load_checkpoint
+from infogan.checkpoint import check_structure, load_checkpoint
 from infogan.config import TrainConfig
 from infogan.errors import UsageError
-from infogan.files import read_file
+from infogan.files import atomic_write_bytes, read_file
 from infogan.serve.pictures import SAMPLE_NAME, read_metrics
 from infogan.train.runlock import LOCK_NAME, RunLock
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import torch
 
-from infogan.checkpoint import atomic_write_bytes
 from infogan.config import TrainConfig
 from infogan.data.download import default_data_dir
 from infogan.errors import UsageError
+from infogan.files import atomic_write_bytes
 from infogan.train import distributed
 from infogan.train.distributed import SINGLE, Dist
 
