@@ -37,8 +37,8 @@ CONFIGS = {  # name -> TrainConfig fields over the arch and batch given
 def build(fields: dict, arch: str, batch: int, precision: str, shape):
     cfg = resolve(TrainConfig(arch=arch, batch_size=batch, precision=precision, device="cpu", **fields), shape)
     torch.manual_seed(0)
-    gen, disc = build_networks(cfg)
-    nets = Nets(gen, disc, ContrastiveDiscriminator(cfg) if cfg.cr_weight > 0 else None)
+    gen, disc = build_networks(cfg.model)
+    nets = Nets(gen, disc, ContrastiveDiscriminator(cfg.model) if cfg.cr_weight > 0 else None)
     return cfg, nets, make_optimizers(cfg, nets), make_runtime(cfg)
 
 

@@ -77,7 +77,7 @@ class Bench:
         self.cfg = resolve(TrainConfig(arch=arch, precision=precision, batch_size=batch, device=device), (1, 28, 28))
         self.rt = make_runtime(self.cfg)
         torch.manual_seed(0)
-        self.gen, self.disc = (m.to(self.rt.device) for m in build_networks(self.cfg))
+        self.gen, self.disc = (m.to(self.rt.device) for m in build_networks(self.cfg.model))
         if channels_last:
             self.gen, self.disc = (
                 self.gen.to(memory_format=torch.channels_last),

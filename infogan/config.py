@@ -21,6 +21,7 @@ from infogan.errors import UsageError
 from infogan.files import read_file
 from infogan.model.architectures import ARCHS
 from infogan.model.latent import LatentSpec
+from infogan.model.networks import ModelSpec
 from infogan.presets import (  # the table of architectures: names and the image-side divisor of each
     IIC_FIELDS,
     PRESET_FIELDS,
@@ -211,44 +212,21 @@ class TrainConfig:
                 "--cr-weight needs at least two codes (the regulariser asks which one a pair of "
                 "images shares): add codes with --categorical/--continuous, or drop --cr-weight"
             )
-        if self.real_info_weight > 0 and self.categorical is not None and len(self.categorical) == 0:
-            raise UsageError(
-                "--real-info-weight needs a categorical code (it asks Q to sort real images into the "
-                "code's values): add one with --categorical, or drop --real-info-weight"
+        for name, (kind, least, why) in NEEDS_CODES.items():
+            codes = (
+                self.continuous if kind == "continuous" else None if self.categorical is None else len(self.categorical)
             )
-        if self.stop_when_settled and self.categorical is not None and len(self.categorical) == 0:
-            raise UsageError("--stop-when-settled needs a categorical code (it watches Q's categories of real images)")
-        if self.min_epochs > 0 and not self.stop_when_settled:
-            raise UsageError("--min-epochs bounds --stop-when-settled, which is off: add it, or drop --min-epochs")
-        if self.real_info_until > 0 and self.real_info_weight == 0:
-            raise UsageError(
-                "--real-info-until switches off --real-info-weight, which is 0 (off): give a weight, or "
-                "drop --real-info-until"
-            )
-        if self.code_prior_weight > 0 and self.continuous == 0:
-            raise UsageError(
-                "--code-prior-weight needs a continuous code (it matches Q's continuous readings of real "
-                "images to their prior): add one with --continuous, or drop --code-prior-weight"
-            )
-        if self.effects_weight > 0 and self.continuous is not None and self.continuous < 2:
-            raise UsageError(
-                "--effects-weight needs two continuous codes or more (it keeps their effects on the image "
-                "apart): add them with --continuous, or drop --effects-weight"
-            )
-        if self.effects_start_step > 0 and self.effects_weight == 0:
-            raise UsageError(
-                "--effects-start-step starts --effects-weight, which is 0 (off): give a weight, or drop it"
-            )
-        if self.code_stagger_steps > 0 and self.continuous is not None and self.continuous < 2:
-            raise UsageError(
-                "--code-stagger-steps needs two continuous codes or more (it lets them join one by one): add "
-                "them with --continuous, or drop --code-stagger-steps"
-            )
-        if (self.iic_weight or 0) > 0 and self.categorical is not None and len(self.categorical) == 0:
-            raise UsageError(
-                "--iic-weight needs a categorical code (it asks Q to give an image and its deformed copy "
-                "the same category): add one with --categorical, or drop --iic-weight"
-            )
+            if (getattr(self, name) or 0) > 0 and codes is not None and codes < least:
+                count, them = ("a", "one") if least == 1 else ("two", "them")
+                raise UsageError(
+                    f"--{_flag(name)} needs {count} {kind} code{'s or more' if least > 1 else ''} ({why}): add "
+                    f"{them} with --{kind}, or drop --{_flag(name)}"
+                )
+        for name, (term, verb) in BOUNDS_A_TERM.items():
+            if getattr(self, name) > 0 and not getattr(self, term):
+                raise UsageError(
+                    f"--{_flag(name)} {verb} --{_flag(term)}, which is 0 (off): set it, or drop --{_flag(name)}"
+                )
         for name in ("iic_overcluster", "iic_elastic", "iic_stroke", "iic_shear", "iic_fake_weight"):
             # a weight left None is the preset's: resolve() checks again once it is known
             if (getattr(self, name) or 0) > 0 and self.iic_weight == 0:
@@ -306,6 +284,14 @@ class TrainConfig:
         """The latent code this (resolved) config describes."""
         return LatentSpec.from_config(self)
 
+    @property
+    def model(self) -> ModelSpec:
+        """What the networks are built from (resolved configs only: the image shape comes from the data)."""
+        if self.image_shape is None:
+            raise ValueError("config is not resolved: image_shape is unknown (call config.resolve first)")
+        shape = tuple(int(v) for v in self.image_shape)
+        return ModelSpec(self.arch, shape, self.latent, bool(self.spectral_norm), int(self.iic_overcluster or 0))
+
     def folder_options(self) -> tuple[int, int, int | None]:
         """(image_size, channels, crop) for folder: data: as given, else the preset's, else 32x32 RGB."""
         preset = PRESETS[self.preset] if self.preset else None
@@ -315,6 +301,21 @@ class TrainConfig:
         return size, channels, crop
 
 
+# A term that needs codes: field -> (which codes, how many at least, what the term does with them).
+NEEDS_CODES = {
+    "real_info_weight": ("categorical", 1, "it asks Q to sort real images into the code's values"),
+    "iic_weight": ("categorical", 1, "it asks Q to give an image and its deformed copy the same category"),
+    "stop_when_settled": ("categorical", 1, "it watches Q's categories of real images"),
+    "code_prior_weight": ("continuous", 1, "it matches Q's continuous readings of real images to their prior"),
+    "effects_weight": ("continuous", 2, "it keeps their effects on the image apart"),
+    "code_stagger_steps": ("continuous", 2, "it lets them join one by one"),
+}
+# A setting read only with a term on: field -> (the term's field, what the setting does to it).
+BOUNDS_A_TERM = {
+    "real_info_until": ("real_info_weight", "switches off"),
+    "effects_start_step": ("effects_weight", "starts"),
+    "min_epochs": ("stop_when_settled", "bounds"),
+}
 # Each field's range, checked by TrainConfig.validate (a new field: one entry here).
 INT_RANGES = {  # integer field -> (minimum, maximum or None)
     "log_every": (1, None),
@@ -431,10 +432,8 @@ def _is(value, kind: str) -> bool:
         return isinstance(value, bool)
     if kind == "str":
         return isinstance(value, str)
-    if kind == "list[int]":
-        return isinstance(value, (list, tuple)) and all(_is(v, "int") for v in value)
-    if kind == "list[str]":
-        return isinstance(value, (list, tuple)) and all(_is(v, "str") for v in value)
+    if kind in ("list[int]", "list[str]"):
+        return isinstance(value, (list, tuple)) and all(_is(v, kind[5:-1]) for v in value)
     raise AssertionError(kind)
 
 

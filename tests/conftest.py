@@ -260,7 +260,7 @@ def tiny_step(**fields):
     )
     cfg = TrainConfig(**{**base, **fields})
     torch.manual_seed(0)
-    nets = Nets(*build_networks(cfg), ContrastiveDiscriminator(cfg) if cfg.cr_weight > 0 else None)
+    nets = Nets(*build_networks(cfg.model), ContrastiveDiscriminator(cfg.model) if cfg.cr_weight > 0 else None)
     return cfg, nets, make_optimizers(cfg, nets)
 
 

@@ -59,7 +59,7 @@ def test_pair_shares_the_noise_and_exactly_the_chosen_code():
 def test_pair_discriminator_shapes_for_every_image_size():
     for shape, codes in (([1, 28, 28], (10,)), ([3, 32, 32], (10, 10)), ([1, 64, 64], ()), ([1, 8, 16], (4,))):
         cfg = TrainConfig(noise_dim=4, categorical=list(codes), continuous=3, arch="paper-mnist", image_shape=shape)
-        h = ContrastiveDiscriminator(cfg)
+        h = ContrastiveDiscriminator(cfg.model)
         x = torch.randn(5, *shape)
         assert h(x, x).shape == (5, len(codes) + 3)
         assert all(

@@ -61,7 +61,7 @@ def _runner(device="cpu", precision="fp32", graphs=False, backend=None, capturab
     )
     rt = make_runtime(cfg)
     torch.manual_seed(0)
-    gen, disc = (m.to(rt.device) for m in build_networks(cfg))
+    gen, disc = (m.to(rt.device) for m in build_networks(cfg.model))
     nets = Nets(gen, disc)
     opts = make_optimizers(cfg, nets, capturable=capturable)
     rng = torch.Generator(rt.device).manual_seed(5)

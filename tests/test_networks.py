@@ -25,7 +25,7 @@ from infogan.presets import PRESETS
 @pytest.mark.parametrize("learn_std", [False, True])
 def test_shapes_of_every_arch(arch, shape, learn_std):
     cfg = resolve(TrainConfig(arch=arch, learn_std=learn_std, categorical=[10, 4], continuous=3), shape)
-    gen, disc = build_networks(cfg)
+    gen, disc = build_networks(cfg.model)
     images = gen(torch.randn(5, cfg.latent.input_dim))
     assert images.shape == (5, *shape)
     assert isinstance(gen.net[-1], torch.nn.Tanh)  # images in [-1, 1], as the data are scaled
@@ -45,7 +45,7 @@ def test_every_preset_builds_its_paper_model(preset):
     shape = (p.channels, p.image_size, p.image_size)
     cfg = resolve(TrainConfig(preset=preset), shape)
     assert cfg.arch == p.arch and cfg.latent.categorical == p.categorical and cfg.continuous == p.continuous
-    gen, disc = build_networks(cfg)
+    gen, disc = build_networks(cfg.model)
     gen.eval(), disc.eval()
     with torch.no_grad():
         images = gen(torch.randn(2, cfg.latent.input_dim))
@@ -58,12 +58,12 @@ def test_paper_svhn_and_chairs_layer_sizes():
     """Appendix C: SVHN's G starts at 2x2x448 from 124 noise + 4 x Cat(10) + 4 continuous = 168 inputs;
     Chairs' D has five 4x4 convs (64, 128, 256, 256, 256) then FC 1024, its G FC 1024 then 8x8x256."""
     svhn = resolve(TrainConfig(preset="svhn"), (3, 32, 32))
-    gen, disc = build_networks(svhn)
+    gen, disc = build_networks(svhn.model)
     first = gen.net[0]
     assert (first.in_features, first.out_features) == (168, 2 * 2 * 448)
     assert disc.d_head.out_features == 1 and disc.q_head[-1].out_features == 40 + 4
     chairs = resolve(TrainConfig(preset="chairs"), (1, 64, 64))
-    gen, disc = build_networks(chairs)
+    gen, disc = build_networks(chairs.model)
     convs = [m.out_channels for m in disc.trunk.modules() if isinstance(m, torch.nn.Conv2d)]
     assert convs == [64, 128, 256, 256, 256]
     linears = [(m.in_features, m.out_features) for m in gen.modules() if isinstance(m, torch.nn.Linear)]
@@ -74,7 +74,7 @@ def test_parameter_ownership_partitions_discriminator():
     """Every D/Q parameter is owned by exactly one group: the shared+D group or Q's own head."""
     for arch in ("paper-mnist", "seed-mnist"):
         cfg = resolve(TrainConfig(arch=arch), (1, 28, 28))
-        _, disc = build_networks(cfg)
+        _, disc = build_networks(cfg.model)
         shared = {id(p) for p in disc.shared_and_d_parameters()}
         q = {id(p) for p in disc.q_parameters()}
         assert shared.isdisjoint(q)
@@ -84,7 +84,7 @@ def test_parameter_ownership_partitions_discriminator():
 
 def test_paper_mnist_layer_sizes():
     cfg = resolve(TrainConfig(arch="paper-mnist"), (1, 28, 28))
-    gen, disc = build_networks(cfg)
+    gen, disc = build_networks(cfg.model)
     linears = [m for m in gen.modules() if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(62 + 10 + 2, 1024), (1024, 7 * 7 * 128)]
     assert disc.d_head.out_features == 1
@@ -112,8 +112,8 @@ def test_one_call_on_concatenated_views_is_separate_calls(arch, shape, nested_fa
     not a top-level layer."""
     cfg = resolve(TrainConfig(arch=arch, iic_weight=3, iic_overcluster=20), shape)
     torch.manual_seed(0)
-    _, separate = build_networks(cfg)
-    _, joint = build_networks(cfg)
+    _, separate = build_networks(cfg.model)
+    _, joint = build_networks(cfg.model)
     joint.load_state_dict(separate.state_dict())
     separate, joint = separate.double(), joint.double()  # float64: only the summation order differs
     if nested_fallback:

@@ -111,7 +111,7 @@ def test_a_run_stops_when_settled_says_why_and_resumes_to_the_same_end(tmp_path,
     "fields, message",
     [
         ({"stop_when_settled": True, "categorical": []}, "--stop-when-settled needs a categorical code"),
-        ({"min_epochs": 3}, "--min-epochs bounds --stop-when-settled, which is off"),
+        ({"min_epochs": 3}, "--min-epochs bounds --stop-when-settled, which is 0 (off)"),
         ({"stop_when_settled": True, "min_epochs": -1}, "--min-epochs must be an integer >= 0"),
     ],
 )

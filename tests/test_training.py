@@ -306,7 +306,7 @@ def test_q_head_learning_rate_defaults_to_g_and_can_be_set(tmp_path, tiny_npz):
 
     for lr_q, expected in ((None, 1e-3), (2e-4, 2e-4)):
         cfg = resolve(TrainConfig(arch="paper-mnist", lr_q=lr_q), (1, 28, 28))
-        gen, disc = build_networks(cfg)
+        gen, disc = build_networks(cfg.model)
         trunk, q_head = make_optimizers(cfg, Nets(gen, disc)).d.param_groups
         assert trunk["lr"] == cfg.lr_d and q_head["lr"] == expected
         assert {id(p) for p in q_head["params"]} == {id(p) for p in disc.q_parameters()}
@@ -333,7 +333,7 @@ def test_adam_is_fused_on_a_cpu_and_a_checkpoint_of_foreach_adam_still_loads():
     from infogan.train.state import Nets, make_optimizers
 
     cfg = resolve(TrainConfig(arch="paper-mnist", noise_dim=4, categorical=[3], continuous=1), (1, 28, 28))
-    nets = Nets(*build_networks(cfg))
+    nets = Nets(*build_networks(cfg.model))
     opts = make_optimizers(cfg, nets)
     assert all(group["fused"] and not group["foreach"] for opt in (opts.g, opts.d) for group in opt.param_groups)
     # a run saved before (foreach Adam) resumes with its saved kernels, and makes the update that run would

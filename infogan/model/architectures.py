@@ -24,16 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from infogan.model.latent import LatentSpec, QCodes
-
-if TYPE_CHECKING:  # config reads ARCHS from here; at run time this module needs nothing of config's
-    from infogan.config import TrainConfig
-
 
 LRELU_SLOPE = 0.1  # paper appendix C (the official code uses 0.01; the paper and the seed say 0.1)
 
@@ -324,7 +319,7 @@ ARCHS: dict[str, Arch] = {
 }
 
 
-def arch_of(cfg: TrainConfig) -> Arch:
-    if cfg.arch not in ARCHS:
-        raise ValueError(f"unknown arch {cfg.arch!r}")
-    return ARCHS[cfg.arch]
+def arch_of(name: str) -> Arch:
+    if name not in ARCHS:
+        raise ValueError(f"unknown arch {name!r}")
+    return ARCHS[name]

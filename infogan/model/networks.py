@@ -1,6 +1,7 @@
 """The networks a run trains, built from an architecture of `ARCHS` (architectures.py): the `Generator`, the
-`Discriminator` whose trunk D and Q share, and InfoGAN-CR's `ContrastiveDiscriminator`; `build_networks`
-makes them for a config and `check_model_size` refuses one too large for any machine.
+`Discriminator` whose trunk D and Q share, and InfoGAN-CR's `ContrastiveDiscriminator`. Each takes a
+`ModelSpec`, the few settings a network is built from (a run's config gives it as `TrainConfig.model`);
+`build_networks` makes G and D for one and `check_model_size` refuses one too large for any machine.
 
 Module names (`net`, `trunk`, `d_head`, `q_head`) are part of the checkpoint format: keep them.
 """
@@ -8,26 +9,33 @@ Module names (`net`, `trunk`, `d_head`, `q_head`) are part of the checkpoint for
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from infogan.errors import UsageError
-
-if TYPE_CHECKING:  # config reads ARCHS from here; at run time this module needs nothing of config's
-    from infogan.config import TrainConfig
 from infogan.model.architectures import DOutput, arch_of, conv, lrelu, q_head
-from infogan.model.latent import QCodes
+from infogan.model.latent import LatentSpec, QCodes
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the networks are built from, and all they read of a run's settings."""
+
+    arch: str  # a name of ARCHS
+    image_shape: tuple[int, int, int]  # [C, H, W]
+    latent: LatentSpec
+    spectral_norm: bool = False  # D's layers (not Q's own head) spectrally normalised
+    overcluster: int = 0  # IIC's over-clustering head on D's trunk: its clusters; 0: none
 
 
 # ---------------------------------------------------------------------------------------------- the modules
 class Generator(nn.Module):
-    def __init__(self, cfg: TrainConfig):
+    def __init__(self, model: ModelSpec):
         super().__init__()
-        self.cfg = cfg
-        self.spec = cfg.latent
-        self.net = arch_of(cfg).generator(self.spec, *cfg.image_shape)
+        self.spec = model.latent
+        self.net = arch_of(model.arch).generator(self.spec, *model.image_shape)
 
     def forward(self, latent_vector: torch.Tensor) -> torch.Tensor:
         # [N, noise_dim + sum K_i + L] -> [N, C, H, W] in [-1, 1]
@@ -41,11 +49,10 @@ class Discriminator(nn.Module):
     [logit, Q's flat output] together.
     """
 
-    def __init__(self, cfg: TrainConfig):
+    def __init__(self, model: ModelSpec):
         super().__init__()
-        self.cfg = cfg
-        self.spec = cfg.latent
-        trunk = arch_of(cfg).trunk(*cfg.image_shape)
+        self.spec = model.latent
+        trunk = arch_of(model.arch).trunk(*model.image_shape)
         self.trunk = trunk.net
         if trunk.separate_q_head:
             self.d_head = nn.Linear(trunk.features, 1)
@@ -54,13 +61,13 @@ class Discriminator(nn.Module):
             self.d_head = nn.Linear(trunk.features, 1 + self.spec.q_dim)
             self.q_head = None
         # IIC's over-clustering head (--iic-overcluster): trained only on real pairs, at Q's learning rate
-        self.overcluster_head = nn.Linear(trunk.features, cfg.iic_overcluster) if cfg.iic_overcluster else None
+        self.overcluster_head = nn.Linear(trunk.features, model.overcluster) if model.overcluster else None
         # whether every BatchNorm is a layer of the trunk or of Q's head, which `_per_view` can split by view
         top = {id(m) for seq in (self.trunk, self.q_head) if seq is not None for m in seq.children()}
         self.norms_at_top_level = all(
             id(m) in top for m in self.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
         )
-        if cfg.spectral_norm:  # D's layers 1-Lipschitz per layer (Miyato et al. 2018); Q's own head left free
+        if model.spectral_norm:  # D's layers 1-Lipschitz per layer (Miyato et al. 2018); Q's own head left free
             for module in [*self.trunk.modules(), self.d_head]:
                 if isinstance(module, (nn.Conv2d, nn.Linear)):
                     nn.utils.parametrizations.spectral_norm(module)
@@ -119,9 +126,9 @@ class ContrastiveDiscriminator(nn.Module):
     BatchNorm: H sees each pair on its own.
     """
 
-    def __init__(self, cfg: TrainConfig):
+    def __init__(self, model: ModelSpec):
         super().__init__()
-        c, h, w = cfg.image_shape
+        c, h, w = model.image_shape
         layers, cin = [], 2 * c
         for cout in (32, 32, 64, 64):
             if min(h, w) < 8:
@@ -133,7 +140,7 @@ class ContrastiveDiscriminator(nn.Module):
             nn.Flatten(),
             nn.Linear(cin * h * w, 256),
             lrelu(),
-            nn.Linear(256, cfg.latent.n_codes),  # [N, n_codes]
+            nn.Linear(256, model.latent.n_codes),  # [N, n_codes]
         )
         for module in self.net.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
@@ -160,26 +167,23 @@ def eval_mode(*modules: nn.Module):
 MAX_PARAMETERS = 1_000_000_000  # G and D together; the paper's largest model (Chairs, 64x64) has about 40M
 
 
-def parameter_count(cfg: TrainConfig) -> int:
+def parameter_count(model: ModelSpec) -> int:
     """G's and D's parameters, counted on the meta device (no memory is allocated)."""
     with torch.device("meta"):
-        gen, disc = build_networks(cfg)
+        gen, disc = build_networks(model)
     return sum(p.numel() for p in gen.parameters()) + sum(p.numel() for p in disc.parameters())
 
 
-def check_model_size(cfg: TrainConfig) -> None:
+def check_model_size(model: ModelSpec) -> None:
     """Refuse, before anything is allocated or written, a model too large to build (huge --image-size)."""
-
-    n = parameter_count(cfg)
+    n = parameter_count(model)
     if n > MAX_PARAMETERS:
         raise UsageError(
-            f"the {cfg.arch} model for {cfg.image_shape[1]}x{cfg.image_shape[2]} images has {n:,} "
+            f"the {model.arch} model for {model.image_shape[1]}x{model.image_shape[2]} images has {n:,} "
             f"parameters, more than {MAX_PARAMETERS:,}: use smaller images (--image-size) or "
             f"another --arch"
         )
 
 
-def build_networks(cfg: TrainConfig) -> tuple[Generator, Discriminator]:
-    if cfg.image_shape is None:
-        raise ValueError("config is not resolved: image_shape is unknown (call config.resolve first)")
-    return Generator(cfg), Discriminator(cfg)
+def build_networks(model: ModelSpec) -> tuple[Generator, Discriminator]:
+    return Generator(model), Discriminator(model)

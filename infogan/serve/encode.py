@@ -48,7 +48,8 @@ def load_encoder(run_dir: str | Path, device="cpu") -> Discriminator:
     or from a shipped run's discriminator.safetensors. `run_dir` may be pretrained:NAME."""
     run_dir = resolve_run(run_dir)
     cfg = load_run_config(run_dir)
-    disc = Discriminator(cfg)
+    disc = Discriminator(cfg.model)
+    disc.cfg = cfg  # the run's whole config rides along: `encode` reads its image shape and data options
     try:
         disc.load_state_dict(discriminator_state(run_dir))
     except RuntimeError as exc:

@@ -50,7 +50,8 @@ def load_generator(run_dir: str | Path, device: str | torch.device = "cpu") -> G
             f"{run_dir} has neither generator.safetensors nor checkpoints/last.pt: "
             f"has its training written anything yet?"
         )
-    generator = Generator(cfg)
+    generator = Generator(cfg.model)
+    generator.cfg = cfg  # the run's whole config rides along: `generate` and the explorer draw latents from it
     try:
         generator.load_state_dict(state)
     except RuntimeError as exc:

@@ -161,7 +161,7 @@ def train(cfg: TrainConfig, overwrite: bool = False, auto_resume: bool = False) 
     )
     data = load_dataset(cfg.dataset, cfg.data_dir, "train", *cfg.folder_options())
     cfg = resolve(cfg, data.shape, source_of(cfg.dataset).preset)
-    check_model_size(cfg)
+    check_model_size(cfg.model)
     dist = _join(cfg)
     _check_data_fits(cfg, data, dist)
     cfg.precision = resolve_precision(cfg, dist, announce=True)  # config.json records what actually ran

@@ -38,8 +38,8 @@ class Nets:
     def build(cls, cfg: TrainConfig, device: torch.device, dist: Dist = SINGLE) -> Nets:
         """The networks of a resolved config on `device` (weights from the global seed, set by the caller),
         wrapped in DDP when the run has several processes."""
-        gen, disc = (module.to(device) for module in build_networks(cfg))
-        pair = ContrastiveDiscriminator(cfg).to(device) if cfg.cr_weight > 0 else None
+        gen, disc = (module.to(device) for module in build_networks(cfg.model))
+        pair = ContrastiveDiscriminator(cfg.model).to(device) if cfg.cr_weight > 0 else None
         if not dist.enabled:
             return cls(gen, disc, pair)
         ids = [device.index] if device.type == "cuda" else None
