@@ -21,7 +21,7 @@ import torch
 from infogan.config import TrainConfig, resolve
 from infogan.data.datasets import load_dataset
 from infogan.data.images import to_unit_range
-from infogan.model.networks import ContrastiveDiscriminator, build_networks
+from infogan.model.networks import CRDiscriminator, build_networks
 from infogan.train.runtime import make_runtime
 from infogan.train.state import Nets, make_optimizers
 from infogan.train.step import train_step
@@ -38,7 +38,7 @@ def build(fields: dict, arch: str, batch: int, precision: str, shape):
     cfg = resolve(TrainConfig(arch=arch, batch_size=batch, precision=precision, device="cpu", **fields), shape)
     torch.manual_seed(0)
     gen, disc = build_networks(cfg.model)
-    nets = Nets(gen, disc, ContrastiveDiscriminator(cfg.model) if cfg.cr_weight > 0 else None)
+    nets = Nets(gen, disc, CRDiscriminator(cfg.model) if cfg.cr_weight > 0 else None)
     return cfg, nets, make_optimizers(cfg, nets), make_runtime(cfg)
 
 

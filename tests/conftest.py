@@ -236,12 +236,12 @@ def assert_picture(path: Path, frames: int = 1) -> tuple[int, int]:
 
 def tiny_step(**fields):
     """A resolved 8x8 config (one 2-valued code, one continuous, paper-mnist, batch 16, fp32 on the CPU) with
-    `fields` over it, its networks from seed 0 (InfoGAN-CR's H too, with a cr_weight) and their optimisers:
+    `fields` over it, its networks from seed 0 (InfoGAN-CR's D_CR too, with a cr_weight) and their optimisers:
     (cfg, nets, opts) for one-step tests."""
     import torch
 
     from infogan.config import TrainConfig
-    from infogan.model.networks import ContrastiveDiscriminator, build_networks
+    from infogan.model.networks import CRDiscriminator, build_networks
     from infogan.train.state import Nets, make_optimizers
 
     base = dict(
@@ -260,7 +260,7 @@ def tiny_step(**fields):
     )
     cfg = TrainConfig(**{**base, **fields})
     torch.manual_seed(0)
-    nets = Nets(*build_networks(cfg.model), ContrastiveDiscriminator(cfg.model) if cfg.cr_weight > 0 else None)
+    nets = Nets(*build_networks(cfg.model), CRDiscriminator(cfg.model) if cfg.cr_weight > 0 else None)
     return cfg, nets, make_optimizers(cfg, nets)
 
 

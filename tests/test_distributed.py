@@ -63,7 +63,7 @@ def test_two_process_ddp_keeps_replicas_identical_and_resumes_exactly(tmp_path):
     "extra, reported", [(["--cr-weight", "2"], "cr_loss"), (["--iic-weight", "3"], "q_pair_info")], ids=["cr", "iic"]
 )
 def test_ddp_with_an_extra_term_keeps_replicas_identical(tmp_path, extra, reported):
-    """InfoGAN-CR's H, or IIC's deformed views (each rank deforms its own slice of the batch): the replicas
+    """InfoGAN-CR's D_CR, or IIC's deformed views (each rank deforms its own slice of the batch): the replicas
     stay identical, and rank 0 logs the term."""
     x, y = blob_images(64, 8)
     np.savez(tmp_path / "d.npz", x=x, y=y)

@@ -26,12 +26,12 @@ Who minimises what, and which optimiser owns which parameters:
 
 InfoGAN-CR's contrastive regulariser (Lin et al., ICML 2020), on when --cr-weight > 0:
 
-    L_CR = CE(H(G(z, c), G(z, c')), k)
+    L_CR = CE(D_CR(G(z, c), G(z, c')), k)
 
 where the pair shares the noise z and code k (k uniform over all codes, categorical ones first), every
-other code of c' drawn afresh, and H is a second, small discriminator that sees the two images stacked on
-the channel axis and predicts which code they share. H and G both minimise L_CR (cooperative, not a
-minimax game): H learns to spot the shared factor, G makes each code change one thing that H can spot,
+other code of c' drawn afresh, and D_CR (`cr` in the code, Lin et al.'s H) is a second, small discriminator
+that sees the two images stacked on the channel axis and predicts which code they share. D_CR and G both
+minimise L_CR (cooperative, not a minimax game): D_CR learns to spot the shared factor, G makes each code change one thing that H can spot,
 which is what disentangled means. G's objective becomes L_G + L_info + cr_weight * L_CR.
 
 Q's information on real images, on when --real-info-weight > 0 (regularised information maximisation,
@@ -237,7 +237,7 @@ def contrastive_loss(pair_logits: torch.Tensor, shared: torch.Tensor) -> torch.T
 
 
 def contrastive_accuracy(pair_logits: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
-    """Fraction of pairs whose shared code H names (chance: 1 / n_codes)."""
+    """Fraction of pairs whose shared code D_CR names (chance: 1 / n_codes)."""
     return (pair_logits.argmax(dim=1) == shared).float().mean()
 
 

@@ -1,5 +1,5 @@
 """The networks a run trains, built from an architecture of `ARCHS` (architectures.py): the `Generator`, the
-`Discriminator` whose trunk D and Q share, and InfoGAN-CR's `ContrastiveDiscriminator`. Each takes a
+`Discriminator` whose trunk D and Q share, and InfoGAN-CR's `CRDiscriminator`. Each takes a
 `ModelSpec`, the few settings a network is built from (a run's config gives it as `TrainConfig.model`);
 `build_networks` makes G and D for one and `check_model_size` refuses one too large for any machine.
 
@@ -118,12 +118,12 @@ def _concatenated(outputs: list[DOutput]) -> DOutput:
     return DOutput(cat([o.logit for o in outputs]), q, over)
 
 
-class ContrastiveDiscriminator(nn.Module):
-    """InfoGAN-CR's H: which code does a pair of images share? (losses.py has the objective.)
+class CRDiscriminator(nn.Module):
+    """InfoGAN-CR's pair discriminator D_CR: which code does a pair of images share? (losses.py has the objective.)
 
     Spectral-norm convolutions as in Lin et al.'s dSprites network (32, 32, 64, 64 channels, each halving
     the image while it is at least 8 pixels high and wide), a 256-unit layer, one logit per code. No
-    BatchNorm: H sees each pair on its own.
+    BatchNorm: D_CR sees each pair on its own.
     """
 
     def __init__(self, model: ModelSpec):

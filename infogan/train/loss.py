@@ -5,7 +5,7 @@ pass; the step then lets the phase's optimiser step.
     "D"  L_D + L_info on the detached fakes [- real_info_weight * I_real] [+ code_prior_weight * SW_2^2]
          [- iic_weight * I_pair]
          -> D's trunk, D's head and Q's head (model/losses.py says why Q sits with D's optimiser)
-    "H"  L_CR on the detached pair (InfoGAN-CR only)                          -> H
+    "CR" L_CR on the detached pair (InfoGAN-CR only)                 -> CR's pair discriminator
     "G"  L_G + L_info [+ cr_weight * L_CR] [+ effects_weight * overlap], through the just-updated D/Q -> G
 
 `statistic_names(cfg)` lists what a step of a config reports, in order, so the run knows its statistics
@@ -63,7 +63,7 @@ class InfoGANLoss:
         # parametrize.cached: a spectral-norm weight W / sigma is computed once per phase, not at each of the
         # phase's calls of D
         with self.rt.autocast(), parametrize.cached():
-            loss = {"D": self._discriminator, "H": self._pair, "G": self._generator}[phase](ctx)
+            loss = {"D": self._discriminator, "CR": self._cr, "G": self._generator}[phase](ctx)
         self.rt.backward(loss)
 
     def _discriminator(self, ctx: StepContext) -> torch.Tensor:
@@ -105,11 +105,11 @@ class InfoGANLoss:
                 loss = loss - cfg.iic_weight * over_info
         return loss
 
-    def _pair(self, ctx: StepContext) -> torch.Tensor:
-        """InfoGAN-CR's H: which code does each pair (fake, partner) share? Trained on the detached pair."""
+    def _cr(self, ctx: StepContext) -> torch.Tensor:
+        """InfoGAN-CR's D_CR: which code does each pair (fake, partner) share? Trained on the detached pair."""
         nets, shared = self.nets, ctx.draws.shared
         ctx.partner = nets.gen_ddp(nets.disc.spec.vector(ctx.draws.partner))  # [N, C, H, W]
-        pair_logits = nets.pair_ddp(ctx.fake.detach(), ctx.partner.detach()).float()  # [N, n_codes]
+        pair_logits = nets.cr_ddp(ctx.fake.detach(), ctx.partner.detach()).float()  # [N, n_codes]
         cr_loss = losses.contrastive_loss(pair_logits, shared)
         ctx.report("cr_loss", cr_loss)
         ctx.report("cr_acc", losses.contrastive_accuracy(pair_logits, shared))
@@ -144,8 +144,8 @@ class InfoGANLoss:
             report("effect_overlap", overlap)
             if ctx.effects_on:
                 total = total + self.cfg.effects_weight * overlap
-        if ctx.g_takes_cr:  # cooperative: G lowers the same cross-entropy H does, through both images of the pair
-            pair_logits = nets.pair(ctx.fake, ctx.partner).float()
+        if ctx.g_takes_cr:  # cooperative: G lowers the same cross-entropy D_CR does, through both images of the pair
+            pair_logits = nets.cr(ctx.fake, ctx.partner).float()
             total = total + self.cfg.cr_weight * losses.contrastive_loss(pair_logits, ctx.draws.shared)
         return total
 

@@ -6,7 +6,7 @@
     cosine    final + (1 - final) * (1 + cos(pi * t)) / 2
     linear    1 - (1 - final) * t
 
-Each optimiser group runs at its configured rate (lr_d, lr_g, lr_q, H's) times the factor. Written here
+Each optimiser group runs at its configured rate (lr_d, lr_g, lr_q, D_CR's) times the factor. Written here
 rather than with torch.optim.lr_scheduler because a pure function of the step needs no state of its own:
 a resumed run sets the same rates from its checkpoint's step, with nothing more in the checkpoint, where a
 LambdaLR's step counter would have to be saved and restored beside the optimisers'. A run extended with a
@@ -63,5 +63,5 @@ def schedule_for(cfg: TrainConfig, opts: Optimizers, total_steps: int) -> LrSche
     checkpoint is loaded: its base rates are the config's."""
     if cfg.lr_schedule == "constant":
         return None
-    optimizers = [o for o in (opts.g, opts.d, opts.pair) if o is not None]
+    optimizers = [o for o in (opts.g, opts.d, opts.cr) if o is not None]
     return LrSchedule(optimizers, cfg.lr_schedule, total_steps, cfg.lr_final)

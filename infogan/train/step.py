@@ -2,7 +2,7 @@
 
     draws = draw_step(...)                          the step's random draws (latents, InfoGAN-CR's pairs, ...)
     fake  = G(codes)                                the one G forward every phase shares
-    for phase in PHASES:                            D/Q, then H (InfoGAN-CR only), then G
+    for phase in PHASES:                            D/Q, then CR (InfoGAN-CR only), then G
         loss.accumulate_gradients(phase, ctx)       the phase's loss and backward (loss.py)
         phase's optimiser steps
 
@@ -76,10 +76,10 @@ class Phase:
     name: str
     optimizer: str
     frozen: tuple[str, ...] = ()
-    contrastive_only: bool = False  # runs only with --cr-weight
+    cr_only: bool = False  # runs only with --cr-weight
 
 
-PHASES = (Phase("D", "d"), Phase("H", "pair", contrastive_only=True), Phase("G", "g", frozen=("disc", "pair")))
+PHASES = (Phase("D", "d"), Phase("CR", "cr", cr_only=True), Phase("G", "g", frozen=("disc", "cr")))
 
 
 @contextlib.contextmanager
@@ -114,7 +114,7 @@ def update_step(
     with rt.autocast():
         ctx.fake = nets.gen_ddp(nets.disc.spec.vector(draws.latent))  # [N, C, H, W]: the one G forward
     for phase in PHASES:
-        if phase.contrastive_only and nets.pair is None:
+        if phase.cr_only and nets.cr is None:
             continue
         optimizer = getattr(opts, phase.optimizer)
         with frozen([module for name in phase.frozen if (module := getattr(nets, name)) is not None]):
@@ -137,7 +137,7 @@ def train_step(
 ) -> dict[str, torch.Tensor]:
     """One step: its draws, then `update_step`. `step` (the number of steps done) tells whether G takes the
     contrastive term yet, and whether D still takes Q's real information."""
-    draws = draw_step(nets.disc.spec, real.shape[0], latent_rng, rt.device, nets.pair is not None, jitter_of(cfg))
+    draws = draw_step(nets.disc.spec, real.shape[0], latent_rng, rt.device, nets.cr is not None, jitter_of(cfg))
     hold_late_codes(draws, cfg.code_stagger_steps, step)
     return update_step(cfg, nets, opts, real, draws, rt, **switches_at(cfg, nets, step))
 
@@ -146,7 +146,7 @@ def switches_at(cfg: TrainConfig, nets: Nets, step: int) -> dict[str, bool]:
     """The terms that switch at a step: G takes InfoGAN-CR's term from --cr-start-step on, D takes Q's real
     information before --real-info-until, G keeps the codes' effects apart from --effects-start-step on."""
     return {
-        "g_takes_cr": nets.pair is not None and step >= cfg.cr_start_step,
+        "g_takes_cr": nets.cr is not None and step >= cfg.cr_start_step,
         "real_info_on": cfg.real_info_until == 0 or step < cfg.real_info_until,
         "effects_on": cfg.effects_weight > 0 and step >= cfg.effects_start_step,
     }
@@ -175,7 +175,7 @@ class StepRunner:
         cfg, nets, rt = self.cfg, self.nets, self.rt
         if self.captured is None:
             draws = draw_step(
-                nets.disc.spec, batch.shape[0], self.latent_rng, rt.device, nets.pair is not None, jitter_of(cfg)
+                nets.disc.spec, batch.shape[0], self.latent_rng, rt.device, nets.cr is not None, jitter_of(cfg)
             )
             hold_late_codes(draws, cfg.code_stagger_steps, step)
             return update_step(cfg, nets, self.opts, to_unit_range(batch), draws, rt, **switches_at(cfg, nets, step))
