@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infogan.checks import check_types, flag, require_choice, require_int
 from infogan.errors import UsageError
 from infogan.files import read_file
 from infogan.model.architectures import ARCHS
@@ -34,6 +35,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 CUDA_GRAPHS = ("auto", "on", "off")  # see cuda_graphs.py
 LR_SCHEDULES = ("constant", "cosine", "linear")  # see schedule.py (kept equal to schedule.SCHEDULES by a test)
 DEVICES = ("auto", "cpu", "cuda", "mps")
+EFFECT_PENALTIES = ("orthogonal", "interaction")  # what --effects-weight penalises (model/losses.py)
 # Bounds on the sizes a config may ask for: beyond them a model cannot be built on any machine we know.
 MAX_NOISE_DIM, MAX_CODE_VALUES, MAX_CODES = 10_000, 1_000, 100
 MAX_CONFIG_BYTES = 1_000_000  # a config.json is about 1 kB
@@ -93,6 +95,7 @@ class TrainConfig:
     # minimises L_G + L_info + effects_weight * overlap from effects_start_step on; 0: off ---
     effects_weight: float = 0.0
     effects_start_step: int = 0
+    effects_penalty: str = "orthogonal"  # orthogonal: effect_overlap; interaction: effect_interaction (Hessian)
     # --- the continuous codes join one by one: code k (0-based) is held at 0 in G's input before step
     # k * code_stagger_steps, so code 1 takes the data's main factor alone before code 2 can share it; 0: all
     # codes from the start (the paper's InfoGAN) ---
@@ -164,7 +167,7 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise UsageError naming the first bad field (type, then range); says nothing about the data.
         A field's range is one entry of the tables below it (INT_RANGES, CHOICES, ...)."""
-        _check_types(self)
+        check_types(self)
         for name, (minimum, maximum) in INT_RANGES.items():
             if getattr(self, name) is not None:  # None: left to the preset (resolve)
                 require_int(name, getattr(self, name), minimum, maximum)
@@ -180,22 +183,22 @@ class TrainConfig:
         for name in NON_NEGATIVE:
             value = getattr(self, name)
             if value is not None and (not math.isfinite(value) or value < 0):
-                raise UsageError(f"--{_flag(name)} must be a finite number >= 0, got {value!r}")
+                raise UsageError(f"--{flag(name)} must be a finite number >= 0, got {value!r}")
         for name in LEARNING_RATES:
             if getattr(self, name) == 0:
-                raise UsageError(f"--{_flag(name)} must be > 0, got 0")
+                raise UsageError(f"--{flag(name)} must be > 0, got 0")
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
-                raise UsageError(f"--{_flag(name)} must be in [0, 1), got {getattr(self, name)!r}")
+                raise UsageError(f"--{flag(name)} must be in [0, 1), got {getattr(self, name)!r}")
         for name, (low, high) in FLOAT_RANGES.items():
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and low <= value < high):
-                raise UsageError(f"--{_flag(name)} must be in [{low}, {high}), got {value!r}")
+                raise UsageError(f"--{flag(name)} must be in [{low}, {high}), got {value!r}")
         if not 0 < self.lr_final <= 1:
             raise UsageError(f"--lr-final must be in (0, 1] (a fraction of the starting rates), got {self.lr_final!r}")
         for name, choices in CHOICES.items():
             if getattr(self, name) is not None:
-                _require_choice(name, getattr(self, name), choices)
+                require_choice(name, getattr(self, name), choices)
         self._check_combinations()
 
     def _check_combinations(self) -> None:
@@ -219,21 +222,21 @@ class TrainConfig:
             if (getattr(self, name) or 0) > 0 and codes is not None and codes < least:
                 count, them = ("a", "one") if least == 1 else ("two", "them")
                 raise UsageError(
-                    f"--{_flag(name)} needs {count} {kind} code{'s or more' if least > 1 else ''} ({why}): add "
-                    f"{them} with --{kind}, or drop --{_flag(name)}"
+                    f"--{flag(name)} needs {count} {kind} code{'s or more' if least > 1 else ''} ({why}): add "
+                    f"{them} with --{kind}, or drop --{flag(name)}"
                 )
         for name, (term, verb) in BOUNDS_A_TERM.items():
             if getattr(self, name) > 0 and not getattr(self, term):
                 raise UsageError(
-                    f"--{_flag(name)} {verb} --{_flag(term)}, which is 0 (off): set it, or drop --{_flag(name)}"
+                    f"--{flag(name)} {verb} --{flag(term)}, which is 0 (off): set it, or drop --{flag(name)}"
                 )
         for name in ("iic_overcluster", "iic_elastic", "iic_stroke", "iic_shear", "iic_fake_weight"):
             # a weight left None is the preset's: resolve() checks again once it is known
             if (getattr(self, name) or 0) > 0 and self.iic_weight == 0:
                 raise UsageError(
-                    f"--{_flag(name)} shapes --iic-weight's two-view information, which is 0 (off"
+                    f"--{flag(name)} shapes --iic-weight's two-view information, which is 0 (off"
                     f"{'' if self.preset is None else ' with preset ' + self.preset}): "
-                    f"give --iic-weight, or drop --{_flag(name)}"
+                    f"give --iic-weight, or drop --{flag(name)}"
                 )
         if self.image_shape is not None and (len(self.image_shape) != 3 or min(self.image_shape) < 1):
             raise UsageError(f"image_shape must be [channels, height, width], got {self.image_shape!r}")
@@ -369,6 +372,7 @@ CHOICES = {
     "arch": ARCHS,
     "preset": PRESETS,
     "channels": (1, 3),
+    "effects_penalty": EFFECT_PENALTIES,
 }
 
 
@@ -405,45 +409,3 @@ def _iic_fields(cfg: TrainConfig, preset, one_categorical: bool) -> dict:
         recipe = {f: getattr(preset, f) if one_categorical else 0 for f in IIC_FIELDS}
         return {f: recipe[f] if getattr(cfg, f) is None else getattr(cfg, f) for f in IIC_FIELDS}
     return {f: 0 if getattr(cfg, f) is None else getattr(cfg, f) for f in IIC_FIELDS}
-
-
-def _flag(name: str) -> str:
-    return name.replace("_", "-")
-
-
-def require_int(name: str, value, minimum: int, maximum: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise UsageError(f"--{_flag(name)} must be an integer >= {minimum}, got {value!r}")
-    if maximum is not None and value > maximum:
-        raise UsageError(f"--{_flag(name)} must be at most {maximum}, got {value}")
-
-
-def _require_choice(name: str, value, choices) -> None:
-    if value not in choices:
-        raise UsageError(f"--{_flag(name)} must be one of {', '.join(map(str, choices))}; got {value!r}")
-
-
-def _is(value, kind: str) -> bool:
-    if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "float":  # an integer is a fine float (JSON writes 1.0 as 1 in some tools)
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind == "bool":
-        return isinstance(value, bool)
-    if kind == "str":
-        return isinstance(value, str)
-    if kind in ("list[int]", "list[str]"):
-        return isinstance(value, (list, tuple)) and all(_is(v, kind[5:-1]) for v in value)
-    raise AssertionError(kind)
-
-
-def _check_types(cfg: TrainConfig) -> None:
-    """Every field has its declared type (a config read from JSON can hold anything)."""
-    for f in dataclasses.fields(cfg):
-        kinds = [k.strip() for k in str(f.type).split("|")]
-        value = getattr(cfg, f.name)
-        if value is None and "None" in kinds:
-            continue
-        if not any(_is(value, k) for k in kinds if k != "None"):
-            wanted = " or ".join(k if k != "None" else "null" for k in kinds)
-            raise UsageError(f"config field {f.name!r} must be {wanted}, got {value!r}")

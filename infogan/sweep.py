@@ -18,7 +18,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from infogan.config import SELECTION_CRITERIA, TrainConfig, require_int
+from infogan.checks import require_int
+from infogan.config import SELECTION_CRITERIA, TrainConfig
 from infogan.errors import UsageError
 from infogan.files import atomic_write_bytes
 from infogan.metrics import registry

@@ -3,6 +3,7 @@ the prior, losses.code_prior_match) and --effects-weight (the codes' image chang
 losses.effect_overlap). Their values by hand, the phases they join, when they switch on, and their refusals.
 (The measure of what the codes do, continuous_effects, is tested in test_metrics.py.)"""
 
+import math
 import re
 
 import pytest
@@ -72,6 +73,71 @@ def test_the_effects_term_joins_gs_loss_from_its_start_step_with_the_value_it_re
     assert [switches_at(cfg, nets, step)["effects_on"] for step in (0, 4, 5, 6)] == [False, False, True, True]
 
 
+def test_effect_interaction_by_hand_zero_without_a_mixed_term_and_free_of_scale():
+    gen = torch.Generator().manual_seed(2)
+    x, a, b, c = (torch.randn(4, 1, 5, 5, generator=gen) for _ in range(4))
+    additive = (x + a + b, x + a - b, x - a + b, x - a - b)
+    assert losses.effect_interaction([additive]).item() == pytest.approx(0.0, abs=1e-10)
+    mixed = (x + a + b + c, x + a - b - c, x - a + b - c, x - a - b + c)  # D_ij = 4c, D_i = 4a, D_j = 4b
+    by_hand = 16 * c.flatten(1).square().sum(1) / (8 * (a.flatten(1).square().sum(1) + b.flatten(1).square().sum(1)))
+    assert losses.effect_interaction([mixed]).item() == pytest.approx(by_hand.mean().item(), rel=1e-5)
+    assert losses.effect_interaction([tuple(3 * m for m in mixed)]).item() == pytest.approx(
+        by_hand.mean().item(), rel=1e-5
+    )
+
+
+def test_a_rotated_mix_of_two_factors_interacts_and_the_factors_own_axes_do_not():
+    """G(c) = s^2 U + w^2 V with (s, w) the codes turned by an angle: two factors of different curvature that do
+    not interact. Read along the factors' own axes (angle 0) the interaction is 0; along a 45-degree mix it is
+    not, so the penalty prefers codes aligned with the factors."""
+    gen = torch.Generator().manual_seed(3)
+    u, v = torch.randn(1, 1, 6, 6, generator=gen), 0.2 * torch.randn(1, 1, 6, 6, generator=gen)
+    codes = torch.rand(8, 2, generator=gen) * 2 - 1
+
+    def g(c, angle):
+        turn = torch.tensor([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+        s, w = (c @ turn.T).unbind(1)
+        return s.square().view(-1, 1, 1, 1) * u + w.square().view(-1, 1, 1, 1) * v
+
+    def interaction(angle):
+        h = losses.EFFECT_STEP
+        corners = tuple(g(codes + h * torch.tensor([si, sj]), angle) for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1)))
+        return losses.effect_interaction([corners]).item()
+
+    assert interaction(0.0) == pytest.approx(0.0, abs=1e-9)
+    assert interaction(math.pi / 4) > 0.05
+
+
+def test_the_interaction_penalty_joins_gs_loss_with_the_value_it_reports():
+    grads = {}
+    for weight in (0.0, 2.0):
+        cfg, nets, _ = tiny_step(continuous=2, effects_weight=weight, effects_penalty="interaction")
+        draws = draw_step(nets.disc.spec, 16, torch.Generator().manual_seed(0), "cpu", False)
+        ctx = StepContext(torch.rand(16, 1, 8, 8) * 2 - 1, draws, effects_on=True)
+        ctx.fake = nets.gen(nets.disc.spec.vector(draws.latent))
+        nets.disc.requires_grad_(False)
+        InfoGANLoss(cfg, nets, make_runtime(cfg)).accumulate_gradients("G", ctx)
+        grads[weight] = [p.grad.clone() for p in nets.gen.parameters()]
+        if weight:
+            assert "effect_overlap" not in ctx.report.values
+            vector = nets.disc.spec.vector(draws.latent)[: losses.EFFECT_SAMPLES]
+            a = torch.tensor([1.0, -1.0]).repeat(8)
+            b = torch.tensor([1.0, 1.0, -1.0, -1.0]).repeat(4)
+            first = vector.shape[1] - 2
+            moved = []
+            for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+                copy = vector.clone()
+                copy[:, first] += losses.EFFECT_STEP * si * a
+                copy[:, first + 1] += losses.EFFECT_STEP * sj * b
+                moved.append(copy)
+            with torch.no_grad():
+                corners = tuple(nets.gen(torch.cat(moved)).chunk(4))
+            by_hand = losses.effect_interaction([corners]).item()
+            assert ctx.report.values["effect_interaction"].item() == pytest.approx(by_hand, rel=1e-4)
+    assert any(not torch.equal(x, y) for x, y in zip(grads[0.0], grads[2.0]))
+    assert statistic_names(cfg)[-1] == "effect_interaction"
+
+
 def test_the_terms_are_reported_where_their_phases_report_and_train_a_step():
     cfg, nets, opts = tiny_step(continuous=2, code_prior_weight=1.0, effects_weight=1.0)
     names = statistic_names(cfg)
@@ -125,6 +191,10 @@ def test_a_training_step_feeds_g_the_held_codes(step, held):
         ({"effects_weight": 1.0, "effects_start_step": -1}, "--effects-start-step must be an integer >= 0"),
         ({"code_stagger_steps": 100, "continuous": 1}, "--code-stagger-steps needs two continuous codes"),
         ({"code_stagger_steps": -1}, "--code-stagger-steps must be an integer >= 0"),
+        (
+            {"effects_weight": 1.0, "effects_penalty": "hessian"},
+            "--effects-penalty must be one of orthogonal, interaction",
+        ),
     ],
 )
 def test_bad_values_are_refused_with_the_field_named(fields, message):

@@ -55,7 +55,7 @@ def test_no_import_circles():
 
 def test_sub_packages_group_the_modules():
     top = {p.stem for p in PACKAGE.glob("*.py")}
-    assert top <= {"__init__", "__main__", "config", "presets", "sweep", "errors", "files", "checkpoint"}, top
+    assert top <= {"__init__", "__main__", "config", "presets", "sweep", "errors", "files", "checks", "checkpoint"}, top
     for package in ("cli", "model", "data", "train", "metrics", "serve"):
         assert (PACKAGE / package / "__init__.py").read_text().startswith('"""'), package  # each says what it holds
 

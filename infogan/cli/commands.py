@@ -10,7 +10,8 @@ import os
 import sys
 from pathlib import Path
 
-from infogan.config import MAX_SEED, TrainConfig, require_int
+from infogan.checks import require_int
+from infogan.config import MAX_SEED, TrainConfig
 from infogan.errors import UsageError
 from infogan.files import atomic_write_bytes
 from infogan.metrics.classifier import train_classifier

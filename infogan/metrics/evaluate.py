@@ -10,7 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from infogan.config import MAX_METRIC_SAMPLES, require_int
+from infogan.checks import require_int
+from infogan.config import MAX_METRIC_SAMPLES
 from infogan.data.datasets import absolute_dir, absolute_spec, evaluation_split, load_dataset
 from infogan.data.download import default_data_dir
 from infogan.errors import UsageError

@@ -205,6 +205,24 @@ def effect_overlap(changes: list[torch.Tensor]) -> torch.Tensor:
     return total / max(pairs, 1)
 
 
+def effect_interaction(corners: list[tuple[torch.Tensor, ...]]) -> torch.Tensor:
+    """How much one code's effect on the image depends on another code's value, mean over samples and pairs of
+    codes. Each pair's `corners` are G at c + h(s_i e_i + s_j e_j) for (s_i, s_j) = (+,+), (+,-), (-,+),
+    (-,-), each [n, C, H, W] fp32; from them the mixed difference D_ij = G++ - G+- - G-+ + G-- (4 h^2 times
+    the mixed second derivative) and the two codes' own differences D_i, D_j (4 h times the first derivative).
+    The term is ||D_ij||^2 / mean(||D_i||^2, ||D_j||^2): 0 when each code changes the image the same way
+    whatever the other's value, and unchanged by a common scale of the image changes (Peebles et al. 2020's
+    Hessian penalty, on the continuous codes, relative). A rotated mix of two factors whose curvatures differ
+    interacts; the factors' own axes do not."""
+    total = corners[0][0].new_zeros(())
+    for pp, pm, mp, mm in corners:
+        mixed = (pp - pm - mp + mm).flatten(1)  # [n, C*H*W]
+        own_i, own_j = (pp + pm - mp - mm).flatten(1), (pp - pm + mp - mm).flatten(1)
+        scale = (own_i.square().sum(1) + own_j.square().sum(1)) / 2
+        total = total + (mixed.square().sum(1) / (scale + 1e-8)).mean()
+    return total / max(len(corners), 1)
+
+
 PAIR_ANGLES = tuple(math.pi * k / 8 for k in (1, 2, 3, 5, 6, 7))  # in each pair's plane; 0 and pi/2 are axes
 
 

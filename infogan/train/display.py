@@ -25,10 +25,11 @@ SHOWN = {
     "q_real_info": Shown("I(x; c) of Q on real images", "information", "real MI {:.3f}"),
     "q_real_code_prior": Shown("SW_2^2 of Q's real readings to the prior", "loss", "prior SW {:.3f}"),
     "effect_overlap": Shown("cos^2 of the continuous codes' image effects", "losses", "overlap {:.3f}"),
+    "effect_interaction": Shown("mixed difference of the continuous codes' effects", "losses", "interaction {:.3f}"),
     "q_pair_info": Shown("I(c(x); c(T(x))) of Q on real images", "information", "pair MI {:.3f}"),
     "q_pair_info_over": Shown("I(o(x); o(T(x))) of the over-clustering head", "information", "over MI {:.3f}"),
     "cr_loss": Shown("contrastive CE (InfoGAN-CR)", "losses", "cr {:.3f}"),
-    "cr_acc": Shown("H accuracy at the shared code (InfoGAN-CR)", "accuracy", "H acc {:.2f}"),  # chance: 1 / codes
+    "cr_acc": Shown("D_CR accuracy at the shared code (InfoGAN-CR)", "accuracy", "cr acc {:.2f}"),  # chance: 1 / codes
     "g_loss": Shown("G loss", "losses", "g_loss {:.3f}", bar=True),
     "cat_loss": Shown("categorical CE", "losses", "cat {:.3f}"),
     "cont_loss": Shown("continuous NLL", "losses", "cont {:.3f}"),

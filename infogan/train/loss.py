@@ -139,11 +139,12 @@ class InfoGANLoss:
             report("cat_loss_deformed", deformed)
             total = total + self.cfg.iic_fake_weight * deformed
         if self.cfg.effects_weight > 0:  # reported from step 0, in G's loss from --effects-start-step on
+            interaction = self.cfg.effects_penalty == "interaction"
             with torch.set_grad_enabled(ctx.effects_on):  # before then, no graph is kept for a value only shown
-                overlap = self._effect_overlap(ctx)
-            report("effect_overlap", overlap)
+                penalty = self._effect_interaction(ctx) if interaction else self._effect_overlap(ctx)
+            report("effect_interaction" if interaction else "effect_overlap", penalty)
             if ctx.effects_on:
-                total = total + self.cfg.effects_weight * overlap
+                total = total + self.cfg.effects_weight * penalty
         if ctx.g_takes_cr:  # cooperative: G lowers the same cross-entropy D_CR does, through both images of the pair
             pair_logits = nets.cr(ctx.fake, ctx.partner).float()
             total = total + self.cfg.cr_weight * losses.contrastive_loss(pair_logits, ctx.draws.shared)
@@ -167,6 +168,29 @@ class InfoGANLoss:
             moved.append(copy)
         images = self.nets.gen_ddp(torch.cat(moved)).float().chunk(spec.continuous + 1)  # each [n, C, H, W]
         return losses.effect_overlap([(im - images[0]) * signs.view(-1, 1, 1, 1) for im in images[1:]])
+
+    def _effect_interaction(self, ctx: StepContext) -> torch.Tensor:
+        """losses.effect_interaction of the first EFFECT_SAMPLES latents of the step: for each pair of continuous
+        codes, G at the four corners c + EFFECT_STEP * (+-a e_i +- b e_j), all in one call. The per-sample signs
+        a (alternating) and b (alternating in twos) keep each corner's batch mean where the latents' is, so G's
+        first BatchNorm in training mode cannot take the moves out; they cancel in the squares."""
+        spec = self.nets.disc.spec
+        vector = spec.vector(ctx.draws.latent)[: losses.EFFECT_SAMPLES]  # [n, input_dim]
+        n, first = vector.shape[0], spec.input_dim - spec.continuous
+        a = torch.ones(n, device=vector.device)
+        a[1::2] = -1
+        b = torch.ones(n, device=vector.device)
+        b[2::4], b[3::4] = -1, -1
+        pairs = [(i, j) for i in range(spec.continuous) for j in range(i + 1, spec.continuous)]
+        moved = []
+        for i, j in pairs:
+            for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+                copy = vector.clone()
+                copy[:, first + i] += losses.EFFECT_STEP * si * a
+                copy[:, first + j] += losses.EFFECT_STEP * sj * b
+                moved.append(copy)
+        images = self.nets.gen_ddp(torch.cat(moved)).float().chunk(len(moved))  # each [n, C, H, W]
+        return losses.effect_interaction([tuple(images[4 * p : 4 * p + 4]) for p in range(len(pairs))])
 
     @staticmethod
     def _in_one_call(disc, views: list[torch.Tensor]) -> list[DOutput]:
@@ -203,5 +227,6 @@ def statistic_names(cfg: TrainConfig) -> tuple[str, ...]:
     if spec.n_categorical > 1:
         names += [f"{kind}_cat{i}" for i in range(1, spec.n_categorical + 1) for kind in ("cat_loss", "mi_bound")]
     names += ["cat_loss_deformed"] * (cfg.iic_fake_weight > 0)
-    names += ["effect_overlap"] * (cfg.effects_weight > 0)
+    effect = "effect_interaction" if cfg.effects_penalty == "interaction" else "effect_overlap"
+    names += [effect] * (cfg.effects_weight > 0)
     return tuple(names)
