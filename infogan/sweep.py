@@ -309,7 +309,8 @@ def default_jobs(base: TrainConfig, seeds: int) -> int:
 
 
 def _train_here(base: TrainConfig, seed: int, run_dir: Path) -> str | None:
-    """Train (or continue) one seed in this process; None, or why it failed (it diverged)."""
+    """Train (or continue) one seed in this process; None, or why it failed (it diverged, or its run was refused,
+    as a seed trained in a process of its own is: the sweep goes on with the other seeds)."""
     try:
         if (run_dir / "checkpoints" / "last.pt").exists():  # interrupted earlier: continue it
             resume(run_dir)
@@ -319,6 +320,8 @@ def _train_here(base: TrainConfig, seed: int, run_dir: Path) -> str | None:
         return f"diverged: {exc}"
     except TrainingFailing as exc:  # --stop-on-failure
         return f"failing: {exc}"
+    except UsageError as exc:
+        return f"refused: {exc}"
     return None
 
 

@@ -122,9 +122,23 @@ def isolated_from_the_user(monkeypatch, tmp_path_factory):
 
     torch.manual_seed(0)
     np.random.seed(0)
+    _isolate(monkeypatch, tmp_path_factory.mktemp("xdg-cache"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_session(tmp_path_factory):
+    """The same isolation for the session's shared fixtures (a finished run made once), which pytest sets up
+    before any test's own: they too read and write a fresh cache folder, never the user's home."""
+    patch = pytest.MonkeyPatch()
+    _isolate(patch, tmp_path_factory.mktemp("session-cache"))
+    yield
+    patch.undo()
+
+
+def _isolate(monkeypatch, cache: Path) -> None:
     for name in [name for name in os.environ if name.startswith("INFOGAN_")]:
         monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     real_connect = socket.socket.connect
 
     def loopback_only(sock, address):

@@ -262,6 +262,36 @@ def test_train_from_a_saved_config(tiny_run, tmp_path, capsys):
     assert "pick one" in err and "does not exist" in err
 
 
+@pytest.mark.parametrize("jobs, why", [("1", "refused: --outdir"), ("2", "exit status 2")])
+def test_a_sweep_whose_every_seed_fails_exits_2_with_one_line_naming_each(tiny_run, tmp_path, capsys, jobs, why):
+    """In this process (--jobs 1) or in processes of their own, each seed's failure is recorded and the sweep
+    goes on; when none finished, one line names every seed's reason."""
+    root, _ = tiny_run
+    parent = tmp_path / "sweep"
+    parent.mkdir()
+    for seed in (0, 1):
+        (parent / f"seed_{seed}").write_text("in the way")
+    argv = ["sweep", "--seeds", "0,1", "--dataset", f"npz:{root / 'd.npz'}", "--outdir", str(parent), *TINY]
+    with pytest.raises(SystemExit) as exited:
+        sys.exit(main([*argv, "--jobs", jobs, "--threads", "1", "--precision", "fp32"]))
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert exited.value.code == 2 and len(err) == 1 and "Traceback" not in err[0], err
+    assert f"no seed finished: seed 0: {why}" in err[0] and f"seed 1: {why}" in err[0]
+    assert all((parent / f"seed_{seed}").read_text() == "in the way" for seed in (0, 1))
+    assert not (parent / "summary.json").exists()
+
+
+def test_a_sweep_outdir_under_a_file_is_refused_before_anything_runs(tiny_run, tmp_path, capsys):
+    root, _ = tiny_run
+    (tmp_path / "afile").write_text("mine")
+    argv = ["sweep", "--seeds", "0", "--dataset", f"npz:{root / 'd.npz'}", "--outdir", str(tmp_path / "afile" / "s")]
+    with pytest.raises(SystemExit) as exited:
+        sys.exit(main([*argv, *TINY]))
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert exited.value.code == 2 and len(err) == 1 and "cannot create --outdir" in err[0], err
+    assert (tmp_path / "afile").read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
 def test_a_failed_seed_is_recorded_and_does_not_stop_the_sweep(tiny_run, tmp_path, capsys):
     """A real failure: seed 1's process finds a file where its run directory goes, exits 2 with its one line
     in its log, and the sweep records it, finishes seed 0, and exits 1."""
