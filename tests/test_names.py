@@ -95,3 +95,36 @@ def test_a_damaged_names_file_is_refused_in_one_line_and_kept(finished_tiny_run,
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is not a names file of infogan's" in err[0], err
     assert (run / "names.json").read_text() == content and not (tmp_path / "g.png").exists()
+
+
+def test_traversals_of_a_named_run_put_categories_in_name_order_and_label_them(finished_tiny_run, tmp_path):
+    """The tiny run (4 categories) named by hand in reverse: a continuous traversal's rows and a categorical
+    traversal's columns come in name order, labelled; without names the pictures are as before."""
+    import shutil
+
+    import torch
+    from PIL import Image
+
+    from infogan.serve.inference import categorical_traversal, continuous_traversal, generate, load_generator
+
+    run = tmp_path / "run"
+    shutil.copytree(finished_tiny_run, run)
+    gen = load_generator(run)
+    plain = continuous_traversal(gen, 1, seed=0)
+    assert plain.row_labels is None and categorical_traversal(gen, 1).column_labels is None
+    assert main(["traverse", str(run), "--code", "1", "--out", str(tmp_path / "plain.png")]) == 0
+    assert main(["name", str(run), "0=d", "1=c", "2=b", "3=a"]) == 0
+    names = load_names(run)[1]
+    rows = continuous_traversal(gen, 1, seed=0, names=names)
+    assert rows.row_labels == ["a", "b", "c", "d"]
+    values = torch.linspace(-2, 2, 10)
+    expected = generate(
+        gen, gen.spec.continuous_traversal(0, values, torch.Generator().manual_seed(0), rows=[3, 2, 1, 0])
+    )
+    assert torch.equal(rows.images, expected)
+    columns = categorical_traversal(gen, 1, seed=0, rows=2, names=names)
+    assert columns.column_labels == ["a", "b", "c", "d"]
+    assert torch.equal(columns.images[:4], categorical_traversal(gen, 1, seed=0, rows=2).images[:4].flip(0))
+    assert main(["traverse", str(run), "--code", "1", "--out", str(tmp_path / "named.png")]) == 0
+    with Image.open(tmp_path / "plain.png") as a, Image.open(tmp_path / "named.png") as b:
+        assert b.height == a.height and b.width > a.width  # the labels' margin on the left

@@ -227,7 +227,8 @@ def cmd_traverse(args: argparse.Namespace) -> int:
             )
         rows = 10 if args.rows is None else args.rows
         require_int("rows", rows, minimum=1, maximum=100)
-        categorical_traversal(gen, args.categorical_code, args.seed, rows=rows).save(args.out)
+        names = load_names(args.run_dir).get(args.categorical_code)
+        categorical_traversal(gen, args.categorical_code, args.seed, rows=rows, names=names).save(args.out)
     else:
         if args.rows is not None:
             raise UsageError(
@@ -241,7 +242,8 @@ def cmd_traverse(args: argparse.Namespace) -> int:
         require_int("steps", steps, minimum=2, maximum=100)
         if not all(math.isfinite(v) for v in value_range):
             raise UsageError(f"--range must be two finite numbers, got {value_range[0]} {value_range[1]}")
-        continuous_traversal(gen, args.code, args.seed, value_range, steps).save(args.out)
+        names = load_names(args.run_dir).get(1)
+        continuous_traversal(gen, args.code, args.seed, value_range, steps, names=names).save(args.out)
     print(args.out)
     return 0
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from infogan.data import images as image_data
 from infogan.files import atomic_write_bytes
@@ -48,10 +48,43 @@ def save_png(array: np.ndarray, path: str | Path) -> None:
     atomic_write_bytes(Path(path), encode_png(array))
 
 
-def save_image_grid(images: torch.Tensor, rows: int, cols: int, path: str | Path) -> np.ndarray:
+def save_image_grid(
+    images: torch.Tensor,
+    rows: int,
+    cols: int,
+    path: str | Path,
+    row_labels: list[str] | None = None,
+    column_labels: list[str] | None = None,
+) -> np.ndarray:
     grid = make_grid(to_uint8(images), rows, cols)
+    if row_labels or column_labels:
+        grid = labelled(grid, images.shape[-2] + PAD, images.shape[-1] + PAD, row_labels, column_labels)
     save_png(grid, path)
     return grid
+
+
+LABEL_CHAR = 6  # pixels per character of PIL's built-in font, and LABEL_LINE per line
+LABEL_LINE = 12
+
+
+def labelled(
+    grid: np.ndarray, row_step: int, column_step: int, row_labels: list[str] | None, column_labels: list[str] | None
+) -> np.ndarray:
+    """The grid [H, W, C] with each row's label in a white margin on its left and each column's on top (PIL's
+    built-in font, black), so a picture of categories says which is which."""
+    left = PAD + LABEL_CHAR * max(map(len, row_labels)) if row_labels else 0
+    top = LABEL_LINE if column_labels else 0
+    h, w, c = grid.shape
+    canvas = np.full((h + top, w + left, c), 255, dtype=np.uint8)
+    canvas[top:, left:] = grid
+    picture = _pil(canvas).convert("RGB")
+    draw = ImageDraw.Draw(picture)
+    for i, label in enumerate(row_labels or []):
+        draw.text((1, top + PAD + i * row_step + max(0, row_step - LABEL_LINE) // 2), label, fill=(0, 0, 0))
+    for j, label in enumerate(column_labels or []):
+        draw.text((left + PAD + j * column_step, 0), label, fill=(0, 0, 0))
+    out = np.asarray(picture)
+    return out[..., :1] if c == 1 else out
 
 
 def save_gif(frames: list[Path], path: str | Path, seconds_per_frame: float = 0.5) -> None:

@@ -131,10 +131,16 @@ class Traversal:
     images: torch.Tensor
     rows: int
     columns: int
+    row_labels: list[str] | None = None  # the rows' category names, where the run has names
+    column_labels: list[str] | None = None  # the columns' category names (a categorical traversal)
 
     def save(self, path) -> None:
+        save_image_grid(self.images, self.rows, self.columns, path, self.row_labels, self.column_labels)
 
-        save_image_grid(self.images, self.rows, self.columns, path)
+
+def in_name_order(names: dict[int, str]) -> list[int]:
+    """Category values ordered by their names: numbers by value ("2" before "10"), then words."""
+    return sorted(names, key=lambda v: (0, int(names[v]), "") if names[v].isdigit() else (1, 0, names[v]))
 
 
 def continuous_traversal(
@@ -144,32 +150,51 @@ def continuous_traversal(
     value_range=CODE_RANGE,
     steps: int = TRAVERSAL_STEPS,
     base: Latent | None = None,
+    names: dict[int, str] | None = None,
 ) -> Traversal:
     """Continuous code `code` (1-based) from value_range[0] to [1] in `steps` columns. Rows: each value of
     categorical code 1 (10 noise rows without one), noise and the other codes fixed per row, the other
     continuous codes at 0 (LatentSpec.continuous_traversal); or, with `base`, one row per latent of it,
-    every other code as `base` has it."""
+    every other code as `base` has it. `names` (code 1's, where the run has them): the rows in name order,
+    each labelled."""
     values = torch.linspace(float(value_range[0]), float(value_range[1]), steps)
+    rows = labels = None
+    if base is None and names and gen.spec.categorical:
+        rows = [v for v in in_name_order(names) if v < gen.spec.categorical[0]]
+        rows += [v for v in range(gen.spec.categorical[0]) if v not in rows]  # unnamed values last
+        labels = [names.get(v, f"category {v}") for v in rows]
     if base is None:
-        latent = gen.spec.continuous_traversal(code - 1, values, torch.Generator().manual_seed(seed))
+        latent = gen.spec.continuous_traversal(code - 1, values, torch.Generator().manual_seed(seed), rows=rows)
     else:
         latent = _repeat_rows(base, steps)
         latent.cont[:, code - 1] = values.repeat(len(base))
-    return Traversal(generate(gen, latent), len(latent) // steps, steps)
+    return Traversal(generate(gen, latent), len(latent) // steps, steps, row_labels=labels)
 
 
 def categorical_traversal(
-    gen: Generator, code: int, seed: int = 0, rows: int = TRAVERSAL_ROWS, base: Latent | None = None
+    gen: Generator,
+    code: int,
+    seed: int = 0,
+    rows: int = TRAVERSAL_ROWS,
+    base: Latent | None = None,
+    names: dict[int, str] | None = None,
 ) -> Traversal:
     """Every value of categorical code `code` (1-based) in the columns; each row fixes the noise and the other
-    codes (drawn from `seed`, or one row per latent of `base`)."""
+    codes (drawn from `seed`, or one row per latent of `base`). `names` (the code's, where the run has them):
+    the columns in name order, each labelled."""
     k = gen.spec.categorical[code - 1]
     if base is None:
         latent = gen.spec.categorical_traversal(code - 1, torch.Generator().manual_seed(seed), rows=rows)
     else:
         latent = _repeat_rows(base, k)
         latent.cat[:, code - 1] = torch.arange(k).repeat(len(base))
-    return Traversal(generate(gen, latent), len(latent) // k, k)
+    labels = None
+    if names:
+        order = [v for v in in_name_order(names) if v < k]
+        order += [v for v in range(k) if v not in order]
+        latent.cat[:, code - 1] = torch.tensor(order).repeat(len(latent) // k)
+        labels = [names.get(v, f"category {v}") for v in order]
+    return Traversal(generate(gen, latent), len(latent) // k, k, column_labels=labels)
 
 
 def _repeat_rows(base: Latent, columns: int) -> Latent:
