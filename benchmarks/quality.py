@@ -84,6 +84,13 @@ def seed_row(run_dir: Path, report: dict) -> dict:
         "q_real_mi": report["q_real_mi"],
         "mi_bound_by_epoch": [round(r["mi_bound"], 4) for r in epochs],
         "train_accuracy_by_epoch": [round(r.get("categorical_accuracy", float("nan")), 4) for r in epochs],
+        # --stop-when-settled's measures (train/settle.py), where the run took them: benchmarks/settle.py
+        **({"settle_changed_by_epoch": [r["settle_changed"] for r in epochs]} if "settle_changed" in epochs[0] else {}),
+        **(
+            {"settle_q_real_mi_by_epoch": [r["settle_q_real_mi"] for r in epochs]}
+            if "settle_changed" in epochs[0]
+            else {}
+        ),
         "continuous_effects": report["continuous_effects"],
         "codes_clean": codes_clean(report["continuous_effects"]),
         "pure": [pure_factor(e) for e in report["continuous_effects"]],

@@ -438,3 +438,23 @@ def test_quality_draws_every_seeds_traversals_failures_included(tmp_path):
     assert {41, 42, 201, 202} <= pixels  # both codes of both seeds are on it
     assert sheet.shape[0] >= 2 * 20 and sheet.shape[1] >= 2 * 30
     assert quality.traversal_sheet(tmp_path, {"9": runs["0"]}, tmp_path / "none.png") is None  # no pictures
+
+
+def test_the_settle_benchmark_replays_the_rule_on_each_seeds_records():
+    """A seed that settles from epoch 4 (3 settled epochs by epoch 6) stops there and gives up its accuracy gain
+    after it; a seed that never settles trains to the end; seeds without the measures are left out."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import settle as settle_benchmark
+
+    settles = {
+        "train_accuracy_by_epoch": [0.5, 0.7, 0.9, 0.95, 0.95, 0.955, 0.96, 0.97],
+        "settle_changed_by_epoch": [1.0, 0.3, 0.1, 0.01, 0.01, 0.01, 0.01, 0.01],
+        "settle_q_real_mi_by_epoch": [1.0, 1.8, 2.245, 2.25, 2.25, 2.25, 2.25, 2.25],
+    }
+    restless = {**settles, "settle_changed_by_epoch": [0.5] * 8}
+    rows = settle_benchmark.replay({"runs": {"0": settles, "1": restless, "2": {"train_accuracy_by_epoch": [0.9]}}}, 0)
+    assert set(rows) == {"0", "1"}
+    assert rows["0"]["stop_epoch"] == 6 and rows["0"]["accuracy_at_stop"] == 0.955
+    assert rows["0"]["given_up"] == 0.015 and not rows["0"]["within_tolerance"]
+    assert rows["1"]["stop_epoch"] is None and rows["1"]["within_tolerance"]
+    assert settle_benchmark.replay({"runs": {"0": settles}}, 7)["0"]["stop_epoch"] == 7  # not before --min-epochs

@@ -118,3 +118,21 @@ def test_a_run_stops_when_settled_says_why_and_resumes_to_the_same_end(tmp_path,
 def test_bad_settings_are_refused(fields, message):
     with pytest.raises(UsageError, match=re.escape(message)):
         TrainConfig(**fields).validate()
+
+
+def test_replaying_a_runs_measures_stops_where_the_watch_stopped():
+    """stop_epoch, which judges the rule on finished runs' records, agrees with the watch epoch by epoch."""
+    n = 100
+    q = ScriptedQ(n)
+    watch = settle.SettleWatch(torch.zeros(n, 1, 8, 8, dtype=torch.uint8), min_epochs=6)
+    gen = torch.Generator().manual_seed(4)
+    changed, mi, stopped = [], [], None
+    for epoch in range(1, 15):
+        flips = torch.rand(n, generator=gen) < (0.2 if epoch < 5 else 0.01)  # settling from epoch 5 on
+        q.categories = torch.where(flips, (q.categories + 1) % 4, q.categories)
+        if watch.judge(q, epoch) and stopped is None:
+            stopped = epoch
+        changed.append(watch.last["settle_changed"])
+        mi.append(watch.mi)
+    assert stopped is not None and settle.stop_epoch(changed, mi, min_epochs=6) == stopped
+    assert settle.stop_epoch(changed[: stopped - 1], mi[: stopped - 1], min_epochs=6) is None

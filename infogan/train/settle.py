@@ -29,6 +29,23 @@ MI_MOVED_AT_MOST = 0.01  # nats, of ln 10 = 2.30 for ten categories
 PATIENCE = 3  # settled epochs in a row before the run stops
 
 
+def is_settled(changed: float, moved: float) -> bool:
+    """One epoch's verdict from its two measures (share of images that changed category, |change| of q_real_mi)."""
+    return changed <= CHANGED_AT_MOST and moved <= MI_MOVED_AT_MOST
+
+
+def stop_epoch(changed: list[float], mi: list[float], min_epochs: int = 0) -> int | None:
+    """The epoch (1-based) a run whose epochs measured `changed` and `mi` (the records' settle_changed and
+    settle_q_real_mi) stops at, as SettleWatch decides it; None if it trains them all. For judging the rule
+    on finished runs (benchmarks/settle.py)."""
+    streak = 0
+    for epoch in range(2, len(mi) + 1):  # the first epoch has nothing to compare with
+        streak = streak + 1 if is_settled(changed[epoch - 1], abs(mi[epoch - 1] - mi[epoch - 2])) else 0
+        if streak >= PATIENCE and epoch >= min_epochs:
+            return epoch
+    return None
+
+
 @dataclass
 class SettleWatch:
     """Judges each epoch's end (`judge`). Rank 0 only; the trainer keeps the epoch it stopped at."""
@@ -46,8 +63,7 @@ class SettleWatch:
         categories, mi = probs.argmax(1).cpu(), q_real_information(probs)["q_real_mi"]
         first = self.categories is None  # nothing to compare with yet: not settled
         changed = 1.0 if first else float((categories != self.categories).float().mean())
-        moved = float("inf") if first else abs(mi - self.mi)
-        settled = not first and changed <= CHANGED_AT_MOST and moved <= MI_MOVED_AT_MOST
+        settled = not first and is_settled(changed, abs(mi - self.mi))
         self.categories, self.mi = categories, mi
         self.streak = self.streak + 1 if settled else 0
         self.last = {
