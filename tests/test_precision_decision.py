@@ -69,3 +69,35 @@ def test_no_native_bf16_or_amx_decide_without_measuring(monkeypatch, avx512_bf16
     monkeypatch.setattr(runtime, "native_bf16", lambda device: False)
     assert runtime.cpu_bf16_decision(tmp_path)[0] is False
     assert avx512_bf16_cpu == [] and not (tmp_path / runtime.PRECISION_CACHE).exists()
+
+
+def _rank_decides(rank: int, port: int, answers: list, out: str) -> None:
+    """One rank of a two-process gloo group: this rank's own decision would be answers[rank]."""
+    import torch.distributed as torch_dist
+
+    from infogan.config import TrainConfig
+    from infogan.train.distributed import Dist
+
+    torch_dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    try:
+        runtime.precision_decision = lambda device: (answers[rank], f"rank {rank}'s own measurement")
+        decided = runtime.resolve_precision(TrainConfig(device="cpu"), Dist(rank=rank, world=2))
+        with open(f"{out}.{rank}", "w") as fh:
+            fh.write(decided)
+    finally:
+        torch_dist.destroy_process_group()
+
+
+def test_under_torchrun_rank_0_decides_for_every_rank(tmp_path):
+    """Two ranks whose own measurements would disagree (a noisy timing, a different core) both run rank 0's
+    answer: ranks that ran different precisions would compute different steps."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    for answers in (["bf16", "fp32"], ["fp32", "bf16"]):
+        with socket.socket() as probe:  # a free port for the group's rendezvous
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        mp.spawn(_rank_decides, args=(port, answers, str(tmp_path / "decided")), nprocs=2, join=True)
+        assert [(tmp_path / f"decided.{rank}").read_text() for rank in (0, 1)] == [answers[0]] * 2
