@@ -22,6 +22,7 @@ from infogan.train.cuda_graphs import CapturedStep, unsupported_reason
 from infogan.train.runtime import make_runtime
 from infogan.train.state import Nets, make_optimizers, set_capturable
 from infogan.train.step import StepRunner
+from infogan.train.terms import graph_reasons
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CUDA graphs)")
 
@@ -140,11 +141,13 @@ def test_captured_step_runs_its_warmup_then_captures_once():
 
 
 def test_which_runs_can_be_captured():
-    assert unsupported_reason("cuda", False, False, False) is None
-    assert "CUDA device" in unsupported_reason("cpu", False, False, False)
-    assert "DDP" in unsupported_reason("cuda", True, False, False)
-    assert "fp16" in unsupported_reason("cuda", False, True, False)
-    assert "--cr-weight" in unsupported_reason("cuda", False, False, True)
+    assert unsupported_reason("cuda", False, False) is None
+    assert "CUDA device" in unsupported_reason("cpu", False, False)
+    assert "DDP" in unsupported_reason("cuda", True, False)
+    assert "fp16" in unsupported_reason("cuda", False, True)
+    cr = graph_reasons(resolve(TrainConfig(cr_weight=1.0, preset="mnist"), (1, 28, 28)))
+    assert "--cr-weight" in unsupported_reason("cuda", False, False, term_reasons=cr)
+    assert graph_reasons(resolve(TrainConfig(preset="mnist"), (1, 28, 28))) == ()  # the paper's objective: none
 
 
 def test_cuda_graphs_on_without_cuda_is_refused_in_one_line(tmp_path, capsys):

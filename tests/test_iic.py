@@ -19,6 +19,7 @@ from infogan.train.cuda_graphs import unsupported_reason
 from infogan.train.loss import InfoGANLoss, StepContext, statistic_names
 from infogan.train.runtime import make_runtime
 from infogan.train.step import draw_step, jitter_of, train_step
+from infogan.train.terms import graph_reasons
 
 
 def _tiny(**fields):
@@ -318,7 +319,8 @@ def test_the_recipe_preset_fills_iic_and_a_weight_given_alone_leaves_the_parts_o
 
 
 def test_cuda_graphs_step_aside_for_the_term():
-    assert "--iic-weight" in unsupported_reason("cuda", False, False, False, deformed=True)
+    reasons = graph_reasons(resolve(TrainConfig(), (1, 28, 28), "mnist-iic"))  # MNIST's default recipe: IIC on
+    assert "--iic-weight" in unsupported_reason("cuda", False, False, term_reasons=reasons)
 
 
 RECIPE_DEFORMATIONS = augment.Deformations(augment.AffineJitter(20.0, 0.15, 0.06), 0.03, 0.5, 0.5)

@@ -103,6 +103,9 @@ def test_the_term_trains_before_its_cut_off_step_and_is_still_reported_after():
 
 
 def test_cuda_graphs_step_aside_for_a_cut_off():
+    from infogan.config import resolve
     from infogan.train.cuda_graphs import unsupported_reason
+    from infogan.train.terms import graph_reasons
 
-    assert "--real-info-until" in unsupported_reason("cuda", False, False, False, switched_off=True)
+    cfg = resolve(TrainConfig(preset="mnist", real_info_weight=1.0, real_info_until=100), (1, 28, 28))
+    assert "--real-info-until" in unsupported_reason("cuda", False, False, term_reasons=graph_reasons(cfg))

@@ -126,6 +126,6 @@ def test_bad_schedules_exit_2_with_one_line(tmp_path, tiny_npz, capsys, args, me
 
 
 def test_cuda_graphs_step_aside_for_a_schedule():
-    reason = unsupported_reason("cuda", False, False, False, scheduled=True)
+    reason = unsupported_reason("cuda", False, False, scheduled=True)
     assert reason is not None and "--lr-schedule" in reason
-    assert unsupported_reason("cuda", False, False, False) is None
+    assert unsupported_reason("cuda", False, False) is None

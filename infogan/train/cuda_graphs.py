@@ -42,40 +42,22 @@ CHOICES = ("auto", "on", "off")
 
 
 def unsupported_reason(
-    device_type: str,
-    distributed: bool,
-    fp16: bool,
-    contrastive: bool,
-    scheduled: bool = False,
-    switched_off: bool = False,
-    deformed: bool = False,
+    device_type: str, distributed: bool, fp16: bool, scheduled: bool = False, term_reasons: tuple[str, ...] = ()
 ) -> str | None:
-    """Why the step of such a run cannot be captured, or None when it can."""
+    """Why the step of such a run cannot be captured, or None when it can. `term_reasons`: what the
+    objective's optional terms say against a capture (terms.Term.graph_reason), the first of them counts."""
     if device_type != "cuda":
         return f"CUDA graphs need a CUDA device (this run is on {device_type})"
     if distributed:
         return "CUDA graphs are not used under DDP (its gradient all-reduce hooks are not captured here)"
     if fp16:
         return "CUDA graphs are not used with --precision fp16 (the GradScaler's inf check syncs with the host)"
-    if contrastive:
-        return (
-            "CUDA graphs are not used with --cr-weight (G takes the contrastive term from --cr-start-step "
-            "on, a branch one graph cannot hold)"
-        )
     if scheduled:
         return (
             "CUDA graphs are not used with --lr-schedule (a captured Adam keeps the learning rate it was captured with)"
         )
-    if switched_off:
-        return (
-            "CUDA graphs are not used with --real-info-until or --effects-start-step (a loss changes at that "
-            "step, a branch one graph cannot hold)"
-        )
-    if deformed:
-        return (
-            "CUDA graphs are not used with --iic-weight (the real batch's deformations are drawn each step, "
-            "outside the graph's inputs)"
-        )
+    if term_reasons:
+        return f"CUDA graphs are not used with {term_reasons[0]}"
     return None
 
 

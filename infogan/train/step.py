@@ -29,6 +29,7 @@ from infogan.train.distributed import Dist
 from infogan.train.loss import InfoGANLoss, StepContext, StepDraws
 from infogan.train.runtime import Runtime
 from infogan.train.state import Nets, Optimizers
+from infogan.train.terms import graph_reasons
 
 
 def draw_step(
@@ -179,7 +180,7 @@ class StepRunner:
             )
             hold_late_codes(draws, cfg.code_stagger_steps, step)
             return update_step(cfg, nets, self.opts, to_unit_range(batch), draws, rt, **switches_at(cfg, nets, step))
-        # no contrastive draws here: cuda_graphs.unsupported_reason keeps --cr-weight runs eager
+        # no contrastive draws here: terms.ContrastiveCR keeps --cr-weight runs eager (graph_reason)
         draws = draw_step(self.nets.disc.spec, batch.shape[0], self.latent_rng, self.rt.device, False)
         latent = hold_late_codes(draws, cfg.code_stagger_steps, step).latent  # the graph's inputs, held or not
         # the statistics are the graph's outputs: read them before the next call
@@ -197,13 +198,7 @@ def use_cuda_graphs(cfg: TrainConfig, rt: Runtime, dist: Dist, announce: bool = 
     if cfg.cuda_graphs == "off":
         return False
     reason = cuda_graphs.unsupported_reason(
-        rt.device.type,
-        dist.enabled,
-        rt.scaler is not None,
-        cfg.cr_weight > 0,
-        cfg.lr_schedule != "constant",
-        cfg.real_info_until > 0 or cfg.effects_start_step > 0,  # (validate refuses either without a weight)
-        cfg.iic_weight > 0,
+        rt.device.type, dist.enabled, rt.scaler is not None, cfg.lr_schedule != "constant", graph_reasons(cfg)
     )
     if reason is None:
         if dist.is_main and announce:
