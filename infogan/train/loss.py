@@ -1,13 +1,13 @@
 """InfoGAN's loss as the training step meets it: `InfoGANLoss.accumulate_gradients(phase, ctx)` computes one
-phase's objective from the terms of model/losses.py, reports its statistics by name, and runs its backward
-pass; the step then lets the phase's optimiser step.
+phase's objective, reports its statistics by name, and runs its backward pass; the step then lets the
+phase's optimiser step.
 
-    "D"  L_D + L_info on the detached fakes [- real_info_weight * I_real] [+ code_prior_weight * SW_2^2]
-         [- iic_weight * I_pair]
+    "D"  L_D + L_info on the detached fakes, then each optional term's part (terms.py)
          -> D's trunk, D's head and Q's head (model/losses.py says why Q sits with D's optimiser)
     "CR" L_CR on the detached pair (InfoGAN-CR only)                 -> CR's pair discriminator
-    "G"  L_G + L_info [+ cr_weight * L_CR] [+ effects_weight * overlap], through the just-updated D/Q -> G
+    "G"  L_G + L_info, then each optional term's part, through the just-updated D/Q -> G
 
+The maths of each term is model/losses.py; which terms a run has, and what each adds where, is terms.py.
 `statistic_names(cfg)` lists what a step of a config reports, in order, so the run knows its statistics
 before the first step (a checkpoint's running sums are checked against them before anything is written).
 """
