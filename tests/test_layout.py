@@ -137,3 +137,24 @@ def test_comments_and_docs_name_only_modules_that_exist():
             if not (resolved & files or ("/" not in ref and ref in names)):
                 stale.append(f"{name}:{text[: match.start()].count(chr(10)) + 1}: {ref}")
     assert stale == []
+
+
+# The package's layers, top to bottom: a module imports only from its own layer or those below it. README.md
+# and docs/index.md state this order.
+LAYERS = ("cli", "sweep", "train", "metrics", "serve", "checkpoint", "data", "config", "presets", "model", "checks")
+LAYERS += ("files", "errors")
+
+
+def test_imports_run_down_the_layers_and_the_docs_say_so():
+    layer = lambda module: module.split(".")[1] if module.count(".") else module  # noqa: E731
+    upward = sorted(
+        f"{name} -> {target}"
+        for name, targets in _graph().items()
+        if name not in ("infogan", "infogan.__main__")
+        for target in targets
+        if LAYERS.index(layer(target)) < LAYERS.index(layer(name))
+    )
+    assert upward == []
+    stated = " -> ".join(LAYERS)
+    for page in ("README.md", "docs/index.md"):
+        assert stated in " ".join((PACKAGE.parent / page).read_text().split()), page

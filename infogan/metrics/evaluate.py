@@ -22,7 +22,6 @@ from infogan.serve.encode import load_encoder
 from infogan.serve.inference import load_generator, load_run_config
 from infogan.serve.pictures import read_metrics
 from infogan.serve.pretrained import is_shipped, resolve_run
-from infogan.train import health
 
 # describe_effects: a code's mean Spearman rho (64 traversals of 9 values) must reach this to be called an
 # effect. An unrelated code's rho over 9 values has a standard deviation of 1/sqrt(8) = 0.35, its mean over
@@ -107,7 +106,7 @@ def evaluate_run(
         report["label_metrics_omitted"] = f"{spec} has no labels: categorical_accuracy, nmi and ari need them"
     if image_metrics:
         report["image_metrics_samples"] = samples
-    report.update(health.summary(read_metrics(run_dir / "metrics.jsonl", kind=None)))  # what training detected
+    report.update(health_summary(read_metrics(run_dir / "metrics.jsonl", kind=None)))  # what training detected
     out = out_dir / f"{data.name}.json"
     atomic_write_bytes(out, (json.dumps(report, indent=2) + "\n").encode())
     return report
@@ -142,3 +141,14 @@ def describe_effects(effects: list[dict]) -> list[str]:
         else:
             lines.append(measured + f"mostly {'rotation' if abs(slant) >= abs(ink) else 'width'}")
     return lines
+
+
+def health_summary(records: list[dict]) -> dict:
+    """What evaluate reports of a run's health records (the "health" records train/health.py's monitor writes
+    into metrics.jsonl): each failure seen, or that none was."""
+    found = [r for r in records if r.get("kind") == "health"]
+    if not found:
+        return {"health": "no failure detected during training"}
+    return {
+        "health": [{k: r[k] for k in ("failure", "subject", "step", "evidence", "advice") if k in r} for r in found]
+    }

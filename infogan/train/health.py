@@ -297,13 +297,3 @@ def _correlation(a: torch.Tensor, b: torch.Tensor) -> float:
     a, b = a.double() - a.double().mean(), b.double() - b.double().mean()
     denominator = float(a.norm() * b.norm())
     return float((a * b).sum()) / denominator if denominator > 0 else 0.0
-
-
-def summary(records: list[dict]) -> dict:
-    """What evaluate reports of a run's health records: each failure seen, or that none was."""
-    found = [r for r in records if r.get("kind") == "health"]
-    if not found:
-        return {"health": "no failure detected during training"}
-    return {
-        "health": [{k: r[k] for k in ("failure", "subject", "step", "evidence", "advice") if k in r} for r in found]
-    }
