@@ -9,7 +9,7 @@ every epoch) into the values of its first categorical code. The epoch is *settle
 
 the categories are no longer being found, only polished. The run stops after PATIENCE settled epochs in a
 row, never before --min-epochs, and at --epochs at the latest. No label is read: the rule works where
-nobody knows the classes.
+nobody knows the classes. What it costs in held-out accuracy: docs/results.md#a-label-free-stop.
 
 The watch's state (the last epoch's categories, its q_real_mi, the streak, the epoch it stopped at) is part
 of the checkpoint, so a resumed run stops where an uninterrupted one would.
