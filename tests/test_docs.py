@@ -68,6 +68,16 @@ def test_the_reference_pages_cover_every_table_entry_and_command_option():
             assert f"`{long[0]}`" in cli, long[0]
 
 
+def test_the_cli_reference_describes_every_argument_under_a_group_named_once_per_command():
+    cli = (DOCS / "reference" / "cli.md").read_text()
+    for command in cli.split("\n## ")[1:]:
+        name = command.splitlines()[0]
+        titles = re.findall(r"^\*([^*]+)\*$", command, flags=re.M)
+        assert len(titles) == len(set(titles)), (name, titles)  # "arguments" and "options", not "arguments" twice
+        undescribed = [row for row in command.splitlines() if row.startswith("| `") and row.rstrip().endswith("|  |")]
+        assert undescribed == [], (name, undescribed)
+
+
 def test_readme_is_a_front_page_of_at_most_200_lines_with_a_picture_first():
     lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
     assert len(lines) <= 200

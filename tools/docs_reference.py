@@ -58,8 +58,9 @@ def _options_table(parser: argparse.ArgumentParser) -> list[str]:
                 name = f"`{action.metavar or action.dest}`"
             rows.append(f"| {name} | {_cell(action.help or '')} |")
         if rows:
-            title = "arguments" if group.title in ("positional arguments", "options") else group.title
-            lines += [f"*{title}*", "", "| option | what it does |", "| --- | --- |", *rows, ""]
+            title = {"positional arguments": "arguments", "options": "options"}.get(group.title, group.title)
+            head = "argument" if group.title == "positional arguments" else "option"
+            lines += [f"*{title}*", "", f"| {head} | what it does |", "| --- | --- |", *rows, ""]
     return lines
 
 

@@ -45,6 +45,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+RUN_DIR_HELP = "a run directory, or pretrained:mnist (the model shipped in the package)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="infogan", description="Train, evaluate and explore InfoGAN models (Chen et al. 2016).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -59,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.set_defaults(func=cmd_train, command_parser=train_parser)
 
     ev = sub.add_parser("evaluate", help="measure what a run's codes learned (JSON to stdout and RUN_DIR/eval/)")
-    ev.add_argument("run_dir", metavar="RUN_DIR")
+    ev.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
     held_out = ", ".join(name for name, src in DATASETS.items() if src.test_split)
     ev.add_argument(
         "--dataset",
@@ -131,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Q's reading of every image: its category (with Q's probability) for each categorical code "
         "and each continuous code's value, one row per image, in the data's order.",
     )
-    enc.add_argument("run_dir", metavar="RUN_DIR", help="a run directory, or pretrained:mnist")
+    enc.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
     enc.add_argument(
         "data",
         nargs="+",
@@ -161,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Give a run's categories names: from labelled images (Q's categories matched one to one to "
         "the labels, as the accuracy metric matches them) or by hand. They are stored in RUN_DIR/names.json.",
     )
-    nm.add_argument("run_dir", metavar="RUN_DIR", help="a run directory, or pretrained:mnist")
+    nm.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
     nm.add_argument(
         "assignments", nargs="*", metavar="K=NAME", help="names by hand: category K of code 1 (N:K=NAME: of code N)"
     )
@@ -175,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     nm.set_defaults(func=cmd_name, command_parser=nm)
 
     gen = sub.add_parser("generate", help="draw images for chosen codes into one PNG grid")
-    gen.add_argument("run_dir", metavar="RUN_DIR")
+    gen.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
     gen.add_argument(
         "--category",
         type=category_value,
@@ -208,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="vary one code: a continuous one (rows = values of categorical code 1, "
         "columns = code values) or a categorical one (rows = fixed noise, columns = its values)",
     )
-    tr.add_argument("run_dir", metavar="RUN_DIR")
+    tr.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
     tr.add_argument(
         "--code",
         type=int,
