@@ -158,3 +158,14 @@ def test_imports_run_down_the_layers_and_the_docs_say_so():
     stated = " -> ".join(LAYERS)
     for page in ("README.md", "docs/index.md"):
         assert stated in " ".join((PACKAGE.parent / page).read_text().split()), page
+
+
+def test_no_function_is_longer_than_a_screen_or_two():
+    long = {
+        f"{name}.{node.name}": length
+        for name, path in _modules().items()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and (length := node.end_lineno - node.lineno + 1) > 120
+    }
+    assert long == {}

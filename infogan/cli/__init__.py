@@ -52,6 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="infogan", description="Train, evaluate and explore InfoGAN models (Chen et al. 2016).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
+    _train_command(sub)
+    _evaluate_command(sub)
+    _classifier_command(sub)
+    _encode_command(sub)
+    _name_command(sub)
+    _generate_command(sub)
+    _traverse_command(sub)
+    _sweep_command(sub)
+    _explore_command(sub)
+    _export_command(sub)
+    return parser
+
+
+def _train_command(sub) -> None:
     train_parser = sub.add_parser(
         "train",
         help="train a model and write a run directory",
@@ -61,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_options(train_parser)
     train_parser.set_defaults(func=cmd_train, command_parser=train_parser)
 
+
+def _evaluate_command(sub) -> None:
     ev = sub.add_parser("evaluate", help="measure what a run's codes learned (JSON to stdout and RUN_DIR/eval/)")
     ev.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
     held_out = ", ".join(name for name, src in DATASETS.items() if src.test_split)
@@ -99,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_shared(ev, "device", "auto")
     ev.set_defaults(func=cmd_evaluate, command_parser=ev)
 
+
+def _classifier_command(sub) -> None:
     cl = sub.add_parser("classifier", help="an independent classifier that judges generated images")
     cl_sub = cl.add_subparsers(dest="action", required=True)
     ct = cl_sub.add_parser("train", help="train it on a labelled data set; cached in the data dir")
@@ -128,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_shared(ct, "device", "auto")
     ct.set_defaults(func=cmd_classifier_train, command_parser=ct)
 
+
+def _encode_command(sub) -> None:
     enc = sub.add_parser(
         "encode",
         help="read images into codes: Q's category and continuous codes of each image, as CSV or JSON lines",
@@ -158,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_shared(enc, "device", "auto")
     enc.set_defaults(func=cmd_encode, command_parser=enc)
 
+
+def _name_command(sub) -> None:
     nm = sub.add_parser(
         "name",
         help="name a run's categories, from labelled images or by hand (generate --label and encode use them)",
@@ -177,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_shared(nm, "data_dir", "the run's, else $INFOGAN_DATA or ~/.cache/infogan")
     nm.set_defaults(func=cmd_name, command_parser=nm)
 
+
+def _generate_command(sub) -> None:
     gen = sub.add_parser("generate", help="draw images for chosen codes into one PNG grid")
     gen.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
     gen.add_argument(
@@ -206,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", type=png_path, required=True, metavar="FILE.png", help="output PNG (required)")
     gen.set_defaults(func=cmd_generate, command_parser=gen)
 
+
+def _traverse_command(sub) -> None:
     tr = sub.add_parser(
         "traverse",
         help="vary one code: a continuous one (rows = values of categorical code 1, "
@@ -241,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", type=png_path, required=True, metavar="FILE.png", help="output PNG (required)")
     tr.set_defaults(func=cmd_traverse, command_parser=tr)
 
+
+def _sweep_command(sub) -> None:
     sw = sub.add_parser("sweep", help="train and evaluate one run per seed; summary.json and a table")
     sw.add_argument("--seeds", required=True, metavar="S,S,...", help="comma-separated seeds (required)")
     add_shared(sw, "eval_dataset", "each run's own; mnist -> its test split")
@@ -280,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_options(sw, single_run=False)
     sw.set_defaults(func=cmd_sweep, command_parser=sw)
 
+
+def _explore_command(sub) -> None:
     ex = sub.add_parser("explore", help="a local web app to play with a run's codes (needs the [explore] extra)")
     ex.add_argument(
         "path",
@@ -293,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     ex.set_defaults(func=cmd_explore, command_parser=ex)
 
+
+def _export_command(sub) -> None:
     xp = sub.add_parser(
         "export",
         help="a finished run's config, G and D/Q as safetensors (fp16), its names and a model card, to ship or share",
@@ -304,7 +336,6 @@ def build_parser() -> argparse.ArgumentParser:
     xp.add_argument("--out", required=True, metavar="DIR", help="folder to write (required)")
     xp.add_argument("--fp32", action="store_true", help="keep the weights in fp32 (default: fp16, half the size)")
     xp.set_defaults(func=cmd_export, command_parser=xp)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,6 +29,8 @@ def _image_metrics(text: str) -> list[str]:
 
 
 def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) -> None:
+    """TrainConfig's fields as options, group by group (`single_run`: train's, with --seed and the run
+    directory's own options; a sweep's leaves those out)."""
     parser.add_argument(
         "--config",
         metavar="FILE",
@@ -36,6 +38,17 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
         help="start from a saved config.json (a run's, or one written by hand); options given "
         "here override it, and the run gets its own directory (default: none)",
     )
+    _data_options(parser)
+    _latent_options(parser)
+    add_model_and_loss_options(parser)
+    _optimisation_options(parser, single_run)
+    _runtime_options(parser)
+    _quality_options(parser)
+    _run_directory_options(parser, single_run)
+
+
+def _data_options(parser: argparse.ArgumentParser) -> None:
+    """The data set and where it lives."""
     data = parser.add_argument_group("data")
     option(
         data,
@@ -72,6 +85,9 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
         metavar="N",
     )
 
+
+def _latent_options(parser: argparse.ArgumentParser) -> None:
+    """The latent code: noise, categorical and continuous codes."""
     latent = parser.add_argument_group("latent codes")
     option(
         latent,
@@ -99,8 +115,9 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
     )
     option(latent, "continuous", "number of continuous codes ~ U(-1,1)", f"{FROM_PRESET}: 2", type=int, metavar="L")
 
-    add_model_and_loss_options(parser)
 
+def _optimisation_options(parser: argparse.ArgumentParser, single_run: bool) -> None:
+    """Epochs, batch, learning rates, the schedule and the seed."""
     optim = parser.add_argument_group("optimisation")
     option(
         optim,
@@ -164,6 +181,9 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
     if single_run:  # a sweep takes its seeds from --seeds
         option(optim, "seed", "random seed; the same seed gives the same run on CPU", type=int, metavar="S")
 
+
+def _runtime_options(parser: argparse.ArgumentParser) -> None:
+    """Device, precision, threads and CUDA graphs."""
     runtime = parser.add_argument_group("runtime")
     option(runtime, "device", shared_help("device"), choices=DEVICES)
     option(
@@ -200,6 +220,9 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
         choices=CUDA_GRAPHS,
     )
 
+
+def _quality_options(parser: argparse.ArgumentParser) -> None:
+    """torch-fidelity metrics during training."""
     quality = parser.add_argument_group(
         "image quality during training (torch-fidelity, with the torchvision made for your torch: docs/evaluation.md)"
     )
@@ -223,6 +246,9 @@ def add_train_options(parser: argparse.ArgumentParser, single_run: bool = True) 
         metavar="PATH",
     )
 
+
+def _run_directory_options(parser: argparse.ArgumentParser, single_run: bool) -> None:
+    """Where the run goes, how it resumes, what it logs."""
     out = parser.add_argument_group("run directory")
     if single_run:
         option(out, "outdir", "run directory to create", "runs/<dataset>-<YYYYmmdd-HHMMSS>", metavar="DIR")
