@@ -73,3 +73,21 @@ def test_export_writes_the_card_with_scores_effects_and_names(finished_tiny_run,
     assert f'load_generator("{out}")' in card
     # the exported folder is a run every command reads, names included
     assert main(["generate", str(out), "--label", "south", "-n", "2", "--out", str(tmp_path / "s.png")]) == 0
+
+
+def test_the_shipped_model_carries_a_card_made_as_export_makes_one():
+    """infogan/pretrained/mnist/README.md is tools/shipped_card.py's output: the training command derived from
+    its config, and its names, as model_card writes them (its scores come from an evaluation run by the tool)."""
+    from infogan.config import TrainConfig
+    from infogan.serve.card import model_card, training_command
+    from infogan.serve.names import load_names
+    from infogan.serve.pretrained import resolve_run
+
+    run = resolve_run("pretrained:mnist")
+    card = (run / "README.md").read_text()
+    cfg = TrainConfig.load(run / "config.json")
+    assert f"    {training_command(cfg)}\n" in card
+    made = model_card(run, cfg, "pretrained:mnist", load_names("pretrained:mnist"), reports=[])
+    scores_cut = lambda text: text.split("## Scores")[0] + text.split("## Names")[1]  # noqa: E731
+    assert scores_cut(card) == scores_cut(made)
+    assert "On held-out `mnist-sample` (1000 images):" in card

@@ -26,6 +26,7 @@ def test_the_shipped_model_holds_tensors_only():
     names = sorted(p.name for p in SHIPPED.iterdir())
     assert names == [
         "MODEL.md",
+        "README.md",
         "config.json",
         "discriminator.safetensors",
         "generator.safetensors",

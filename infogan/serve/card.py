@@ -60,8 +60,11 @@ def _effect(effect: dict) -> str:
     )
 
 
-def model_card(run_dir: Path, cfg: TrainConfig, name: str, names: dict[int, dict[int, str]]) -> str:
-    """README.md for an exported run `name` (what a user passes to load it)."""
+def model_card(
+    run_dir: Path, cfg: TrainConfig, name: str, names: dict[int, dict[int, str]], reports: list[dict] | None = None
+) -> str:
+    """README.md for an exported run `name` (what a user passes to load it); its scores are `reports`
+    (evaluate's), by default the run's eval/*.json."""
     lines = [f"# {Path(name).name}", ""]
     codes = ", ".join(
         [*(f"Cat({k})" for k in cfg.categorical), *([f"{cfg.continuous} continuous"] if cfg.continuous else [])]
@@ -81,15 +84,16 @@ def model_card(run_dir: Path, cfg: TrainConfig, name: str, names: dict[int, dict
         "## Scores",
         "",
     ]
-    reports = sorted((run_dir / "eval").glob("*.json")) if (run_dir / "eval").is_dir() else []
+    if reports is None:
+        paths = sorted((run_dir / "eval").glob("*.json")) if (run_dir / "eval").is_dir() else []
+        reports = [{"dataset": path.stem, **json.loads(path.read_text())} for path in paths]
     if not reports:
         lines += [f"No evaluation on record: `infogan evaluate {name}` scores it.", ""]
-    for path in reports:
-        report = json.loads(path.read_text())
+    for report in reports:
         split = {"test": "held-out", "all": "every image of", "train": "the training images of"}.get(
             report.get("split"), report.get("split", "")
         )
-        lines.append(f"On {split} `{report.get('dataset', path.stem)}` ({report.get('n_samples', '?')} images):")
+        lines.append(f"On {split} `{report['dataset']}` ({report.get('n_samples', '?')} images):")
         lines.append("")
         if "categorical_accuracy" in report:
             lines.append(
