@@ -85,6 +85,16 @@ def pytest_collection_modifyitems(config, items):
             )
 
 
+MACHINE_CORES: set[int] = set()  # the cores the suite was given, before a worker's share was cut from them
+
+
+def on_every_core() -> None:
+    """preexec_fn of a child that runs a process group (torchrun's ranks): it runs on every core the suite was
+    given, not on its worker's share, so that two ranks do not take turns on one core."""
+    if MACHINE_CORES and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, MACHINE_CORES)
+
+
 def _one_core_per_worker():
     """Under pytest-xdist (`make test-core` runs `-n auto`), each worker owns its share of the cores: its affinity
     mask is narrowed, so its torch and every process it starts (the CLI reads the mask: runtime.set_threads)
@@ -93,6 +103,7 @@ def _one_core_per_worker():
     if worker is None or count is None or not hasattr(os, "sched_setaffinity"):
         return
     cores = sorted(os.sched_getaffinity(0))
+    MACHINE_CORES.update(cores)
     index, count = int(worker.removeprefix("gw")), int(count)
     if count > len(cores):
         return

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, blob_images, child_env
+from conftest import ROOT, blob_images, child_env, on_every_core
 from safetensors.torch import load_file
 
 from infogan.checkpoint import load_checkpoint
@@ -77,7 +77,15 @@ def data(tmp_path_factory) -> Path:
 def straight(data) -> dict:
     """The run never interrupted: its final generator is what every interrupted run must end with."""
     run = data.parent / "straight"
-    proc = subprocess.run(command(data, run), cwd=ROOT, capture_output=True, text=True, timeout=300, env=child_env())
+    proc = subprocess.run(
+        command(data, run),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=child_env(),
+        preexec_fn=on_every_core,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return load_file(str(run / "generator.safetensors"))
 
@@ -137,6 +145,7 @@ def test_a_killed_worker_is_restarted_by_torchrun_and_the_run_ends_as_if_uninter
         stderr=subprocess.PIPE,
         text=True,
         env=child_env(),
+        preexec_fn=on_every_core,
     )
     kill_at = random.Random(KILL_SEED).randint(15, 80)  # a step after the first checkpoint; replayable
     wait_for(lambda: logged_step(run) >= kill_at and len(workers(launcher)) == 2, what=f"step {kill_at}")
@@ -160,6 +169,7 @@ def test_preemption_stops_every_rank_at_the_same_step_and_the_same_command_resum
         stderr=subprocess.PIPE,
         text=True,
         env=child_env(),
+        preexec_fn=on_every_core,
     )
     wait_for(lambda: logged_step(run) >= 30 and len(workers(launcher)) == 2, what="step 30")
     pids = workers(launcher)
@@ -181,7 +191,15 @@ def test_preemption_stops_every_rank_at_the_same_step_and_the_same_command_resum
         assert f"interrupted at step {ckpt['step']}; resume with" in text, text[-1500:]
     assert "exitcode  : 143" in err and "exitcode  : 1\n" not in err
     # the same command again: it resumes, and the run ends as the uninterrupted one
-    proc = subprocess.run(command(data, run), cwd=ROOT, capture_output=True, text=True, timeout=300, env=child_env())
+    proc = subprocess.run(
+        command(data, run),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=child_env(),
+        preexec_fn=on_every_core,
+    )
     assert proc.returncode == 0 and f"resuming {run}" in proc.stdout, proc.stderr[-3000:]
     assert same_weights(load_file(str(run / "generator.safetensors")), straight)
 
@@ -198,6 +216,7 @@ def test_a_frozen_peer_is_named_within_the_dist_timeout(data, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env=child_env(),
+        preexec_fn=on_every_core,
     )
     wait_for(lambda: logged_step(run) >= 25 and len(workers(launcher)) == 2, what="step 25")
     pids = workers(launcher)

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, TINY, blob_images, child_env
+from conftest import ROOT, TINY, blob_images, child_env, on_every_core
 from safetensors.torch import load_file
 
 from infogan.checkpoint import load_checkpoint
@@ -28,7 +28,9 @@ def torchrun(*args, timeout=300):
         "train",
         *args,
     ]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=child_env())
+    proc = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=child_env(), preexec_fn=on_every_core
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
@@ -95,7 +97,9 @@ def test_global_batch_must_divide_among_processes(tmp_path):
         "--outdir",
         str(tmp_path / "odd"),
     ]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=child_env())
+    proc = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=child_env(), preexec_fn=on_every_core
+    )
     assert proc.returncode != 0 and "must divide evenly among the 2 processes" in proc.stderr
     assert not (tmp_path / "odd").exists()
 
@@ -116,6 +120,7 @@ def test_a_two_process_run_resumes_in_one_process_and_says_what_changes(tmp_path
         capture_output=True,
         text=True,
         timeout=300,
+        env=child_env(),
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "written by 2 process(es), this run has 1" in proc.stderr and "not bit-identical" in proc.stderr
