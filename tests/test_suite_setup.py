@@ -6,8 +6,9 @@ import os
 import subprocess
 import sys
 
+import conftest
 import pytest
-from conftest import ROOT, child_env
+from conftest import ROOT, child_env, on_every_core
 
 PROBE = """
 import json, os
@@ -19,14 +20,6 @@ def test_probe():
     Path(os.environ["PROBE_OUT"], worker + ".json").write_text(
         json.dumps({"cores": sorted(os.sched_getaffinity(0)), "threads": torch.get_num_threads()}))
 """
-
-
-def _every_core():
-    """The child pytest runs on every core of the machine: this test's own worker is pinned to its share."""
-    try:
-        os.sched_setaffinity(0, range(os.cpu_count() or 1))
-    except OSError:
-        pass
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores to give each worker one")
@@ -49,7 +42,7 @@ def test_each_xdist_worker_runs_on_cores_of_its_own(tmp_path):
         capture_output=True,
         text=True,
         timeout=300,
-        preexec_fn=_every_core,
+        preexec_fn=on_every_core,
         env=env,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -59,3 +52,27 @@ def test_each_xdist_worker_runs_on_cores_of_its_own(tmp_path):
     assert gw0 and gw1 and not gw0 & gw1  # disjoint shares
     assert len(gw0 | gw1) >= 2
     assert all(s["threads"] == len(s["cores"]) for s in seen.values())  # torch's pool follows the mask
+
+
+class _Item:
+    def __init__(self, nodeid: str, grouped: bool):
+        self.nodeid, self.grouped, self.path = nodeid, grouped, ROOT / "tests" / nodeid.split("::")[0]
+
+    def get_closest_marker(self, name):
+        return object() if self.grouped and name == "xdist_group" else None
+
+
+class _Config:
+    def getvalue(self, name):
+        return name == "loadgroup"
+
+
+def test_a_pytest_that_would_split_the_xdist_groups_is_refused(monkeypatch):
+    """Under --dist loadgroup pytest-xdist marks each grouped test's node ID with @group; a pytest that drops
+    the mark would scatter a group's tests over the workers: the suite stops with the reason instead."""
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    marked = [_Item("test_cluster.py::test_a@process-groups", True), _Item("test_x.py::test_b", False)]
+    conftest.pytest_collection_modifyitems(_Config(), marked)  # grouped as it should be: nothing said
+    unmarked = [_Item("test_cluster.py::test_a", True), _Item("test_x.py::test_b", False)]
+    with pytest.raises(pytest.UsageError, match="--dist loadgroup is not grouping here"):
+        conftest.pytest_collection_modifyitems(_Config(), unmarked)
