@@ -105,6 +105,38 @@ def test_generator_is_loaded_once_and_every_value_answers(runs, monkeypatch):
     assert len(loads) == 1 and len(images) > 1
 
 
+def _png_bytes(array) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_an_edited_image_gives_its_codes_and_its_noise_to_every_picture(client, runs):
+    """A 16x16 grey image posted to a run of 8x8 images: read at the run's size, Q's codes returned with an
+    edit id whose noise the pictures then use; refusals are 422 with the reason."""
+    import numpy as np
+
+    square = np.zeros((16, 16), dtype=np.uint8)
+    square[4:12, 6:10] = 255  # a bar, as a digit one would draw
+    answer = client.post("/api/edit", content=_png_bytes(square), headers={"content-type": "image/png"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert len(body["categorical"]) == 1 and 0 <= body["categorical"][0] < 4 and len(body["continuous"]) == 2
+    assert 0 <= body["error"] <= 1 and body["reconstruction"].startswith("data:image/png;base64,")
+    assert Image.open(io.BytesIO(__import__("base64").b64decode(body["image"].split(",")[1]))).size == (8, 8)
+    codes = {"cat1": body["categorical"][0], "c1": body["continuous"][0]}
+    edited = client.get("/api/generate", params={**codes, "edit": body["edit"]}).content
+    seeded = client.get("/api/generate", params=codes).content
+    assert png(client.get("/api/generate", params={**codes, "edit": body["edit"]})).size == (8, 8) and edited != seeded
+    assert png(client.get("/api/traverse", params={"edit": body["edit"], "steps": 3})).size == (3 * 9 + 1, 10)
+    assert client.get("/api/generate", params={"edit": "nope"}).status_code == 422
+    other = client.get("/api/generate", params={"edit": body["edit"], "run": "beta"})  # another run's noise
+    assert other.status_code == 422 and "unknown edit" in other.json()["detail"]
+    junk = client.post("/api/edit", content=b"not an image")
+    assert junk.status_code == 422 and "not a readable image" in junk.json()["detail"]
+    assert client.post("/api/edit", content=b"").status_code == 422
+
+
 def test_not_a_run_folder(tmp_path):
     with pytest.raises(UsageError, match="holds no trained run"):
         create_app(tmp_path)
@@ -131,3 +163,27 @@ def test_browser_slider_changes_the_image(runs, tmp_path):
         page.screenshot(path=str(tmp_path / "explorer.png"), full_page=True)
     width, height = assert_picture(tmp_path / "explorer.png")
     assert width >= 800 and height >= 600
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's Chromium (/usr/bin/chromium) is not installed")
+def test_browser_edits_a_chosen_image(runs, tmp_path):
+    """A file chosen in the page: its reconstruction is shown, the sliders move to Q's reading of it, and the
+    pictures use its noise."""
+    import numpy as np
+
+    bar = np.zeros((8, 8), dtype=np.uint8)
+    bar[1:7, 3:5] = 255
+    (tmp_path / "bar.png").write_bytes(_png_bytes(bar))
+    with browser_page(create_app(runs)) as (page, url):
+        page.goto(url)
+        page.wait_for_function("document.getElementById('image').dataset.query !== undefined")
+        page.locator("#upload").set_input_files(str(tmp_path / "bar.png"))
+        page.wait_for_function("document.getElementById('image').dataset.query.includes('edit=')", timeout=60_000)
+        assert page.locator("#editview").is_visible() and page.locator("#error").inner_text() == ""
+        assert page.eval_on_selector("#reconstruction", "e => e.src").startswith("data:image/png;base64,")
+        shown = float(page.locator("#c1").input_value())
+        assert f"c1={shown:.3f}" in page.eval_on_selector("#image", "e => e.dataset.query")
+        page.locator("#unedit").click()
+        page.wait_for_function("!document.getElementById('image').dataset.query.includes('edit=')")
+        assert not page.locator("#editview").is_visible()

@@ -12,6 +12,7 @@ when every row is ready (the text is held in memory) so that the file is never h
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 from collections.abc import Iterator
@@ -103,6 +104,21 @@ def read_image_file(path: Path, channels: int) -> np.ndarray:
     with Image.open(path) as img:
         array = np.asarray(img.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+def read_image_bytes(data: bytes, shape: tuple[int, int, int]) -> torch.Tensor:
+    """An image file's bytes as uint8 [1, C, H, W] of `shape` (grey or RGB as the run reads them), resized to
+    the run's size where it differs; ValueError where PIL cannot read it."""
+    channels, height, width = shape
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img = img.convert("L" if channels == 1 else "RGB")
+            if img.size != (width, height):
+                img = img.resize((width, height), Image.Resampling.LANCZOS)
+            array = np.asarray(img, dtype=np.uint8)
+    except (OSError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"not a readable image ({type(exc).__name__})") from None
+    return torch.from_numpy((array[None] if array.ndim == 2 else array.transpose(2, 0, 1)).copy())[None]
 
 
 def file_batches(

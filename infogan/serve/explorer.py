@@ -7,6 +7,11 @@ An ASGI app (FastAPI) with a JSON/PNG API and one static page (infogan/static/ex
     GET /api/generate?run=R&cat1=K&cat2=K...&c1=V&c2=V...&seed=S&scale=N    -> image/png
     GET /api/traverse?run=R&code=I&cat1=K...&c1=V...&seed=S&steps=N   -> image/png (one row)
     GET /api/categories?run=R&code=N&cat1=K...&seed=S   -> image/png, one sample per value of categorical code N
+    POST /api/edit?run=R  (body: an image file)  -> Q's codes of the image, the noise that draws it (inversion.py)
+                                                    as an `edit` id, the image and its reconstruction
+
+`edit=ID` in place of `seed` makes generate, traverse and categories draw with an edited image's noise, so the
+codes move that image.
 
 Categorical codes are cat1..cat{MAX_CAT_CODES} (`category=` is code 1, as before several codes existed),
 each 0..K_i-1, unset ones 0; continuous codes are c1..c{MAX_CODES} in [-2, 2], unset ones 0. Bad
@@ -17,13 +22,16 @@ few milliseconds on a CPU.
 
 from __future__ import annotations
 
+import base64
 import threading
+import uuid
 from pathlib import Path
 
 import torch
 
 from infogan.errors import UsageError
 from infogan.model.latent import CODE_RANGE
+from infogan.serve.encode import load_encoder, read_image_bytes
 from infogan.serve.images import encode_png, make_grid, to_uint8
 from infogan.serve.inference import (
     categorical_traversal,
@@ -33,10 +41,13 @@ from infogan.serve.inference import (
     load_generator,
     load_run_config,
 )
+from infogan.serve.inversion import invert
 from infogan.serve.pretrained import resolve_run
 
 MAX_CODES = 10  # continuous codes the API accepts (c1..c10); a run with more serves its first ten
 MAX_CAT_CODES = 10  # categorical codes the API accepts (cat1..cat10: CelebA's ten); more are held at 0
+MAX_EDITS = 64  # edited images whose noise the explorer keeps (the oldest goes first)
+MAX_UPLOAD_BYTES = 10_000_000
 STATIC = Path(__file__).resolve().parents[1] / "static"  # infogan/static
 
 
@@ -84,7 +95,32 @@ class ServedRuns:
             raise UsageError(f"no run under {path} can be served: {next(iter(self.broken.values()))}")
         self.default = good[0]
         self.cache: dict[str, torch.nn.Module] = {}
+        self.encoders: dict[str, torch.nn.Module] = {}
+        self.edits: dict[str, tuple[str, torch.Tensor]] = {}  # edit id -> (run, the noise found [noise_dim])
         self.lock = threading.Lock()  # one generator call at a time: BatchNorm modules are not thread-safe to switch
+
+    def encoder(self, run: str | None) -> torch.nn.Module:
+        """The run's D/Q, loaded on first use (503 where the run has no Q weights: a generator-only export)."""
+        from fastapi import HTTPException
+
+        name = run or self.default
+        self.generator(name)  # the same checks of the name
+        if name not in self.encoders:
+            try:
+                self.encoders[name] = load_encoder(self.dirs[name])
+            except UsageError as exc:
+                raise HTTPException(503, f"run {name!r} cannot read images: {exc}") from None
+        return self.encoders[name]
+
+    def noise(self, run: str | None, edit: str | None) -> torch.Tensor | None:
+        """The noise of edited image `edit` (None without one); 422 for an id this explorer does not know."""
+        from fastapi import HTTPException
+
+        if edit is None:
+            return None
+        if edit not in self.edits or self.edits[edit][0] != (run or self.default):
+            raise HTTPException(422, f"unknown edit {edit!r} for this run: post the image to /api/edit again")
+        return self.edits[edit][1]
 
     def generator(self, run: str | None) -> torch.nn.Module:
         from fastapi import HTTPException
@@ -197,6 +233,9 @@ def create_app(path: str | Path):
         description="Generate images from a trained InfoGAN generator by choosing its codes.",
     )
     png = {200: {"content": {"image/png": {}}}}
+    edit_query = Query(
+        None, max_length=32, description="an edited image's id from /api/edit: its noise, not the seed's"
+    )
 
     @app.get("/", include_in_schema=False)
     def page():
@@ -230,13 +269,16 @@ def create_app(path: str | Path):
         run: str | None = Query(None, description="run name (default: the first)"),
         category: int | None = Query(None, ge=0, description="categorical code 1's value (= cat1)"),
         seed: int = Query(0, ge=0, le=2**31 - 1, description="noise seed"),
+        edit: str | None = edit_query,
         scale: int = Query(1, ge=1, le=16, description="integer upscaling of the PNG"),
         cats=None,
         codes=None,
     ):
-        """One image for the chosen codes (unset: 0) and noise seed."""
+        """One image for the chosen codes (unset: 0) and noise seed (or an edited image's noise)."""
         gen = runs.generator(run)
-        latent = chosen_latent(gen.cfg, 1, seed, categorical_values(gen, cats, category), continuous_values(gen, codes))
+        latent = _latent(
+            runs, gen, run, seed, edit, categorical_values(gen, cats, category), continuous_values(gen, codes)
+        )
         with runs.lock:
             image = generate(gen, latent)
         return png_response(to_uint8(image)[0], scale)
@@ -249,6 +291,7 @@ def create_app(path: str | Path):
         category: int | None = Query(None, ge=0, description="categorical code 1's value (= cat1)"),
         seed: int = Query(0, ge=0, le=2**31 - 1, description="noise seed"),
         steps: int = Query(9, ge=2, le=32, description="images in the strip"),
+        edit: str | None = edit_query,
         scale: int = Query(1, ge=1, le=8, description="integer upscaling of the PNG"),
         cats=None,
         codes=None,
@@ -259,7 +302,7 @@ def create_app(path: str | Path):
         values = continuous_values(gen, codes)
         if code > gen.spec.continuous:
             raise HTTPException(422, f"this run has {gen.spec.continuous} continuous code(s); got code={code}")
-        base = chosen_latent(gen.cfg, 1, seed, fixed, values)  # one row: the same noise in every column
+        base = _latent(runs, gen, run, seed, edit, fixed, values)  # one row: the same noise in every column
         with runs.lock:
             images = to_uint8(continuous_traversal(gen, code, steps=steps, base=base).images)
         return png_response(make_grid(images, 1, steps, pad=1), scale)
@@ -270,6 +313,7 @@ def create_app(path: str | Path):
         run: str | None = Query(None, description="run name (default: the first)"),
         code: int = Query(1, ge=1, le=MAX_CAT_CODES, description="categorical code to show (1-based)"),
         seed: int = Query(0, ge=0, le=2**31 - 1, description="noise seed"),
+        edit: str | None = edit_query,
         scale: int = Query(1, ge=1, le=8, description="integer upscaling of the PNG"),
         cats=None,
         codes=None,
@@ -279,12 +323,61 @@ def create_app(path: str | Path):
         gen = runs.generator(run)
         if code > gen.spec.n_categorical:
             raise HTTPException(422, f"this run has {gen.spec.n_categorical} categorical code(s); got code={code}")
-        base = chosen_latent(gen.cfg, 1, seed, categorical_values(gen, cats, None), continuous_values(gen, codes))
+        base = _latent(runs, gen, run, seed, edit, categorical_values(gen, cats, None), continuous_values(gen, codes))
         with runs.lock:
             images = to_uint8(categorical_traversal(gen, code, base=base).images)
         return png_response(make_grid(images, 1, len(images), pad=0), scale)
 
+    _add_edit_route(app, runs)
     return app
+
+
+def _latent(runs: ServedRuns, gen, run, seed: int, edit: str | None, cats: dict, codes: dict):
+    """One latent of the chosen codes, with the seed's noise or edited image `edit`'s."""
+    latent = chosen_latent(gen.cfg, 1, seed, cats, codes)
+    noise = runs.noise(run, edit)
+    if noise is not None:
+        latent.z[:] = noise
+    return latent
+
+
+def _data_url(array) -> str:
+    return "data:image/png;base64," + base64.b64encode(encode_png(array)).decode()
+
+
+def _add_edit_route(app, runs: ServedRuns) -> None:
+    from fastapi import HTTPException, Query, Request
+
+    async def edit_image(request: Request, run: str | None = Query(None, description="run name (default: the first)")):
+        """Read an image (the request's body: a PNG, JPEG, ... file) into the run's codes and find the noise
+        that draws it (inversion.py). Returns the codes, an `edit` id for the other endpoints, the image as
+        read (resized to the run's size) and its reconstruction, and the reconstruction's pixel error."""
+        data = await request.body()
+        if not data or len(data) > MAX_UPLOAD_BYTES:
+            raise HTTPException(422, f"send one image file of at most {MAX_UPLOAD_BYTES:,} bytes as the body")
+        gen, encoder = runs.generator(run), runs.encoder(run)
+        try:
+            image = read_image_bytes(data, tuple(gen.cfg.image_shape))  # uint8 [1, C, H, W]
+        except ValueError as exc:
+            raise HTTPException(422, f"the body is {exc}: send a PNG or JPEG file") from None
+        with runs.lock:
+            found = invert(gen, encoder, image)
+        edit = uuid.uuid4().hex[:12]
+        runs.edits[edit] = (run or runs.default, found.latent.z[0].clone())
+        while len(runs.edits) > MAX_EDITS:
+            runs.edits.pop(next(iter(runs.edits)))
+        return {
+            "edit": edit,
+            "categorical": found.latent.cat[0].tolist(),
+            "continuous": [round(v, 4) for v in found.latent.cont[0].tolist()],
+            "error": round(float(found.error[0]), 5),
+            "image": _data_url(image[0].permute(1, 2, 0).numpy()),
+            "reconstruction": _data_url(to_uint8(found.reconstruction)[0]),
+        }
+
+    # this module's annotations are strings (PEP 563) and FastAPI is imported here only: give it the classes
+    edit_image.__annotations__.update(request=Request, run=str | None)
+    app.post("/api/edit")(edit_image)
 
 
 def serve(path: str | Path, host: str = "127.0.0.1", port: int = 8000) -> None:
