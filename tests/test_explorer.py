@@ -137,6 +137,18 @@ def test_an_edited_image_gives_its_codes_and_its_noise_to_every_picture(client, 
     assert client.post("/api/edit", content=b"").status_code == 422
 
 
+def test_info_carries_the_categories_names_where_the_run_has_them(runs, tmp_path):
+    import shutil
+
+    from infogan.cli import main
+
+    named = tmp_path / "named"
+    shutil.copytree(runs / "alpha", named)
+    assert TestClient(create_app(named)).get("/api/info").json()["names"] == {}
+    assert main(["name", str(named), "0=zero", "2=two"]) == 0
+    assert TestClient(create_app(named)).get("/api/info").json()["names"] == {"1": {"0": "zero", "2": "two"}}
+
+
 def test_not_a_run_folder(tmp_path):
     with pytest.raises(UsageError, match="holds no trained run"):
         create_app(tmp_path)

@@ -42,6 +42,7 @@ from infogan.serve.inference import (
     load_run_config,
 )
 from infogan.serve.inversion import invert
+from infogan.serve.names import load_names
 from infogan.serve.pretrained import resolve_run
 
 MAX_CODES = 10  # continuous codes the API accepts (c1..c10); a run with more serves its first ten
@@ -261,6 +262,8 @@ def create_app(path: str | Path):
             "image_shape": cfg.image_shape,
             "dataset": cfg.dataset,
             "arch": cfg.arch,
+            # the categories' names where the run has them (infogan name): code (1-based) -> value -> name
+            "names": {str(code): {str(v): name for v, name in per.items()} for code, per in _names(runs, run).items()},
         }
 
     @app.get("/api/generate", response_class=Response, responses=png)
@@ -330,6 +333,14 @@ def create_app(path: str | Path):
 
     _add_edit_route(app, runs)
     return app
+
+
+def _names(runs: ServedRuns, run: str | None) -> dict:
+    """The run's names, {} where it has none or its names file cannot be read (the explorer serves it anyway)."""
+    try:
+        return load_names(runs.dirs[run or runs.default])
+    except UsageError:
+        return {}
 
 
 def _latent(runs: ServedRuns, gen, run, seed: int, edit: str | None, cats: dict, codes: dict):
