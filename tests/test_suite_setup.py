@@ -71,8 +71,8 @@ def test_a_pytest_that_would_split_the_xdist_groups_is_refused(monkeypatch):
     """Under --dist loadgroup pytest-xdist marks each grouped test's node ID with @group; a pytest that drops
     the mark would scatter a group's tests over the workers: the suite stops with the reason instead."""
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
-    marked = [_Item("test_cluster.py::test_a@process-groups", True), _Item("test_x.py::test_b", False)]
+    marked = [_Item("test_cluster.py::test_a@process-groups", True), _Item("test_cli.py::test_b", False)]
     conftest.pytest_collection_modifyitems(_Config(), marked)  # grouped as it should be: nothing said
-    unmarked = [_Item("test_cluster.py::test_a", True), _Item("test_x.py::test_b", False)]
+    unmarked = [_Item("test_cluster.py::test_a", True), _Item("test_cli.py::test_b", False)]
     with pytest.raises(pytest.UsageError, match="--dist loadgroup is not grouping here"):
         conftest.pytest_collection_modifyitems(_Config(), unmarked)
