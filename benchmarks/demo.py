@@ -91,10 +91,10 @@ def category_purity(run: Path, report: dict) -> dict[str, float]:
 
     from infogan.data.datasets import load_dataset
     from infogan.metrics.codes import q_on_real
-    from infogan.metrics.evaluate import load_discriminator
+    from infogan.serve.encode import load_encoder
 
     held_out = load_dataset("mnist-sample", split="test")
-    predicted = q_on_real(load_discriminator(run), held_out.images)[0].argmax(1).numpy()
+    predicted = q_on_real(load_encoder(run), held_out.images)[0].argmax(1).numpy()
     labels = held_out.labels.numpy()
     matching = report["factors"]["y"]["matching"]
     return {
