@@ -18,7 +18,7 @@ import numpy as np
 from infogan.data.datasets import load_dataset
 from infogan.data.images import to_unit_range
 from infogan.metrics.codes import categorical_accuracy, contingency, q_on_real, slant_and_ink
-from infogan.metrics.evaluate import load_discriminator
+from infogan.serve.encode import load_encoder
 from infogan.serve.inference import load_run_config
 
 INK_THRESHOLD = 0.3  # a pixel brighter than this (in [0, 1]) is ink, for the width
@@ -30,7 +30,7 @@ def mixed_categories(run_dir: Path, dataset: str, pure: float) -> dict:
     cfg = load_run_config(run_dir)
     data = load_dataset(dataset, cfg.data_dir, "test")
     labels = np.asarray(data.factors["y"])
-    pred = q_on_real(load_discriminator(run_dir), data.images)[0].argmax(1).numpy()
+    pred = q_on_real(load_encoder(run_dir), data.images)[0].argmax(1).numpy()
     images = to_unit_range(data.images)
     slant, ink = (t.numpy() for t in slant_and_ink(images))
     width = ((images[:, 0] + 1) / 2 > INK_THRESHOLD).any(1).sum(1).numpy()  # columns holding ink

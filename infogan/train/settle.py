@@ -75,7 +75,7 @@ class SettleWatch:
 
     def reason(self) -> str:
         return (
-            f"settled: for {self.streak} epochs in a row at most {CHANGED_AT_MOST:.0%} of {len(self.real):,} fixed "
+            f"settled: for {self.streak} epochs in a row at most {CHANGED_AT_MOST:.1%} of {len(self.real):,} fixed "
             f"real images changed category and Q's information on them moved by at most {MI_MOVED_AT_MOST} nats "
             f"(--stop-when-settled)"
         )
