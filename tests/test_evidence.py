@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, blob_images
+from conftest import ROOT, blob_images, child_env
 
 
 def test_evidence_dry_run_writes_every_section(tmp_path):
@@ -36,6 +36,7 @@ def test_evidence_dry_run_writes_every_section(tmp_path):
         capture_output=True,
         text=True,
         timeout=900,
+        env=child_env(),
     )
     report = json.loads((results / "evidence.json").read_text())
     logs = {
