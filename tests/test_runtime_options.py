@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 from conftest import ROOT, TINY, assert_picture, blob_images
 
@@ -153,3 +154,19 @@ def test_sweep_default_jobs_on_a_cpu_is_one_process_per_core(monkeypatch):
     assert default_jobs(cpu, 5) == 4 and default_jobs(cpu, 3) == 3
     assert default_jobs(cpu, 1) == 1  # one seed: in this process
     assert default_jobs(TrainConfig(device="cpu", threads=2), 5) == 1  # the user chose the threads
+
+
+@pytest.mark.parametrize("cores, ranks, expected", [(2, "2", 1), (8, "2", 4), (8, "", 8), (3, "4", 1)])
+def test_torchruns_ranks_on_one_machine_share_its_cores(monkeypatch, cores, ranks, expected):
+    """LOCAL_WORLD_SIZE ranks on a machine of `cores` cores: each runs cores // ranks threads, never 0; a
+    run outside torchrun takes every core; --threads wins."""
+    from infogan.train import runtime
+
+    monkeypatch.setattr(runtime, "available_cores", lambda: cores)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", ranks)
+    before = torch.get_num_threads()
+    try:
+        assert set_threads(TrainConfig()) == expected == torch.get_num_threads()
+        assert set_threads(TrainConfig(threads=2)) == 2
+    finally:
+        torch.set_num_threads(before)  # the worker's own, for the tests after this one

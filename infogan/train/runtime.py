@@ -210,10 +210,12 @@ def available_cores() -> int:
 
 
 def set_threads(cfg: TrainConfig) -> int:
-    """One intra-op thread per core this process is given (--threads, else its affinity mask). Several
-    training processes on one machine should split the cores (sweep --jobs does): two processes that each
-    run one thread per core of the whole machine thrash (epochs 3-6x slower)."""
-    threads = cfg.threads or available_cores()
+    """One intra-op thread per core this process is given (--threads, else its affinity mask), shared with the
+    other ranks torchrun starts on this machine (LOCAL_WORLD_SIZE). Several training processes on one machine
+    should split the cores (sweep --jobs does): two processes that each run one thread per core of the whole
+    machine thrash (epochs 3-6x slower)."""
+    local_ranks = int(os.environ.get("LOCAL_WORLD_SIZE") or 1)
+    threads = cfg.threads or max(1, available_cores() // max(local_ranks, 1))
     torch.set_num_threads(threads)
     return threads
 
