@@ -73,11 +73,9 @@ def data(tmp_path_factory) -> Path:
     return root / "d.npz"
 
 
-@pytest.fixture(scope="session")
-def straight(data) -> dict:
-    """The run never interrupted: its final generator is what every interrupted run must end with."""
-    run = data.parent / "straight"
-    proc = subprocess.run(
+def run_to_end(data: Path, run: Path) -> subprocess.CompletedProcess:
+    """The two-rank command in the foreground, on every core, until it ends."""
+    return subprocess.run(
         command(data, run),
         cwd=ROOT,
         capture_output=True,
@@ -86,6 +84,13 @@ def straight(data) -> dict:
         env=child_env(),
         preexec_fn=on_every_core,
     )
+
+
+@pytest.fixture(scope="session")
+def straight(data) -> dict:
+    """The run never interrupted: its final generator is what every interrupted run must end with."""
+    run = data.parent / "straight"
+    proc = run_to_end(data, run)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return load_file(str(run / "generator.safetensors"))
 
@@ -191,15 +196,7 @@ def test_preemption_stops_every_rank_at_the_same_step_and_the_same_command_resum
         assert f"interrupted at step {ckpt['step']}; resume with" in text, text[-1500:]
     assert "exitcode  : 143" in err and "exitcode  : 1\n" not in err
     # the same command again: it resumes, and the run ends as the uninterrupted one
-    proc = subprocess.run(
-        command(data, run),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=child_env(),
-        preexec_fn=on_every_core,
-    )
+    proc = run_to_end(data, run)
     assert proc.returncode == 0 and f"resuming {run}" in proc.stdout, proc.stderr[-3000:]
     assert same_weights(load_file(str(run / "generator.safetensors")), straight)
 

@@ -358,6 +358,7 @@ def _data_url(array) -> str:
 
 def _add_edit_route(app, runs: ServedRuns) -> None:
     from fastapi import HTTPException, Query, Request
+    from starlette.concurrency import run_in_threadpool
 
     async def edit_image(request: Request, run: str | None = Query(None, description="run name (default: the first)")):
         """Read an image (the request's body: a PNG, JPEG, ... file) into the run's codes and find the noise
@@ -371,8 +372,12 @@ def _add_edit_route(app, runs: ServedRuns) -> None:
             image = read_image_bytes(data, tuple(gen.cfg.image_shape))  # uint8 [1, C, H, W]
         except ValueError as exc:
             raise HTTPException(422, f"the body is {exc}: send a PNG or JPEG file") from None
-        with runs.lock:
-            found = invert(gen, encoder, image)
+
+        def search():  # a second of CPU: in a worker thread, so the server keeps answering meanwhile
+            with runs.lock:
+                return invert(gen, encoder, image)
+
+        found = await run_in_threadpool(search)
         edit = uuid.uuid4().hex[:12]
         runs.edits[edit] = (run or runs.default, found.latent.z[0].clone())
         while len(runs.edits) > MAX_EDITS:
